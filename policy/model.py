@@ -1,0 +1,443 @@
+"""A partnership's procedure as data.
+
+Partnerships differ in stages, tiers and allowances, so nothing about a procedure is code: a pack
+(YAML) is parsed into these frozen models and the engine only ever reads them. Every rule carries a
+``cite`` so a safeguarding lead can check it against the document it came from.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+class Frozen(BaseModel):
+    """Base for every pack model: immutable, and unknown keys are errors (typos must not pass)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Citation(Frozen):
+    """Where in the source procedure a rule comes from."""
+
+    seed: Text = Field(description="File name of the source document, e.g. 001_9a127cc8a84eb14f.txt")
+    section: Text = Field(description="Heading or passage within it, e.g. 'Stage 2'")
+
+
+class Scope(StrEnum):
+    CHILDREN = "children"
+    ADULTS_AT_RISK = "adults_at_risk"
+
+
+class Country(StrEnum):
+    JERSEY = "JE"
+    UNITED_KINGDOM = "GB"
+
+
+class CalendarDefaults(Frozen):
+    """The calendar a pack assumes when no partnership configuration overrides it."""
+
+    country: Country
+    subdivision: str | None = Field(
+        default=None, description="Required for GB: ENG, WLS, SCT or NIR; must be empty for JE."
+    )
+    time_zone: Text
+    cite: Citation
+
+    @model_validator(mode="after")
+    def _subdivision_matches_country(self) -> CalendarDefaults:
+        if self.country is Country.UNITED_KINGDOM and self.subdivision not in {
+            "ENG",
+            "WLS",
+            "SCT",
+            "NIR",
+        }:
+            raise ValueError("country GB needs subdivision ENG, WLS, SCT or NIR")
+        if self.country is Country.JERSEY and self.subdivision is not None:
+            raise ValueError("country JE has no subdivision; remove it")
+        return self
+
+
+class Role(Frozen):
+    """A tier or role the procedure names (practitioner, first line manager, board chair ...)."""
+
+    id: Identifier
+    name: Text
+    tier: int = Field(ge=0, description="0 = the partnership; 1 = practitioners; higher = more senior")
+    description: str = ""
+
+
+class StepStart(StrEnum):
+    WITH_STAGE = "with_stage"
+    AFTER_PREVIOUS = "after_previous"
+
+
+class StepLapse(StrEnum):
+    """What a lapsed step does: hand the stage to the next step's owners, or chase the owner."""
+
+    ADVANCE = "advance"
+    REMIND = "remind"
+
+
+class Step(Frozen):
+    """A timed duty inside a stage, such as "senior managers inform professional leads within 1"."""
+
+    id: Identifier
+    name: Text
+    owner_role: Identifier
+    allowance_working_days: int = Field(
+        ge=0, description="0 means by end of business on the same working day"
+    )
+    starts: StepStart = StepStart.WITH_STAGE
+    on_lapse: StepLapse = StepLapse.REMIND
+    description: str = ""
+    cite: Citation
+
+
+class CopyRecipient(Frozen):
+    """Who must receive a copy of a stage's record: a role, or a named mailbox."""
+
+    role: Identifier | None = None
+    mailbox: str | None = None
+    description: Text
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CopyRecipient:
+        if (self.role is None) == (self.mailbox is None):
+            raise ValueError("give exactly one of role or mailbox")
+        return self
+
+
+class Recording(Frozen):
+    """The recording duty at a stage: which form, who fills it in, where it is kept."""
+
+    form: Identifier | None = Field(default=None, description="Form id, or empty for free text")
+    recorded_by: Text = Field(description="Who records, e.g. 'raising agency'")
+    kept_on: list[Text] = Field(default_factory=list)
+    cite: Citation
+
+
+class DataDuty(Frozen):
+    """A data-collection duty, e.g. share use of Stage Two twice a year with the QA sub-group."""
+
+    description: Text
+    frequency: Text
+    recipient: Text
+    cite: Citation
+
+
+class Stage(Frozen):
+    number: int = Field(ge=1)
+    name: Text
+    holder_roles: list[Identifier] = Field(min_length=1)
+    allowance_working_days: int = Field(ge=1)
+    steps: list[Step] = Field(default_factory=list)
+    methods: list[Text] = Field(default_factory=list)
+    helpful_tools: list[Text] = Field(default_factory=list)
+    principles: list[Text] = Field(default_factory=list)
+    guiding_questions: list[Text] = Field(default_factory=list)
+    recording: Recording
+    notification_form: Identifier | None = Field(
+        default=None, description="Form to send when this stage is entered (St Helens colours)"
+    )
+    copies_to: list[CopyRecipient] = Field(default_factory=list)
+    final_and_binding: bool = False
+    decision_by: Identifier | None = Field(
+        default=None, description="Role whose decision ends the procedure at this stage"
+    )
+    data_collection: list[DataDuty] = Field(default_factory=list)
+    cite: Citation
+
+
+class FieldKind(StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    DATE = "date"
+    CHOICE = "choice"
+    MULTI_CHOICE = "multi_choice"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    PERSON = "person"
+    ACTIONS = "actions"
+
+
+class Choice(Frozen):
+    id: Identifier
+    label: Text
+
+
+class Computed(StrEnum):
+    """Facts the bot fills into a form from the case itself, so nobody types them twice."""
+
+    TODAY = "today"
+    CASE_REFERENCE = "case_reference"
+    RAISER_NAME = "raiser_name"
+    RAISER_AGENCY = "raiser_agency"
+    RAISER_CONTACT = "raiser_contact"
+    COUNTERPART_NAME = "counterpart_name"
+    COUNTERPART_AGENCY = "counterpart_agency"
+    COUNTERPART_CONTACT = "counterpart_contact"
+    PARTICIPANTS = "participants"
+    CHILD_NAME = "child_name"
+    CHILD_DOB = "child_dob"
+    CHILD_IDENTIFIERS = "child_identifiers"
+    SUMMARY = "summary"
+    OUTCOME_SOUGHT = "outcome_sought"
+    REASON = "reason"
+    STAGE_NUMBER = "stage_number"
+    STAGE_STARTED = "stage_started"
+    RESOLVED_AT_STAGE = "resolved_at_stage"
+    WORKING_DAYS_TAKEN = "working_days_taken"
+
+
+SENSITIVE_COMPUTED = frozenset({Computed.CHILD_NAME, Computed.CHILD_DOB, Computed.CHILD_IDENTIFIERS})
+
+
+class FormField(Frozen):
+    id: Identifier
+    label: Text
+    kind: FieldKind = FieldKind.TEXT
+    required: bool = False
+    sensitive: bool = Field(
+        default=False, description="Child data: never shown in channels or logs"
+    )
+    choices: list[Choice] = Field(default_factory=list)
+    computed: Computed | None = Field(
+        default=None, description="Filled by the bot from the case instead of asked"
+    )
+    help: str = ""
+
+    @model_validator(mode="after")
+    def _choices_for_choice_fields(self) -> FormField:
+        wants_choices = self.kind in {FieldKind.CHOICE, FieldKind.MULTI_CHOICE}
+        if wants_choices and not self.choices:
+            raise ValueError(f"field '{self.id}' is a {self.kind.value} field but lists no choices")
+        if not wants_choices and self.choices:
+            raise ValueError(f"field '{self.id}' lists choices but its kind is {self.kind.value}")
+        if self.computed in SENSITIVE_COMPUTED and not self.sensitive:
+            raise ValueError(f"field '{self.id}' holds child data; mark it sensitive: true")
+        return self
+
+
+class FormSection(Frozen):
+    id: Identifier
+    title: Text
+    stage: int | None = Field(default=None, description="The stage this section records, if any")
+    fields: list[FormField] = Field(min_length=1)
+
+
+class Form(Frozen):
+    id: Identifier
+    name: Text
+    colour: str | None = None
+    used_at_stages: list[int] = Field(default_factory=list)
+    on_resolution: bool = Field(default=False, description="Completed once agreement is reached")
+    sections: list[FormSection] = Field(min_length=1)
+    cite: Citation
+
+
+class ImmediateRisk(Frozen):
+    """What the procedure says to do when a child is at risk of immediate harm."""
+
+    guidance: Text
+    action: Text = Field(description="What the practitioner must do now, in plain words")
+    allows_later_start: bool = False
+    allowed_start_stages: list[int] = Field(default_factory=list)
+    outside_procedure: bool = Field(
+        default=False, description="Urgent action is taken outside this procedure (e.g. police)"
+    )
+    cite: Citation
+
+    @model_validator(mode="after")
+    def _stages_only_when_allowed(self) -> ImmediateRisk:
+        if self.allows_later_start and not self.allowed_start_stages:
+            raise ValueError("allows_later_start is true but allowed_start_stages is empty")
+        if not self.allows_later_start and self.allowed_start_stages:
+            raise ValueError("allowed_start_stages given but allows_later_start is false")
+        return self
+
+
+class SpecialRoute(Frozen):
+    """A matter that belongs to someone else, e.g. Looked After Children go to the IRO."""
+
+    id: Identifier
+    applies_when: Text = Field(description="The yes/no question that selects this route")
+    route_to: Text
+    guidance: Text
+    cite: Citation
+
+
+class PathwayOption(Frozen):
+    id: Identifier
+    label: Text
+    description: Text
+    continues_to_procedure: bool = Field(
+        description="True for 'this is a professional difference'; false signposts elsewhere"
+    )
+    signpost: str = Field(default="", description="Where to go instead, when not continuing")
+
+
+class Pathway(Frozen):
+    """Seed 002: decide first whether this procedure is the right one at all."""
+
+    question: Text
+    options: list[PathwayOption] = Field(min_length=2)
+    cite: Citation
+
+    @model_validator(mode="after")
+    def _one_option_continues(self) -> Pathway:
+        if not any(o.continues_to_procedure for o in self.options):
+            raise ValueError("at least one pathway option must continue to the procedure")
+        for option in self.options:
+            if not option.continues_to_procedure and not option.signpost:
+                raise ValueError(f"pathway option '{option.id}' stops the intake but has no signpost")
+        return self
+
+
+class Policy(Frozen):
+    id: Identifier
+    version: Text
+    name: Text
+    partnership: Text
+    sources: list[Text] = Field(min_length=1, description="Seed files this pack encodes")
+    scope: list[Scope] = Field(min_length=1)
+    calendar: CalendarDefaults
+    working_day_definition: Text
+    roles: list[Role] = Field(min_length=1)
+    raiser_role: Identifier
+    business_team_role: Identifier
+    handover_guidance: str = ""
+    pathway: Pathway | None = None
+    immediate_risk: ImmediateRisk
+    special_routes: list[SpecialRoute] = Field(default_factory=list)
+    intake: list[FormField] = Field(
+        min_length=1, description="The /escalate questions, asked in this order"
+    )
+    intake_cite: Citation
+    stages: list[Stage] = Field(min_length=1)
+    forms: list[Form] = Field(default_factory=list)
+    principles: list[Text] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Policy:
+        role_ids = [r.id for r in self.roles]
+        _no_duplicates("roles", role_ids)
+        form_ids = [f.id for f in self.forms]
+        _no_duplicates("forms", form_ids)
+        _no_duplicates("intake", [f.id for f in self.intake])
+        _core_intake_present(self.intake)
+        known_roles, known_forms = set(role_ids), set(form_ids)
+        stage_numbers = [s.number for s in self.stages]
+        if stage_numbers != list(range(1, len(self.stages) + 1)):
+            raise ValueError(f"stages must be numbered 1, 2, 3 ... in order; got {stage_numbers}")
+
+        def need_role(where: str, role: str | None) -> None:
+            if role is not None and role not in known_roles:
+                raise ValueError(f"{where} names role '{role}', which is not in roles {role_ids}")
+
+        def need_form(where: str, form: str | None) -> None:
+            if form is not None and form not in known_forms:
+                raise ValueError(f"{where} names form '{form}', which is not in forms {form_ids}")
+
+        def need_source(where: str, cite: Citation | None) -> None:
+            if cite is not None and cite.seed not in self.sources:
+                raise ValueError(f"{where} cites '{cite.seed}', which is not in sources")
+
+        need_role("raiser_role", self.raiser_role)
+        need_role("business_team_role", self.business_team_role)
+        need_source("calendar", self.calendar.cite)
+        need_source("immediate_risk", self.immediate_risk.cite)
+        need_source("intake_cite", self.intake_cite)
+        if self.pathway:
+            need_source("pathway", self.pathway.cite)
+        for route in self.special_routes:
+            need_source(f"special_routes.{route.id}", route.cite)
+        for stage in self.stages:
+            where = f"stages[{stage.number}]"
+            need_source(where, stage.cite)
+            need_source(f"{where}.recording", stage.recording.cite)
+            for role in stage.holder_roles:
+                need_role(f"{where}.holder_roles", role)
+            need_role(f"{where}.decision_by", stage.decision_by)
+            need_form(f"{where}.recording.form", stage.recording.form)
+            need_form(f"{where}.notification_form", stage.notification_form)
+            for copy in stage.copies_to:
+                need_role(f"{where}.copies_to", copy.role)
+            _no_duplicates(f"{where}.steps", [s.id for s in stage.steps])
+            for step in stage.steps:
+                need_role(f"{where}.steps.{step.id}.owner_role", step.owner_role)
+                need_source(f"{where}.steps.{step.id}", step.cite)
+            if stage.steps and stage.steps[0].starts is StepStart.AFTER_PREVIOUS:
+                raise ValueError(f"{where}.steps: the first step cannot start after_previous")
+        for form in self.forms:
+            need_source(f"forms.{form.id}", form.cite)
+            for n in form.used_at_stages:
+                if n not in stage_numbers:
+                    raise ValueError(f"forms.{form.id}.used_at_stages names stage {n}, not in pack")
+        for n in self.immediate_risk.allowed_start_stages:
+            if n not in stage_numbers:
+                raise ValueError(f"immediate_risk.allowed_start_stages names stage {n}, not in pack")
+        return self
+
+    def stage(self, number: int) -> Stage:
+        for stage in self.stages:
+            if stage.number == number:
+                return stage
+        raise KeyError(f"policy {self.id} has no stage {number}")
+
+    def role(self, role_id: str) -> Role:
+        for role in self.roles:
+            if role.id == role_id:
+                return role
+        raise KeyError(f"policy {self.id} has no role {role_id}")
+
+    def form(self, form_id: str) -> Form:
+        for form in self.forms:
+            if form.id == form_id:
+                return form
+        raise KeyError(f"policy {self.id} has no form {form_id}")
+
+    @property
+    def final_stage(self) -> Stage:
+        return self.stages[-1]
+
+
+# The intake questions the engine itself reads; a pack may add others after or between them.
+CORE_INTAKE: dict[str, tuple[FieldKind, bool]] = {
+    # id: (kind, sensitive)
+    "counterpart": (FieldKind.PERSON, False),
+    "counterpart_agency": (FieldKind.TEXT, False),
+    "child_name": (FieldKind.TEXT, True),
+    "child_dob": (FieldKind.DATE, True),
+    "child_identifiers": (FieldKind.TEXT, True),
+    "summary": (FieldKind.LONG_TEXT, False),
+    "impact_on_child": (FieldKind.LONG_TEXT, False),
+    "reason": (FieldKind.CHOICE, False),
+    "outcome_sought": (FieldKind.LONG_TEXT, False),
+    "immediate_risk": (FieldKind.BOOLEAN, False),
+}
+
+
+def _core_intake_present(intake: list[FormField]) -> None:
+    by_id = {f.id: f for f in intake}
+    for field_id, (kind, sensitive) in CORE_INTAKE.items():
+        field = by_id.get(field_id)
+        if field is None:
+            raise ValueError(f"intake must ask '{field_id}' ({kind.value}); add it")
+        if field.kind is not kind:
+            raise ValueError(f"intake field '{field_id}' must be kind {kind.value}")
+        if sensitive and not field.sensitive:
+            raise ValueError(f"intake field '{field_id}' holds child data; mark it sensitive: true")
+
+
+def _no_duplicates(where: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"{where}: id '{item}' appears twice")
+        seen.add(item)

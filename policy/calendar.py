@@ -55,6 +55,8 @@ class WorkingCalendar:
         end_of_business: time = time(17, 0),
         closure_days: Iterable[date] = (),
     ) -> None:
+        if country not in {"JE", "GB"}:
+            raise CalendarError(f"region '{country}' is not supported: use JE, or GB with a subdivision")
         if country == "GB" and subdivision not in {"ENG", "WLS", "SCT", "NIR"}:
             raise CalendarError("region GB needs a subdivision: ENG, WLS, SCT or NIR")
         try:

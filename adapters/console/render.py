@@ -1,0 +1,46 @@
+"""Neutral cards as plain text: the console's whole adapter, and a readable log for the demo."""
+
+from __future__ import annotations
+
+from dialogs.cards import Card, InputKind
+from dialogs.notifications import Notification, RecipientKind
+
+
+def render_card(card: Card, indent: str = "  ") -> str:
+    lines = [f"{indent}** {card.title} **"]
+    if card.text:
+        lines.append(f"{indent}{card.text}")
+    for fact in card.facts:
+        lines.append(f"{indent}{fact.label}: {fact.value}")
+    for heading, items in card.sections:
+        lines.append(f"{indent}{heading}:")
+        lines.extend(f"{indent}  - {item}" for item in items)
+    for field in card.inputs:
+        kind = "" if field.kind is InputKind.TEXT else f" ({field.kind.value})"
+        error = f"  <- {field.error}" if field.error else ""
+        lines.append(f"{indent}[ ] {field.label}{kind}{error}")
+    if card.actions:
+        lines.append(indent + " ".join(f"[{a.label}]" for a in card.actions))
+    return "\n".join(lines)
+
+
+def render_notification(note: Notification) -> str:
+    where = {
+        RecipientKind.PERSON: "1:1 to",
+        RecipientKind.CHANNEL: "channel",
+        RecipientKind.MAILBOX: "mailbox",
+    }[note.recipient.kind]
+    return f"-> {where} {note.recipient.address}\n{render_card(note.card)}"
+
+
+class ConsoleNotifier:
+    """Prints each delivery; ``sink`` collects the text so the demo and tests can read it back."""
+
+    def __init__(self, echo: bool = True) -> None:
+        self.echo = echo
+        self.sink: list[Notification] = []
+
+    async def deliver(self, notification: Notification) -> None:
+        self.sink.append(notification)
+        if self.echo:
+            print(render_notification(notification), flush=True)

@@ -1,0 +1,452 @@
+"""The Store port on one SQLite file, for a single host running one or several bot processes.
+
+Every command is one ``BEGIN IMMEDIATE`` transaction, so the case, its history, its outbox and its
+deadlines change together or not at all, and two processes never interleave writes. WAL with
+``synchronous=FULL`` means a transaction that returned has reached the disk: a kill or power cut
+loses nothing the engine was told was saved.
+
+Instants are stored as fixed-width UTC text (``2024-05-01T09:00:00.000000``): it sorts like time,
+round-trips microseconds exactly (the lease fencing token depends on that), and reads well in the
+sqlite3 shell. Anything naive is refused: guessing its zone would move deadlines silently.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from dialogs.case import Case, CaseStatus
+from dialogs.directory import Person
+from dialogs.events import Event
+from dialogs.notifications import Notification
+from dialogs.ports import ClaimedDeadline, Deadline, OutboxItem, StaleVersion
+from policy.model import Policy
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cases (
+    id TEXT PRIMARY KEY,
+    reference TEXT NOT NULL UNIQUE,
+    partnership_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_by_status ON cases (status, partnership_id);
+CREATE TABLE IF NOT EXISTS case_parties (
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    email TEXT NOT NULL,
+    PRIMARY KEY (case_id, email)
+);
+CREATE INDEX IF NOT EXISTS case_parties_by_email ON case_parties (email);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    at TEXT NOT NULL,
+    type TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_case ON events (case_id, seq);
+CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS policy_snapshots (
+    policy_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    json TEXT NOT NULL,
+    PRIMARY KEY (policy_id, version)
+);
+CREATE TABLE IF NOT EXISTS people (
+    email TEXT PRIMARY KEY,
+    partnership_id TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS people_by_partnership ON people (partnership_id, email);
+CREATE TABLE IF NOT EXISTS deadlines (
+    key TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    kind TEXT NOT NULL,
+    stage INTEGER NOT NULL,
+    step_id TEXT,
+    due_at TEXT NOT NULL,
+    claimed_by TEXT,
+    lease_until TEXT
+);
+CREATE INDEX IF NOT EXISTS deadlines_by_due ON deadlines (due_at);
+CREATE INDEX IF NOT EXISTS deadlines_by_case ON deadlines (case_id);
+CREATE TABLE IF NOT EXISTS outbox (
+    key TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    deliver_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at TEXT,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, deliver_at);
+"""
+
+
+def _utc(moment: datetime) -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: the store needs timezone-aware instants")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _deadline(row: sqlite3.Row) -> Deadline:
+    return Deadline(
+        key=row["key"], case_id=row["case_id"], kind=row["kind"], stage=row["stage"],
+        step_id=row["step_id"], due_at=_instant(row["due_at"]),
+    )
+
+
+def _cases(rows: Iterable[sqlite3.Row]) -> list[Case]:
+    return [Case.model_validate_json(row["json"]) for row in rows]
+
+
+class SqliteStore:
+    """One connection per store object, shared by threads under a lock: sqlite3 connections are
+    not safe for concurrent use, and an aiohttp app calls the store from executor threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            with self._write() as db:
+                self._migrate(db, self.path)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection, path: Path) -> None:
+        # executescript would COMMIT our transaction; statement by statement keeps the schema
+        # creation atomic when several processes open a fresh file at once.
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        row = db.execute("SELECT version FROM schema_version").fetchone()
+        if row is None:
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif row["version"] != SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{path} has schema version {row['version']}; this code knows {SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """IMMEDIATE takes the write lock up front, so read-then-write (version checks, claims)
+        cannot be overtaken by another process between the read and the write."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    # ---- cases and history -------------------------------------------------------------------
+    def create_case(
+        self, case: Case, events: list[Event], notifications: list[Notification],
+        deadlines: list[Deadline],
+    ) -> None:
+        self._check_owned(case, events, deadlines)
+        with self._write() as db:
+            try:
+                db.execute(
+                    "INSERT INTO cases (id, reference, partnership_id, status, version, json)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (case.id, case.reference, case.partnership_id, case.status.value,
+                     case.version, case.model_dump_json()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"case {case.id} / {case.reference} already exists") from exc
+            self._write_children(db, case, events, notifications, deadlines)
+
+    def save_case(
+        self, case: Case, expected_version: int, events: list[Event],
+        notifications: list[Notification], deadlines: list[Deadline],
+    ) -> None:
+        if case.version != expected_version + 1:
+            raise ValueError(
+                f"case {case.id} is at version {case.version}; saving over {expected_version}"
+                f" needs version {expected_version + 1}"
+            )
+        self._check_owned(case, events, deadlines)
+        with self._write() as db:
+            updated = db.execute(
+                "UPDATE cases SET reference = ?, partnership_id = ?, status = ?, version = ?,"
+                " json = ? WHERE id = ? AND version = ?",
+                (case.reference, case.partnership_id, case.status.value, case.version,
+                 case.model_dump_json(), case.id, expected_version),
+            ).rowcount
+            if updated == 0:
+                if db.execute("SELECT 1 FROM cases WHERE id = ?", (case.id,)).fetchone() is None:
+                    raise KeyError(f"no case {case.id} to save; create it first")
+                raise StaleVersion(f"case {case.id} is no longer at version {expected_version}")
+            self._write_children(db, case, events, notifications, deadlines)
+
+    @staticmethod
+    def _check_owned(case: Case, events: list[Event], deadlines: list[Deadline]) -> None:
+        """Another case's event or deadline in this write is an engine bug; refuse it before
+        anything is written rather than file it under the wrong case."""
+        strays = [e.case_id for e in events if e.case_id != case.id]
+        strays += [d.case_id for d in deadlines if d.case_id != case.id]
+        if strays:
+            raise ValueError(f"writing case {case.id} with items of other cases: {strays}")
+
+    @staticmethod
+    def _write_children(
+        db: sqlite3.Connection, case: Case, events: list[Event],
+        notifications: list[Notification], deadlines: list[Deadline],
+    ) -> None:
+        # parties: everyone ever on the case, so a lookup by email is one index probe
+        db.execute("DELETE FROM case_parties WHERE case_id = ?", (case.id,))
+        db.executemany(
+            "INSERT OR IGNORE INTO case_parties (case_id, email) VALUES (?, ?)",
+            [(case.id, p.email.lower()) for p in case.participants],
+        )
+        db.executemany(
+            "INSERT INTO events (case_id, at, type, json) VALUES (?, ?, ?, ?)",
+            [(e.case_id, _utc(e.at), e.type.value, e.model_dump_json()) for e in events],
+        )
+        # the key is the idempotency guard: a retried command or re-fired deadline adds nothing
+        db.executemany(
+            "INSERT OR IGNORE INTO outbox (key, case_id, recipient, deliver_at, status, json)"
+            " VALUES (?, ?, ?, ?, 'pending', ?)",
+            [(n.key, n.case_id, n.recipient.model_dump_json(), _utc(n.deliver_at),
+              n.model_dump_json()) for n in notifications],
+        )
+        # Deadlines are derived from the case, so replace them wholesale; a deadline a worker is
+        # firing right now keeps its lease if it survives the change, so its completion still counts.
+        claims = {
+            row["key"]: (row["claimed_by"], row["lease_until"])
+            for row in db.execute(
+                "SELECT key, claimed_by, lease_until FROM deadlines"
+                " WHERE case_id = ? AND claimed_by IS NOT NULL", (case.id,),
+            )
+        }
+        db.execute("DELETE FROM deadlines WHERE case_id = ?", (case.id,))
+        unique = {d.key: d for d in deadlines}.values()
+        db.executemany(
+            "INSERT INTO deadlines (key, case_id, kind, stage, step_id, due_at, claimed_by,"
+            " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(d.key, d.case_id, d.kind, d.stage, d.step_id, _utc(d.due_at),
+              *claims.get(d.key, (None, None))) for d in unique],
+        )
+
+    def get_case(self, case_id: str) -> Case | None:
+        with self._read() as db:
+            row = db.execute("SELECT json FROM cases WHERE id = ?", (case_id,)).fetchone()
+        return None if row is None else Case.model_validate_json(row["json"])
+
+    def find_case_by_reference(self, reference: str) -> Case | None:
+        with self._read() as db:
+            row = db.execute("SELECT json FROM cases WHERE reference = ?", (reference,)).fetchone()
+        return None if row is None else Case.model_validate_json(row["json"])
+
+    def cases_for_person(self, email: str, include_closed: bool = False) -> list[Case]:
+        """Oldest first. The parties table also lists people who have left a case, so the
+        active check happens on the loaded case, where the truth is."""
+        query = (
+            "SELECT c.json FROM case_parties p JOIN cases c ON c.id = p.case_id WHERE p.email = ?"
+        )
+        args: tuple[str, ...] = (email.lower(),)
+        if not include_closed:
+            query += " AND c.status = ?"
+            args += (CaseStatus.OPEN.value,)
+        with self._read() as db:
+            rows = db.execute(query + " ORDER BY c.rowid", args).fetchall()
+        return [case for case in _cases(rows) if case.is_party(email)]
+
+    def open_cases(self, partnership_id: str | None = None) -> list[Case]:
+        query = "SELECT json FROM cases WHERE status = ?"
+        args: tuple[str, ...] = (CaseStatus.OPEN.value,)
+        if partnership_id is not None:
+            query += " AND partnership_id = ?"
+            args += (partnership_id,)
+        with self._read() as db:
+            return _cases(db.execute(query + " ORDER BY rowid", args).fetchall())
+
+    def history(self, case_id: str) -> list[Event]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT json FROM events WHERE case_id = ? ORDER BY seq", (case_id,)
+            ).fetchall()
+        return [Event.model_validate_json(row["json"]) for row in rows]
+
+    def next_sequence(self, name: str) -> int:
+        with self._write() as db:
+            row = db.execute(
+                "INSERT INTO sequences (name, value) VALUES (?, 1)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value", (name,),
+            ).fetchone()
+        return int(row["value"])
+
+    # ---- frozen policy versions --------------------------------------------------------------
+    def save_policy_snapshot(self, policy: Policy) -> None:
+        """First write wins: a case must keep the rules it was raised under, even if someone
+        edits the pack without bumping its version."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO policy_snapshots (policy_id, version, json) VALUES (?, ?, ?)",
+                (policy.id, policy.version, policy.model_dump_json()),
+            )
+
+    def policy_snapshot(self, policy_id: str, version: str) -> Policy | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT json FROM policy_snapshots WHERE policy_id = ? AND version = ?",
+                (policy_id, version),
+            ).fetchone()
+        return None if row is None else Policy.model_validate_json(row["json"])
+
+    # ---- directory ---------------------------------------------------------------------------
+    def upsert_people(self, people: list[Person]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO people (email, partnership_id, json) VALUES (?, ?, ?)"
+                " ON CONFLICT (email) DO UPDATE SET partnership_id = excluded.partnership_id,"
+                " json = excluded.json",
+                [(p.email.lower(), p.partnership_id, p.model_dump_json()) for p in people],
+            )
+
+    def person(self, email: str) -> Person | None:
+        with self._read() as db:
+            row = db.execute("SELECT json FROM people WHERE email = ?", (email.lower(),)).fetchone()
+        return None if row is None else Person.model_validate_json(row["json"])
+
+    def people(self, partnership_id: str) -> list[Person]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT json FROM people WHERE partnership_id = ? ORDER BY email", (partnership_id,)
+            ).fetchall()
+        return [Person.model_validate_json(row["json"]) for row in rows]
+
+    # ---- deadlines ---------------------------------------------------------------------------
+    def claim_due(
+        self, now: datetime, worker: str, lease_seconds: float, limit: int
+    ) -> list[ClaimedDeadline]:
+        """Select and mark under one write lock, so no two workers hold a live lease on a row."""
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        if limit <= 0:
+            return []
+        at = _utc(now)
+        lease_until = _instant(_utc(now + timedelta(seconds=lease_seconds)))
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT * FROM deadlines WHERE due_at <= ?"
+                " AND (claimed_by IS NULL OR lease_until < ?) ORDER BY due_at, key LIMIT ?",
+                (at, at, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE deadlines SET claimed_by = ?, lease_until = ? WHERE key = ?",
+                [(worker, _utc(lease_until), row["key"]) for row in rows],
+            )
+        return [ClaimedDeadline(_deadline(row), worker, lease_until) for row in rows]
+
+    def complete_deadline(self, claim: ClaimedDeadline) -> bool:
+        """Worker and lease end together are the fencing token: a worker whose lease expired and
+        was re-claimed cannot delete the row from under the new holder."""
+        with self._write() as db:
+            deleted = db.execute(
+                "DELETE FROM deadlines WHERE key = ? AND claimed_by = ? AND lease_until = ?",
+                (claim.deadline.key, claim.worker, _utc(claim.lease_until)),
+            ).rowcount
+        return deleted == 1
+
+    def deadlines_for_case(self, case_id: str) -> list[Deadline]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT * FROM deadlines WHERE case_id = ? ORDER BY due_at, key", (case_id,)
+            ).fetchall()
+        return [_deadline(row) for row in rows]
+
+    def next_due(self) -> datetime | None:
+        """When the next deadline becomes claimable: its due time, or for one held under a lease
+        the lease's end, so a scheduler sleeping until then never spins on a row it cannot take."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT MIN(CASE WHEN claimed_by IS NULL THEN due_at"
+                " ELSE MAX(due_at, lease_until) END) AS next FROM deadlines"
+            ).fetchone()
+        return None if row["next"] is None else _instant(row["next"])
+
+    # ---- outbox ------------------------------------------------------------------------------
+    def due_notifications(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """A retry is a pending row whose deliver_at moved on; the notification itself is
+        returned as the engine wrote it."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT json, attempts FROM outbox WHERE status = 'pending' AND deliver_at <= ?"
+                " ORDER BY deliver_at, rowid LIMIT ?",
+                (_utc(now), max(limit, 0)),
+            ).fetchall()
+        return [
+            OutboxItem(Notification.model_validate_json(row["json"]), row["attempts"])
+            for row in rows
+        ]
+
+    def mark_sent(self, key: str, at: datetime) -> None:
+        self._mark(key, "UPDATE outbox SET status = 'sent', sent_at = ? WHERE key = ?", (_utc(at), key))
+
+    def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
+        if retry_at is None:
+            sql = "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?"
+            args: tuple[str, ...] = (error, key)
+        else:
+            sql = "UPDATE outbox SET deliver_at = ?, attempts = attempts + 1, last_error = ?"
+            args = (_utc(retry_at), error, key)
+        self._mark(key, sql + " WHERE key = ?", args)
+
+    def _mark(self, key: str, sql: str, args: tuple[str, ...]) -> None:
+        """An unknown key means the notifier and the store disagree; say so rather than drop it."""
+        with self._write() as db:
+            if db.execute(sql, args).rowcount == 0:
+                raise KeyError(f"no notification {key!r} in the outbox")
+
+    def notification(self, key: str) -> tuple[Notification, str] | None:
+        with self._read() as db:
+            row = db.execute("SELECT json, status FROM outbox WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (Notification.model_validate_json(row["json"]), row["status"])

@@ -1,0 +1,233 @@
+"""The `escalation-bot` command. Every failure a person can cause ends in a readable message and a
+non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from policy.calendar import CalendarError, WorkingCalendar
+from policy.config import load_config
+from policy.errors import FileProblems
+from policy.loader import load_policy_file
+from policy.model import Policy
+from policy.timeline import timeline_as_json, what_if_timeline
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="escalation-bot",
+        description="Runs a safeguarding partnership's resolving-professional-differences procedure.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    policy = sub.add_parser("policy", help="list, show or check policy packs")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    listing = policy_sub.add_parser("list", help="the packs this bot knows")
+    listing.add_argument("--json", action="store_true")
+    show = policy_sub.add_parser("show", help="one pack, readably")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    check = policy_sub.add_parser("check", help="validate a pack file")
+    check.add_argument("file")
+
+    timeline = sub.add_parser("timeline", help="what-if timeline if nothing is resolved")
+    timeline.add_argument("--policy", required=True)
+    timeline.add_argument("--start", required=True, help="local date-time, e.g. 2026-11-30T10:00")
+    timeline.add_argument("--json", action="store_true")
+
+    config = sub.add_parser("config", help="check a configuration file")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_check = config_sub.add_parser("check")
+    config_check.add_argument("file")
+
+    demo = sub.add_parser("demo", help="a scripted case on a simulated clock")
+    demo.add_argument("--policy", default="nsscp")
+
+    chat = sub.add_parser("chat", help="play any role in a terminal against the SQLite store")
+    chat.add_argument("--as", dest="as_email", required=True)
+    chat.add_argument("--config")
+    chat.add_argument("--db")
+    return parser
+
+
+def _registry_or_exit() -> tuple[object, int]:
+    from bot.bootstrap import load_policies
+    from bot.settings import Settings
+
+    try:
+        return load_policies(Settings.from_env().extra_packs), EXIT_OK
+    except FileProblems as exc:
+        print(exc.render(), file=sys.stderr)
+        return None, EXIT_PROBLEM
+
+
+def _policy_list(as_json: bool) -> int:
+    registry, code = _registry_or_exit()
+    if registry is None:
+        return code
+    policies: list[Policy] = registry.all()  # type: ignore[attr-defined]
+    rows = [
+        {
+            "id": p.id,
+            "version": p.version,
+            "name": p.name,
+            "partnership": p.partnership,
+            "stages": [s.allowance_working_days for s in p.stages],
+            "region": p.calendar.country.value
+            + (f"-{p.calendar.subdivision}" if p.calendar.subdivision else ""),
+            "sources": p.sources,
+        }
+        for p in policies
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            allowances = "/".join(str(n) for n in row["stages"])  # type: ignore[attr-defined]
+            print(f"{row['id']:<18} v{row['version']:<4} {row['region']:<7} {allowances:<12} {row['name']}")
+    return EXIT_OK
+
+
+def _policy_show(policy_id: str, as_json: bool) -> int:
+    registry, code = _registry_or_exit()
+    if registry is None:
+        return code
+    try:
+        policy: Policy = registry.get(policy_id)  # type: ignore[attr-defined]
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return EXIT_PROBLEM
+    if as_json:
+        print(policy.model_dump_json(indent=2))
+        return EXIT_OK
+    print(f"{policy.name} ({policy.id} v{policy.version})")
+    print(f"Partnership: {policy.partnership}; scope: {', '.join(s.value for s in policy.scope)}")
+    print(f"Working days: {policy.working_day_definition}")
+    print(f"Immediate risk: {policy.immediate_risk.guidance}")
+    if policy.immediate_risk.allows_later_start:
+        print(f"  may start at stage {policy.immediate_risk.allowed_start_stages}")
+    for route in policy.special_routes:
+        print(f"Special route: {route.applies_when} -> {route.route_to}")
+    for stage in policy.stages:
+        holders = ", ".join(policy.role(r).name for r in stage.holder_roles)
+        final = "; final and binding" if stage.final_and_binding else ""
+        print(f"Stage {stage.number}: {stage.name} - {stage.allowance_working_days} working day(s);"
+              f" held by {holders}{final}")
+        for step in stage.steps:
+            print(f"    step {step.id}: {step.name} - {step.allowance_working_days} working day(s),"
+                  f" {policy.role(step.owner_role).name}, starts {step.starts.value},"
+                  f" on lapse {step.on_lapse.value}")
+        form = f" on {policy.form(stage.recording.form).name}" if stage.recording.form else ""
+        print(f"    recorded by {stage.recording.recorded_by}{form}")
+        for copy in stage.copies_to:
+            print(f"    copy to {copy.description}")
+        print(f"    source: {stage.cite.seed}, {stage.cite.section}")
+    return EXIT_OK
+
+
+def _policy_check(file: str) -> int:
+    try:
+        policy = load_policy_file(Path(file))
+    except FileProblems as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_PROBLEM
+    print(f"{file}: OK - {policy.id} v{policy.version}, {len(policy.stages)} stages")
+    return EXIT_OK
+
+
+def _parse_local(text: str, calendar: WorkingCalendar) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=calendar.zone)
+    return moment
+
+
+def _timeline(policy_id: str, start: str, as_json: bool) -> int:
+    registry, code = _registry_or_exit()
+    if registry is None:
+        return code
+    try:
+        policy: Policy = registry.get(policy_id)  # type: ignore[attr-defined]
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return EXIT_PROBLEM
+    calendar = WorkingCalendar(
+        country=policy.calendar.country.value,
+        subdivision=policy.calendar.subdivision,
+        time_zone=policy.calendar.time_zone,
+    )
+    try:
+        starts = _parse_local(start, calendar)
+    except ValueError:
+        print(f"--start: '{start}' is not a date-time; use e.g. 2026-11-30T10:00", file=sys.stderr)
+        return EXIT_USAGE
+    windows = what_if_timeline(policy, starts, calendar)
+    if as_json:
+        print(json.dumps(timeline_as_json(policy, windows), indent=2))
+        return EXIT_OK
+    fmt = "%a %d %b %Y %H:%M"
+    print(f"{policy.name}: if nothing is resolved ({calendar.time_zone})")
+    for w in windows:
+        print(f"Stage {w.number} {w.name}: {w.starts.strftime(fmt)} -> due {w.due.strftime(fmt)}")
+        for s in w.steps:
+            print(f"    {s.name}: due {s.due.strftime(fmt)}")
+    return EXIT_OK
+
+
+def _config_check(file: str) -> int:
+    registry, code = _registry_or_exit()
+    if registry is None:
+        return code
+    try:
+        config = load_config(Path(file), registry)  # type: ignore[arg-type]
+    except FileProblems as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_PROBLEM
+    except CalendarError as exc:
+        print(f"{file}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    print(
+        f"{file}: OK - {len(config.partnerships)} partnership(s), {len(config.agencies)} agencies,"
+        f" {len(config.people)} people"
+    )
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "policy":
+            if args.policy_command == "list":
+                return _policy_list(args.json)
+            if args.policy_command == "show":
+                return _policy_show(args.id, args.json)
+            return _policy_check(args.file)
+        if args.command == "timeline":
+            return _timeline(args.policy, args.start, args.json)
+        if args.command == "config":
+            return _config_check(args.file)
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return run_demo(args.policy)
+        if args.command == "chat":
+            from bot.chat import run_chat
+
+            return run_chat(args.as_email, args.config, args.db)
+    except FileProblems as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_PROBLEM
+    except KeyboardInterrupt:
+        return EXIT_PROBLEM
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

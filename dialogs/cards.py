@@ -1,0 +1,77 @@
+"""A platform-neutral card: what the person should see and may do, not how a client draws it.
+
+Teams renders it as an Adaptive Card, Slack as Block Kit, the console as text. Every action carries
+the case id and the version it was drawn from, so a stale or second click is recognised.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class InputKind(StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    DATE = "date"
+    CHOICE = "choice"
+    MULTI_CHOICE = "multi_choice"
+    BOOLEAN = "boolean"
+    PERSON = "person"
+    ACTIONS = "actions"
+    NUMBER = "number"
+
+
+class Neutral(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Fact(Neutral):
+    label: str
+    value: str
+
+
+class CardInput(Neutral):
+    id: str
+    label: str
+    kind: InputKind = InputKind.TEXT
+    required: bool = False
+    choices: list[tuple[str, str]] = Field(default_factory=list)
+    value: str = ""
+    error: str = ""
+    help: str = ""
+
+
+class CardAction(Neutral):
+    """A button. ``command`` names the engine command it issues; ``data`` its fixed arguments."""
+
+    command: str
+    label: str
+    style: str = "default"
+    data: dict[str, str] = Field(default_factory=dict)
+    submits_inputs: bool = False
+
+
+class Card(Neutral):
+    title: str
+    text: str = ""
+    facts: list[Fact] = Field(default_factory=list)
+    sections: list[tuple[str, list[str]]] = Field(
+        default_factory=list, description="Headed bullet lists: principles, questions, tools"
+    )
+    inputs: list[CardInput] = Field(default_factory=list)
+    actions: list[CardAction] = Field(default_factory=list)
+    case_id: str | None = None
+    case_version: int | None = None
+
+    def all_text(self) -> str:
+        """Every visible string, for the guard that keeps child data out of channels."""
+        parts = [self.title, self.text]
+        parts += [f"{f.label} {f.value}" for f in self.facts]
+        for heading, items in self.sections:
+            parts.append(heading)
+            parts.extend(items)
+        parts += [f"{i.label} {i.value} {i.help}" for i in self.inputs]
+        parts += [a.label for a in self.actions]
+        return "\n".join(parts)

@@ -1,0 +1,138 @@
+"""Imperative requests to the engine. Each names who asks, so permissions are checked in one place.
+
+Commands that act on an existing case carry ``expected_version``: the version the person was
+looking at. If the case has moved on since, the command changes nothing and says so.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: str
+
+
+class CaseCommand(Command):
+    case_id: str
+    expected_version: int | None = Field(
+        default=None, description="None only for commands typed in a chat with no card to go stale"
+    )
+
+
+class ActionInput(BaseModel):
+    """An agreed action as typed: validated by the engine so 'ASAP' gets a clear answer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str
+    owner: str
+    due: str
+
+
+class RecordInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    summary: str = ""
+    agreed_actions: list[ActionInput] = Field(default_factory=list)
+    unresolved: str = ""
+    answers: dict[str, str] = Field(default_factory=dict)
+
+
+class RaiseConcern(Command):
+    partnership_id: str
+    answers: dict[str, str]
+    start_stage: int = 1
+    pathway_choice: str | None = None
+
+
+class Acknowledge(CaseCommand):
+    pass
+
+
+class RecordDiscussion(CaseCommand):
+    record: RecordInput
+
+
+class Resolve(CaseCommand):
+    record: RecordInput
+    outcome_answers: dict[str, str] = Field(default_factory=dict)
+
+
+class Escalate(CaseCommand):
+    unresolved: str
+
+
+class CompleteStep(CaseCommand):
+    step_id: str
+
+
+class RecordDecision(CaseCommand):
+    decision: str
+    record: RecordInput = RecordInput()
+    outcome_answers: dict[str, str] = Field(default_factory=dict)
+
+
+class HandOver(CaseCommand):
+    to_email: str
+    reason: str
+
+
+class Withdraw(CaseCommand):
+    reason: str
+
+
+class AddParticipant(CaseCommand):
+    email: str
+    stage: int | None = None
+
+
+class DeadlineLapsed(Command):
+    """Issued by the scheduler, never by a person. Fenced by what fell due, not by version."""
+
+    actor: str = "scheduler"
+    case_id: str
+    kind: str
+    stage: int
+    step_id: str | None = None
+    due_at: datetime
+
+
+CASE_COMMANDS: tuple[type[Command], ...] = (
+    Acknowledge,
+    RecordDiscussion,
+    Resolve,
+    Escalate,
+    CompleteStep,
+    RecordDecision,
+    HandOver,
+    Withdraw,
+    AddParticipant,
+    DeadlineLapsed,
+)
+
+ALL_COMMANDS: tuple[type[Command], ...] = (RaiseConcern, *CASE_COMMANDS)
+
+__all__ = [
+    "ALL_COMMANDS",
+    "CASE_COMMANDS",
+    "Acknowledge",
+    "ActionInput",
+    "AddParticipant",
+    "CaseCommand",
+    "Command",
+    "CompleteStep",
+    "DeadlineLapsed",
+    "Escalate",
+    "HandOver",
+    "RaiseConcern",
+    "RecordDecision",
+    "RecordDiscussion",
+    "RecordInput",
+    "Resolve",
+    "Withdraw",
+]

@@ -1,0 +1,46 @@
+"""The durable due times an open case has, derived from its state after every change.
+
+Deriving instead of scheduling imperatively means a case's deadlines can never drift from its
+state: the store replaces them in the same write as the case, and a closed case has none.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dialogs.case import Case
+from dialogs.ports import Deadline
+from policy.calendar import WorkingCalendar
+from policy.model import Policy
+
+
+def reminder_key(stage: int, at: datetime) -> str:
+    return f"{stage}:{at.astimezone(UTC).isoformat()}"
+
+
+def _deadline(case: Case, kind: str, due: datetime, step_id: str | None = None) -> Deadline:
+    key = f"{case.id}:{kind}:{case.stage}:{step_id or '-'}:{due.astimezone(UTC).isoformat()}"
+    return Deadline(key=key, case_id=case.id, kind=kind, stage=case.stage, step_id=step_id,
+                    due_at=due)
+
+
+def deadlines_for(case: Case, policy: Policy, calendar: WorkingCalendar) -> list[Deadline]:
+    if not case.is_open:
+        return []
+    found: list[Deadline] = []
+    final = case.stage == policy.final_stage.number
+    if case.overdue_since is None:
+        found.append(_deadline(case, "stage", case.stage_due_at))
+        reminder_at = calendar.start_of_due_day(case.stage_due_at)
+        key = reminder_key(case.stage, reminder_at)
+        if case.stage_started_at < reminder_at < case.stage_due_at and key not in case.reminded:
+            found.append(_deadline(case, "reminder", reminder_at))
+    elif final and case.last_overdue_alert is not None:
+        # the partnership's decision is overdue: tell the business team again each working day
+        last = calendar.local(case.last_overdue_alert).date()
+        again = calendar.at(calendar.next_working_day(last), calendar.start_of_business)
+        found.append(_deadline(case, "overdue", again))
+    for step in case.steps:
+        if not step.done and not step.lapsed:
+            found.append(_deadline(case, "step", step.due_at, step.id))
+    return found

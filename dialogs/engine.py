@@ -1,0 +1,287 @@
+"""The case engine: takes a command, applies the transition table, saves atomically, returns what
+to say. Platform adapters, the scheduler and the CLI all drive cases only through ``handle``."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from dialogs import texts
+from dialogs.case import Case, CaseStatus, ChildDetails, Participant, Side
+from dialogs.commands import CaseCommand, Command, RaiseConcern
+from dialogs.deadlines import deadlines_for
+from dialogs.directory import Person
+from dialogs.errors import CaseNotFound, DomainError, IllegalTransition, InvalidInput, NotAllowed, StaleCase
+from dialogs.events import Event, EventType
+from dialogs.notifications import Notification
+from dialogs.ports import Clock, StaleVersion, Store
+from dialogs.transitions import Refusal, transition_for
+from dialogs.turn import Turn
+from dialogs.validation import check_fields, parse_boolean
+from policy.calendar import WorkingCalendar
+from policy.config import Config, Partnership
+from policy.loader import PolicyRegistry
+from policy.model import Policy
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case | None
+    reply: str
+    events: list[Event] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.events)
+
+
+class Engine:
+    def __init__(self, store: Store, clock: Clock, config: Config, policies: PolicyRegistry) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.policies = policies
+        self.agency_names = {a.id: a.name for a in config.agencies}
+        self._snapshots: dict[tuple[str, str], Policy] = {}
+        self._calendars: dict[tuple[str, str, str], WorkingCalendar] = {}
+
+    # ---- lookups ---------------------------------------------------------------------------
+    def partnership(self, partnership_id: str) -> Partnership:
+        try:
+            return self.config.partnership(partnership_id)
+        except KeyError:
+            raise DomainError(texts.UNKNOWN_PARTNERSHIP.format(partnership=partnership_id)) from None
+
+    def policy_for(self, case: Case) -> Policy:
+        """The pack version frozen on the case when it was raised, whatever the packs say now."""
+        key = (case.policy_id, case.policy_version)
+        if key not in self._snapshots:
+            snapshot = self.store.policy_snapshot(*key)
+            if snapshot is None:
+                raise DomainError(f"Policy {key[0]} version {key[1]} is missing from the store.")
+            self._snapshots[key] = snapshot
+        return self._snapshots[key]
+
+    def calendar_for(self, partnership: Partnership, policy: Policy) -> WorkingCalendar:
+        key = (partnership.id, policy.id, policy.version)
+        if key not in self._calendars:
+            self._calendars[key] = partnership.calendar(policy)
+        return self._calendars[key]
+
+    def people(self, partnership_id: str) -> dict[str, Person]:
+        return {p.email: p for p in self.store.people(partnership_id)}
+
+    def can_view(self, case: Case, email: str) -> bool:
+        """Parties, the business team, and the roles the policy names for the case's stages."""
+        email = email.lower()
+        if case.participant(email) is not None:
+            return True
+        person = self.store.person(email)
+        if person is None or person.partnership_id != case.partnership_id:
+            return False
+        policy = self.policy_for(case)
+        named = {policy.business_team_role}
+        named.update(s.decision_by for s in policy.stages if s.decision_by and s.number <= case.stage)
+        return person.role in named
+
+    def view(self, case_ref: str, viewer: str) -> Case:
+        case = self.store.get_case(case_ref) or self.store.find_case_by_reference(case_ref.upper())
+        if case is None:
+            raise CaseNotFound(texts.CASE_NOT_FOUND.format(case=case_ref))
+        if not self.can_view(case, viewer):
+            raise NotAllowed(texts.NOT_A_PARTY.format(reference=case.reference))
+        return case
+
+    def history(self, case_ref: str, viewer: str) -> list[Event]:
+        return self.store.history(self.view(case_ref, viewer).id)
+
+    # ---- commands --------------------------------------------------------------------------
+    def handle(self, command: Command) -> Outcome:
+        if isinstance(command, RaiseConcern):
+            return self._raise(command)
+        case_id = getattr(command, "case_id", "")
+        case = self.store.get_case(case_id)
+        if case is None:
+            raise CaseNotFound(texts.CASE_NOT_FOUND.format(case=case_id))
+        transition = transition_for(case.status, command)
+        if transition is Refusal.IGNORE:
+            return Outcome(case, "")
+        if transition is Refusal.CLOSED:
+            raise IllegalTransition(
+                texts.CLOSED.format(reference=case.reference, status=_status_words(case))
+            )
+        if (
+            isinstance(command, CaseCommand)
+            and command.expected_version is not None
+            and command.expected_version != case.version
+        ):
+            raise StaleCase(_stale_message(case))
+        turn = self._turn(case.model_copy(deep=True), command.actor)
+        transition(turn, command)
+        if not turn.events:
+            return Outcome(case, turn.reply)
+        return self._commit(turn, expected_version=case.version, new=False)
+
+    def _turn(self, case: Case, actor: str) -> Turn:
+        partnership = self.partnership(case.partnership_id)
+        policy = self.policy_for(case)
+        return Turn(
+            case=case,
+            policy=policy,
+            partnership=partnership,
+            calendar=self.calendar_for(partnership, policy),
+            now=self.clock.now(),
+            actor=actor.lower(),
+            people=self.people(case.partnership_id),
+            agency_names=self.agency_names,
+        )
+
+    def _commit(self, turn: Turn, *, expected_version: int, new: bool) -> Outcome:
+        case = turn.case.model_copy(update={"version": expected_version + 1})
+        deadlines = deadlines_for(case, turn.policy, turn.calendar)
+        if new:
+            self.store.create_case(case, turn.events, turn.notifications, deadlines)
+        else:
+            try:
+                self.store.save_case(case, expected_version, turn.events, turn.notifications, deadlines)
+            except StaleVersion:
+                current = self.store.get_case(case.id) or case
+                raise StaleCase(_stale_message(current)) from None
+        return Outcome(case, turn.reply, turn.events, turn.notifications)
+
+    def _raise(self, command: RaiseConcern) -> Outcome:
+        partnership = self.partnership(command.partnership_id)
+        policy = self.policies.get(partnership.policy)
+        calendar = self.calendar_for(partnership, policy)
+        now = self.clock.now()
+        actor = command.actor.lower()
+        people = self.people(partnership.id)
+        raiser = people.get(actor)
+        if raiser is None:
+            raise NotAllowed(texts.NOT_IN_DIRECTORY.format(email=actor))
+        answers = dict(command.answers)
+        counterpart = people.get(answers.get("counterpart", "").strip().lower())
+        if counterpart is not None and not answers.get("counterpart_agency", "").strip():
+            answers["counterpart_agency"] = counterpart.agency_name
+        clean, errors = check_fields(policy.intake, answers, calendar.local(now).date(), people)
+        if counterpart is not None and counterpart.email == actor:
+            errors["counterpart"] = texts.RAISER_IS_COUNTERPART
+        errors.update(_pathway_errors(policy, command.pathway_choice))
+        errors.update(_start_stage_errors(policy, command.start_stage, clean))
+        if errors:
+            raise InvalidInput(errors)
+        assert counterpart is not None  # check_fields verified it is in the directory
+        sequence = self.store.next_sequence(f"case-reference:{partnership.id}")
+        stage_one = policy.stage(1)
+        case = Case(
+            id=uuid.uuid4().hex,
+            reference=f"{partnership.reference_prefix}-{sequence:04d}",
+            partnership_id=partnership.id,
+            policy_id=policy.id,
+            policy_version=policy.version,
+            raised_at=now,
+            raised_by=actor,
+            raising_agency=raiser.agency,
+            receiving_agency=counterpart.agency,
+            participants=[
+                _participant(raiser, Side.RAISING),
+                _participant(counterpart, Side.RECEIVING),
+            ],
+            child=ChildDetails(
+                name=clean["child_name"],
+                date_of_birth=clean.get("child_dob") or None,
+                identifiers=clean.get("child_identifiers", ""),
+            ),
+            summary=clean["summary"],
+            impact_on_child=clean["impact_on_child"],
+            reason=clean["reason"],
+            outcome_sought=clean["outcome_sought"],
+            immediate_risk=clean["immediate_risk"] == "yes",
+            answers={k: v for k, v in clean.items() if k not in _CORE_CASE_FIELDS},
+            stage=1,
+            stage_started_at=now,
+            stage_due_at=calendar.due(now, stage_one.allowance_working_days),
+        )
+        turn = Turn(case, policy, partnership, calendar, now, actor, people, self.agency_names)
+        turn.emit(EventType.CONCERN_RAISED, f"raised by {actor} with {counterpart.email}",
+                  start_stage=str(command.start_stage))
+        stage = policy.stage(command.start_stage)
+        headline = texts.CHANNEL_RAISED.format(reference=case.reference, stage=stage.number)
+        turn.enter_stage(
+            stage.number, reason="concern raised", channel_headline=headline, tell_existing=False
+        )
+        ping = texts.RAISED_FOR_COUNTERPART.format(
+            raiser=raiser.name, agency=self.agency_names.get(raiser.agency, raiser.agency)
+        )
+        turn.tell_person(counterpart.email, "raised-counterpart", turn.party_card(ping))
+        confirm = texts.RAISED_CONFIRM.format(reference=case.reference, counterpart=counterpart.name)
+        turn.tell_person(actor, "raised-confirm", turn.party_card(confirm))
+        turn.reply = confirm
+        self.store.save_policy_snapshot(policy)
+        return self._commit(turn, expected_version=0, new=True)
+
+
+_CORE_CASE_FIELDS = {
+    "child_name",
+    "child_dob",
+    "child_identifiers",
+    "summary",
+    "impact_on_child",
+    "reason",
+    "outcome_sought",
+    "immediate_risk",
+    "counterpart",
+}
+
+
+def _participant(person: Person, side: Side) -> Participant:
+    return Participant(
+        email=person.email, name=person.name, agency=person.agency, role=person.role, side=side,
+        stage=1,
+    )
+
+
+def _pathway_errors(policy: Policy, choice: str | None) -> dict[str, str]:
+    if policy.pathway is None:
+        return {}
+    options = {o.id: o for o in policy.pathway.options}
+    option = options.get(choice or "")
+    if option is None:
+        labels = ", ".join(o.label for o in policy.pathway.options)
+        return {"pathway": texts.PATHWAY_REQUIRED.format(options=labels)}
+    if not option.continues_to_procedure:
+        return {"pathway": texts.PATHWAY_SIGNPOST.format(signpost=option.signpost)}
+    return {}
+
+
+def _start_stage_errors(policy: Policy, start_stage: int, answers: dict[str, str]) -> dict[str, str]:
+    if start_stage == 1:
+        return {}
+    risk = policy.immediate_risk
+    if not risk.allows_later_start:
+        return {"start_stage": texts.LATER_START_NOT_ALLOWED.format(action=risk.action)}
+    try:
+        at_risk = parse_boolean(answers.get("immediate_risk", "no"))
+    except ValueError:
+        at_risk = False
+    if not at_risk:
+        return {"start_stage": texts.LATER_START_NEEDS_RISK}
+    if start_stage not in risk.allowed_start_stages:
+        allowed = ", ".join(str(n) for n in risk.allowed_start_stages)
+        return {"start_stage": texts.LATER_START_STAGE.format(allowed=allowed, asked=start_stage)}
+    return {}
+
+
+def _status_words(case: Case) -> str:
+    if case.status is CaseStatus.RESOLVED and case.resolution:
+        return f"resolved at stage {case.resolution.stage}"
+    if case.status is CaseStatus.FINAL_DECISION:
+        return "final decision recorded"
+    return case.status.value
+
+
+def _stale_message(case: Case) -> str:
+    return texts.STALE.format(
+        reference=case.reference, stage=case.stage, status=_status_words(case)
+    )

@@ -1,0 +1,417 @@
+"""One plain function per command on an open case. Permission and state checks come first, then
+the change, then who is told. The transition table decides which of these may run at all."""
+
+from __future__ import annotations
+
+from dialogs import texts
+from dialogs.case import CaseStatus, Resolution, Side, StageRecord
+from dialogs.commands import (
+    Acknowledge,
+    AddParticipant,
+    CompleteStep,
+    DeadlineLapsed,
+    Escalate,
+    HandOver,
+    RecordDecision,
+    RecordDiscussion,
+    RecordInput,
+    Resolve,
+    Withdraw,
+)
+from dialogs.deadlines import reminder_key
+from dialogs.errors import IllegalTransition, InvalidInput, NotAllowed
+from dialogs.events import EventType
+from dialogs.messages import record_fields, resolution_fields
+from dialogs.turn import Turn
+from dialogs.validation import check_fields, check_record
+from policy.model import StepLapse, StepStart
+
+# ---- permissions -------------------------------------------------------------------------
+
+
+def require_party(turn: Turn) -> None:
+    """Parties to the case and the partnership's business team may act; nobody else."""
+    if turn.case.is_party(turn.actor) or turn.is_business_team(turn.actor):
+        return
+    raise NotAllowed(texts.NOT_A_PARTY.format(reference=turn.case.reference))
+
+
+def require_roles(turn: Turn, role_ids: list[str]) -> None:
+    person = turn.people.get(turn.actor)
+    if turn.is_business_team(turn.actor) or (person is not None and person.role in role_ids):
+        return
+    raise NotAllowed(
+        texts.ROLE_MAY_NOT.format(
+            roles=turn.role_names([*role_ids, turn.policy.business_team_role]),
+            reference=turn.case.reference,
+        )
+    )
+
+
+# ---- records -----------------------------------------------------------------------------
+
+
+def _store_record(
+    turn: Turn, record: RecordInput, *, need_summary: bool, need_unresolved: bool = False
+) -> StageRecord:
+    today = turn.calendar.local(turn.now).date()
+    fields = record_fields(turn.policy, turn.stage)
+    actions, answers, errors = check_record(
+        record, fields, today, need_summary=need_summary, need_unresolved=need_unresolved
+    )
+    if errors:
+        raise InvalidInput(errors)
+    previous = turn.case.record_for(turn.case.stage)
+    updated = StageRecord(
+        stage=turn.case.stage,
+        summary=record.summary.strip() or previous.summary,
+        agreed_actions=[*previous.agreed_actions, *actions],
+        unresolved=record.unresolved.strip() or previous.unresolved,
+        answers={**previous.answers, **answers},
+        recorded_by=sorted({*previous.recorded_by, turn.actor}),
+        updated_at=turn.now,
+    )
+    turn.case.stage_records = {**turn.case.stage_records, turn.case.stage: updated}
+    return updated
+
+
+def _outcome_answers(turn: Turn, answers: dict[str, str]) -> dict[str, str]:
+    today = turn.calendar.local(turn.now).date()
+    clean, errors = check_fields(resolution_fields(turn.policy), answers, today)
+    if errors:
+        raise InvalidInput(errors)
+    return clean
+
+
+def _working_days_since_raised(turn: Turn) -> int:
+    calendar = turn.calendar
+    day = calendar.local(turn.case.raised_at).date()
+    end = calendar.local(turn.now).date()
+    count = 0
+    while day < end:
+        day = calendar.next_working_day(day)
+        if day <= end:
+            count += 1
+    return count
+
+
+def _close(turn: Turn, status: CaseStatus, resolution: Resolution) -> None:
+    turn.case.status = status
+    turn.case.resolution = resolution
+    turn.case.steps = [s.model_copy(update={"done": True}) for s in turn.case.steps]
+    for form in turn.policy.forms:
+        if form.on_resolution or turn.case.stage in form.used_at_stages:
+            turn.send_form(form.id, turn.case.stage)
+
+
+# ---- handlers ----------------------------------------------------------------------------
+
+
+def acknowledge(turn: Turn, command: Acknowledge) -> None:
+    require_party(turn)
+    if turn.actor in turn.case.acknowledged_by:
+        raise IllegalTransition(texts.DUPLICATE_ACK.format(reference=turn.case.reference))
+    turn.case.acknowledged_by = [*turn.case.acknowledged_by, turn.actor]
+    name = turn.people[turn.actor].name if turn.actor in turn.people else turn.actor
+    turn.emit(EventType.ACKNOWLEDGED, f"acknowledged by {turn.actor}")
+    headline = texts.ACKNOWLEDGED.format(name=name, reference=turn.case.reference)
+    for person in turn.case.active_participants():
+        if person.email != turn.actor:
+            turn.tell_person(person.email, "acknowledged", turn.party_card(headline, with_actions=False))
+    turn.reply = headline
+
+
+def record_discussion(turn: Turn, command: RecordDiscussion) -> None:
+    require_party(turn)
+    _store_record(turn, command.record, need_summary=True)
+    turn.emit(EventType.DISCUSSION_RECORDED, f"stage {turn.case.stage} record updated")
+    turn.reply = texts.RECORD_SAVED.format(stage=turn.case.stage, reference=turn.case.reference)
+
+
+def resolve(turn: Turn, command: Resolve) -> None:
+    require_party(turn)
+    record = _store_record(turn, command.record, need_summary=True)
+    answers = _outcome_answers(turn, command.outcome_answers)
+    _close(
+        turn,
+        CaseStatus.RESOLVED,
+        Resolution(
+            at=turn.now,
+            stage=turn.case.stage,
+            by=turn.actor,
+            summary=record.summary,
+            outcome_answers=answers,
+            working_days_taken=_working_days_since_raised(turn),
+        ),
+    )
+    turn.emit(EventType.RESOLVED, f"resolved at stage {turn.case.stage}")
+    headline = texts.RESOLVED_FOR_PARTY.format(reference=turn.case.reference, stage=turn.case.stage)
+    turn.tell_parties("resolved", headline)
+    channel = texts.CHANNEL_RESOLVED.format(reference=turn.case.reference, stage=turn.case.stage)
+    turn.tell_business_team("resolved", channel)
+    turn.reply = headline
+
+
+def record_decision(turn: Turn, command: RecordDecision) -> None:
+    final = turn.policy.final_stage
+    if turn.case.stage != final.number:
+        raise IllegalTransition(
+            texts.NOT_FINAL_STAGE.format(
+                final=final.number, reference=turn.case.reference, stage=turn.case.stage
+            )
+        )
+    require_roles(turn, [final.decision_by] if final.decision_by else final.holder_roles)
+    if not command.decision.strip():
+        raise InvalidInput({"decision": texts.DECISION_NEEDS_TEXT})
+    record = command.record.model_copy(update={"summary": command.record.summary or command.decision})
+    _store_record(turn, record, need_summary=True)
+    answers = _outcome_answers(turn, command.outcome_answers)
+    _close(
+        turn,
+        CaseStatus.FINAL_DECISION,
+        Resolution(
+            at=turn.now,
+            stage=turn.case.stage,
+            by=turn.actor,
+            summary=command.decision.strip(),
+            final_decision=True,
+            outcome_answers=answers,
+            working_days_taken=_working_days_since_raised(turn),
+        ),
+    )
+    turn.emit(EventType.DECISION_RECORDED, f"final decision recorded at stage {turn.case.stage}")
+    headline = texts.DECIDED_FOR_PARTY.format(reference=turn.case.reference)
+    turn.tell_parties("decided", headline)
+    turn.tell_business_team(
+        "decided", texts.CHANNEL_DECIDED.format(reference=turn.case.reference, stage=turn.case.stage)
+    )
+    turn.reply = headline
+
+
+def escalate(turn: Turn, command: Escalate) -> None:
+    require_party(turn)
+    _store_record(turn, RecordInput(unresolved=command.unresolved), need_summary=False,
+                  need_unresolved=True)
+    if _advance_step(turn, reason="a party could not agree"):
+        return
+    _next_stage(turn, reason="a party could not agree", lapsed=False)
+
+
+def _advance_step(turn: Turn, *, reason: str) -> bool:
+    """Within a stage, hand an 'advance' step to the next step's owners (SP Jersey stage 1)."""
+    stage = turn.stage
+    for index, step in enumerate(stage.steps[:-1]):
+        state = turn.case.step(step.id)
+        following = stage.steps[index + 1]
+        if (
+            state is not None
+            and not state.done
+            and step.on_lapse is StepLapse.ADVANCE
+            and following.starts is StepStart.AFTER_PREVIOUS
+        ):
+            turn.case.steps = [
+                s.model_copy(update={"done": True}) if s.id == step.id else s
+                for s in turn.case.steps
+            ]
+            turn.start_step(following, turn.now)
+            joined = turn.bring_in([following.owner_role])
+            headline = texts.STEP_YOURS.format(reference=turn.case.reference, step=following.name)
+            for person in joined:
+                turn.tell_person(person.email, "step-prompt", turn.party_card(headline))
+            within = texts.ESCALATED_WITHIN.format(reference=turn.case.reference, step=following.name)
+            turn.tell_parties("step-moved", within, except_={p.email for p in joined})
+            turn.emit(EventType.ESCALATED, f"moved to step '{following.name}': {reason}",
+                      step=following.id)
+            turn.reply = within
+            return True
+    return False
+
+
+def _next_stage(turn: Turn, *, reason: str, lapsed: bool) -> None:
+    stage = turn.stage
+    if stage.number == turn.policy.final_stage.number:
+        decider = turn.role_names([stage.decision_by] if stage.decision_by else stage.holder_roles)
+        raise IllegalTransition(
+            texts.LAST_STAGE.format(
+                reference=turn.case.reference, stage_name=stage.name, decider=decider
+            )
+        )
+    previous = stage.number
+    turn.emit(
+        EventType.DEADLINE_LAPSED if lapsed else EventType.ESCALATED,
+        f"escalated: {reason}",
+        from_stage=str(previous),
+    )
+    following = turn.policy.stage(previous + 1)
+    template = texts.CHANNEL_LAPSED if lapsed else texts.CHANNEL_ESCALATED
+    headline = template.format(
+        reference=turn.case.reference,
+        previous=previous,
+        stage=following.number,
+        stage_name=following.name,
+    )
+    turn.enter_stage(following.number, reason=reason, channel_headline=headline)
+    turn.reply = texts.MOVED_ON.format(
+        reference=turn.case.reference, stage=following.number, stage_name=following.name
+    )
+
+
+def complete_step(turn: Turn, command: CompleteStep) -> None:
+    stage = turn.stage
+    step = next((s for s in stage.steps if s.id == command.step_id), None)
+    state = turn.case.step(command.step_id)
+    if step is None or state is None or state.done:
+        raise IllegalTransition(
+            texts.NO_SUCH_STEP.format(
+                stage=stage.number, reference=turn.case.reference, step=command.step_id
+            )
+        )
+    require_roles(turn, [step.owner_role])
+    turn.case.steps = [
+        s.model_copy(update={"done": True}) if s.id == step.id else s for s in turn.case.steps
+    ]
+    turn.emit(EventType.STEP_COMPLETED, f"step '{step.name}' done", step=step.id)
+    index = stage.steps.index(step)
+    if index + 1 < len(stage.steps) and stage.steps[index + 1].starts is StepStart.AFTER_PREVIOUS:
+        following = stage.steps[index + 1]
+        turn.start_step(following, turn.now)
+        joined = turn.bring_in([following.owner_role])
+        headline = texts.STEP_YOURS.format(reference=turn.case.reference, step=following.name)
+        for person in joined:
+            turn.tell_person(person.email, "step-prompt", turn.party_card(headline))
+    turn.reply = f"Done: {step.name}."
+
+
+def hand_over(turn: Turn, command: HandOver) -> None:
+    me = turn.case.participant(turn.actor)
+    if me is None:
+        raise NotAllowed(texts.NOT_A_PARTY.format(reference=turn.case.reference))
+    to_email = command.to_email.strip().lower()
+    if to_email == turn.actor:
+        raise InvalidInput({"to_email": texts.HANDOVER_SELF})
+    colleague = turn.people.get(to_email)
+    if colleague is None or colleague.partnership_id != turn.case.partnership_id:
+        raise InvalidInput({"to_email": texts.HANDOVER_OTHER_PARTNERSHIP.format(email=to_email)})
+    if turn.case.participant(to_email) is not None:
+        raise InvalidInput(
+            {"to_email": texts.ALREADY_PARTY.format(email=to_email, reference=turn.case.reference)}
+        )
+    turn.case.participants = [
+        p.model_copy(update={"active": False}) if p.email == turn.actor and p.active else p
+        for p in turn.case.participants
+    ]
+    turn.add_participant(colleague, me.side, me.stage)
+    if turn.case.raised_by == turn.actor:
+        turn.case.raised_by = colleague.email
+    turn.emit(EventType.HANDED_OVER, f"handed over to {colleague.email}", to=colleague.email,
+              reason=command.reason)
+    headline = texts.HANDED_TO_YOU.format(from_name=me.name, reference=turn.case.reference)
+    turn.tell_person(colleague.email, "handed-over", turn.party_card(headline))
+    turn.reply = f"Case {turn.case.reference} is now with {colleague.name}."
+
+
+def withdraw(turn: Turn, command: Withdraw) -> None:
+    me = turn.case.participant(turn.actor)
+    if not turn.is_business_team(turn.actor) and (me is None or me.side is not Side.RAISING):
+        raise NotAllowed(
+            texts.ROLE_MAY_NOT.format(
+                roles="the raising agency or the business team", reference=turn.case.reference
+            )
+        )
+    if not command.reason.strip():
+        raise InvalidInput({"reason": texts.WITHDRAW_NEEDS_REASON})
+    turn.case.status = CaseStatus.WITHDRAWN
+    turn.case.withdrawn_reason = command.reason.strip()
+    turn.emit(EventType.WITHDRAWN, f"withdrawn at stage {turn.case.stage}")
+    headline = texts.WITHDRAWN_FOR_PARTY.format(reference=turn.case.reference)
+    turn.tell_parties("withdrawn", headline)
+    turn.tell_business_team(
+        "withdrawn", texts.CHANNEL_WITHDRAWN.format(reference=turn.case.reference, stage=turn.case.stage)
+    )
+    turn.reply = headline
+
+
+def add_participant(turn: Turn, command: AddParticipant) -> None:
+    require_party(turn)
+    email = command.email.strip().lower()
+    person = turn.people.get(email)
+    if person is None or person.partnership_id != turn.case.partnership_id:
+        raise InvalidInput({"email": texts.NOT_IN_DIRECTORY.format(email=email)})
+    if turn.case.participant(email) is not None:
+        raise InvalidInput({"email": texts.ALREADY_PARTY.format(email=email, reference=turn.case.reference)})
+    if turn.policy.role(person.role).tier == 0:
+        side = Side.PARTNERSHIP
+    elif person.agency == turn.case.raising_agency:
+        side = Side.RAISING
+    elif person.agency == turn.case.receiving_agency:
+        side = Side.RECEIVING
+    else:
+        side = Side.OTHER
+    turn.add_participant(person, side, command.stage or turn.case.stage)
+    turn.emit(EventType.PARTICIPANT_ADDED, f"{email} added", email=email)
+    headline = texts.ADDED_TO_CASE.format(reference=turn.case.reference)
+    turn.tell_person(email, "added", turn.party_card(headline))
+    turn.reply = f"{person.name} added to case {turn.case.reference}."
+
+
+def deadline_lapsed(turn: Turn, command: DeadlineLapsed) -> None:
+    """The scheduler's command. Fenced by what fell due: a stale deadline changes nothing."""
+    case = turn.case
+    if command.stage != case.stage:
+        return
+    if command.kind == "stage" and command.due_at == case.stage_due_at:
+        if case.stage == turn.policy.final_stage.number:
+            _final_stage_overdue(turn)
+        else:
+            _next_stage(turn, reason="deadline lapsed", lapsed=True)
+    elif command.kind == "overdue" and case.overdue_since is not None:
+        _final_stage_overdue(turn)
+    elif command.kind == "step" and command.step_id:
+        _step_lapsed(turn, command.step_id, command.due_at)
+    elif command.kind == "reminder":
+        _remind(turn, command)
+
+
+def _final_stage_overdue(turn: Turn) -> None:
+    case = turn.case
+    if case.overdue_since is None:
+        case.overdue_since = turn.now
+    case.last_overdue_alert = turn.now
+    turn.emit(EventType.FINAL_STAGE_OVERDUE, f"decision at stage {case.stage} overdue")
+    turn.tell_business_team(
+        "overdue", texts.CHANNEL_OVERDUE.format(reference=case.reference, stage=case.stage)
+    )
+
+
+def _step_lapsed(turn: Turn, step_id: str, due_at: object) -> None:
+    state = turn.case.step(step_id)
+    step = next((s for s in turn.stage.steps if s.id == step_id), None)
+    if state is None or step is None or state.done or state.lapsed or state.due_at != due_at:
+        return
+    if step.on_lapse is StepLapse.ADVANCE and _advance_step(turn, reason="step deadline lapsed"):
+        return
+    turn.case.steps = [
+        s.model_copy(update={"lapsed": True}) if s.id == step_id else s for s in turn.case.steps
+    ]
+    turn.emit(EventType.STEP_LAPSED, f"step '{step.name}' overdue", step=step_id)
+    due = turn.calendar.local(state.due_at).strftime("%a %d %b, %H:%M")
+    headline = texts.STEP_REMINDER.format(step=step.name, reference=turn.case.reference, due=due)
+    for person in turn.case.active_participants():
+        if person.role == step.owner_role:
+            turn.tell_person(person.email, f"step-lapsed-{step_id}", turn.party_card(headline))
+    turn.tell_business_team(
+        f"step-lapsed-{step_id}",
+        texts.CHANNEL_STEP_LAPSED.format(reference=turn.case.reference, step=step.name),
+    )
+
+
+def _remind(turn: Turn, command: DeadlineLapsed) -> None:
+    key = reminder_key(command.stage, command.due_at)
+    if key in turn.case.reminded or turn.now >= turn.case.stage_due_at:
+        return  # already sent, or the stage has lapsed: its own deadline speaks now
+    turn.case.reminded = [*turn.case.reminded, key]
+    due = turn.calendar.local(turn.case.stage_due_at).strftime("%H:%M")
+    headline = texts.REMINDER.format(reference=turn.case.reference, stage=turn.case.stage, due=due)
+    turn.emit(EventType.REMINDER_SENT, f"reminder for stage {turn.case.stage}")
+    for person in turn.case.current_holders(turn.stage.holder_roles):
+        turn.tell_person(person.email, "reminder", turn.party_card(headline))

@@ -1,0 +1,238 @@
+"""Cards the engine sends: one builder per purpose, so each says exactly what its reader needs.
+
+Two families, kept apart on purpose: ``party_card`` and friends go 1:1 to people on the case and
+may show the child's details; ``channel_card`` goes to shared channels and is built only from the
+case reference, stage, agencies and due time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dialogs import texts
+from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
+from dialogs.case import Case
+from policy.calendar import WorkingCalendar
+from policy.model import FieldKind, Form, FormField, Policy, Stage
+
+
+def when(moment: datetime, calendar: WorkingCalendar) -> str:
+    """A due time as people say it, in the partnership's own zone: 'Thu 26 Nov 2026, 17:00'."""
+    return calendar.local(moment).strftime("%a %d %b %Y, %H:%M")
+
+
+def agencies(case: Case, names: dict[str, str]) -> str:
+    return f"{names.get(case.raising_agency, case.raising_agency)} and " + names.get(
+        case.receiving_agency, case.receiving_agency
+    )
+
+
+def channel_card(
+    case: Case, policy: Policy, calendar: WorkingCalendar, headline: str, names: dict[str, str]
+) -> Card:
+    stage = policy.stage(case.stage)
+    facts = [
+        Fact(label="Case", value=case.reference),
+        Fact(label="Stage", value=f"{stage.number} of {len(policy.stages)}: {stage.name}"),
+        Fact(label="Agencies", value=agencies(case, names)),
+        Fact(label="Status", value=case.status.value.replace("_", " ")),
+    ]
+    if case.is_open:
+        facts.append(Fact(label="Due", value=when(case.stage_due_at, calendar)))
+    return Card(title=headline, facts=facts, case_id=case.id, case_version=case.version)
+
+
+def _stage_sections(stage: Stage) -> list[tuple[str, list[str]]]:
+    sections = [
+        (texts.PRINCIPLES, list(stage.principles)),
+        (texts.QUESTIONS, list(stage.guiding_questions)),
+        (texts.METHODS, list(stage.methods)),
+        (texts.TOOLS, list(stage.helpful_tools)),
+    ]
+    return [(heading, items) for heading, items in sections if items]
+
+
+def case_facts(case: Case, policy: Policy, calendar: WorkingCalendar, names: dict[str, str]) -> list[Fact]:
+    """Everything a party needs to act, including the child's details (1:1 use only)."""
+    stage = policy.stage(case.stage)
+    child = case.child
+    child_line = child.name
+    if child.date_of_birth:
+        child_line += f", born {child.date_of_birth.strftime('%d/%m/%Y')}"
+    if child.identifiers:
+        child_line += f" ({child.identifiers})"
+    facts = [
+        Fact(label="Case", value=case.reference),
+        Fact(label="Child", value=child_line),
+        Fact(label="Raised by", value=_person_line(case, case.raised_by, names)),
+        Fact(label="Agencies", value=agencies(case, names)),
+        Fact(label="Concern", value=case.summary),
+        Fact(label="Impact on the child", value=case.impact_on_child),
+        Fact(label="Outcome sought", value=case.outcome_sought),
+        Fact(label="Stage", value=f"{stage.number} of {len(policy.stages)}: {stage.name}"),
+    ]
+    if case.is_open:
+        facts.append(Fact(label="Due", value=when(case.stage_due_at, calendar)))
+    for step in case.open_steps():
+        step_def = next((s for s in stage.steps if s.id == step.id), None)
+        if step_def is not None:
+            facts.append(Fact(label="Step", value=f"{step_def.name}, by {when(step.due_at, calendar)}"))
+    return facts
+
+
+def _person_line(case: Case, email: str, names: dict[str, str]) -> str:
+    person = case.participant(email)
+    if person is None:
+        return email
+    return f"{person.name} ({names.get(person.agency, person.agency)})"
+
+
+def party_card(
+    case: Case,
+    policy: Policy,
+    calendar: WorkingCalendar,
+    headline: str,
+    names: dict[str, str],
+    *,
+    with_actions: bool,
+    text: str = "",
+) -> Card:
+    stage = policy.stage(case.stage)
+    actions: list[CardAction] = []
+    if with_actions and case.is_open:
+        actions = stage_actions(case, policy)
+    if case.is_open and not text:
+        is_last = stage.number == policy.final_stage.number
+        text = texts.ON_LAPSE_FINAL if is_last and stage.final_and_binding else (
+            "" if is_last else texts.ON_LAPSE.format(next=stage.number + 1)
+        )
+    return Card(
+        title=headline,
+        text=text,
+        facts=case_facts(case, policy, calendar, names),
+        sections=_stage_sections(stage) if case.is_open else [],
+        inputs=record_inputs(policy, stage) if with_actions and case.is_open else [],
+        actions=actions,
+        case_id=case.id,
+        case_version=case.version,
+    )
+
+
+def stage_actions(case: Case, policy: Policy) -> list[CardAction]:
+    stage = policy.stage(case.stage)
+    actions = [
+        CardAction(command="resolve", label=texts.BUTTON_RESOLVE, style="positive", submits_inputs=True),
+        CardAction(command="record", label=texts.BUTTON_RECORD, submits_inputs=True),
+    ]
+    if stage.number < policy.final_stage.number:
+        actions.append(
+            CardAction(command="escalate", label=texts.BUTTON_ESCALATE, style="destructive",
+                       submits_inputs=True)
+        )
+    elif stage.decision_by:
+        actions.append(CardAction(command="decide", label=texts.BUTTON_DECIDE, submits_inputs=True))
+    for step in case.open_steps():
+        step_def = next((s for s in stage.steps if s.id == step.id), None)
+        if step_def is not None:
+            actions.append(
+                CardAction(
+                    command="complete_step",
+                    label=texts.BUTTON_STEP_DONE.format(step=step_def.name),
+                    data={"step_id": step.id},
+                )
+            )
+    actions.append(CardAction(command="acknowledge", label=texts.BUTTON_ACK))
+    actions.append(CardAction(command="handover", label=texts.BUTTON_HANDOVER, submits_inputs=True))
+    return actions
+
+
+_INPUT_KIND = {
+    FieldKind.TEXT: InputKind.TEXT,
+    FieldKind.LONG_TEXT: InputKind.LONG_TEXT,
+    FieldKind.DATE: InputKind.DATE,
+    FieldKind.CHOICE: InputKind.CHOICE,
+    FieldKind.MULTI_CHOICE: InputKind.MULTI_CHOICE,
+    FieldKind.NUMBER: InputKind.NUMBER,
+    FieldKind.BOOLEAN: InputKind.BOOLEAN,
+    FieldKind.PERSON: InputKind.PERSON,
+    FieldKind.ACTIONS: InputKind.ACTIONS,
+}
+
+
+def to_input(field: FormField, value: str = "", error: str = "") -> CardInput:
+    return CardInput(
+        id=field.id,
+        label=field.label,
+        kind=_INPUT_KIND[field.kind],
+        required=field.required,
+        choices=[(c.id, c.label) for c in field.choices],
+        value=value,
+        error=error,
+        help=field.help,
+    )
+
+
+DEFAULT_RECORD_FIELDS = [
+    FormField(
+        id="summary",
+        label="What was discussed: each agency's view and the impact on the child",
+        kind=FieldKind.LONG_TEXT,
+    ),
+    FormField(
+        id="agreed_actions",
+        label="Agreed actions, each with who and an actual date (not ASAP)",
+        kind=FieldKind.ACTIONS,
+    ),
+    FormField(
+        id="unresolved",
+        label="If escalating: what remains unresolved",
+        kind=FieldKind.LONG_TEXT,
+    ),
+]
+
+
+def record_fields(policy: Policy, stage: Stage) -> list[FormField]:
+    """The stage's section of its recording form, or the three things every record needs."""
+    if stage.recording.form:
+        form = policy.form(stage.recording.form)
+        for section in form.sections:
+            if section.stage == stage.number:
+                fields = [f for f in section.fields if f.computed is None]
+                ids = {f.id for f in fields}
+                return fields + [f for f in DEFAULT_RECORD_FIELDS if f.id not in ids]
+    return list(DEFAULT_RECORD_FIELDS)
+
+
+def record_inputs(policy: Policy, stage: Stage) -> list[CardInput]:
+    return [to_input(f) for f in record_fields(policy, stage)]
+
+
+def resolution_fields(policy: Policy) -> list[FormField]:
+    """Questions asked once agreement is reached (St Helens' purple form, NSSCP monitoring)."""
+    fields: list[FormField] = []
+    for form in policy.forms:
+        if form.on_resolution:
+            for section in form.sections:
+                fields.extend(f for f in section.fields if f.computed is None)
+        else:
+            for section in form.sections:
+                if section.stage is None and section.id.startswith("monitor"):
+                    fields.extend(f for f in section.fields if f.computed is None)
+    return fields
+
+
+def form_card(form: Form, values: dict[str, str], case: Case, stage: int | None) -> Card:
+    """A filled-in copy of one of the partnership's forms, for the mailbox or person it goes to."""
+    facts: list[Fact] = []
+    sections: list[tuple[str, list[str]]] = []
+    for section in form.sections:
+        if section.stage is not None and stage is not None and section.stage > stage:
+            continue
+        lines = [
+            f"{field.label}: {values.get(f'{section.id}.{field.id}', '') or '-'}"
+            for field in section.fields
+        ]
+        sections.append((section.title, lines))
+    title = form.name + (f" ({form.colour})" if form.colour else "")
+    facts.append(Fact(label="Case", value=case.reference))
+    return Card(title=title, facts=facts, sections=sections, case_id=case.id, case_version=case.version)

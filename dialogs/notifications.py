@@ -1,0 +1,57 @@
+"""What the engine wants said, to whom, and from when: the platform adapters do the saying.
+
+Notifications are written to the store's outbox in the same transaction as the case change they
+describe, keyed per case, stage and kind, so a retried command or a re-fired deadline never sends
+a message twice and a crash after commit never loses one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from dialogs.cards import Card
+
+
+class RecipientKind(StrEnum):
+    PERSON = "person"
+    CHANNEL = "channel"
+    MAILBOX = "mailbox"
+
+
+class Recipient(BaseModel):
+    """A person (by directory email), a configured alert channel, or a named mailbox."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: RecipientKind
+    address: str
+
+    @classmethod
+    def person(cls, email: str) -> Recipient:
+        return cls(kind=RecipientKind.PERSON, address=email.lower())
+
+    @classmethod
+    def channel(cls, destination: str) -> Recipient:
+        return cls(kind=RecipientKind.CHANNEL, address=destination)
+
+    @classmethod
+    def mailbox(cls, address: str) -> Recipient:
+        return cls(kind=RecipientKind.MAILBOX, address=address)
+
+
+class Notification(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    case_id: str
+    recipient: Recipient
+    card: Card
+    deliver_at: datetime
+    kind: str
+
+
+class ChildDataInChannel(AssertionError):
+    """Raised before a channel post that would carry a child's details: a bug, never sent."""

@@ -1,0 +1,137 @@
+"""What the domain needs from the outside world, as protocols the adapters implement.
+
+The engine is synchronous: a command is a few reads and one atomic write, fast on SQLite and on
+Redis over loopback. Delivery is separate and asynchronous (the Notifier), fed from the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from dialogs.case import Case
+from dialogs.directory import Person
+from dialogs.events import Event
+from dialogs.notifications import Notification
+from policy.model import Policy
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware."""
+        ...
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A durable due time. ``key`` is unique per case, kind, stage, step and due instant."""
+
+    key: str
+    case_id: str
+    kind: str
+    stage: int
+    step_id: str | None
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimedDeadline:
+    deadline: Deadline
+    worker: str
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    notification: Notification
+    attempts: int
+
+
+class StaleVersion(Exception):
+    """Raised by a store when the case's stored version is not the one the command read."""
+
+
+class Store(Protocol):
+    # cases and history
+    def create_case(
+        self,
+        case: Case,
+        events: list[Event],
+        notifications: list[Notification],
+        deadlines: list[Deadline],
+    ) -> None: ...
+
+    def save_case(
+        self,
+        case: Case,
+        expected_version: int,
+        events: list[Event],
+        notifications: list[Notification],
+        deadlines: list[Deadline],
+    ) -> None:
+        """Atomically: case (now at expected_version + 1), events, outbox, and the case's deadlines
+        replaced by ``deadlines``. Raises StaleVersion and writes nothing if the stored version
+        differs."""
+        ...
+
+    def get_case(self, case_id: str) -> Case | None: ...
+
+    def find_case_by_reference(self, reference: str) -> Case | None: ...
+
+    def cases_for_person(self, email: str, include_closed: bool = False) -> list[Case]: ...
+
+    def open_cases(self, partnership_id: str | None = None) -> list[Case]: ...
+
+    def history(self, case_id: str) -> list[Event]: ...
+
+    def next_sequence(self, name: str) -> int: ...
+
+    # frozen policy versions
+    def save_policy_snapshot(self, policy: Policy) -> None: ...
+
+    def policy_snapshot(self, policy_id: str, version: str) -> Policy | None: ...
+
+    # directory
+    def upsert_people(self, people: list[Person]) -> None: ...
+
+    def person(self, email: str) -> Person | None: ...
+
+    def people(self, partnership_id: str) -> list[Person]: ...
+
+    # deadlines
+    def claim_due(
+        self, now: datetime, worker: str, lease_seconds: float, limit: int
+    ) -> list[ClaimedDeadline]: ...
+
+    def complete_deadline(self, claim: ClaimedDeadline) -> bool:
+        """Remove a claimed deadline; False if the lease was lost to another worker."""
+        ...
+
+    def deadlines_for_case(self, case_id: str) -> list[Deadline]: ...
+
+    def next_due(self) -> datetime | None: ...
+
+    # outbox
+    def due_notifications(self, now: datetime, limit: int) -> list[OutboxItem]: ...
+
+    def mark_sent(self, key: str, at: datetime) -> None: ...
+
+    def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None: ...
+
+    def notification(self, key: str) -> tuple[Notification, str] | None:
+        """A notification and its status: pending, sent or failed."""
+        ...
+
+
+class Notifier(Protocol):
+    async def deliver(self, notification: Notification) -> None:
+        """Deliver or raise DeliveryFailed; implementations must be safe to call twice."""
+        ...
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, reason: str, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent

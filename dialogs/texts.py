@@ -1,0 +1,114 @@
+"""Every sentence a person reads from the bot, in one place, so tone and wording stay consistent.
+
+Written for a practitioner on a phone between visits: short, plain, and always saying what to do.
+"""
+
+from __future__ import annotations
+
+# validation
+REQUIRED = "This is needed."
+NOT_A_DATE = "'{value}' is not a date. Give an actual date, for example 04/12/2026."
+BAD_DATE = "'{value}' is not a date I can read. Use DD/MM/YYYY, for example 04/12/2026."
+BAD_YES_NO = "Answer yes or no."
+BAD_CHOICE = "Pick one of: {options}."
+BAD_NUMBER = "Give a whole number, for example 2."
+BAD_EMAIL = "Give their work email address, for example sam.lee@agency.example."
+NOT_IN_DIRECTORY = (
+    "{email} is not in the partnership's directory. Check the address, or ask your business "
+    "team to add them."
+)
+DOB_IN_FUTURE = "A date of birth cannot be in the future."
+ACTION_PREFIX = "Action {n}: "
+ACTION_NEEDS_DESCRIPTION = "Action {n}: say what will be done."
+ACTION_NEEDS_OWNER = "Action {n}: say who will do it."
+ACTION_NEEDS_DATE = (
+    "Action {n}: give the actual date it will be done by (not 'ASAP'), for example 04/12/2026."
+)
+ACTION_DATE_PAST = "Action {n}: {due} has already passed; give a date from today on."
+RECORD_NEEDS_SUMMARY = "Summarise what was discussed: each agency's view and the impact on the child."
+ESCALATE_NEEDS_UNRESOLVED = "Say what remains unresolved, so the next tier can pick it up."
+RAISER_IS_COUNTERPART = "You cannot raise a difference with yourself: name the other professional."
+COUNTERPART_OTHER_PARTNERSHIP = "{email} works in another partnership; this procedure cannot reach them."
+
+# refusals
+CASE_NOT_FOUND = "I can't find case {case}. Check the reference with `status`."
+NOT_A_PARTY = (
+    "Only the people involved in case {reference} and the partnership's business team can see or "
+    "act on it."
+)
+ROLE_MAY_NOT = "Only {roles} can do that on case {reference}."
+STALE = (
+    "Case {reference} has changed since this was shown to you (it is now at stage {stage}, "
+    "{status}). Nothing was changed. Here is where it stands now."
+)
+CLOSED = "Case {reference} is closed ({status}). Nothing was changed."
+LAST_STAGE = (
+    "Case {reference} is at the last stage ({stage_name}): it cannot be escalated further. "
+    "The decision there is made by {decider}."
+)
+NOT_FINAL_STAGE = "A final decision is recorded only at stage {final}; case {reference} is at stage {stage}."
+NO_SUCH_STEP = "Stage {stage} of case {reference} has no open step '{step}'."
+LATER_START_NOT_ALLOWED = (
+    "This procedure always starts at stage 1. If the child is at immediate risk, follow the "
+    "guidance: {action}"
+)
+LATER_START_STAGE = "Under this procedure you may start at stage {allowed}, not stage {asked}."
+LATER_START_NEEDS_RISK = "Starting at a later stage is only for a child at immediate risk."
+PATHWAY_SIGNPOST = "This procedure is not the right route: {signpost}"
+PATHWAY_REQUIRED = "First say which route fits: {options}."
+HANDOVER_SELF = "Hand over to someone else, not to yourself."
+HANDOVER_OTHER_PARTNERSHIP = "{email} is not in this partnership; hand over to a colleague in it."
+ALREADY_PARTY = "{email} is already involved in case {reference}."
+UNKNOWN_PARTNERSHIP = "Unknown partnership '{partnership}'."
+WITHDRAW_NEEDS_REASON = "Say why the concern is withdrawn; it is kept on the record."
+DECISION_NEEDS_TEXT = "Write the decision, so every agency has it in the same words."
+DUPLICATE_ACK = "You had already acknowledged case {reference}. Nothing was changed."
+
+# headlines (cards and channel alerts); no child data in any headline
+RAISED_CONFIRM = "Case {reference} raised: {counterpart} has been told."
+RAISED_FOR_COUNTERPART = "{raiser} ({agency}) has raised a professional difference with you"
+STAGE_PROMPT = "Case {reference}: stage {stage}, {stage_name}, is yours"
+MOVED_ON = "Case {reference} moved to stage {stage}, {stage_name}"
+CHANNEL_RAISED = "New professional difference {reference}: stage {stage}"
+CHANNEL_ESCALATED = "Case {reference} escalated to stage {stage}, {stage_name}"
+CHANNEL_LAPSED = "Case {reference}: stage {previous} deadline lapsed; now stage {stage}, {stage_name}"
+CHANNEL_RESOLVED = "Case {reference} resolved at stage {stage}"
+CHANNEL_DECIDED = "Case {reference}: final decision recorded at stage {stage}"
+CHANNEL_WITHDRAWN = "Case {reference} withdrawn at stage {stage}"
+CHANNEL_TIER_EMPTY = "Case {reference}: nobody is known for {role} at {agency}; please help"
+CHANNEL_STEP_LAPSED = "Case {reference}: '{step}' is overdue"
+CHANNEL_OVERDUE = "Case {reference}: the partnership's decision at stage {stage} is overdue"
+ASK_FOR_NAME = (
+    "Case {reference} needs a {role} from {agency} for stage {stage}, and I don't know who that "
+    "is. Add them with `add {reference} their.email@agency` (the business team has been told)."
+)
+REMINDER = "Reminder: case {reference}, stage {stage}, is due today at {due}"
+STEP_REMINDER = "Overdue: '{step}' on case {reference} was due {due}"
+STEP_YOURS = "Case {reference}: '{step}' is now yours"
+RESOLVED_FOR_PARTY = "Case {reference} resolved at stage {stage}"
+DECIDED_FOR_PARTY = "Case {reference}: the partnership's decision"
+WITHDRAWN_FOR_PARTY = "Case {reference} has been withdrawn"
+HANDED_TO_YOU = "{from_name} has handed case {reference} to you"
+ADDED_TO_CASE = "You have been added to case {reference}"
+COPY_OF_RECORD = "Copy of the record for case {reference}, stage {stage}"
+FORM_TO_SEND = "{form} for case {reference}"
+RECORD_SAVED = "Stage {stage} record for case {reference} saved."
+ACKNOWLEDGED = "{name} has acknowledged case {reference}"
+ESCALATED_WITHIN = "Case {reference}: {step} now"
+
+# card sections
+PRINCIPLES = "Principles"
+QUESTIONS = "Questions to work through"
+METHODS = "How to meet"
+TOOLS = "Helpful tools"
+RECORDING = "Recording"
+ON_LAPSE = "If nothing is agreed by then, the bot escalates to stage {next} by itself."
+ON_LAPSE_FINAL = "The decision at this stage is final and binding for every agency."
+
+BUTTON_ACK = "Acknowledge"
+BUTTON_RESOLVE = "Record agreed resolution"
+BUTTON_ESCALATE = "Cannot agree: escalate"
+BUTTON_HANDOVER = "Hand over"
+BUTTON_RECORD = "Record discussion"
+BUTTON_STEP_DONE = "Mark done: {step}"
+BUTTON_DECIDE = "Record final decision"

@@ -1,0 +1,231 @@
+"""One command's working state: the case being changed, what happened, and who must hear of it.
+
+Handlers describe a transition by calling these helpers; the engine then saves the case, its events,
+its outbox and its deadlines in one atomic write. Keeping the helpers here keeps every handler a
+few readable lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dialogs import messages, texts
+from dialogs.cards import Card
+from dialogs.case import Case, Participant, Side, StepState
+from dialogs.directory import Person
+from dialogs.events import Event, EventType
+from dialogs.forms import form_values
+from dialogs.notifications import ChildDataInChannel, Notification, Recipient
+from dialogs.routing import find_holders, joining_roles
+from policy.calendar import WorkingCalendar
+from policy.config import Partnership
+from policy.model import Policy, Stage, Step, StepStart
+
+
+@dataclass
+class Turn:
+    case: Case
+    policy: Policy
+    partnership: Partnership
+    calendar: WorkingCalendar
+    now: datetime
+    actor: str
+    people: dict[str, Person]
+    agency_names: dict[str, str]
+    events: list[Event] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    reply: str = ""
+
+    # ---- history -------------------------------------------------------------------------
+    def emit(self, kind: EventType, summary: str, **data: str) -> None:
+        self.events.append(
+            Event(
+                case_id=self.case.id,
+                at=self.now,
+                type=kind,
+                actor=self.actor,
+                stage=self.case.stage,
+                summary=summary,
+                data=data,
+            )
+        )
+
+    # ---- who is who ----------------------------------------------------------------------
+    @property
+    def stage(self) -> Stage:
+        return self.policy.stage(self.case.stage)
+
+    def role_names(self, role_ids: list[str]) -> str:
+        return " or ".join(self.policy.role(r).name for r in role_ids)
+
+    def business_team(self) -> list[Person]:
+        role = self.policy.business_team_role
+        return [
+            p
+            for p in self.people.values()
+            if p.role == role and p.partnership_id == self.case.partnership_id
+        ]
+
+    def is_business_team(self, email: str) -> bool:
+        return any(p.email == email for p in self.business_team())
+
+    # ---- telling people ------------------------------------------------------------------
+    def _key(self, kind: str, recipient: Recipient) -> str:
+        # The new version makes the key unique per transition, so a retry of the same transition
+        # (which the version fence turns into a no-op) can never produce a second message.
+        return f"{self.case.id}:v{self.case.version + 1}:{kind}:{recipient.kind.value}:{recipient.address}"
+
+    def _queue(self, kind: str, recipient: Recipient, card: Card, urgent: bool) -> None:
+        deliver_at = self.now if urgent else self.calendar.next_working_time(self.now)
+        key = self._key(kind, recipient)
+        if any(n.key == key for n in self.notifications):
+            return
+        self.notifications.append(
+            Notification(
+                key=key,
+                case_id=self.case.id,
+                recipient=recipient,
+                card=card,
+                deliver_at=deliver_at,
+                kind=kind,
+            )
+        )
+
+    def tell_person(self, email: str, kind: str, card: Card, *, urgent: bool = False) -> None:
+        """1:1 message; the actor's own confirmations go at once, others in working time."""
+        self._queue(kind, Recipient.person(email), card, urgent or email == self.actor)
+
+    def party_card(self, headline: str, *, with_actions: bool = True, text: str = "") -> Card:
+        return messages.party_card(
+            self.case,
+            self.policy,
+            self.calendar,
+            headline,
+            self.agency_names,
+            with_actions=with_actions,
+            text=text,
+        )
+
+    def tell_parties(self, kind: str, headline: str, *, except_: set[str] | None = None) -> None:
+        for person in self.case.active_participants():
+            if except_ and person.email in except_:
+                continue
+            self.tell_person(person.email, kind, self.party_card(headline))
+
+    def tell_channel(self, kind: str, destination: str, headline: str) -> None:
+        card = messages.channel_card(
+            self.case, self.policy, self.calendar, headline, self.agency_names
+        )
+        self._refuse_child_data(card)
+        self._queue(kind, Recipient.channel(destination), card, urgent=False)
+
+    def tell_business_team(self, kind: str, headline: str) -> None:
+        self.tell_channel(kind, self.partnership.alerts.business_team, headline)
+
+    def tell_stage_channel(self, kind: str, headline: str) -> None:
+        destination = self.partnership.alerts.stages.get(self.case.stage)
+        if destination:
+            self.tell_channel(kind, destination, headline)
+
+    def _refuse_child_data(self, card: Card) -> None:
+        child = self.case.child
+        secrets = [child.name, child.identifiers]
+        if child.date_of_birth:
+            secrets += [child.date_of_birth.isoformat(), child.date_of_birth.strftime("%d/%m/%Y")]
+        body = card.all_text().lower()
+        for secret in secrets:
+            if len(secret.strip()) >= 2 and secret.strip().lower() in body:
+                raise ChildDataInChannel(f"channel card for {self.case.reference} holds child data")
+
+    def send_form(self, form_id: str, stage: int | None) -> None:
+        """File a filled-in form with each copy recipient the stage names."""
+        form = self.policy.form(form_id)
+        values = form_values(form, self.case, self.calendar, self.now, self.agency_names)
+        card = messages.form_card(form, values, self.case, stage)
+        for copy in self.policy.stage(stage or self.case.stage).copies_to:
+            if copy.mailbox:
+                self._queue(f"form-{form.id}", Recipient.mailbox(copy.mailbox), card, urgent=False)
+            elif copy.role:
+                for person in self.people.values():
+                    if person.role == copy.role and person.partnership_id == self.case.partnership_id:
+                        self.tell_person(person.email, f"form-{form.id}", card)
+
+    # ---- moving through the procedure ----------------------------------------------------
+    def add_participant(self, person: Person, side: Side, stage: int) -> bool:
+        if self.case.participant(person.email) is not None:
+            return False
+        self.case.participants = [
+            *self.case.participants,
+            Participant(
+                email=person.email,
+                name=person.name,
+                agency=person.agency,
+                role=person.role,
+                side=side,
+                stage=stage,
+            ),
+        ]
+        return True
+
+    def bring_in(self, role_ids: list[str]) -> list[Person]:
+        """Add whoever holds these roles for each side; ask for names where nobody is known."""
+        joined: list[Person] = []
+        holders, gaps = find_holders(self.case, self.policy, role_ids, self.people)
+        for person, side in holders:
+            if self.add_participant(person, side, self.case.stage):
+                joined.append(person)
+        for gap in gaps:
+            self.report_gap(gap.role, gap.agency)
+        return joined
+
+    def report_gap(self, role_id: str, agency_id: str) -> None:
+        role = self.policy.role(role_id).name
+        agency = self.agency_names.get(agency_id, agency_id)
+        self.emit(EventType.TIER_EMPTY, f"nobody known as {role} for {agency}", role=role_id)
+        ask = texts.ASK_FOR_NAME.format(
+            reference=self.case.reference, role=role, agency=agency, stage=self.case.stage
+        )
+        self.tell_person(self.case.raised_by, f"tier-empty-{role_id}-{agency_id}",
+                         self.party_card(ask, with_actions=False))
+        self.tell_business_team(
+            f"tier-empty-{role_id}-{agency_id}",
+            texts.CHANNEL_TIER_EMPTY.format(reference=self.case.reference, role=role, agency=agency),
+        )
+
+    def start_step(self, step: Step, at: datetime) -> None:
+        due = self.calendar.due(at, step.allowance_working_days)
+        others = [s for s in self.case.steps if s.id != step.id]
+        self.case.steps = [*others, StepState(id=step.id, started_at=at, due_at=due)]
+        self.emit(EventType.STEP_STARTED, f"step '{step.name}' started", step=step.id)
+
+    def enter_stage(
+        self, number: int, *, reason: str, channel_headline: str, tell_existing: bool = True
+    ) -> list[Person]:
+        """Move the case to stage ``number`` now; bring in its people and tell everyone."""
+        stage = self.policy.stage(number)
+        self.case.stage = number
+        self.case.stage_started_at = self.now
+        self.case.stage_due_at = self.calendar.due(self.now, stage.allowance_working_days)
+        self.case.steps = []
+        self.case.acknowledged_by = []
+        self.case.overdue_since = None
+        self.case.last_overdue_alert = None
+        for step in stage.steps:
+            if step.starts is StepStart.WITH_STAGE:
+                self.start_step(step, self.now)
+        self.emit(EventType.STAGE_ENTERED, f"entered stage {number}: {reason}", reason=reason)
+        joined = self.bring_in(joining_roles(stage))
+        headline = texts.STAGE_PROMPT.format(
+            reference=self.case.reference, stage=number, stage_name=stage.name
+        )
+        for person in joined:
+            self.tell_person(person.email, "stage-prompt", self.party_card(headline))
+        moved = texts.MOVED_ON.format(reference=self.case.reference, stage=number, stage_name=stage.name)
+        if tell_existing:
+            self.tell_parties("moved-on", moved, except_={p.email for p in joined})
+        self.tell_stage_channel("stage-alert", channel_headline)
+        self.tell_business_team("business-alert", channel_headline)
+        if stage.notification_form:
+            self.send_form(stage.notification_form, number)
+        return joined

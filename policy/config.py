@@ -1,0 +1,201 @@
+"""The deployment's configuration: which partnerships, which procedure each runs, and who is who.
+
+One YAML file, written by the IT admin with the partnership's business team. Like packs it is
+validated in full before the bot starts, and every problem names the field and the fix.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from policy.calendar import CalendarError, WorkingCalendar
+from policy.errors import FileProblems, Problem, problems_from_validation
+from policy.loader import PolicyRegistry, read_yaml_mapping
+from policy.model import Country, Identifier, Policy
+
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+ReferencePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,6}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AlertRouting(Strict):
+    """Where channel alerts go: destinations are platform-neutral names mapped by each adapter.
+
+    A destination looks like ``teams:<channel id>``, ``slack:<channel id>`` or ``console:<name>``.
+    Channel alerts never carry a child's details, so any member of these channels may read them.
+    """
+
+    business_team: Text
+    stages: dict[int, Text] = Field(
+        default_factory=dict, description="Stage number -> the channel of that stage's tier"
+    )
+
+
+class Partnership(Strict):
+    id: Identifier
+    name: Text
+    policy: Identifier
+    reference_prefix: ReferencePrefix = Field(description="Case references look like PREFIX-0042")
+    country: Country | None = Field(default=None, description="Defaults to the policy's region")
+    subdivision: str | None = None
+    time_zone: str | None = Field(default=None, description="Defaults to the policy's zone")
+    start_of_business: time = time(9, 0)
+    end_of_business: time = time(17, 0)
+    closure_days: list[date] = Field(default_factory=list)
+    alerts: AlertRouting
+
+    def calendar(self, policy: Policy) -> WorkingCalendar:
+        country = self.country or policy.calendar.country
+        subdivision = self.subdivision if self.country else policy.calendar.subdivision
+        return WorkingCalendar(
+            country=country.value,
+            subdivision=subdivision,
+            time_zone=self.time_zone or policy.calendar.time_zone,
+            start_of_business=self.start_of_business,
+            end_of_business=self.end_of_business,
+            closure_days=self.closure_days,
+        )
+
+
+class Agency(Strict):
+    id: Identifier
+    name: Text
+    partnership: Identifier
+
+
+class PersonEntry(Strict):
+    email: EmailStr
+    name: Text
+    agency: Identifier
+    role: Identifier = Field(description="A role id from the partnership's policy pack")
+    line_manager: EmailStr | None = None
+    teams_aad_object_id: str | None = None
+    slack_user_id: str | None = None
+
+    @field_validator("email", "line_manager")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+
+class Config(Strict):
+    partnerships: list[Partnership] = Field(min_length=1)
+    agencies: list[Agency] = Field(min_length=1)
+    people: list[PersonEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        partnership_ids = {p.id for p in self.partnerships}
+        if len(partnership_ids) != len(self.partnerships):
+            raise ValueError("two partnerships share an id")
+        prefixes = [p.reference_prefix for p in self.partnerships]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError("two partnerships share a reference_prefix; case references clash")
+        agency_ids = set()
+        for agency in self.agencies:
+            if agency.partnership not in partnership_ids:
+                raise ValueError(
+                    f"agency '{agency.id}' names partnership '{agency.partnership}', not configured"
+                )
+            if agency.id in agency_ids:
+                raise ValueError(f"agency id '{agency.id}' appears twice")
+            agency_ids.add(agency.id)
+        emails = set()
+        for person in self.people:
+            if person.agency not in agency_ids:
+                raise ValueError(f"person {person.email} names agency '{person.agency}', not listed")
+            if person.email in emails:
+                raise ValueError(f"person {person.email} appears twice")
+            emails.add(person.email)
+        for person in self.people:
+            if person.line_manager and person.line_manager not in emails:
+                raise ValueError(
+                    f"person {person.email} names line_manager {person.line_manager},"
+                    " who is not in people"
+                )
+        return self
+
+    def partnership(self, partnership_id: str) -> Partnership:
+        for partnership in self.partnerships:
+            if partnership.id == partnership_id:
+                return partnership
+        raise KeyError(f"no partnership '{partnership_id}'")
+
+    def agency(self, agency_id: str) -> Agency:
+        for agency in self.agencies:
+            if agency.id == agency_id:
+                return agency
+        raise KeyError(f"no agency '{agency_id}'")
+
+
+def load_config(path: Path | str, policies: PolicyRegistry) -> Config:
+    """Parse, validate and cross-check a config against the packs it names."""
+    path = Path(path)
+    data = read_yaml_mapping(path)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise FileProblems(path, problems_from_validation(exc)) from None
+    problems = _check_against_policies(config, policies)
+    if problems:
+        raise FileProblems(path, problems)
+    return config
+
+
+def _check_against_policies(config: Config, policies: PolicyRegistry) -> list[Problem]:
+    problems: list[Problem] = []
+    agency_partnership = {a.id: a.partnership for a in config.agencies}
+    for index, partnership in enumerate(config.partnerships):
+        where = f"partnerships[{index}]"
+        try:
+            policy = policies.get(partnership.policy)
+        except KeyError as exc:
+            problems.append(
+                Problem(f"{where}.policy", str(exc.args[0]), "use one of `policy list`'s ids")
+            )
+            continue
+        try:
+            partnership.calendar(policy)
+        except CalendarError as exc:
+            problems.append(Problem(where, str(exc), "correct country, subdivision or time_zone"))
+        for number in partnership.alerts.stages:
+            if number not in {s.number for s in policy.stages}:
+                problems.append(
+                    Problem(
+                        f"{where}.alerts.stages.{number}",
+                        f"policy {policy.id} has no stage {number}",
+                        f"use stage numbers 1 to {len(policy.stages)}",
+                    )
+                )
+    for index, person in enumerate(config.people):
+        partnership = config.partnership(agency_partnership[person.agency])
+        try:
+            policy = policies.get(partnership.policy)
+        except KeyError:
+            continue
+        role_ids = [r.id for r in policy.roles]
+        if person.role not in role_ids:
+            problems.append(
+                Problem(
+                    f"people[{index}].role",
+                    f"role '{person.role}' is not a role of policy {policy.id}",
+                    f"use one of: {', '.join(role_ids)}",
+                )
+            )
+    return problems

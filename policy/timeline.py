@@ -1,0 +1,84 @@
+"""When each stage and step falls due if nothing is resolved: the what-if a safeguarding lead asks.
+
+The engine uses the same arithmetic when a case enters a stage, so the timeline printed by the CLI
+is exactly what the bot will enforce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from policy.calendar import WorkingCalendar
+from policy.model import Policy, Stage, StepStart
+
+
+@dataclass(frozen=True)
+class StepWindow:
+    id: str
+    name: str
+    owner_role: str
+    starts: datetime
+    due: datetime
+
+
+@dataclass(frozen=True)
+class StageWindow:
+    number: int
+    name: str
+    starts: datetime
+    due: datetime
+    steps: tuple[StepWindow, ...]
+
+
+def stage_window(stage: Stage, starts: datetime, calendar: WorkingCalendar) -> StageWindow:
+    """A stage entered at ``starts``: its due time, and each step's if each runs to its limit."""
+    steps: list[StepWindow] = []
+    previous_due = starts
+    for step in stage.steps:
+        step_start = previous_due if step.starts is StepStart.AFTER_PREVIOUS else starts
+        step_due = calendar.due(step_start, step.allowance_working_days)
+        steps.append(StepWindow(step.id, step.name, step.owner_role, step_start, step_due))
+        previous_due = step_due
+    due = calendar.due(starts, stage.allowance_working_days)
+    return StageWindow(stage.number, stage.name, starts, due, tuple(steps))
+
+
+def what_if_timeline(
+    policy: Policy, starts: datetime, calendar: WorkingCalendar, first_stage: int = 1
+) -> list[StageWindow]:
+    """Every stage from ``first_stage`` on, each starting when the one before it lapses."""
+    windows: list[StageWindow] = []
+    moment = calendar.local(starts)
+    for stage in policy.stages:
+        if stage.number < first_stage:
+            continue
+        window = stage_window(stage, moment, calendar)
+        windows.append(window)
+        moment = window.due
+    return windows
+
+
+def timeline_as_json(policy: Policy, windows: list[StageWindow]) -> dict[str, object]:
+    return {
+        "policy": policy.id,
+        "stages": [
+            {
+                "number": w.number,
+                "name": w.name,
+                "starts": w.starts.isoformat(),
+                "due": w.due.isoformat(),
+                "steps": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "owner_role": s.owner_role,
+                        "starts": s.starts.isoformat(),
+                        "due": s.due.isoformat(),
+                    }
+                    for s in w.steps
+                ],
+            }
+            for w in windows
+        ],
+    }

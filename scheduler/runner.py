@@ -1,0 +1,78 @@
+"""The two loops that move cases without a person: fire lapsed deadlines, deliver the outbox.
+
+Claiming is exactly-once (the store's lease); running is at-least-once, which is safe because the
+engine fences every deadline against the case's current state and every notification has a key.
+Issue 3 wraps these in an APScheduler ticker; the demo and tests call them directly on a
+simulated clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dialogs.commands import DeadlineLapsed
+from dialogs.engine import Engine
+from dialogs.errors import DomainError
+from dialogs.ports import Clock, DeliveryFailed, Notifier, Store
+
+log = logging.getLogger("escalation_bot.scheduler")
+
+RETRY_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    fired: int
+    skipped: int
+
+
+def fire_due_deadlines(
+    store: Store, engine: Engine, clock: Clock, worker: str, *, lease_seconds: float = 60.0,
+    batch: int = 100,
+) -> TickResult:
+    fired = skipped = 0
+    while True:
+        claims = store.claim_due(clock.now(), worker, lease_seconds, batch)
+        if not claims:
+            return TickResult(fired, skipped)
+        for claim in claims:
+            deadline = claim.deadline
+            command = DeadlineLapsed(
+                case_id=deadline.case_id,
+                kind=deadline.kind,
+                stage=deadline.stage,
+                step_id=deadline.step_id,
+                due_at=deadline.due_at,
+            )
+            try:
+                outcome = engine.handle(command)
+            except DomainError as exc:
+                # A stale or refused deadline is not retried; log without case details.
+                log.info("deadline %s not applied: %s", deadline.kind, type(exc).__name__)
+                skipped += 1
+            else:
+                fired += 1 if outcome.changed else 0
+                skipped += 0 if outcome.changed else 1
+            store.complete_deadline(claim)
+
+
+async def deliver_due_notifications(
+    store: Store, notifier: Notifier, clock: Clock, *, batch: int = 100
+) -> tuple[int, int]:
+    """Send what is due; returns (sent, failed). Failures are kept and retried, never dropped."""
+    sent = failed = 0
+    items = store.due_notifications(clock.now(), batch)
+    for item in items:
+        note = item.notification
+        try:
+            await notifier.deliver(note)
+        except DeliveryFailed as exc:
+            retry = None if exc.permanent else clock.now() + RETRY_AFTER
+            store.mark_failed(note.key, exc.reason, retry)
+            failed += 1
+        else:
+            store.mark_sent(note.key, clock.now())
+            sent += 1
+    return sent, failed

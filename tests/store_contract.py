@@ -1,0 +1,364 @@
+"""The behaviour every Store adapter must share, written once and run against each of them.
+
+A test module subclasses ``StoreContract`` and provides a ``store`` fixture yielding a fresh, empty
+store; nothing here knows which database is underneath. Time never comes from a clock: every
+instant is passed in, so lease expiry and retries are tested by passing a later ``now``.
+
+Cases are compared with ``==`` after a round trip. Pydantic compares datetimes by instant, so a
+store may normalise zones (to UTC, say) and still pass; what it may not do is drop the zone or
+lose microseconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dialogs.cards import Card
+from dialogs.case import Case, CaseStatus, ChildDetails, Participant, Side, StageRecord, StepState
+from dialogs.directory import Person
+from dialogs.events import Event, EventType
+from dialogs.notifications import Notification, Recipient
+from dialogs.ports import ClaimedDeadline, Deadline, StaleVersion, Store
+from policy.loader import PolicyRegistry
+
+LONDON = ZoneInfo("Europe/London")
+T0 = datetime(2024, 5, 1, 9, 30, 15, 123456, tzinfo=LONDON)
+RAISER = "alice@school.example"
+COUNTERPART = "bob@health.example"
+
+
+# ---- factories: real models, small enough to read at a glance --------------------------------
+def make_case(
+    case_id: str = "case-1", reference: str = "P1-0001", partnership: str = "p1",
+    version: int = 1, status: CaseStatus = CaseStatus.OPEN,
+    participants: tuple[str, ...] = (RAISER, COUNTERPART),
+) -> Case:
+    people = [
+        Participant(email=email, name=email.split("@")[0].title(), agency=f"agency-{i}",
+                    role="practitioner", side=Side.RAISING if i == 0 else Side.RECEIVING, stage=1)
+        for i, email in enumerate(participants)
+    ]
+    return Case(
+        id=case_id, reference=reference, partnership_id=partnership, policy_id="nsscp",
+        policy_version="1", version=version, status=status, raised_at=T0,
+        raised_by=participants[0], raising_agency="agency-0", receiving_agency="agency-1",
+        participants=people, child=ChildDetails(name="Sam", date_of_birth=date(2015, 3, 2)),
+        summary="Disagree about the plan", impact_on_child="Delay", reason="Threshold",
+        outcome_sought="Assessment", immediate_risk=False, answers={"extra": "yes"}, stage=1,
+        stage_started_at=T0, stage_due_at=T0 + timedelta(days=5),
+        steps=[StepState(id="inform", started_at=T0, due_at=T0 + timedelta(days=1))],
+        stage_records={1: StageRecord(stage=1, summary="talked", updated_at=T0)},
+    )
+
+
+def make_event(case_id: str = "case-1", summary: str = "raised", at: datetime = T0) -> Event:
+    return Event(case_id=case_id, at=at, type=EventType.CONCERN_RAISED, actor=RAISER, stage=1,
+                 summary=summary, data={"n": summary})
+
+
+def make_notification(
+    key: str = "n-1", case_id: str = "case-1", deliver_at: datetime = T0, title: str = "Hello"
+) -> Notification:
+    return Notification(key=key, case_id=case_id, recipient=Recipient.person(COUNTERPART),
+                        card=Card(title=title, sections=[("Do", ["talk"])]),
+                        deliver_at=deliver_at, kind="raised")
+
+
+def make_deadline(
+    key: str = "d-1", case_id: str = "case-1", due_at: datetime = T0, kind: str = "stage"
+) -> Deadline:
+    return Deadline(key=key, case_id=case_id, kind=kind, stage=1, step_id=None, due_at=due_at)
+
+
+def make_person(email: str = RAISER, partnership: str = "p1", name: str = "Alice") -> Person:
+    return Person(email=email, name=name, agency="school", agency_name="The School",
+                  partnership_id=partnership, role="practitioner")
+
+
+def bumped(case: Case, **changes: object) -> Case:
+    return case.model_copy(update={"version": case.version + 1, **changes})
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+class StoreContract:
+    """Subclass and provide a ``store`` fixture yielding a fresh, empty store."""
+
+    # ---- cases -----------------------------------------------------------------------------
+    def test_create_then_get_round_trips_the_whole_case(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [make_event()], [], [])
+        assert store.get_case("case-1") == case
+        assert store.get_case("nope") is None
+
+    def test_case_is_found_by_reference(self, store: Store) -> None:
+        store.create_case(make_case(), [], [], [])
+        found = store.find_case_by_reference("P1-0001")
+        assert found is not None and found.id == "case-1"
+        assert store.find_case_by_reference("P1-0002") is None
+
+    def test_create_writes_events_outbox_and_deadlines(self, store: Store) -> None:
+        store.create_case(make_case(), [make_event()], [make_notification()], [make_deadline()])
+        assert store.history("case-1") == [make_event()]
+        assert store.notification("n-1") == (make_notification(), "pending")
+        assert store.deadlines_for_case("case-1") == [make_deadline()]
+
+    def test_creating_an_existing_case_fails_and_writes_nothing(self, store: Store) -> None:
+        store.create_case(make_case(), [make_event()], [], [])
+        with pytest.raises(ValueError):
+            store.create_case(make_case(), [make_event("case-1", "again")],
+                              [make_notification()], [make_deadline()])
+        assert store.history("case-1") == [make_event()]
+        assert store.notification("n-1") is None
+        assert store.deadlines_for_case("case-1") == []
+
+    def test_save_replaces_the_case_and_appends(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [make_event()], [], [])
+        saved = bumped(case, stage=2, summary="changed")
+        store.save_case(saved, 1, [make_event(summary="escalated")], [], [])
+        assert store.get_case("case-1") == saved
+        assert [e.summary for e in store.history("case-1")] == ["raised", "escalated"]
+
+    def test_stale_save_raises_and_writes_nothing(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [make_event()], [make_notification()], [make_deadline()])
+        store.save_case(bumped(case, stage=2), 1, [], [], [make_deadline()])
+        current = store.get_case("case-1")
+        with pytest.raises(StaleVersion):
+            store.save_case(bumped(case, stage=3), 1, [make_event(summary="late")],
+                            [make_notification("n-2")], [make_deadline("d-2")])
+        assert store.get_case("case-1") == current
+        assert [e.summary for e in store.history("case-1")] == ["raised"]
+        assert store.notification("n-2") is None
+        assert store.deadlines_for_case("case-1") == [make_deadline()]
+
+    def test_save_needs_the_next_version(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [], [], [])
+        with pytest.raises(ValueError):
+            store.save_case(case.model_copy(update={"version": 5}), 1, [], [], [])
+        assert store.get_case("case-1") == case
+
+    def test_saving_an_unknown_case_is_an_error_not_a_stale_version(self, store: Store) -> None:
+        with pytest.raises(KeyError):
+            store.save_case(make_case(version=2), 1, [], [], [])
+
+    def test_items_of_another_case_are_refused(self, store: Store) -> None:
+        with pytest.raises(ValueError):
+            store.create_case(make_case(), [make_event("case-2")], [], [])
+        assert store.get_case("case-1") is None
+
+    def test_history_is_append_only_in_order(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [make_event(summary="a"), make_event(summary="b")], [], [])
+        for n, summary in enumerate(["c", "d", "e"], start=1):
+            case = bumped(case)
+            # an earlier timestamp must not reorder history: order is the order of writing
+            store.save_case(case, n, [make_event(summary=summary, at=at(-n))], [], [])
+        assert [e.summary for e in store.history("case-1")] == ["a", "b", "c", "d", "e"]
+        assert store.history("other") == []
+
+    # ---- queries ---------------------------------------------------------------------------
+    def test_cases_for_person_lists_active_parties_only(self, store: Store) -> None:
+        store.create_case(make_case(), [], [], [])
+        store.create_case(make_case("case-2", "P1-0002", participants=(COUNTERPART, "c@x.example")),
+                          [], [], [])
+        assert [c.id for c in store.cases_for_person(RAISER)] == ["case-1"]
+        assert {c.id for c in store.cases_for_person(COUNTERPART.upper())} == {"case-1", "case-2"}
+        assert store.cases_for_person("nobody@x.example") == []
+
+    def test_cases_for_person_follows_participant_changes(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [], [], [])
+        left = [p.model_copy(update={"active": p.email != RAISER}) for p in case.participants]
+        joined = make_case(participants=("dee@x.example",)).participants
+        store.save_case(bumped(case, participants=left + joined), 1, [], [], [])
+        assert store.cases_for_person(RAISER) == []
+        assert [c.id for c in store.cases_for_person("dee@x.example")] == ["case-1"]
+
+    def test_cases_for_person_skips_closed_cases_unless_asked(self, store: Store) -> None:
+        store.create_case(make_case(), [], [], [])
+        store.create_case(make_case("case-2", "P1-0002", status=CaseStatus.RESOLVED), [], [], [])
+        assert [c.id for c in store.cases_for_person(RAISER)] == ["case-1"]
+        everything = store.cases_for_person(RAISER, include_closed=True)
+        assert {c.id for c in everything} == {"case-1", "case-2"}
+
+    def test_open_cases_by_partnership(self, store: Store) -> None:
+        store.create_case(make_case("a", "P1-0001"), [], [], [])
+        store.create_case(make_case("b", "P2-0001", partnership="p2"), [], [], [])
+        store.create_case(make_case("c", "P1-0002", status=CaseStatus.WITHDRAWN), [], [], [])
+        store.create_case(make_case("d", "P1-0003"), [], [], [])
+        closing = make_case("d", "P1-0003")
+        store.save_case(bumped(closing, status=CaseStatus.FINAL_DECISION), 1, [], [], [])
+        assert {c.id for c in store.open_cases()} == {"a", "b"}
+        assert [c.id for c in store.open_cases("p1")] == ["a"]
+        assert store.open_cases("p3") == []
+
+    def test_sequences_count_per_name(self, store: Store) -> None:
+        assert [store.next_sequence("p1") for _ in range(3)] == [1, 2, 3]
+        assert store.next_sequence("p2") == 1
+        assert store.next_sequence("p1") == 4
+
+    # ---- policy snapshots ------------------------------------------------------------------
+    def test_policy_snapshot_first_write_wins(self, store: Store) -> None:
+        policy = PolicyRegistry.bundled().all()[0]
+        assert store.policy_snapshot(policy.id, policy.version) is None
+        store.save_policy_snapshot(policy)
+        store.save_policy_snapshot(policy.model_copy(update={"name": "Edited in place"}))
+        assert store.policy_snapshot(policy.id, policy.version) == policy
+        assert store.policy_snapshot(policy.id, "not-a-version") is None
+
+    def test_every_bundled_policy_survives_a_snapshot(self, store: Store) -> None:
+        for policy in PolicyRegistry.bundled().all():
+            store.save_policy_snapshot(policy)
+            assert store.policy_snapshot(policy.id, policy.version) == policy
+
+    # ---- directory -------------------------------------------------------------------------
+    def test_people_upsert_and_lookup(self, store: Store) -> None:
+        store.upsert_people([make_person(), make_person(COUNTERPART, name="Bob"),
+                             make_person("z@x.example", partnership="p2")])
+        assert store.person(RAISER.upper()) == make_person()
+        assert store.person("nobody@x.example") is None
+        store.upsert_people([make_person(name="Alice Renamed")])
+        assert store.person(RAISER) == make_person(name="Alice Renamed")
+        assert sorted(p.email for p in store.people("p1")) == [RAISER, COUNTERPART]
+        assert [p.email for p in store.people("p2")] == ["z@x.example"]
+        store.upsert_people([make_person("z@x.example", partnership="p1")])
+        assert store.people("p2") == []
+
+    # ---- deadlines -------------------------------------------------------------------------
+    def test_save_replaces_the_cases_deadlines(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [], [], [make_deadline("d-1"), make_deadline("d-2", due_at=at(1))])
+        store.create_case(make_case("case-2", "P1-0002"), [], [],
+                          [make_deadline("other", "case-2")])
+        case = bumped(case)
+        store.save_case(case, 1, [], [], [make_deadline("d-3", due_at=at(2))])
+        assert [d.key for d in store.deadlines_for_case("case-1")] == ["d-3"]
+        assert [d.key for d in store.deadlines_for_case("case-2")] == ["other"]
+        store.save_case(bumped(case, status=CaseStatus.RESOLVED), 2, [], [], [])
+        assert store.deadlines_for_case("case-1") == []
+
+    def test_claim_due_takes_only_due_rows_in_order_up_to_limit(self, store: Store) -> None:
+        rows = [make_deadline(f"d-{m}", due_at=at(m)) for m in (3, 1, 2, 10)]
+        store.create_case(make_case(), [], [], rows)
+        claims = store.claim_due(at(5), "w1", 60, limit=2)
+        assert [c.deadline.key for c in claims] == ["d-1", "d-2"]
+        assert all(c.worker == "w1" and c.lease_until == at(6) for c in claims)
+        assert [c.deadline.key for c in store.claim_due(at(5), "w1", 60, limit=10)] == ["d-3"]
+        assert store.claim_due(at(5), "w2", 60, limit=10) == []
+        assert store.claim_due(at(0), "w2", 60, limit=10) == []
+
+    def test_a_claimed_row_is_claimable_again_only_after_its_lease(self, store: Store) -> None:
+        store.create_case(make_case(), [], [], [make_deadline()])
+        (first,) = store.claim_due(at(0), "w1", 60, limit=5)
+        assert store.claim_due(at(0.5), "w2", 60, limit=5) == []
+        assert store.claim_due(at(1), "w2", 60, limit=5) == []  # lease still holds at its end
+        (second,) = store.claim_due(at(1.5), "w2", 60, limit=5)
+        assert second.deadline == first.deadline and second.worker == "w2"
+
+    def test_completion_is_fenced_by_the_lease(self, store: Store) -> None:
+        store.create_case(make_case(), [], [], [make_deadline()])
+        (stale,) = store.claim_due(at(0), "w1", 60, limit=1)
+        (fresh,) = store.claim_due(at(2), "w2", 60, limit=1)
+        assert store.complete_deadline(stale) is False
+        same_worker_old_lease = ClaimedDeadline(fresh.deadline, "w2", stale.lease_until)
+        assert store.complete_deadline(same_worker_old_lease) is False
+        assert store.deadlines_for_case("case-1") == [make_deadline()]
+        assert store.complete_deadline(fresh) is True
+        assert store.complete_deadline(fresh) is False
+        assert store.deadlines_for_case("case-1") == []
+
+    def test_a_claim_survives_a_save_that_keeps_the_deadline(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [], [], [make_deadline("keep"), make_deadline("drop")])
+        claims = {c.deadline.key: c for c in store.claim_due(at(0), "w1", 60, limit=2)}
+        keep, drop = claims["keep"], claims["drop"]
+        store.save_case(bumped(case), 1, [], [], [make_deadline("keep"), make_deadline("new")])
+        assert store.claim_due(at(0.5), "w2", 60, limit=5)[0].deadline.key == "new"
+        assert store.complete_deadline(drop) is False
+        assert store.complete_deadline(keep) is True
+        assert store.deadlines_for_case("case-1") == [make_deadline("new")]
+
+    def test_next_due_is_when_the_next_deadline_can_be_claimed(self, store: Store) -> None:
+        assert store.next_due() is None
+        store.create_case(make_case(), [], [], [make_deadline("a", due_at=at(2)),
+                                                make_deadline("b", due_at=at(5))])
+        assert store.next_due() == at(2)
+        store.claim_due(at(3), "w1", 600, limit=1)  # "a" is held until at(13)
+        assert store.next_due() == at(5)
+        store.claim_due(at(6), "w1", 60, limit=1)  # "b" is held until at(7)
+        assert store.next_due() == at(7)
+
+    def test_returned_instants_are_timezone_aware(self, store: Store) -> None:
+        store.create_case(make_case(), [make_event()], [make_notification()], [make_deadline()])
+        (claim,) = store.claim_due(at(0), "w1", 60, limit=1)
+        due = store.next_due()
+        assert due is not None and due.tzinfo is not None
+        assert claim.deadline.due_at.tzinfo is not None and claim.lease_until.tzinfo is not None
+        assert store.deadlines_for_case("case-1")[0].due_at.utcoffset() is not None
+        assert store.history("case-1")[0].at.tzinfo is not None
+        (item,) = store.due_notifications(at(0), 5)
+        assert item.notification.deliver_at.tzinfo is not None
+        case = store.get_case("case-1")
+        assert case is not None and case.raised_at.tzinfo is not None
+
+    def test_utc_and_local_instants_mean_the_same_time(self, store: Store) -> None:
+        store.create_case(make_case(), [], [], [make_deadline(due_at=at(0))])
+        assert store.claim_due(at(-1).astimezone(UTC), "w1", 60, limit=1) == []
+        assert len(store.claim_due(at(0).astimezone(UTC), "w1", 60, limit=1)) == 1
+
+    # ---- outbox ----------------------------------------------------------------------------
+    def test_outbox_keys_are_idempotent(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [], [make_notification(), make_notification(title="dup")], [])
+        store.save_case(bumped(case), 1, [], [make_notification(title="retried")], [])
+        assert store.notification("n-1") == (make_notification(), "pending")
+        assert [i.notification.key for i in store.due_notifications(at(1), 10)] == ["n-1"]
+
+    def test_due_notifications_honour_deliver_at_order_and_limit(self, store: Store) -> None:
+        later, soon, now = (make_notification(k, deliver_at=at(m))
+                            for k, m in (("later", 10), ("soon", 1), ("now", 0)))
+        store.create_case(make_case(), [], [later, soon, now], [])
+        assert [i.notification.key for i in store.due_notifications(at(1), 10)] == ["now", "soon"]
+        assert [i.notification.key for i in store.due_notifications(at(10), 1)] == ["now"]
+        assert all(i.attempts == 0 for i in store.due_notifications(at(10), 10))
+        assert store.due_notifications(at(-1), 10) == []
+
+    def test_sent_notifications_are_not_due_again(self, store: Store) -> None:
+        store.create_case(make_case(), [], [make_notification()], [])
+        store.mark_sent("n-1", at(1))
+        assert store.due_notifications(at(100), 10) == []
+        assert store.notification("n-1") == (make_notification(), "sent")
+
+    def test_a_permanent_failure_stops_delivery(self, store: Store) -> None:
+        store.create_case(make_case(), [], [make_notification()], [])
+        store.mark_failed("n-1", "no such user", None)
+        assert store.due_notifications(at(100), 10) == []
+        assert store.notification("n-1") == (make_notification(), "failed")
+
+    def test_a_retry_waits_for_its_time_and_counts_attempts(self, store: Store) -> None:
+        store.create_case(make_case(), [], [make_notification()], [])
+        store.mark_failed("n-1", "timeout", at(5))
+        assert store.due_notifications(at(4), 10) == []
+        assert store.notification("n-1") == (make_notification(), "pending")
+        (item,) = store.due_notifications(at(5), 10)
+        assert item.attempts == 1 and item.notification == make_notification()
+        store.mark_failed("n-1", "timeout again", at(10))
+        (item,) = store.due_notifications(at(10), 10)
+        assert item.attempts == 2
+        store.mark_sent("n-1", at(10))
+        assert store.notification("n-1") == (make_notification(), "sent")
+
+    def test_unknown_notification_keys(self, store: Store) -> None:
+        assert store.notification("missing") is None
+        with pytest.raises(KeyError):
+            store.mark_sent("missing", at(0))
+        with pytest.raises(KeyError):
+            store.mark_failed("missing", "boom", None)

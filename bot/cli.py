@@ -13,7 +13,7 @@ from pathlib import Path
 from policy.calendar import CalendarError, WorkingCalendar
 from policy.config import load_config
 from policy.errors import FileProblems
-from policy.loader import load_policy_file
+from policy.loader import PolicyRegistry, load_policy_file
 from policy.model import Policy
 from policy.timeline import timeline_as_json, what_if_timeline
 
@@ -23,7 +23,7 @@ EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="escalation-bot",
-        description="Runs a safeguarding partnership's resolving-professional-differences procedure.",
+        description="Runs a partnership's procedure for resolving professional differences.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _registry_or_exit() -> tuple[object, int]:
+def _registry_or_exit() -> tuple[PolicyRegistry | None, int]:
     from bot.bootstrap import load_policies
     from bot.settings import Settings
 
@@ -68,30 +68,33 @@ def _registry_or_exit() -> tuple[object, int]:
         return None, EXIT_PROBLEM
 
 
+def _region(policy: Policy) -> str:
+    subdivision = policy.calendar.subdivision
+    return policy.calendar.country.value + (f"-{subdivision}" if subdivision else "")
+
+
 def _policy_list(as_json: bool) -> int:
     registry, code = _registry_or_exit()
     if registry is None:
         return code
-    policies: list[Policy] = registry.all()  # type: ignore[attr-defined]
-    rows = [
-        {
-            "id": p.id,
-            "version": p.version,
-            "name": p.name,
-            "partnership": p.partnership,
-            "stages": [s.allowance_working_days for s in p.stages],
-            "region": p.calendar.country.value
-            + (f"-{p.calendar.subdivision}" if p.calendar.subdivision else ""),
-            "sources": p.sources,
-        }
-        for p in policies
-    ]
     if as_json:
+        rows = [
+            {
+                "id": p.id,
+                "version": p.version,
+                "name": p.name,
+                "partnership": p.partnership,
+                "stages": [s.allowance_working_days for s in p.stages],
+                "region": _region(p),
+                "sources": p.sources,
+            }
+            for p in registry.all()
+        ]
         print(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            allowances = "/".join(str(n) for n in row["stages"])  # type: ignore[attr-defined]
-            print(f"{row['id']:<18} v{row['version']:<4} {row['region']:<7} {allowances:<12} {row['name']}")
+        return EXIT_OK
+    for p in registry.all():
+        allowances = "/".join(str(s.allowance_working_days) for s in p.stages)
+        print(f"{p.id:<18} v{p.version:<4} {_region(p):<7} {allowances:<12} {p.name}")
     return EXIT_OK
 
 
@@ -100,7 +103,7 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
     if registry is None:
         return code
     try:
-        policy: Policy = registry.get(policy_id)  # type: ignore[attr-defined]
+        policy: Policy = registry.get(policy_id)
     except KeyError as exc:
         print(exc.args[0], file=sys.stderr)
         return EXIT_PROBLEM
@@ -118,12 +121,16 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
     for stage in policy.stages:
         holders = ", ".join(policy.role(r).name for r in stage.holder_roles)
         final = "; final and binding" if stage.final_and_binding else ""
-        print(f"Stage {stage.number}: {stage.name} - {stage.allowance_working_days} working day(s);"
-              f" held by {holders}{final}")
+        print(
+            f"Stage {stage.number}: {stage.name} - {stage.allowance_working_days} working day(s);"
+            f" held by {holders}{final}"
+        )
         for step in stage.steps:
-            print(f"    step {step.id}: {step.name} - {step.allowance_working_days} working day(s),"
-                  f" {policy.role(step.owner_role).name}, starts {step.starts.value},"
-                  f" on lapse {step.on_lapse.value}")
+            print(
+                f"    step {step.id}: {step.name} - {step.allowance_working_days} working day(s),"
+                f" {policy.role(step.owner_role).name}, starts {step.starts.value},"
+                f" on lapse {step.on_lapse.value}"
+            )
         form = f" on {policy.form(stage.recording.form).name}" if stage.recording.form else ""
         print(f"    recorded by {stage.recording.recorded_by}{form}")
         for copy in stage.copies_to:
@@ -154,7 +161,7 @@ def _timeline(policy_id: str, start: str, as_json: bool) -> int:
     if registry is None:
         return code
     try:
-        policy: Policy = registry.get(policy_id)  # type: ignore[attr-defined]
+        policy: Policy = registry.get(policy_id)
     except KeyError as exc:
         print(exc.args[0], file=sys.stderr)
         return EXIT_PROBLEM
@@ -186,7 +193,7 @@ def _config_check(file: str) -> int:
     if registry is None:
         return code
     try:
-        config = load_config(Path(file), registry)  # type: ignore[arg-type]
+        config = load_config(Path(file), registry)
     except FileProblems as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_PROBLEM

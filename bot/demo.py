@@ -140,49 +140,83 @@ class Demo:
                 pathway_choice=_continuing_option(self.policy),
             ),
         )
-        self.do(f"{counterpart.name} acknowledges",
-                Acknowledge(actor=counterpart.email, case_id=case.id, expected_version=case.version))
+        self.do(
+            f"{counterpart.name} acknowledges",
+            Acknowledge(actor=counterpart.email, case_id=case.id, expected_version=case.version),
+        )
         case = self.case(case.id)
         while case.stage == 1 and case.is_open:
             case = self.do(
                 f"{counterpart.name}: we cannot agree",
-                Escalate(actor=counterpart.email, case_id=case.id, expected_version=case.version,
-                         unresolved="Whether an assessment is needed now."),
+                Escalate(
+                    actor=counterpart.email,
+                    case_id=case.id,
+                    expected_version=case.version,
+                    unresolved="Whether an assessment is needed now.",
+                ),
             )
-        self.advance_to(case.stage_due_at + timedelta(minutes=1),
-                        f"nobody acts; stage {case.stage} deadline passes")
-        self.advance_to(self.calendar.next_working_time(self.clock.now()),
-                        "next working morning: alerts held overnight go out")
+        self.advance_to(
+            case.stage_due_at + timedelta(minutes=1),
+            f"nobody acts; stage {case.stage} deadline passes",
+        )
+        self.advance_to(
+            self.calendar.next_working_time(self.clock.now()),
+            "next working morning: alerts held overnight go out",
+        )
         self.clock.advance(timedelta(hours=1))
         case = self.case(case.id)
         holder = case.current_holders(self.policy.stage(case.stage).holder_roles)[0]
         self.refused(
             f"{holder.name} tries to record an action due 'ASAP'",
             RecordDiscussion(
-                actor=holder.email, case_id=case.id, expected_version=case.version,
-                record=RecordInput(summary="Met by phone.",
-                                   agreed_actions=[ActionInput(description="Joint visit",
-                                                               owner=holder.name, due="ASAP")]),
+                actor=holder.email,
+                case_id=case.id,
+                expected_version=case.version,
+                record=RecordInput(
+                    summary="Met by phone.",
+                    agreed_actions=[
+                        ActionInput(description="Joint visit", owner=holder.name, due="ASAP")
+                    ],
+                ),
             ),
         )
         due = (self.calendar.local(self.clock.now()) + timedelta(days=7)).strftime("%d/%m/%Y")
         record = RecordInput(
             summary="Both agencies set out their views; the delay is harming Jamie's attendance.",
-            agreed_actions=[ActionInput(description="Joint home visit and assessment",
-                                        owner=holder.name, due=due)],
+            agreed_actions=[
+                ActionInput(
+                    description="Joint home visit and assessment", owner=holder.name, due=due
+                )
+            ],
         )
         if case.stage == self.policy.final_stage.number and self.policy.final_stage.decision_by:
-            decider = next(p for p in case.active_participants()
-                           if p.role == self.policy.final_stage.decision_by)
-            self.do(f"{decider.name} records the partnership's decision",
-                    RecordDecision(actor=decider.email, case_id=case.id,
-                                   expected_version=case.version, record=record,
-                                   decision="A joint assessment will start next week.",
-                                   outcome_answers=outcome_answers(self.policy)))
+            decider = next(
+                p
+                for p in case.active_participants()
+                if p.role == self.policy.final_stage.decision_by
+            )
+            self.do(
+                f"{decider.name} records the partnership's decision",
+                RecordDecision(
+                    actor=decider.email,
+                    case_id=case.id,
+                    expected_version=case.version,
+                    record=record,
+                    decision="A joint assessment will start next week.",
+                    outcome_answers=outcome_answers(self.policy),
+                ),
+            )
         else:
-            self.do(f"{holder.name} records the agreed resolution",
-                    Resolve(actor=holder.email, case_id=case.id, expected_version=case.version,
-                            record=record, outcome_answers=outcome_answers(self.policy)))
+            self.do(
+                f"{holder.name} records the agreed resolution",
+                Resolve(
+                    actor=holder.email,
+                    case_id=case.id,
+                    expected_version=case.version,
+                    record=record,
+                    outcome_answers=outcome_answers(self.policy),
+                ),
+            )
         self.banner(f"history of {case.reference}")
         for event in self.app.store.history(case.id):
             local = self.calendar.local(event.at).strftime("%d %b %H:%M")
@@ -195,12 +229,16 @@ def _continuing_option(policy: Policy) -> str | None:
     return next(o.id for o in policy.pathway.options if o.continues_to_procedure)
 
 
-def _practitioners(people: dict[str, Person], partnership: Partnership, app: App) -> tuple[Person, Person]:
+def _practitioners(
+    people: dict[str, Person], partnership: Partnership, app: App
+) -> tuple[Person, Person]:
     agencies = [a.id for a in app.config.agencies if a.partnership == partnership.id]
     policy = app.policies.get(partnership.policy)
     by_agency = [
-        sorted((p for p in people.values() if p.agency == a and p.role == policy.raiser_role),
-               key=lambda p: p.email)
+        sorted(
+            (p for p in people.values() if p.agency == a and p.role == policy.raiser_role),
+            key=lambda p: p.email,
+        )
         for a in agencies
     ]
     found = [group[0] for group in by_agency if group]
@@ -213,12 +251,11 @@ def run_demo(policy_id: str) -> int:
     settings = Settings.from_env()
     with tempfile.TemporaryDirectory(prefix="escalation-demo-") as folder:
         clock = SimulatedClock(datetime.fromisoformat(DEMO_START + "+00:00"))
-        app = bootstrap(settings.config_path, Path(folder) / "demo.sqlite3", clock,
-                        settings.extra_packs)
+        app = bootstrap(
+            settings.config_path, Path(folder) / "demo.sqlite3", clock, settings.extra_packs
+        )
         try:
-            partnership = next(
-                (p for p in app.config.partnerships if p.policy == policy_id), None
-            )
+            partnership = next((p for p in app.config.partnerships if p.policy == policy_id), None)
             if partnership is None:
                 known = ", ".join(sorted({p.policy for p in app.config.partnerships}))
                 print(f"No configured partnership runs policy '{policy_id}'. Try one of: {known}")

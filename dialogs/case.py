@@ -43,7 +43,7 @@ class Participant(Model):
 
 
 class ChildDetails(Model):
-    """Sensitive: shown only in 1:1 messages to the case's parties and the roles the policy names."""
+    """Sensitive: shown only 1:1 to the case's parties and to the roles the policy names."""
 
     name: str
     date_of_birth: date | None = None
@@ -105,7 +105,9 @@ class Case(Model):
     reason: str
     outcome_sought: str
     immediate_risk: bool
-    answers: dict[str, str] = Field(default_factory=dict, description="Pack-specific intake answers")
+    answers: dict[str, str] = Field(
+        default_factory=dict, description="Pack-specific intake answers"
+    )
     stage: int
     stage_started_at: datetime
     stage_due_at: datetime

@@ -20,8 +20,9 @@ def reminder_key(stage: int, at: datetime) -> str:
 
 def _deadline(case: Case, kind: str, due: datetime, step_id: str | None = None) -> Deadline:
     key = f"{case.id}:{kind}:{case.stage}:{step_id or '-'}:{due.astimezone(UTC).isoformat()}"
-    return Deadline(key=key, case_id=case.id, kind=kind, stage=case.stage, step_id=step_id,
-                    due_at=due)
+    return Deadline(
+        key=key, case_id=case.id, kind=kind, stage=case.stage, step_id=step_id, due_at=due
+    )
 
 
 def deadlines_for(case: Case, policy: Policy, calendar: WorkingCalendar) -> list[Deadline]:

@@ -11,7 +11,14 @@ from dialogs.case import Case, CaseStatus, ChildDetails, Participant, Side
 from dialogs.commands import CaseCommand, Command, RaiseConcern
 from dialogs.deadlines import deadlines_for
 from dialogs.directory import Person
-from dialogs.errors import CaseNotFound, DomainError, IllegalTransition, InvalidInput, NotAllowed, StaleCase
+from dialogs.errors import (
+    CaseNotFound,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    StaleCase,
+)
 from dialogs.events import Event, EventType
 from dialogs.notifications import Notification
 from dialogs.ports import Clock, StaleVersion, Store
@@ -37,7 +44,9 @@ class Outcome:
 
 
 class Engine:
-    def __init__(self, store: Store, clock: Clock, config: Config, policies: PolicyRegistry) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, config: Config, policies: PolicyRegistry
+    ) -> None:
         self.store = store
         self.clock = clock
         self.config = config
@@ -51,7 +60,9 @@ class Engine:
         try:
             return self.config.partnership(partnership_id)
         except KeyError:
-            raise DomainError(texts.UNKNOWN_PARTNERSHIP.format(partnership=partnership_id)) from None
+            raise DomainError(
+                texts.UNKNOWN_PARTNERSHIP.format(partnership=partnership_id)
+            ) from None
 
     def policy_for(self, case: Case) -> Policy:
         """The pack version frozen on the case when it was raised, whatever the packs say now."""
@@ -82,7 +93,9 @@ class Engine:
             return False
         policy = self.policy_for(case)
         named = {policy.business_team_role}
-        named.update(s.decision_by for s in policy.stages if s.decision_by and s.number <= case.stage)
+        named.update(
+            s.decision_by for s in policy.stages if s.decision_by and s.number <= case.stage
+        )
         return person.role in named
 
     def view(self, case_ref: str, viewer: str) -> Case:
@@ -144,7 +157,9 @@ class Engine:
             self.store.create_case(case, turn.events, turn.notifications, deadlines)
         else:
             try:
-                self.store.save_case(case, expected_version, turn.events, turn.notifications, deadlines)
+                self.store.save_case(
+                    case, expected_version, turn.events, turn.notifications, deadlines
+                )
             except StaleVersion:
                 current = self.store.get_case(case.id) or case
                 raise StaleCase(_stale_message(current)) from None
@@ -204,8 +219,11 @@ class Engine:
             stage_due_at=calendar.due(now, stage_one.allowance_working_days),
         )
         turn = Turn(case, policy, partnership, calendar, now, actor, people, self.agency_names)
-        turn.emit(EventType.CONCERN_RAISED, f"raised by {actor} with {counterpart.email}",
-                  start_stage=str(command.start_stage))
+        turn.emit(
+            EventType.CONCERN_RAISED,
+            f"raised by {actor} with {counterpart.email}",
+            start_stage=str(command.start_stage),
+        )
         stage = policy.stage(command.start_stage)
         headline = texts.CHANNEL_RAISED.format(reference=case.reference, stage=stage.number)
         turn.enter_stage(
@@ -215,7 +233,9 @@ class Engine:
             raiser=raiser.name, agency=self.agency_names.get(raiser.agency, raiser.agency)
         )
         turn.tell_person(counterpart.email, "raised-counterpart", turn.party_card(ping))
-        confirm = texts.RAISED_CONFIRM.format(reference=case.reference, counterpart=counterpart.name)
+        confirm = texts.RAISED_CONFIRM.format(
+            reference=case.reference, counterpart=counterpart.name
+        )
         turn.tell_person(actor, "raised-confirm", turn.party_card(confirm))
         turn.reply = confirm
         self.store.save_policy_snapshot(policy)
@@ -237,7 +257,11 @@ _CORE_CASE_FIELDS = {
 
 def _participant(person: Person, side: Side) -> Participant:
     return Participant(
-        email=person.email, name=person.name, agency=person.agency, role=person.role, side=side,
+        email=person.email,
+        name=person.name,
+        agency=person.agency,
+        role=person.role,
+        side=side,
         stage=1,
     )
 
@@ -255,7 +279,9 @@ def _pathway_errors(policy: Policy, choice: str | None) -> dict[str, str]:
     return {}
 
 
-def _start_stage_errors(policy: Policy, start_stage: int, answers: dict[str, str]) -> dict[str, str]:
+def _start_stage_errors(
+    policy: Policy, start_stage: int, answers: dict[str, str]
+) -> dict[str, str]:
     if start_stage == 1:
         return {}
     risk = policy.immediate_risk

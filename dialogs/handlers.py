@@ -117,7 +117,9 @@ def acknowledge(turn: Turn, command: Acknowledge) -> None:
     headline = texts.ACKNOWLEDGED.format(name=name, reference=turn.case.reference)
     for person in turn.case.active_participants():
         if person.email != turn.actor:
-            turn.tell_person(person.email, "acknowledged", turn.party_card(headline, with_actions=False))
+            turn.tell_person(
+                person.email, "acknowledged", turn.party_card(headline, with_actions=False)
+            )
     turn.reply = headline
 
 
@@ -163,7 +165,9 @@ def record_decision(turn: Turn, command: RecordDecision) -> None:
     require_roles(turn, [final.decision_by] if final.decision_by else final.holder_roles)
     if not command.decision.strip():
         raise InvalidInput({"decision": texts.DECISION_NEEDS_TEXT})
-    record = command.record.model_copy(update={"summary": command.record.summary or command.decision})
+    record = command.record.model_copy(
+        update={"summary": command.record.summary or command.decision}
+    )
     _store_record(turn, record, need_summary=True)
     answers = _outcome_answers(turn, command.outcome_answers)
     _close(
@@ -183,15 +187,17 @@ def record_decision(turn: Turn, command: RecordDecision) -> None:
     headline = texts.DECIDED_FOR_PARTY.format(reference=turn.case.reference)
     turn.tell_parties("decided", headline)
     turn.tell_business_team(
-        "decided", texts.CHANNEL_DECIDED.format(reference=turn.case.reference, stage=turn.case.stage)
+        "decided",
+        texts.CHANNEL_DECIDED.format(reference=turn.case.reference, stage=turn.case.stage),
     )
     turn.reply = headline
 
 
 def escalate(turn: Turn, command: Escalate) -> None:
     require_party(turn)
-    _store_record(turn, RecordInput(unresolved=command.unresolved), need_summary=False,
-                  need_unresolved=True)
+    _store_record(
+        turn, RecordInput(unresolved=command.unresolved), need_summary=False, need_unresolved=True
+    )
     if _advance_step(turn, reason="a party could not agree"):
         return
     _next_stage(turn, reason="a party could not agree", lapsed=False)
@@ -218,10 +224,15 @@ def _advance_step(turn: Turn, *, reason: str) -> bool:
             headline = texts.STEP_YOURS.format(reference=turn.case.reference, step=following.name)
             for person in joined:
                 turn.tell_person(person.email, "step-prompt", turn.party_card(headline))
-            within = texts.ESCALATED_WITHIN.format(reference=turn.case.reference, step=following.name)
+            within = texts.ESCALATED_WITHIN.format(
+                reference=turn.case.reference, step=following.name
+            )
             turn.tell_parties("step-moved", within, except_={p.email for p in joined})
-            turn.emit(EventType.ESCALATED, f"moved to step '{following.name}': {reason}",
-                      step=following.id)
+            turn.emit(
+                EventType.ESCALATED,
+                f"moved to step '{following.name}': {reason}",
+                step=following.id,
+            )
             turn.reply = within
             return True
     return False
@@ -303,8 +314,12 @@ def hand_over(turn: Turn, command: HandOver) -> None:
     turn.add_participant(colleague, me.side, me.stage)
     if turn.case.raised_by == turn.actor:
         turn.case.raised_by = colleague.email
-    turn.emit(EventType.HANDED_OVER, f"handed over to {colleague.email}", to=colleague.email,
-              reason=command.reason)
+    turn.emit(
+        EventType.HANDED_OVER,
+        f"handed over to {colleague.email}",
+        to=colleague.email,
+        reason=command.reason,
+    )
     headline = texts.HANDED_TO_YOU.format(from_name=me.name, reference=turn.case.reference)
     turn.tell_person(colleague.email, "handed-over", turn.party_card(headline))
     turn.reply = f"Case {turn.case.reference} is now with {colleague.name}."
@@ -326,7 +341,8 @@ def withdraw(turn: Turn, command: Withdraw) -> None:
     headline = texts.WITHDRAWN_FOR_PARTY.format(reference=turn.case.reference)
     turn.tell_parties("withdrawn", headline)
     turn.tell_business_team(
-        "withdrawn", texts.CHANNEL_WITHDRAWN.format(reference=turn.case.reference, stage=turn.case.stage)
+        "withdrawn",
+        texts.CHANNEL_WITHDRAWN.format(reference=turn.case.reference, stage=turn.case.stage),
     )
     turn.reply = headline
 
@@ -338,7 +354,9 @@ def add_participant(turn: Turn, command: AddParticipant) -> None:
     if person is None or person.partnership_id != turn.case.partnership_id:
         raise InvalidInput({"email": texts.NOT_IN_DIRECTORY.format(email=email)})
     if turn.case.participant(email) is not None:
-        raise InvalidInput({"email": texts.ALREADY_PARTY.format(email=email, reference=turn.case.reference)})
+        raise InvalidInput(
+            {"email": texts.ALREADY_PARTY.format(email=email, reference=turn.case.reference)}
+        )
     if turn.policy.role(person.role).tier == 0:
         side = Side.PARTNERSHIP
     elif person.agency == turn.case.raising_agency:

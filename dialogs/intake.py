@@ -48,6 +48,9 @@ class IntakeSession(BaseModel):
     pathway_choice: str | None = None
     start_stage: int = 1
     closing_text: str = ""
+    prefilled: list[str] = Field(
+        default_factory=list, description="Answers taken from the directory"
+    )
     trail: list[tuple[IntakeState, int]] = Field(default_factory=list)
 
 
@@ -119,10 +122,17 @@ def _prompt_question(policy: Policy, session: IntakeSession) -> Prompt:
 
 
 def _prompt_confirm(policy: Policy, session: IntakeSession) -> Prompt:
-    lines = [f"{f.label}: {session.answers.get(f.id, '') or '-'}" for f in form_fields(policy)]
+    lines = [f"{f.label}: {_shown(f, session.answers.get(f.id, ''))}" for f in form_fields(policy)]
     if session.start_stage != 1:
         lines.append(f"Start at stage {session.start_stage}")
-    return Prompt("Send this? (yes / no)\n" + "\n".join(lines), choices=(("yes", "Send"), ("no", "Cancel")))
+    return Prompt(
+        "Send this? (yes / no)\n" + "\n".join(lines), choices=(("yes", "Send"), ("no", "Cancel"))
+    )
+
+
+def _shown(field: FormField, value: str) -> str:
+    labels = {c.id: c.label for c in field.choices}
+    return ", ".join(labels.get(v, v) for v in value.split(",")) if value else "-"
 
 
 def _prompt_finished(policy: Policy, session: IntakeSession) -> Prompt:
@@ -143,7 +153,11 @@ def _answer_pathway(ctx: Context, session: IntakeSession, text: str) -> Reply:
     assert ctx.policy.pathway is not None
     options = ctx.policy.pathway.options
     chosen = next(
-        (o for n, o in enumerate(options, 1) if text.strip().lower() in {o.id, o.label.lower(), str(n)}),
+        (
+            o
+            for n, o in enumerate(options, 1)
+            if text.strip().lower() in {o.id, o.label.lower(), str(n)}
+        ),
         None,
     )
     if chosen is None:
@@ -185,7 +199,9 @@ def _answer_route(ctx: Context, session: IntakeSession, text: str) -> Reply:
         return Reply(session, error=str(exc))
     route = ctx.policy.special_routes[session.index]
     if applies:
-        return _finish(session, IntakeState.SIGNPOSTED, f"Take this to {route.route_to}. {route.guidance}")
+        return _finish(
+            session, IntakeState.SIGNPOSTED, f"Take this to {route.route_to}. {route.guidance}"
+        )
     return _next_index(session, len(ctx.policy.special_routes), IntakeState.QUESTIONS)
 
 
@@ -200,7 +216,9 @@ def _answer_question(ctx: Context, session: IntakeSession, text: str) -> Reply:
         person = ctx.people[session.answers["counterpart"]]
         if person.email == session.actor:
             return Reply(session, error="You cannot raise a difference with yourself.")
-        session.answers.setdefault("counterpart_agency", person.agency_name)
+        if "counterpart_agency" not in session.answers:
+            session.answers["counterpart_agency"] = person.agency_name
+            session.prefilled.append("counterpart_agency")
     return _next_index(session, len(asked_questions(ctx.policy)), IntakeState.CONFIRM)
 
 
@@ -252,8 +270,17 @@ def _finish(session: IntakeSession, state: IntakeState, text: str) -> Reply:
 
 
 def _skip_empty(policy: Policy, session: IntakeSession) -> None:
+    """Skip states with nothing to ask, and questions the directory already answered."""
     if session.state is IntakeState.SPECIAL_ROUTES and not policy.special_routes:
         session.state, session.index = IntakeState.QUESTIONS, 0
+    questions = asked_questions(policy)
+    while (
+        session.state is IntakeState.QUESTIONS and questions[session.index].id in session.prefilled
+    ):
+        if session.index + 1 < len(questions):
+            session.index += 1
+        else:
+            session.state, session.index = IntakeState.CONFIRM, 0
 
 
 def prompt(policy: Policy, session: IntakeSession) -> Prompt:
@@ -283,7 +310,10 @@ def answer(
 
 
 def submit_form(
-    policy: Policy, session: IntakeSession, values: dict[str, str], today: date,
+    policy: Policy,
+    session: IntakeSession,
+    values: dict[str, str],
+    today: date,
     people: dict[str, Person],
 ) -> tuple[IntakeSession, dict[str, str]]:
     """A whole card at once: returns the session with clean answers, and errors by field id."""

@@ -52,7 +52,9 @@ def _stage_sections(stage: Stage) -> list[tuple[str, list[str]]]:
     return [(heading, items) for heading, items in sections if items]
 
 
-def case_facts(case: Case, policy: Policy, calendar: WorkingCalendar, names: dict[str, str]) -> list[Fact]:
+def case_facts(
+    case: Case, policy: Policy, calendar: WorkingCalendar, names: dict[str, str]
+) -> list[Fact]:
     """Everything a party needs to act, including the child's details (1:1 use only)."""
     stage = policy.stage(case.stage)
     child = case.child
@@ -76,7 +78,9 @@ def case_facts(case: Case, policy: Policy, calendar: WorkingCalendar, names: dic
     for step in case.open_steps():
         step_def = next((s for s in stage.steps if s.id == step.id), None)
         if step_def is not None:
-            facts.append(Fact(label="Step", value=f"{step_def.name}, by {when(step.due_at, calendar)}"))
+            facts.append(
+                Fact(label="Step", value=f"{step_def.name}, by {when(step.due_at, calendar)}")
+            )
     return facts
 
 
@@ -103,8 +107,10 @@ def party_card(
         actions = stage_actions(case, policy)
     if case.is_open and not text:
         is_last = stage.number == policy.final_stage.number
-        text = texts.ON_LAPSE_FINAL if is_last and stage.final_and_binding else (
-            "" if is_last else texts.ON_LAPSE.format(next=stage.number + 1)
+        text = (
+            texts.ON_LAPSE_FINAL
+            if is_last and stage.final_and_binding
+            else ("" if is_last else texts.ON_LAPSE.format(next=stage.number + 1))
         )
     return Card(
         title=headline,
@@ -121,13 +127,19 @@ def party_card(
 def stage_actions(case: Case, policy: Policy) -> list[CardAction]:
     stage = policy.stage(case.stage)
     actions = [
-        CardAction(command="resolve", label=texts.BUTTON_RESOLVE, style="positive", submits_inputs=True),
+        CardAction(
+            command="resolve", label=texts.BUTTON_RESOLVE, style="positive", submits_inputs=True
+        ),
         CardAction(command="record", label=texts.BUTTON_RECORD, submits_inputs=True),
     ]
     if stage.number < policy.final_stage.number:
         actions.append(
-            CardAction(command="escalate", label=texts.BUTTON_ESCALATE, style="destructive",
-                       submits_inputs=True)
+            CardAction(
+                command="escalate",
+                label=texts.BUTTON_ESCALATE,
+                style="destructive",
+                submits_inputs=True,
+            )
         )
     elif stage.decision_by:
         actions.append(CardAction(command="decide", label=texts.BUTTON_DECIDE, submits_inputs=True))
@@ -208,17 +220,19 @@ def record_inputs(policy: Policy, stage: Stage) -> list[CardInput]:
 
 
 def resolution_fields(policy: Policy) -> list[FormField]:
-    """Questions asked once agreement is reached (St Helens' purple form, NSSCP monitoring)."""
-    fields: list[FormField] = []
-    for form in policy.forms:
-        if form.on_resolution:
-            for section in form.sections:
-                fields.extend(f for f in section.fields if f.computed is None)
-        else:
-            for section in form.sections:
-                if section.stage is None and section.id.startswith("monitor"):
-                    fields.extend(f for f in section.fields if f.computed is None)
-    return fields
+    """Questions asked once agreement is reached (St Helens' purple form, NSSCP monitoring):
+    the sections of on-resolution forms that belong to no particular stage, less anything the
+    intake already asked (the form is filled from those answers)."""
+    asked_at_intake = {f.id for f in policy.intake}
+    return [
+        field
+        for form in policy.forms
+        if form.on_resolution
+        for section in form.sections
+        if section.stage is None
+        for field in section.fields
+        if field.computed is None and field.id not in asked_at_intake
+    ]
 
 
 def form_card(form: Form, values: dict[str, str], case: Case, stage: int | None) -> Card:
@@ -235,4 +249,6 @@ def form_card(form: Form, values: dict[str, str], case: Case, stage: int | None)
         sections.append((section.title, lines))
     title = form.name + (f" ({form.colour})" if form.colour else "")
     facts.append(Fact(label="Case", value=case.reference))
-    return Card(title=title, facts=facts, sections=sections, case_id=case.id, case_version=case.version)
+    return Card(
+        title=title, facts=facts, sections=sections, case_id=case.id, case_version=case.version
+    )

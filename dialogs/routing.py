@@ -56,14 +56,20 @@ def find_holders(
     agency_roles = [r for r in role_ids if policy.role(r).tier > 0]
     for role_id in partnership_roles:
         found = sorted(
-            (p for p in people.values()
-             if p.role == role_id and p.partnership_id == case.partnership_id),
+            (
+                p
+                for p in people.values()
+                if p.role == role_id and p.partnership_id == case.partnership_id
+            ),
             key=lambda p: p.email,
         )
         holders += [(p, Side.PARTNERSHIP) for p in found]
         if not found:
             gaps.append(Gap(role_id, Side.PARTNERSHIP, "the partnership"))
-    for side, agency in ((Side.RAISING, case.raising_agency), (Side.RECEIVING, case.receiving_agency)):
+    for side, agency in (
+        (Side.RAISING, case.raising_agency),
+        (Side.RECEIVING, case.receiving_agency),
+    ):
         held = {p.role for p in case.participants if p.active and p.side is side}
         wanted = [r for r in agency_roles if r not in held]
         if not wanted:

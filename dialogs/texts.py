@@ -25,10 +25,14 @@ ACTION_NEEDS_DATE = (
     "Action {n}: give the actual date it will be done by (not 'ASAP'), for example 04/12/2026."
 )
 ACTION_DATE_PAST = "Action {n}: {due} has already passed; give a date from today on."
-RECORD_NEEDS_SUMMARY = "Summarise what was discussed: each agency's view and the impact on the child."
+RECORD_NEEDS_SUMMARY = (
+    "Summarise what was discussed: each agency's view and the impact on the child."
+)
 ESCALATE_NEEDS_UNRESOLVED = "Say what remains unresolved, so the next tier can pick it up."
 RAISER_IS_COUNTERPART = "You cannot raise a difference with yourself: name the other professional."
-COUNTERPART_OTHER_PARTNERSHIP = "{email} works in another partnership; this procedure cannot reach them."
+COUNTERPART_OTHER_PARTNERSHIP = (
+    "{email} works in another partnership; this procedure cannot reach them."
+)
 
 # refusals
 CASE_NOT_FOUND = "I can't find case {case}. Check the reference with `status`."
@@ -46,7 +50,9 @@ LAST_STAGE = (
     "Case {reference} is at the last stage ({stage_name}): it cannot be escalated further. "
     "The decision there is made by {decider}."
 )
-NOT_FINAL_STAGE = "A final decision is recorded only at stage {final}; case {reference} is at stage {stage}."
+NOT_FINAL_STAGE = (
+    "A final decision is recorded only at stage {final}; case {reference} is at stage {stage}."
+)
 NO_SUCH_STEP = "Stage {stage} of case {reference} has no open step '{step}'."
 LATER_START_NOT_ALLOWED = (
     "This procedure always starts at stage 1. If the child is at immediate risk, follow the "
@@ -71,7 +77,9 @@ STAGE_PROMPT = "Case {reference}: stage {stage}, {stage_name}, is yours"
 MOVED_ON = "Case {reference} moved to stage {stage}, {stage_name}"
 CHANNEL_RAISED = "New professional difference {reference}: stage {stage}"
 CHANNEL_ESCALATED = "Case {reference} escalated to stage {stage}, {stage_name}"
-CHANNEL_LAPSED = "Case {reference}: stage {previous} deadline lapsed; now stage {stage}, {stage_name}"
+CHANNEL_LAPSED = (
+    "Case {reference}: stage {previous} deadline lapsed; now stage {stage}, {stage_name}"
+)
 CHANNEL_RESOLVED = "Case {reference} resolved at stage {stage}"
 CHANNEL_DECIDED = "Case {reference}: final decision recorded at stage {stage}"
 CHANNEL_WITHDRAWN = "Case {reference} withdrawn at stage {stage}"

@@ -74,7 +74,8 @@ class Turn:
     def _key(self, kind: str, recipient: Recipient) -> str:
         # The new version makes the key unique per transition, so a retry of the same transition
         # (which the version fence turns into a no-op) can never produce a second message.
-        return f"{self.case.id}:v{self.case.version + 1}:{kind}:{recipient.kind.value}:{recipient.address}"
+        version = self.case.version + 1
+        return f"{self.case.id}:v{version}:{kind}:{recipient.kind.value}:{recipient.address}"
 
     def _queue(self, kind: str, recipient: Recipient, card: Card, urgent: bool) -> None:
         deliver_at = self.now if urgent else self.calendar.next_working_time(self.now)
@@ -148,7 +149,10 @@ class Turn:
                 self._queue(f"form-{form.id}", Recipient.mailbox(copy.mailbox), card, urgent=False)
             elif copy.role:
                 for person in self.people.values():
-                    if person.role == copy.role and person.partnership_id == self.case.partnership_id:
+                    if (
+                        person.role == copy.role
+                        and person.partnership_id == self.case.partnership_id
+                    ):
                         self.tell_person(person.email, f"form-{form.id}", card)
 
     # ---- moving through the procedure ----------------------------------------------------
@@ -186,11 +190,16 @@ class Turn:
         ask = texts.ASK_FOR_NAME.format(
             reference=self.case.reference, role=role, agency=agency, stage=self.case.stage
         )
-        self.tell_person(self.case.raised_by, f"tier-empty-{role_id}-{agency_id}",
-                         self.party_card(ask, with_actions=False))
+        self.tell_person(
+            self.case.raised_by,
+            f"tier-empty-{role_id}-{agency_id}",
+            self.party_card(ask, with_actions=False),
+        )
         self.tell_business_team(
             f"tier-empty-{role_id}-{agency_id}",
-            texts.CHANNEL_TIER_EMPTY.format(reference=self.case.reference, role=role, agency=agency),
+            texts.CHANNEL_TIER_EMPTY.format(
+                reference=self.case.reference, role=role, agency=agency
+            ),
         )
 
     def start_step(self, step: Step, at: datetime) -> None:
@@ -221,7 +230,9 @@ class Turn:
         )
         for person in joined:
             self.tell_person(person.email, "stage-prompt", self.party_card(headline))
-        moved = texts.MOVED_ON.format(reference=self.case.reference, stage=number, stage_name=stage.name)
+        moved = texts.MOVED_ON.format(
+            reference=self.case.reference, stage=number, stage_name=stage.name
+        )
         if tell_existing:
             self.tell_parties("moved-on", moved, except_={p.email for p in joined})
         self.tell_stage_channel("stage-alert", channel_headline)

@@ -135,7 +135,9 @@ def check_actions(actions: list[ActionInput], today: date) -> tuple[list[AgreedA
             problems.append(texts.ACTION_DATE_PAST.format(n=number, due=due.strftime("%d/%m/%Y")))
             continue
         clean.append(
-            AgreedAction(description=action.description.strip(), owner=action.owner.strip(), due=due)
+            AgreedAction(
+                description=action.description.strip(), owner=action.owner.strip(), due=due
+            )
         )
     return clean, " ".join(problems)
 

@@ -56,7 +56,9 @@ class WorkingCalendar:
         closure_days: Iterable[date] = (),
     ) -> None:
         if country not in {"JE", "GB"}:
-            raise CalendarError(f"region '{country}' is not supported: use JE, or GB with a subdivision")
+            raise CalendarError(
+                f"region '{country}' is not supported: use JE, or GB with a subdivision"
+            )
         if country == "GB" and subdivision not in {"ENG", "WLS", "SCT", "NIR"}:
             raise CalendarError("region GB needs a subdivision: ENG, WLS, SCT or NIR")
         try:
@@ -78,9 +80,7 @@ class WorkingCalendar:
 
     def is_working_day(self, day: date) -> bool:
         return (
-            day.weekday() < _SATURDAY
-            and day not in self.closure_days
-            and not self.is_holiday(day)
+            day.weekday() < _SATURDAY and day not in self.closure_days and not self.is_holiday(day)
         )
 
     def next_working_day(self, day: date) -> date:
@@ -116,8 +116,7 @@ class WorkingCalendar:
         start_day = local_start.date()
         if working_days == 0:
             same_day_ok = (
-                self.is_working_day(start_day)
-                and local_start.time() <= self.end_of_business
+                self.is_working_day(start_day) and local_start.time() <= self.end_of_business
             )
             day = start_day if same_day_ok else self.next_working_day(start_day)
         else:

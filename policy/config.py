@@ -119,7 +119,9 @@ class Config(Strict):
         emails = set()
         for person in self.people:
             if person.agency not in agency_ids:
-                raise ValueError(f"person {person.email} names agency '{person.agency}', not listed")
+                raise ValueError(
+                    f"person {person.email} names agency '{person.agency}', not listed"
+                )
             if person.email in emails:
                 raise ValueError(f"person {person.email} appears twice")
             emails.add(person.email)

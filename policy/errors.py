@@ -7,6 +7,7 @@ must never produce a traceback: it produces one of these, which the CLI prints a
 from __future__ import annotations
 
 from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +72,21 @@ def _field_path(location: Sequence[int | str]) -> str:
     return "".join(parts) or "(top level)"
 
 
+# Whole-document checks cannot point pydantic at a field, so they say "path: what; fix: how".
+_LOCATED = re.compile(r"^(?P<field>[A-Za-z_][\w\-.\[\]]*): (?P<message>.+?)(?:; fix: (?P<fix>.+))?$")
+
+
 def problems_from_validation(error: ValidationError) -> list[Problem]:
     problems = []
     for detail in error.errors(include_url=False):
         message = detail["msg"].removeprefix("Value error, ")
         fix = _FIXES.get(detail["type"], "correct the value")
-        problems.append(Problem(_field_path(detail["loc"]), message, fix))
+        field = _field_path(detail["loc"])
+        located = _LOCATED.match(message) if detail["type"] == "value_error" else None
+        if located:
+            prefix = "" if field == "(top level)" else field + "."
+            field = prefix + located["field"]
+            message = located["message"]
+            fix = located["fix"] or fix
+        problems.append(Problem(field, message, fix))
     return problems

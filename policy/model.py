@@ -25,7 +25,9 @@ class Frozen(BaseModel):
 class Citation(Frozen):
     """Where in the source procedure a rule comes from."""
 
-    seed: Text = Field(description="File name of the source document, e.g. 001_9a127cc8a84eb14f.txt")
+    seed: Text = Field(
+        description="File name of the source document, e.g. 001_9a127cc8a84eb14f.txt"
+    )
     section: Text = Field(description="Heading or passage within it, e.g. 'Stage 2'")
 
 
@@ -68,7 +70,9 @@ class Role(Frozen):
 
     id: Identifier
     name: Text
-    tier: int = Field(ge=0, description="0 = the partnership; 1 = practitioners; higher = more senior")
+    tier: int = Field(
+        ge=0, description="0 = the partnership; 1 = practitioners; higher = more senior"
+    )
     description: str = ""
 
 
@@ -195,7 +199,9 @@ class Computed(StrEnum):
     WORKING_DAYS_TAKEN = "working_days_taken"
 
 
-SENSITIVE_COMPUTED = frozenset({Computed.CHILD_NAME, Computed.CHILD_DOB, Computed.CHILD_IDENTIFIERS})
+SENSITIVE_COMPUTED = frozenset(
+    {Computed.CHILD_NAME, Computed.CHILD_DOB, Computed.CHILD_IDENTIFIERS}
+)
 
 
 class FormField(Frozen):
@@ -295,7 +301,9 @@ class Pathway(Frozen):
             raise ValueError("at least one pathway option must continue to the procedure")
         for option in self.options:
             if not option.continues_to_procedure and not option.signpost:
-                raise ValueError(f"pathway option '{option.id}' stops the intake but has no signpost")
+                raise ValueError(
+                    f"pathway option '{option.id}' stops the intake but has no signpost"
+                )
         return self
 
 
@@ -325,63 +333,87 @@ class Policy(Frozen):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Policy:
+        """Cross-references between parts of the pack. Messages are 'path: what; fix: how' so the
+        loader can name the exact field, as pydantic does for single-field errors."""
         role_ids = [r.id for r in self.roles]
-        _no_duplicates("roles", role_ids)
         form_ids = [f.id for f in self.forms]
+        _no_duplicates("roles", role_ids)
         _no_duplicates("forms", form_ids)
         _no_duplicates("intake", [f.id for f in self.intake])
         _core_intake_present(self.intake)
         known_roles, known_forms = set(role_ids), set(form_ids)
         stage_numbers = [s.number for s in self.stages]
         if stage_numbers != list(range(1, len(self.stages) + 1)):
-            raise ValueError(f"stages must be numbered 1, 2, 3 ... in order; got {stage_numbers}")
+            raise ValueError(
+                f"stages: stages must be numbered 1, 2, 3 ... in order; got {stage_numbers};"
+                " fix: renumber the stages from 1 with no gaps"
+            )
 
         def need_role(where: str, role: str | None) -> None:
             if role is not None and role not in known_roles:
-                raise ValueError(f"{where} names role '{role}', which is not in roles {role_ids}")
+                raise ValueError(
+                    f"{where}: names role '{role}', which is not in roles;"
+                    f" fix: use one of {', '.join(role_ids)} or add the role"
+                )
 
         def need_form(where: str, form: str | None) -> None:
             if form is not None and form not in known_forms:
-                raise ValueError(f"{where} names form '{form}', which is not in forms {form_ids}")
+                raise ValueError(
+                    f"{where}: names form '{form}', which is not in forms;"
+                    f" fix: use one of {', '.join(form_ids) or '(no forms)'} or add the form"
+                )
 
         def need_source(where: str, cite: Citation | None) -> None:
             if cite is not None and cite.seed not in self.sources:
-                raise ValueError(f"{where} cites '{cite.seed}', which is not in sources")
+                raise ValueError(
+                    f"{where}.cite.seed: cites '{cite.seed}', which is not in sources;"
+                    " fix: add the file to sources or correct the name"
+                )
 
         need_role("raiser_role", self.raiser_role)
         need_role("business_team_role", self.business_team_role)
         need_source("calendar", self.calendar.cite)
         need_source("immediate_risk", self.immediate_risk.cite)
-        need_source("intake_cite", self.intake_cite)
+        if self.intake_cite.seed not in self.sources:
+            need_source("intake_cite", self.intake_cite)
         if self.pathway:
             need_source("pathway", self.pathway.cite)
-        for route in self.special_routes:
-            need_source(f"special_routes.{route.id}", route.cite)
-        for stage in self.stages:
-            where = f"stages[{stage.number}]"
+        for i, route in enumerate(self.special_routes):
+            need_source(f"special_routes[{i}]", route.cite)
+        for i, stage in enumerate(self.stages):
+            where = f"stages[{i}]"
             need_source(where, stage.cite)
             need_source(f"{where}.recording", stage.recording.cite)
-            for role in stage.holder_roles:
-                need_role(f"{where}.holder_roles", role)
+            for j, role in enumerate(stage.holder_roles):
+                need_role(f"{where}.holder_roles[{j}]", role)
             need_role(f"{where}.decision_by", stage.decision_by)
             need_form(f"{where}.recording.form", stage.recording.form)
             need_form(f"{where}.notification_form", stage.notification_form)
-            for copy in stage.copies_to:
-                need_role(f"{where}.copies_to", copy.role)
+            for j, copy in enumerate(stage.copies_to):
+                need_role(f"{where}.copies_to[{j}].role", copy.role)
             _no_duplicates(f"{where}.steps", [s.id for s in stage.steps])
-            for step in stage.steps:
-                need_role(f"{where}.steps.{step.id}.owner_role", step.owner_role)
-                need_source(f"{where}.steps.{step.id}", step.cite)
+            for j, step in enumerate(stage.steps):
+                need_role(f"{where}.steps[{j}].owner_role", step.owner_role)
+                need_source(f"{where}.steps[{j}]", step.cite)
             if stage.steps and stage.steps[0].starts is StepStart.AFTER_PREVIOUS:
-                raise ValueError(f"{where}.steps: the first step cannot start after_previous")
-        for form in self.forms:
-            need_source(f"forms.{form.id}", form.cite)
-            for n in form.used_at_stages:
+                raise ValueError(
+                    f"{where}.steps[0].starts: the first step cannot start after_previous;"
+                    " fix: use with_stage"
+                )
+        for i, form in enumerate(self.forms):
+            need_source(f"forms[{i}]", form.cite)
+            for j, n in enumerate(form.used_at_stages):
                 if n not in stage_numbers:
-                    raise ValueError(f"forms.{form.id}.used_at_stages names stage {n}, not in pack")
-        for n in self.immediate_risk.allowed_start_stages:
+                    raise ValueError(
+                        f"forms[{i}].used_at_stages[{j}]: stage {n} is not in the pack;"
+                        f" fix: use stage numbers 1 to {len(self.stages)}"
+                    )
+        for j, n in enumerate(self.immediate_risk.allowed_start_stages):
             if n not in stage_numbers:
-                raise ValueError(f"immediate_risk.allowed_start_stages names stage {n}, not in pack")
+                raise ValueError(
+                    f"immediate_risk.allowed_start_stages[{j}]: stage {n} is not in the pack;"
+                    f" fix: use stage numbers 2 to {len(self.stages)}"
+                )
         return self
 
     def stage(self, number: int) -> Stage:
@@ -428,16 +460,26 @@ def _core_intake_present(intake: list[FormField]) -> None:
     for field_id, (kind, sensitive) in CORE_INTAKE.items():
         field = by_id.get(field_id)
         if field is None:
-            raise ValueError(f"intake must ask '{field_id}' ({kind.value}); add it")
+            raise ValueError(
+                f"intake: intake must ask '{field_id}' ({kind.value}); fix: add it, the engine"
+                " needs it"
+            )
+        index = intake.index(field)
         if field.kind is not kind:
-            raise ValueError(f"intake field '{field_id}' must be kind {kind.value}")
+            raise ValueError(
+                f"intake[{index}].kind: '{field_id}' must be kind {kind.value};"
+                f" fix: set kind: {kind.value}"
+            )
         if sensitive and not field.sensitive:
-            raise ValueError(f"intake field '{field_id}' holds child data; mark it sensitive: true")
+            raise ValueError(
+                f"intake[{index}].sensitive: '{field_id}' holds child data;"
+                " fix: mark it sensitive: true"
+            )
 
 
 def _no_duplicates(where: str, ids: list[str]) -> None:
     seen: set[str] = set()
     for item in ids:
         if item in seen:
-            raise ValueError(f"{where}: id '{item}' appears twice")
+            raise ValueError(f"{where}: id '{item}' appears twice; fix: give each a unique id")
         seen.add(item)

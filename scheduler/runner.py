@@ -29,7 +29,12 @@ class TickResult:
 
 
 def fire_due_deadlines(
-    store: Store, engine: Engine, clock: Clock, worker: str, *, lease_seconds: float = 60.0,
+    store: Store,
+    engine: Engine,
+    clock: Clock,
+    worker: str,
+    *,
+    lease_seconds: float = 60.0,
     batch: int = 100,
 ) -> TickResult:
     fired = skipped = 0

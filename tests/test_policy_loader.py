@@ -118,11 +118,11 @@ def test_stage_numbering_gap(tmp_path: Path) -> None:
         stage["number"] = number
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    # Cross-checks run over the whole pack, so the message carries the path.
-    assert problem.field == TOP_LEVEL
+    # Cross-checks run over the whole pack, yet still name the field and a specific fix.
+    assert problem.field == "stages"
     assert "stages must be numbered 1, 2, 3" in problem.message
     assert "[1, 3, 4, 5]" in problem.message
-    assert problem.fix == "correct the value as the message says"
+    assert problem.fix == "renumber the stages from 1 with no gaps"
 
 
 def test_step_naming_an_unknown_role(tmp_path: Path) -> None:
@@ -130,11 +130,9 @@ def test_step_naming_an_unknown_role(tmp_path: Path) -> None:
     data["stages"][0]["steps"][0]["owner_role"] = "team_leader"
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert problem.field == TOP_LEVEL
-    assert "stages[1].steps.practitioners-discuss.owner_role" in problem.message
+    assert problem.field == "stages[0].steps[0].owner_role"
     assert "'team_leader'" in problem.message
-    assert "first_line_manager" in problem.message  # the known roles are listed
-    assert problem.fix
+    assert "first_line_manager" in problem.fix  # the known roles are listed
 
 
 def test_holder_naming_an_unknown_role(tmp_path: Path) -> None:
@@ -142,8 +140,9 @@ def test_holder_naming_an_unknown_role(tmp_path: Path) -> None:
     data["stages"][3]["holder_roles"] = ["board_chair"]
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert "stages[4].holder_roles" in problem.message
+    assert problem.field == "stages[3].holder_roles[0]"
     assert "'board_chair'" in problem.message
+    assert "second_tier_manager" in problem.fix
 
 
 def test_first_step_cannot_start_after_previous(tmp_path: Path) -> None:
@@ -151,8 +150,9 @@ def test_first_step_cannot_start_after_previous(tmp_path: Path) -> None:
     data["stages"][5]["steps"][0]["starts"] = "after_previous"
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert "stages[6].steps" in problem.message
+    assert problem.field == "stages[5].steps[0].starts"
     assert "after_previous" in problem.message
+    assert problem.fix == "use with_stage"
 
 
 def test_gb_calendar_without_subdivision(tmp_path: Path) -> None:
@@ -179,9 +179,9 @@ def test_core_intake_field_missing(tmp_path: Path) -> None:
     data["intake"] = [f for f in data["intake"] if f["id"] != "reason"]
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert problem.field == TOP_LEVEL
+    assert problem.field == "intake"
     assert "intake must ask 'reason' (choice)" in problem.message
-    assert "add it" in problem.message
+    assert "add it" in problem.fix
 
 
 def test_core_intake_field_of_the_wrong_kind(tmp_path: Path) -> None:
@@ -190,7 +190,9 @@ def test_core_intake_field_of_the_wrong_kind(tmp_path: Path) -> None:
     dob["kind"] = "text"
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert "intake field 'child_dob' must be kind date" in problem.message
+    assert problem.field.startswith("intake[") and problem.field.endswith("].kind")
+    assert "'child_dob' must be kind date" in problem.message
+    assert problem.fix == "set kind: date"
 
 
 def test_intake_child_field_not_sensitive(tmp_path: Path) -> None:
@@ -199,8 +201,9 @@ def test_intake_child_field_not_sensitive(tmp_path: Path) -> None:
     name["sensitive"] = False
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
+    assert problem.field.startswith("intake[") and problem.field.endswith("].sensitive")
     assert "'child_name' holds child data" in problem.message
-    assert "sensitive: true" in problem.message
+    assert "sensitive: true" in problem.fix
 
 
 def test_computed_child_field_in_a_form_not_sensitive(tmp_path: Path) -> None:
@@ -219,8 +222,10 @@ def test_citation_of_a_document_not_in_sources(tmp_path: Path) -> None:
     data["stages"][0]["cite"]["seed"] = "004_9fc97d70d89f1d3e.txt"
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert "stages[1] cites '004_9fc97d70d89f1d3e.txt'" in problem.message
+    assert problem.field == "stages[0].cite.seed"
+    assert "cites '004_9fc97d70d89f1d3e.txt'" in problem.message
     assert "not in sources" in problem.message
+    assert "sources" in problem.fix
 
 
 def test_copy_with_both_role_and_mailbox(tmp_path: Path) -> None:

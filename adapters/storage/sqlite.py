@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 
 from dialogs.case import Case, CaseStatus
 from dialogs.directory import Person
@@ -32,65 +31,32 @@ BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS cases (
-    id TEXT PRIMARY KEY,
-    reference TEXT NOT NULL UNIQUE,
-    partnership_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    json TEXT NOT NULL
-);
+CREATE TABLE IF NOT EXISTS cases (id TEXT PRIMARY KEY, reference TEXT NOT NULL UNIQUE,
+    partnership_id TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL,
+    json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS cases_by_status ON cases (status, partnership_id);
-CREATE TABLE IF NOT EXISTS case_parties (
-    case_id TEXT NOT NULL REFERENCES cases (id),
-    email TEXT NOT NULL,
-    PRIMARY KEY (case_id, email)
-);
+CREATE TABLE IF NOT EXISTS case_parties (case_id TEXT NOT NULL REFERENCES cases (id),
+    email TEXT NOT NULL, PRIMARY KEY (case_id, email));
 CREATE INDEX IF NOT EXISTS case_parties_by_email ON case_parties (email);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    case_id TEXT NOT NULL REFERENCES cases (id),
-    at TEXT NOT NULL,
-    type TEXT NOT NULL,
-    json TEXT NOT NULL
-);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id TEXT NOT NULL REFERENCES cases (id), at TEXT NOT NULL, type TEXT NOT NULL,
+    json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_case ON events (case_id, seq);
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS policy_snapshots (
-    policy_id TEXT NOT NULL,
-    version TEXT NOT NULL,
-    json TEXT NOT NULL,
-    PRIMARY KEY (policy_id, version)
-);
-CREATE TABLE IF NOT EXISTS people (
-    email TEXT PRIMARY KEY,
-    partnership_id TEXT NOT NULL,
-    json TEXT NOT NULL
-);
+CREATE TABLE IF NOT EXISTS policy_snapshots (policy_id TEXT NOT NULL, version TEXT NOT NULL,
+    json TEXT NOT NULL, PRIMARY KEY (policy_id, version));
+CREATE TABLE IF NOT EXISTS people (email TEXT PRIMARY KEY, partnership_id TEXT NOT NULL,
+    json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS people_by_partnership ON people (partnership_id, email);
-CREATE TABLE IF NOT EXISTS deadlines (
-    key TEXT PRIMARY KEY,
-    case_id TEXT NOT NULL REFERENCES cases (id),
-    kind TEXT NOT NULL,
-    stage INTEGER NOT NULL,
-    step_id TEXT,
-    due_at TEXT NOT NULL,
-    claimed_by TEXT,
-    lease_until TEXT
-);
+CREATE TABLE IF NOT EXISTS deadlines (key TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases (id), kind TEXT NOT NULL, stage INTEGER NOT NULL,
+    step_id TEXT, due_at TEXT NOT NULL, claimed_by TEXT, lease_until TEXT);
 CREATE INDEX IF NOT EXISTS deadlines_by_due ON deadlines (due_at);
 CREATE INDEX IF NOT EXISTS deadlines_by_case ON deadlines (case_id);
-CREATE TABLE IF NOT EXISTS outbox (
-    key TEXT PRIMARY KEY,
-    case_id TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    deliver_at TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, case_id TEXT NOT NULL,
+    recipient TEXT NOT NULL, deliver_at TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    sent_at TEXT,
-    json TEXT NOT NULL
-);
+    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, sent_at TEXT, json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, deliver_at);
 """
 
@@ -116,6 +82,10 @@ def _cases(rows: Iterable[sqlite3.Row]) -> list[Case]:
     return [Case.model_validate_json(row["json"]) for row in rows]
 
 
+def _notification(row: sqlite3.Row) -> Notification:
+    return Notification.model_validate_json(row["json"])
+
+
 class SqliteStore:
     """One connection per store object, shared by threads under a lock: sqlite3 connections are
     not safe for concurrent use, and an aiohttp app calls the store from executor threads."""
@@ -129,10 +99,9 @@ class SqliteStore:
         )
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
+            for pragma in (f"busy_timeout = {BUSY_TIMEOUT_MS}", "journal_mode = WAL",
+                           "synchronous = FULL", "foreign_keys = ON"):
+                self._db.execute(f"PRAGMA {pragma}")
             with self._write() as db:
                 self._migrate(db, self.path)
         except BaseException:
@@ -161,9 +130,7 @@ class SqliteStore:
     def __enter__(self) -> SqliteStore:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     @contextmanager
@@ -180,10 +147,10 @@ class SqliteStore:
                     self._db.execute("ROLLBACK")
                 raise
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _rows(self, sql: str, *args: object) -> list[sqlite3.Row]:
+        """Reads run outside a transaction: under WAL each statement sees one committed state."""
         with self._lock:
-            yield self._db
+            return self._db.execute(sql, args).fetchall()
 
     # ---- cases and history -------------------------------------------------------------------
     def create_case(
@@ -257,8 +224,8 @@ class SqliteStore:
             [(n.key, n.case_id, n.recipient.model_dump_json(), _utc(n.deliver_at),
               n.model_dump_json()) for n in notifications],
         )
-        # Deadlines are derived from the case, so replace them wholesale; a deadline a worker is
-        # firing right now keeps its lease if it survives the change, so its completion still counts.
+        # Deadlines are derived from the case, so replace them wholesale; one a worker is firing
+        # right now keeps its lease if it survives the change, so its completion still counts.
         claims = {
             row["key"]: (row["claimed_by"], row["lease_until"])
             for row in db.execute(
@@ -276,51 +243,38 @@ class SqliteStore:
         )
 
     def get_case(self, case_id: str) -> Case | None:
-        with self._read() as db:
-            row = db.execute("SELECT json FROM cases WHERE id = ?", (case_id,)).fetchone()
-        return None if row is None else Case.model_validate_json(row["json"])
+        rows = self._rows("SELECT json FROM cases WHERE id = ?", case_id)
+        return Case.model_validate_json(rows[0]["json"]) if rows else None
 
     def find_case_by_reference(self, reference: str) -> Case | None:
-        with self._read() as db:
-            row = db.execute("SELECT json FROM cases WHERE reference = ?", (reference,)).fetchone()
-        return None if row is None else Case.model_validate_json(row["json"])
+        rows = self._rows("SELECT json FROM cases WHERE reference = ?", reference)
+        return Case.model_validate_json(rows[0]["json"]) if rows else None
 
     def cases_for_person(self, email: str, include_closed: bool = False) -> list[Case]:
         """Oldest first. The parties table also lists people who have left a case, so the
         active check happens on the loaded case, where the truth is."""
-        query = (
-            "SELECT c.json FROM case_parties p JOIN cases c ON c.id = p.case_id WHERE p.email = ?"
-        )
-        args: tuple[str, ...] = (email.lower(),)
+        sql = "SELECT c.json FROM case_parties p JOIN cases c ON c.id = p.case_id WHERE p.email = ?"
         if not include_closed:
-            query += " AND c.status = ?"
-            args += (CaseStatus.OPEN.value,)
-        with self._read() as db:
-            rows = db.execute(query + " ORDER BY c.rowid", args).fetchall()
+            sql += f" AND c.status = '{CaseStatus.OPEN.value}'"
+        rows = self._rows(sql + " ORDER BY c.rowid", email.lower())
         return [case for case in _cases(rows) if case.is_party(email)]
 
     def open_cases(self, partnership_id: str | None = None) -> list[Case]:
-        query = "SELECT json FROM cases WHERE status = ?"
-        args: tuple[str, ...] = (CaseStatus.OPEN.value,)
-        if partnership_id is not None:
-            query += " AND partnership_id = ?"
-            args += (partnership_id,)
-        with self._read() as db:
-            return _cases(db.execute(query + " ORDER BY rowid", args).fetchall())
+        sql = f"SELECT json FROM cases WHERE status = '{CaseStatus.OPEN.value}'"
+        if partnership_id is None:
+            return _cases(self._rows(sql + " ORDER BY rowid"))
+        return _cases(self._rows(sql + " AND partnership_id = ? ORDER BY rowid", partnership_id))
 
     def history(self, case_id: str) -> list[Event]:
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT json FROM events WHERE case_id = ? ORDER BY seq", (case_id,)
-            ).fetchall()
+        rows = self._rows("SELECT json FROM events WHERE case_id = ? ORDER BY seq", case_id)
         return [Event.model_validate_json(row["json"]) for row in rows]
 
     def next_sequence(self, name: str) -> int:
         with self._write() as db:
-            row = db.execute(
+            (row,) = db.execute(
                 "INSERT INTO sequences (name, value) VALUES (?, 1)"
                 " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value", (name,),
-            ).fetchone()
+            ).fetchall()
         return int(row["value"])
 
     # ---- frozen policy versions --------------------------------------------------------------
@@ -329,17 +283,16 @@ class SqliteStore:
         edits the pack without bumping its version."""
         with self._write() as db:
             db.execute(
-                "INSERT OR IGNORE INTO policy_snapshots (policy_id, version, json) VALUES (?, ?, ?)",
-                (policy.id, policy.version, policy.model_dump_json()),
+                "INSERT OR IGNORE INTO policy_snapshots (policy_id, version, json)"
+                " VALUES (?, ?, ?)", (policy.id, policy.version, policy.model_dump_json()),
             )
 
     def policy_snapshot(self, policy_id: str, version: str) -> Policy | None:
-        with self._read() as db:
-            row = db.execute(
-                "SELECT json FROM policy_snapshots WHERE policy_id = ? AND version = ?",
-                (policy_id, version),
-            ).fetchone()
-        return None if row is None else Policy.model_validate_json(row["json"])
+        rows = self._rows(
+            "SELECT json FROM policy_snapshots WHERE policy_id = ? AND version = ?",
+            policy_id, version,
+        )
+        return Policy.model_validate_json(rows[0]["json"]) if rows else None
 
     # ---- directory ---------------------------------------------------------------------------
     def upsert_people(self, people: list[Person]) -> None:
@@ -352,15 +305,13 @@ class SqliteStore:
             )
 
     def person(self, email: str) -> Person | None:
-        with self._read() as db:
-            row = db.execute("SELECT json FROM people WHERE email = ?", (email.lower(),)).fetchone()
-        return None if row is None else Person.model_validate_json(row["json"])
+        rows = self._rows("SELECT json FROM people WHERE email = ?", email.lower())
+        return Person.model_validate_json(rows[0]["json"]) if rows else None
 
     def people(self, partnership_id: str) -> list[Person]:
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT json FROM people WHERE partnership_id = ? ORDER BY email", (partnership_id,)
-            ).fetchall()
+        rows = self._rows(
+            "SELECT json FROM people WHERE partnership_id = ? ORDER BY email", partnership_id
+        )
         return [Person.model_validate_json(row["json"]) for row in rows]
 
     # ---- deadlines ---------------------------------------------------------------------------
@@ -370,15 +321,12 @@ class SqliteStore:
         """Select and mark under one write lock, so no two workers hold a live lease on a row."""
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
-        if limit <= 0:
-            return []
-        at = _utc(now)
-        lease_until = _instant(_utc(now + timedelta(seconds=lease_seconds)))
+        at, lease_until = _utc(now), _instant(_utc(now + timedelta(seconds=lease_seconds)))
         with self._write() as db:
             rows = db.execute(
                 "SELECT * FROM deadlines WHERE due_at <= ?"
                 " AND (claimed_by IS NULL OR lease_until < ?) ORDER BY due_at, key LIMIT ?",
-                (at, at, limit),
+                (at, at, max(limit, 0)),
             ).fetchall()
             db.executemany(
                 "UPDATE deadlines SET claimed_by = ?, lease_until = ? WHERE key = ?",
@@ -397,56 +345,45 @@ class SqliteStore:
         return deleted == 1
 
     def deadlines_for_case(self, case_id: str) -> list[Deadline]:
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT * FROM deadlines WHERE case_id = ? ORDER BY due_at, key", (case_id,)
-            ).fetchall()
+        rows = self._rows("SELECT * FROM deadlines WHERE case_id = ? ORDER BY due_at, key", case_id)
         return [_deadline(row) for row in rows]
 
     def next_due(self) -> datetime | None:
         """When the next deadline becomes claimable: its due time, or for one held under a lease
         the lease's end, so a scheduler sleeping until then never spins on a row it cannot take."""
-        with self._read() as db:
-            row = db.execute(
-                "SELECT MIN(CASE WHEN claimed_by IS NULL THEN due_at"
-                " ELSE MAX(due_at, lease_until) END) AS next FROM deadlines"
-            ).fetchone()
+        (row,) = self._rows(
+            "SELECT MIN(CASE WHEN claimed_by IS NULL THEN due_at"
+            " ELSE MAX(due_at, lease_until) END) AS next FROM deadlines"
+        )
         return None if row["next"] is None else _instant(row["next"])
 
     # ---- outbox ------------------------------------------------------------------------------
     def due_notifications(self, now: datetime, limit: int) -> list[OutboxItem]:
         """A retry is a pending row whose deliver_at moved on; the notification itself is
         returned as the engine wrote it."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT json, attempts FROM outbox WHERE status = 'pending' AND deliver_at <= ?"
-                " ORDER BY deliver_at, rowid LIMIT ?",
-                (_utc(now), max(limit, 0)),
-            ).fetchall()
-        return [
-            OutboxItem(Notification.model_validate_json(row["json"]), row["attempts"])
-            for row in rows
-        ]
+        rows = self._rows(
+            "SELECT json, attempts FROM outbox WHERE status = 'pending' AND deliver_at <= ?"
+            " ORDER BY deliver_at, rowid LIMIT ?", _utc(now), max(limit, 0),
+        )
+        return [OutboxItem(_notification(row), row["attempts"]) for row in rows]
 
     def mark_sent(self, key: str, at: datetime) -> None:
-        self._mark(key, "UPDATE outbox SET status = 'sent', sent_at = ? WHERE key = ?", (_utc(at), key))
+        self._mark(key, "UPDATE outbox SET status = 'sent', sent_at = ?", _utc(at))
 
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
         if retry_at is None:
-            sql = "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?"
-            args: tuple[str, ...] = (error, key)
+            self._mark(key, "UPDATE outbox SET status = 'failed', last_error = ?,"
+                       " attempts = attempts + 1", error)
         else:
-            sql = "UPDATE outbox SET deliver_at = ?, attempts = attempts + 1, last_error = ?"
-            args = (_utc(retry_at), error, key)
-        self._mark(key, sql + " WHERE key = ?", args)
+            self._mark(key, "UPDATE outbox SET deliver_at = ?, last_error = ?,"
+                       " attempts = attempts + 1", _utc(retry_at), error)
 
-    def _mark(self, key: str, sql: str, args: tuple[str, ...]) -> None:
+    def _mark(self, key: str, update: str, *args: str) -> None:
         """An unknown key means the notifier and the store disagree; say so rather than drop it."""
         with self._write() as db:
-            if db.execute(sql, args).rowcount == 0:
+            if db.execute(update + " WHERE key = ?", (*args, key)).rowcount == 0:
                 raise KeyError(f"no notification {key!r} in the outbox")
 
     def notification(self, key: str) -> tuple[Notification, str] | None:
-        with self._read() as db:
-            row = db.execute("SELECT json, status FROM outbox WHERE key = ?", (key,)).fetchone()
-        return None if row is None else (Notification.model_validate_json(row["json"]), row["status"])
+        rows = self._rows("SELECT json, status FROM outbox WHERE key = ?", key)
+        return (_notification(rows[0]), rows[0]["status"]) if rows else None

@@ -1,0 +1,316 @@
+"""`escalation-bot chat --as EMAIL`: play any role by hand in a terminal, against the SQLite store.
+
+It asks the same questions, one at a time, that a Teams or Slack user gets when they type instead
+of using a card, and it runs on a simulated clock (`wait 1d`) so a person can watch a deadline
+lapse without waiting for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from adapters.console.render import render_card
+from bot.bootstrap import App, bootstrap
+from bot.settings import Settings
+from dialogs import intake
+from dialogs.case import Case
+from dialogs.clock import SimulatedClock
+from dialogs.commands import (
+    Acknowledge,
+    AddParticipant,
+    Command,
+    CompleteStep,
+    Escalate,
+    HandOver,
+    RecordDecision,
+    RecordDiscussion,
+    RecordInput,
+    Resolve,
+    Withdraw,
+)
+from dialogs.errors import DomainError, InvalidInput
+from dialogs.messages import record_fields, resolution_fields
+from dialogs.notifications import Notification, RecipientKind
+from dialogs.validation import check_actions, check_field, parse_action_lines
+from policy.model import FieldKind, FormField
+from scheduler.runner import deliver_due_notifications, fire_due_deadlines
+
+HELP = """Commands (REF is a case reference such as NB-0001):
+  escalate                 raise a professional difference (questions one at a time)
+  status                   your open cases and what is due from you
+  show REF | history REF   a case, or its history
+  ack REF                  acknowledge a case
+  record REF               record a discussion at the current stage
+  resolve REF              record an agreed resolution
+  escalate REF             cannot agree: move to the next tier
+  decide REF               record the partnership's final decision (final stage only)
+  done REF STEP            mark a step done
+  handover REF EMAIL       hand your part to a colleague
+  add REF EMAIL            bring someone into the case
+  withdraw REF             withdraw the concern
+  as EMAIL                 become someone else (play the counterpart or a manager)
+  wait 2h | wait 1d        move the simulated clock on; lapsed deadlines fire
+  help | quit"""
+
+Ask = Callable[[str], str]
+
+
+class Inbox:
+    """Delivers from the outbox and keeps each person's messages until they are that person."""
+
+    def __init__(self) -> None:
+        self.unread: dict[str, list[Notification]] = {}
+
+    async def deliver(self, notification: Notification) -> None:
+        if notification.recipient.kind is RecipientKind.PERSON:
+            self.unread.setdefault(notification.recipient.address, []).append(notification)
+        else:
+            kind = notification.recipient.kind.value
+            print(f"[{kind} {notification.recipient.address}] {notification.card.title}")
+
+    def take(self, email: str) -> list[Notification]:
+        return self.unread.pop(email, [])
+
+
+class Chat:
+    def __init__(self, app: App, clock: SimulatedClock, me: str, ask: Ask) -> None:
+        self.app, self.clock, self.me, self.ask = app, clock, me.lower(), ask
+        self.inbox = Inbox()
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    def pump(self) -> None:
+        fire_due_deadlines(self.app.store, self.app.engine, self.clock, "chat")
+        asyncio.run(deliver_due_notifications(self.app.store, self.inbox, self.clock))
+        for note in self.inbox.take(self.me):
+            print(render_card(note.card))
+
+    def run_command(self, command: Command) -> None:
+        try:
+            outcome = self.app.engine.handle(command)
+        except InvalidInput as exc:
+            for field, error in exc.field_errors.items():
+                print(f"  {field}: {error}")
+            return
+        except DomainError as exc:
+            print(f"  {exc.message}")
+            return
+        if outcome.reply:
+            print(f"  {outcome.reply}")
+
+    def case(self, reference: str) -> Case | None:
+        try:
+            return self.app.engine.view(reference, self.me)
+        except DomainError as exc:
+            print(f"  {exc.message}")
+            return None
+
+    def ask_field(self, field: FormField) -> str:
+        """Ask until the answer is valid; '-' skips an optional field."""
+        today = self.clock.now().date()
+        while True:
+            if field.kind is FieldKind.ACTIONS:
+                raw = self.ask(
+                    f"{field.label}\n  one per line as 'what; who; DD/MM/YYYY', "
+                    "separate several with ' | ', '-' for none: "
+                )
+                if raw.strip() == "-":
+                    return ""
+                lines = "\n".join(raw.split("|"))
+                _, problem = check_actions(parse_action_lines(lines), today)
+                if not problem:
+                    return lines
+                print(f"  {problem}")
+                continue
+            choices = "".join(f"\n  {n}. {c.label}" for n, c in enumerate(field.choices, 1))
+            raw = self.ask(f"{field.label}{choices}\n> ")
+            raw = "" if raw.strip() == "-" and not field.required else raw
+            try:
+                return check_field(field, raw, today)
+            except ValueError as exc:
+                print(f"  {exc}")
+
+    def ask_record(self, case: Case, *, summary_label: str | None = None) -> RecordInput:
+        policy = self.app.engine.policy_for(case)
+        answers: dict[str, str] = {}
+        for field in record_fields(policy, policy.stage(case.stage)):
+            if field.id == "unresolved":
+                continue
+            if field.id == "summary" and summary_label:
+                field = field.model_copy(update={"label": summary_label})
+            answers[field.id] = self.ask_field(field)
+        summary = answers.pop("summary", "")
+        actions = parse_action_lines(answers.pop("agreed_actions", ""))
+        return RecordInput(summary=summary, agreed_actions=actions, answers=answers)
+
+    def ask_outcome(self, case: Case) -> dict[str, str]:
+        policy = self.app.engine.policy_for(case)
+        return {f.id: self.ask_field(f) for f in resolution_fields(policy)}
+
+    # ---- commands ----------------------------------------------------------------------------
+    def escalate_new(self) -> None:
+        person = self.app.store.person(self.me)
+        if person is None:
+            print(f"  {self.me} is not in the directory; use `as EMAIL` with someone who is.")
+            return
+        partnership = self.app.config.partnership(person.partnership_id)
+        policy = self.app.policies.get(partnership.policy)
+        session = intake.start(policy, partnership.id, self.me)
+        people = self.app.engine.people(partnership.id)
+        while session.state not in intake.FINISHED:
+            prompt = intake.prompt(policy, session)
+            choices = "".join(f"\n  {n}. {label}" for n, (_, label) in enumerate(prompt.choices, 1))
+            text = self.ask(f"{prompt.text}{choices}\n> ")
+            reply = intake.answer(policy, session, text, self.clock.now().date(), people)
+            if reply.error:
+                print(f"  {reply.error}")
+            if reply.guidance:
+                print(f"  {reply.guidance}")
+            session = reply.session
+        if session.state is intake.IntakeState.DONE:
+            self.run_command(intake.to_command(session))
+        else:
+            print(f"  {session.closing_text}")
+
+    def status(self) -> None:
+        cases = self.app.store.cases_for_person(self.me)
+        if not cases:
+            print("  You have no open cases.")
+        for case in cases:
+            policy = self.app.engine.policy_for(case)
+            calendar = self.app.engine.calendar_for(
+                self.app.engine.partnership(case.partnership_id), policy
+            )
+            holders = case.current_holders(policy.stage(case.stage).holder_roles)
+            yours = " - your move" if any(p.email == self.me for p in holders) else ""
+            due = calendar.local(case.stage_due_at).strftime("%a %d %b %H:%M")
+            print(
+                f"  {case.reference}: stage {case.stage} ({policy.stage(case.stage).name}),"
+                f" due {due}{yours}"
+            )
+
+    def handle_line(self, line: str) -> bool:
+        """Run one typed line; False when the session should end (quit, or input ran out)."""
+        try:
+            return self._handle_line(line)
+        except EOFError:
+            print("\n  Input ended; nothing half-finished was sent.")
+            return False
+
+    def _handle_line(self, line: str) -> bool:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        if not words:
+            return True
+        verb, args = words[0].lower(), words[1:]
+        if verb in {"quit", "exit"}:
+            return False
+        if verb == "help":
+            print(HELP)
+        elif verb == "as" and args:
+            self.me = args[0].lower()
+            print(f"  You are now {self.me}.")
+        elif verb == "wait" and args:
+            self.wait(args[0])
+        elif verb == "status":
+            self.status()
+        elif verb == "escalate" and not args:
+            self.escalate_new()
+        elif args:
+            self.case_verb(verb, args)
+        else:
+            print("  I don't know that. Type `help`.")
+        self.pump()
+        return True
+
+    def wait(self, amount: str) -> None:
+        match = re.fullmatch(r"(\d+)([hd])", amount)
+        if not match:
+            print("  Say how long, e.g. `wait 2h` or `wait 1d`.")
+            return
+        unit = timedelta(hours=1) if match.group(2) == "h" else timedelta(days=1)
+        self.clock.advance(int(match.group(1)) * unit)
+        print(f"  It is now {self.clock.now():%a %d %b %Y %H:%M} UTC.")
+
+    def case_verb(self, verb: str, args: list[str]) -> None:
+        case = self.case(args[0])
+        if case is None:
+            return
+        base = {"actor": self.me, "case_id": case.id, "expected_version": case.version}
+        if verb == "show":
+            policy = self.app.engine.policy_for(case)
+            calendar = self.app.engine.calendar_for(
+                self.app.engine.partnership(case.partnership_id), policy
+            )
+            from dialogs.messages import party_card
+
+            print(
+                render_card(
+                    party_card(
+                        case,
+                        policy,
+                        calendar,
+                        case.reference,
+                        self.app.engine.agency_names,
+                        with_actions=True,
+                    )
+                )
+            )
+        elif verb == "history":
+            for event in self.app.store.history(case.id):
+                print(f"  {event.at:%d %b %H:%M} stage {event.stage} {event.summary}")
+        elif verb == "ack":
+            self.run_command(Acknowledge(**base))
+        elif verb == "record":
+            self.run_command(RecordDiscussion(**base, record=self.ask_record(case)))
+        elif verb == "resolve":
+            record = self.ask_record(case, summary_label="What was agreed, and each agency's view")
+            self.run_command(Resolve(**base, record=record, outcome_answers=self.ask_outcome(case)))
+        elif verb == "escalate":
+            unresolved = self.ask("What remains unresolved?\n> ")
+            self.run_command(Escalate(**base, unresolved=unresolved))
+        elif verb == "decide":
+            decision = self.ask("The partnership's decision:\n> ")
+            self.run_command(
+                RecordDecision(**base, decision=decision, outcome_answers=self.ask_outcome(case))
+            )
+        elif verb == "done" and len(args) > 1:
+            self.run_command(CompleteStep(**base, step_id=args[1]))
+        elif verb == "handover" and len(args) > 1:
+            reason = self.ask("Why (leave, end of shift ...)?\n> ")
+            self.run_command(HandOver(**base, to_email=args[1], reason=reason))
+        elif verb == "add" and len(args) > 1:
+            self.run_command(AddParticipant(**base, email=args[1]))
+        elif verb == "withdraw":
+            self.run_command(Withdraw(**base, reason=self.ask("Why is it withdrawn?\n> ")))
+        else:
+            print("  I don't know that. Type `help`.")
+
+
+def run_chat(as_email: str, config: str | None, database: str | None) -> int:
+    settings = Settings.from_env(config, database)
+    clock = SimulatedClock(datetime.now().astimezone())
+    app = bootstrap(settings.config_path, settings.database_path, clock, settings.extra_packs)
+
+    def ask(prompt: str) -> str:
+        return input(prompt)
+
+    chat = Chat(app, clock, as_email, ask)
+    print(f"You are {as_email}. Type `help` for commands. The clock is simulated: `wait 1d`.")
+    try:
+        chat.pump()
+        while True:
+            try:
+                line = input(f"{chat.me}> ")
+            except EOFError:
+                break
+            if not chat.handle_line(line):
+                break
+    finally:
+        app.close()
+    return 0

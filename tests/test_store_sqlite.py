@@ -1,0 +1,185 @@
+"""SqliteStore: the shared Store contract, plus what only a file on disk can get wrong.
+
+Durability and cross-process exclusion are tested for real: a second store object on the same file
+stands in for a second process, and the crash test SIGKILLs an actual child process mid-write.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from store_contract import (
+    T0,
+    StoreContract,
+    at,
+    make_case,
+    make_deadline,
+    make_event,
+    make_notification,
+    make_person,
+)
+
+from adapters.storage.sqlite import SqliteStore
+from dialogs.ports import Store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "bot.db")
+    yield opened
+    opened.close()
+
+
+def _conforms(store: SqliteStore) -> Store:
+    """Fails type checking, not at run time, if SqliteStore drifts from the port."""
+    return store
+
+
+class TestSqliteStore(StoreContract):
+    pass
+
+
+def test_data_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    with SqliteStore(path) as first:
+        first.create_case(make_case(), [make_event()], [make_notification()], [make_deadline()])
+        first.upsert_people([make_person()])
+        first.next_sequence("p1")
+    with SqliteStore(path) as again:
+        assert again.get_case("case-1") == make_case()
+        assert again.history("case-1") == [make_event()]
+        assert again.notification("n-1") == (make_notification(), "pending")
+        assert again.deadlines_for_case("case-1") == [make_deadline()]
+        assert again.person(make_person().email) == make_person()
+        assert again.next_sequence("p1") == 2
+
+
+def test_file_is_wal_with_a_schema_version(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "bot.db").close()
+    db = sqlite3.connect(tmp_path / "bot.db")
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        db.execute("UPDATE schema_version SET version = 99")
+        db.commit()
+    finally:
+        db.close()
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        SqliteStore(tmp_path / "bot.db")
+
+
+def test_naive_datetimes_are_refused(store: SqliteStore) -> None:
+    store.create_case(make_case(), [], [], [make_deadline()])
+    with pytest.raises(ValueError, match="naive"):
+        store.claim_due(datetime(2024, 5, 1, 12), "w1", 60, limit=1)
+
+
+def test_two_store_objects_claim_each_deadline_exactly_once(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    stores = [SqliteStore(path), SqliteStore(path)]
+    keys = []
+    for c in range(20):
+        case_id = f"case-{c}"
+        rows = [make_deadline(f"{case_id}:{n}", case_id, due_at=at(n)) for n in range(10)]
+        stores[0].create_case(make_case(case_id, f"P1-{c:04d}"), [], [], rows)
+        keys += [d.key for d in rows]
+    claimed: dict[str, list[str]] = {}
+    start = threading.Barrier(4)
+
+    def work(store: SqliteStore, worker: str) -> None:
+        got = claimed.setdefault(worker, [])
+        start.wait()
+        while batch := store.claim_due(at(60), worker, 600, limit=1):
+            got += [c.deadline.key for c in batch]
+
+    threads = [threading.Thread(target=work, args=(stores[i % 2], f"w{i}")) for i in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+    finally:
+        for opened in stores:
+            opened.close()
+    everything = [key for got in claimed.values() for key in got]
+    assert len(everything) == 200
+    assert sorted(everything) == sorted(keys)
+
+
+_WRITER = """
+import sys
+from adapters.storage.sqlite import SqliteStore
+from dialogs.case import Case
+from dialogs.events import Event
+from dialogs.ports import Deadline
+
+path, case_json, event_json = sys.argv[1:4]
+template, event = Case.model_validate_json(case_json), Event.model_validate_json(event_json)
+store = SqliteStore(path)
+for i in range(10_000_000):
+    case_id = f"case-{i}"
+    case = template.model_copy(update={"id": case_id, "reference": f"K-{i:07d}"})
+    deadline = Deadline(f"{case_id}:stage", case_id, "stage", 1, None, case.stage_due_at)
+    store.create_case(case, [event.model_copy(update={"case_id": case_id})], [], [deadline])
+    print(case_id, flush=True)
+"""
+
+
+def test_a_killed_writer_loses_nothing_it_committed(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    template, event = make_case(), make_event()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path), template.model_dump_json(),
+         event.model_dump_json()],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    watchdog = threading.Timer(60, child.kill)  # bounds the test if the child never prints
+    watchdog.start()
+    committed: list[str] = []
+    try:
+        assert child.stdout is not None
+        while len(committed) < 30 and (line := child.stdout.readline()).endswith("\n"):
+            committed.append(line.strip())
+        os.kill(child.pid, signal.SIGKILL)
+        _, errors = child.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+    assert len(committed) == 30, errors
+
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        db.close()
+    with SqliteStore(path) as store:
+        for case_id in committed:
+            expected = template.model_copy(update={"id": case_id,
+                                                   "reference": f"K-{case_id[5:].zfill(7)}"})
+            assert store.get_case(case_id) == expected
+        for case in store.open_cases():  # whatever else got in did so whole
+            assert store.history(case.id) == [event.model_copy(update={"case_id": case.id})]
+            assert [d.key for d in store.deadlines_for_case(case.id)] == [f"{case.id}:stage"]
+        assert len(store.open_cases()) >= 30
+
+
+def test_instants_are_stored_to_the_microsecond(store: SqliteStore) -> None:
+    due = T0 + timedelta(microseconds=1)
+    store.create_case(make_case(), [], [], [make_deadline(due_at=due)])
+    assert store.claim_due(T0, "w1", 60, limit=1) == []
+    (claim,) = store.claim_due(due, "w1", 0.000001, limit=1)
+    assert claim.deadline.due_at == due and claim.lease_until == due + timedelta(microseconds=1)

@@ -6,8 +6,8 @@ must never produce a traceback: it produces one of these, which the CLI prints a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +73,9 @@ def _field_path(location: Sequence[int | str]) -> str:
 
 
 # Whole-document checks cannot point pydantic at a field, so they say "path: what; fix: how".
-_LOCATED = re.compile(r"^(?P<field>[A-Za-z_][\w\-.\[\]]*): (?P<message>.+?)(?:; fix: (?P<fix>.+))?$")
+_LOCATED = re.compile(
+    r"^(?P<field>[A-Za-z_][\w\-.\[\]]*): (?P<message>.+?)(?:; fix: (?P<fix>.+))?$"
+)
 
 
 def problems_from_validation(error: ValidationError) -> list[Problem]:

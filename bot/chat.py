@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from adapters.console.render import render_card
 from bot.bootstrap import App, bootstrap
 from bot.settings import Settings
-from dialogs import intake
+from dialogs import intake, record_dialog
 from dialogs.case import Case
 from dialogs.clock import SimulatedClock
 from dialogs.commands import (
@@ -24,19 +24,10 @@ from dialogs.commands import (
     AddParticipant,
     Command,
     CompleteStep,
-    Escalate,
-    HandOver,
-    RecordDecision,
-    RecordDiscussion,
-    RecordInput,
-    Resolve,
-    Withdraw,
 )
 from dialogs.errors import DomainError, InvalidInput
-from dialogs.messages import record_fields, resolution_fields
+from dialogs.messages import party_card
 from dialogs.notifications import Notification, RecipientKind
-from dialogs.validation import check_actions, check_field, parse_action_lines
-from policy.model import FieldKind, FormField
 from scheduler.runner import deliver_due_notifications, fire_due_deadlines
 
 HELP = """Commands (REF is a case reference such as NB-0001):
@@ -49,7 +40,7 @@ HELP = """Commands (REF is a case reference such as NB-0001):
   escalate REF             cannot agree: move to the next tier
   decide REF               record the partnership's final decision (final stage only)
   done REF STEP            mark a step done
-  handover REF EMAIL       hand your part to a colleague
+  handover REF             hand your part to a colleague
   add REF EMAIL            bring someone into the case
   withdraw REF             withdraw the concern
   as EMAIL                 become someone else (play the counterpart or a manager)
@@ -108,47 +99,23 @@ class Chat:
             print(f"  {exc.message}")
             return None
 
-    def ask_field(self, field: FormField) -> str:
-        """Ask until the answer is valid; '-' skips an optional field."""
-        today = self.clock.now().date()
-        while True:
-            if field.kind is FieldKind.ACTIONS:
-                raw = self.ask(
-                    f"{field.label}\n  one per line as 'what; who; DD/MM/YYYY', "
-                    "separate several with ' | ', '-' for none: "
-                )
-                if raw.strip() == "-":
-                    return ""
-                lines = "\n".join(raw.split("|"))
-                _, problem = check_actions(parse_action_lines(lines), today)
-                if not problem:
-                    return lines
-                print(f"  {problem}")
-                continue
-            choices = "".join(f"\n  {n}. {c.label}" for n, c in enumerate(field.choices, 1))
-            raw = self.ask(f"{field.label}{choices}\n> ")
-            raw = "" if raw.strip() == "-" and not field.required else raw
-            try:
-                return check_field(field, raw, today)
-            except ValueError as exc:
-                print(f"  {exc}")
-
-    def ask_record(self, case: Case, *, summary_label: str | None = None) -> RecordInput:
+    def run_dialog(self, case: Case, purpose: record_dialog.Purpose) -> None:
+        """Ask a case conversation's questions one at a time, then issue its command."""
         policy = self.app.engine.policy_for(case)
-        answers: dict[str, str] = {}
-        for field in record_fields(policy, policy.stage(case.stage)):
-            if field.id == "unresolved":
-                continue
-            if field.id == "summary" and summary_label:
-                field = field.model_copy(update={"label": summary_label})
-            answers[field.id] = self.ask_field(field)
-        summary = answers.pop("summary", "")
-        actions = parse_action_lines(answers.pop("agreed_actions", ""))
-        return RecordInput(summary=summary, agreed_actions=actions, answers=answers)
-
-    def ask_outcome(self, case: Case) -> dict[str, str]:
-        policy = self.app.engine.policy_for(case)
-        return {f.id: self.ask_field(f) for f in resolution_fields(policy)}
+        people = self.app.engine.people(case.partnership_id)
+        session = record_dialog.start(case, purpose, self.me)
+        while session.state is record_dialog.DialogState.ASKING:
+            shown = record_dialog.prompt(policy, session)
+            choices = "".join(f"\n  {n}. {label}" for n, (_, label) in enumerate(shown.choices, 1))
+            text = self.ask(f"{shown.text}{choices}\n> ")
+            reply = record_dialog.answer(policy, session, text, self.clock.now().date(), people)
+            if reply.error:
+                print(f"  {reply.error}")
+            session = reply.session
+        if session.state is record_dialog.DialogState.DONE:
+            self.run_command(record_dialog.to_command(policy, session))
+        else:
+            print(f"  {session.closing_text}")
 
     # ---- commands ----------------------------------------------------------------------------
     def escalate_new(self) -> None:
@@ -247,8 +214,6 @@ class Chat:
             calendar = self.app.engine.calendar_for(
                 self.app.engine.partnership(case.partnership_id), policy
             )
-            from dialogs.messages import party_card
-
             print(
                 render_card(
                     party_card(
@@ -266,28 +231,12 @@ class Chat:
                 print(f"  {event.at:%d %b %H:%M} stage {event.stage} {event.summary}")
         elif verb == "ack":
             self.run_command(Acknowledge(**base))
-        elif verb == "record":
-            self.run_command(RecordDiscussion(**base, record=self.ask_record(case)))
-        elif verb == "resolve":
-            record = self.ask_record(case, summary_label="What was agreed, and each agency's view")
-            self.run_command(Resolve(**base, record=record, outcome_answers=self.ask_outcome(case)))
-        elif verb == "escalate":
-            unresolved = self.ask("What remains unresolved?\n> ")
-            self.run_command(Escalate(**base, unresolved=unresolved))
-        elif verb == "decide":
-            decision = self.ask("The partnership's decision:\n> ")
-            self.run_command(
-                RecordDecision(**base, decision=decision, outcome_answers=self.ask_outcome(case))
-            )
+        elif verb in {purpose.value for purpose in record_dialog.Purpose}:
+            self.run_dialog(case, record_dialog.Purpose(verb))
         elif verb == "done" and len(args) > 1:
             self.run_command(CompleteStep(**base, step_id=args[1]))
-        elif verb == "handover" and len(args) > 1:
-            reason = self.ask("Why (leave, end of shift ...)?\n> ")
-            self.run_command(HandOver(**base, to_email=args[1], reason=reason))
         elif verb == "add" and len(args) > 1:
             self.run_command(AddParticipant(**base, email=args[1]))
-        elif verb == "withdraw":
-            self.run_command(Withdraw(**base, reason=self.ask("Why is it withdrawn?\n> ")))
         else:
             print("  I don't know that. Type `help`.")
 

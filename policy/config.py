@@ -101,35 +101,50 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
-        partnership_ids = {p.id for p in self.partnerships}
-        if len(partnership_ids) != len(self.partnerships):
-            raise ValueError("two partnerships share an id")
-        prefixes = [p.reference_prefix for p in self.partnerships]
-        if len(set(prefixes)) != len(prefixes):
-            raise ValueError("two partnerships share a reference_prefix; case references clash")
-        agency_ids = set()
-        for agency in self.agencies:
-            if agency.partnership not in partnership_ids:
+        """Cross-references, reported as 'path: what; fix: how' like the pack checks."""
+        seen_partnerships: set[str] = set()
+        seen_prefixes: set[str] = set()
+        for i, partnership in enumerate(self.partnerships):
+            if partnership.id in seen_partnerships:
                 raise ValueError(
-                    f"agency '{agency.id}' names partnership '{agency.partnership}', not configured"
+                    f"partnerships[{i}].id: '{partnership.id}' is used twice; fix: make ids unique"
+                )
+            if partnership.reference_prefix in seen_prefixes:
+                raise ValueError(
+                    f"partnerships[{i}].reference_prefix: '{partnership.reference_prefix}' is"
+                    " used twice, so case references would clash; fix: choose another prefix"
+                )
+            seen_partnerships.add(partnership.id)
+            seen_prefixes.add(partnership.reference_prefix)
+        agency_ids: set[str] = set()
+        for i, agency in enumerate(self.agencies):
+            if agency.partnership not in seen_partnerships:
+                raise ValueError(
+                    f"agencies[{i}].partnership: '{agency.partnership}' is not configured;"
+                    f" fix: use one of {', '.join(sorted(seen_partnerships))}"
                 )
             if agency.id in agency_ids:
-                raise ValueError(f"agency id '{agency.id}' appears twice")
+                raise ValueError(
+                    f"agencies[{i}].id: '{agency.id}' is used twice; fix: make ids unique"
+                )
             agency_ids.add(agency.id)
-        emails = set()
-        for person in self.people:
+        emails: set[str] = set()
+        for i, person in enumerate(self.people):
             if person.agency not in agency_ids:
                 raise ValueError(
-                    f"person {person.email} names agency '{person.agency}', not listed"
+                    f"people[{i}].agency: '{person.agency}' is not in agencies;"
+                    " fix: add the agency or correct the id"
                 )
             if person.email in emails:
-                raise ValueError(f"person {person.email} appears twice")
+                raise ValueError(
+                    f"people[{i}].email: {person.email} is listed twice; fix: keep one entry"
+                )
             emails.add(person.email)
-        for person in self.people:
+        for i, person in enumerate(self.people):
             if person.line_manager and person.line_manager not in emails:
                 raise ValueError(
-                    f"person {person.email} names line_manager {person.line_manager},"
-                    " who is not in people"
+                    f"people[{i}].line_manager: {person.line_manager} is not in people;"
+                    " fix: add them to people, or correct the address"
                 )
         return self
 

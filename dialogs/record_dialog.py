@@ -1,0 +1,214 @@
+"""The conversations that act on an open case: record, resolve, escalate, decide, hand over,
+withdraw. Each is a declared list of questions (from the partnership's form where it has one),
+asked one at a time or drawn as one card, validated with the same rules, ending in a command.
+
+Like the intake, a session is plain data an adapter can keep between messages; ``cancel`` and
+``back`` work at every question.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from dialogs import texts
+from dialogs.case import Case
+from dialogs.commands import (
+    CaseCommand,
+    Escalate,
+    HandOver,
+    RecordDecision,
+    RecordDiscussion,
+    RecordInput,
+    Resolve,
+    Withdraw,
+)
+from dialogs.directory import Person
+from dialogs.intake import BACK_WORDS, CANCEL_WORDS, Prompt
+from dialogs.messages import record_fields, resolution_fields
+from dialogs.validation import check_actions, check_field, parse_action_lines
+from policy.model import FieldKind, FormField, Policy
+
+
+class Purpose(StrEnum):
+    RECORD = "record"
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+    DECIDE = "decide"
+    HANDOVER = "handover"
+    WITHDRAW = "withdraw"
+
+
+class DialogState(StrEnum):
+    ASKING = "asking"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+def _field(field_id: str, label: str, kind: FieldKind = FieldKind.LONG_TEXT) -> FormField:
+    return FormField(id=field_id, label=label, kind=kind, required=True)
+
+
+_UNRESOLVED = _field("unresolved", "What remains unresolved? (the next tier starts from this)")
+_DECISION = _field("decision", "The partnership's decision, as every agency should read it")
+_HAND_TO = _field("to_email", "Hand over to (their work email)", FieldKind.PERSON)
+_HAND_WHY = _field("reason", "Why? (leave, end of shift ...)", FieldKind.TEXT)
+_WITHDRAW_WHY = _field("reason", "Why is the concern withdrawn? (kept on the record)")
+_AGREED = "What was agreed, with each agency's view and the impact on the child"
+
+
+def questions(policy: Policy, stage: int, purpose: Purpose) -> list[FormField]:
+    """The questions for one purpose at one stage, in the order they are asked."""
+    record = [f for f in record_fields(policy, policy.stage(stage)) if f.id != "unresolved"]
+    if purpose is Purpose.RECORD:
+        return record
+    if purpose is Purpose.RESOLVE:
+        summary = [
+            f.model_copy(update={"label": _AGREED, "required": True})
+            for f in record
+            if f.id == "summary"
+        ]
+        return summary + [f for f in record if f.id != "summary"] + resolution_fields(policy)
+    if purpose is Purpose.ESCALATE:
+        return [_UNRESOLVED]
+    if purpose is Purpose.DECIDE:
+        rest = [f for f in record if f.id != "summary"]
+        return [_DECISION, *rest, *resolution_fields(policy)]
+    if purpose is Purpose.HANDOVER:
+        return [_HAND_TO, _HAND_WHY]
+    return [_WITHDRAW_WHY]
+
+
+class RecordSession(BaseModel):
+    case_id: str
+    case_version: int
+    stage: int
+    actor: str
+    purpose: Purpose
+    state: DialogState = DialogState.ASKING
+    index: int = 0
+    answers: dict[str, str] = Field(default_factory=dict)
+    closing_text: str = ""
+
+
+class DialogReply(BaseModel):
+    session: RecordSession
+    error: str = ""
+
+
+def start(case: Case, purpose: Purpose, actor: str) -> RecordSession:
+    return RecordSession(
+        case_id=case.id, case_version=case.version, stage=case.stage, actor=actor, purpose=purpose
+    )
+
+
+def prompt(policy: Policy, session: RecordSession) -> Prompt:
+    if session.state is not DialogState.ASKING:
+        return Prompt(session.closing_text)
+    field = questions(policy, session.stage, session.purpose)[session.index]
+    if field.kind is FieldKind.ACTIONS:
+        text = f"{field.label}\nOne per line as 'what; who; DD/MM/YYYY' (or '-' for none)"
+        return Prompt(text, field=field)
+    suffix = "" if field.required else " (optional: send '-' to skip)"
+    choices = tuple((c.id, c.label) for c in field.choices)
+    return Prompt(field.label + suffix, field=field, choices=choices, guidance=field.help)
+
+
+def _check(field: FormField, raw: str, today: date, people: dict[str, Person]) -> str:
+    if field.kind is FieldKind.ACTIONS:
+        if raw.strip() == "-":
+            return ""
+        lines = "\n".join(raw.split("|"))
+        _, problem = check_actions(parse_action_lines(lines), today)
+        if problem:
+            raise ValueError(problem)
+        return lines
+    raw = "" if raw.strip() == "-" and not field.required else raw
+    directory = people if field.kind is FieldKind.PERSON else None
+    return check_field(field, raw, today, directory)
+
+
+def answer(
+    policy: Policy, session: RecordSession, text: str, today: date, people: dict[str, Person]
+) -> DialogReply:
+    """Take one typed answer; never raises for bad input, the reply carries the error."""
+    session = session.model_copy(deep=True)
+    word = text.strip().lower()
+    if word in CANCEL_WORDS:
+        session.state, session.closing_text = DialogState.CANCELLED, "Cancelled. Nothing changed."
+        return DialogReply(session=session)
+    if word in BACK_WORDS and session.index > 0:
+        session.index -= 1
+        return DialogReply(session=session)
+    fields = questions(policy, session.stage, session.purpose)
+    field = fields[session.index]
+    try:
+        session.answers[field.id] = _check(field, text, today, people)
+    except ValueError as exc:
+        return DialogReply(session=session, error=str(exc))
+    if field.id == "to_email" and session.answers["to_email"] == session.actor.lower():
+        return DialogReply(session=session, error=texts.HANDOVER_SELF)
+    if session.index + 1 < len(fields):
+        session.index += 1
+    else:
+        session.state = DialogState.DONE
+    return DialogReply(session=session)
+
+
+def submit_form(
+    policy: Policy,
+    session: RecordSession,
+    values: dict[str, str],
+    today: date,
+    people: dict[str, Person],
+) -> tuple[RecordSession, dict[str, str]]:
+    """All questions at once, from a card: the session with clean answers, and errors by field."""
+    clean: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for field in questions(policy, session.stage, session.purpose):
+        raw = values.get(field.id, "")
+        try:
+            clean[field.id] = _check(field, raw if raw.strip() else "-", today, people)
+            if field.required and not clean[field.id]:
+                raise ValueError(texts.REQUIRED)
+            if field.id == "to_email" and clean[field.id] == session.actor.lower():
+                raise ValueError(texts.HANDOVER_SELF)
+        except ValueError as exc:
+            errors[field.id] = str(exc)
+    done = DialogState.ASKING if errors else DialogState.DONE
+    return session.model_copy(update={"answers": clean, "state": done}), errors
+
+
+def to_command(policy: Policy, session: RecordSession) -> CaseCommand:
+    answers = dict(session.answers)
+    base = {
+        "actor": session.actor,
+        "case_id": session.case_id,
+        "expected_version": session.case_version,
+    }
+    outcome_ids = {f.id for f in resolution_fields(policy)}
+    outcome = {k: v for k, v in answers.items() if k in outcome_ids}
+    record = RecordInput(
+        summary=answers.pop("summary", ""),
+        agreed_actions=parse_action_lines(answers.pop("agreed_actions", "")),
+        answers={k: v for k, v in answers.items() if k not in outcome_ids},
+    )
+    if session.purpose is Purpose.RECORD:
+        return RecordDiscussion(**base, record=record)
+    if session.purpose is Purpose.RESOLVE:
+        return Resolve(**base, record=record, outcome_answers=outcome)
+    if session.purpose is Purpose.ESCALATE:
+        return Escalate(**base, unresolved=session.answers["unresolved"])
+    if session.purpose is Purpose.DECIDE:
+        decision = session.answers["decision"]
+        record = record.model_copy(
+            update={"answers": {k: v for k, v in record.answers.items() if k != "decision"}}
+        )
+        return RecordDecision(**base, decision=decision, record=record, outcome_answers=outcome)
+    if session.purpose is Purpose.HANDOVER:
+        return HandOver(
+            **base, to_email=session.answers["to_email"], reason=session.answers["reason"]
+        )
+    return Withdraw(**base, reason=session.answers["reason"])

@@ -1,0 +1,256 @@
+"""The `escalation-bot` command as people use it: right answers, and for bad input a message that
+names the file, the field and the fix, with a non-zero exit and no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = ROOT / "examples" / "partnerships.yaml"
+CLI = [sys.executable, "-m", "bot.cli"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- policy --------------------------------------------------------------------------------
+
+
+def test_policy_list_names_every_bundled_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "policy", "list", "--json")
+    assert code == 0
+    rows = {row["id"]: row for row in json.loads(out)}
+    assert set(rows) == {"sp-jersey", "nsscp", "jersey-spb-2014", "st-helens"}
+    assert rows["nsscp"]["stages"] == [1, 2, 2, 3]
+    assert rows["st-helens"]["stages"] == [1, 2, 5, 3]
+    assert rows["jersey-spb-2014"]["region"] == "JE"
+    assert rows["nsscp"]["region"] == "GB-ENG"
+
+
+def test_policy_show_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "policy", "show", "nsscp")
+    assert code == 0
+    assert "Stage 4: Safeguarding Partnership - 3 working day(s)" in out
+    assert "final and binding" in out
+    assert "001_9a127cc8a84eb14f.txt" in out
+
+
+def test_policy_show_unknown_id(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "policy", "show", "nowhere")
+    assert code == 1
+    assert "no policy 'nowhere'" in err
+    assert "nsscp" in err  # the known ids are listed
+
+
+def test_policy_check_accepts_a_bundled_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "policy", "check", str(ROOT / "policy/packs/st-helens.yaml"))
+    assert code == 0
+    assert "OK - st-helens v1, 4 stages" in out
+
+
+def test_policy_check_names_file_field_and_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = yaml.safe_load((ROOT / "policy/packs/nsscp.yaml").read_text())
+    data["stages"][1]["allowance_working_days"] = "two"
+    bad = tmp_path / "nsscp.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    code, out, err = run(capsys, "policy", "check", str(bad))
+    assert code == 1
+    assert out == ""
+    assert str(bad) in err
+    assert "stages[1].allowance_working_days" in err
+    assert "fix: give a whole number" in err
+    assert "Traceback" not in err
+
+
+def test_policy_check_reports_bad_yaml_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("id: x\nstages: [1, 2\n")
+    code, _, err = run(capsys, "policy", "check", str(bad))
+    assert code == 1
+    assert "line 3" in err and "not valid YAML" in err
+
+
+# ---- timeline ------------------------------------------------------------------------------
+
+
+def test_timeline_json_across_christmas(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "timeline", "--policy", "nsscp", "--start", "2026-12-21T10:00", "--json"
+    )
+    assert code == 0
+    timeline = json.loads(out)
+    assert timeline["policy"] == "nsscp"
+    # Stage 1: 1 working day after Mon 21 Dec -> Tue 22. Stage 2: +2 -> Wed 23, Thu 24.
+    # Stage 3: +2 skipping Fri 25 (Christmas), the weekend and Mon 28 (Boxing Day substitute)
+    # -> Tue 29, Wed 30. Stage 4: +3 skipping Fri 1 Jan -> Thu 31, Mon 4, Tue 5 Jan.
+    dues = [stage["due"] for stage in timeline["stages"]]
+    assert dues == [
+        "2026-12-22T17:00:00+00:00",
+        "2026-12-24T17:00:00+00:00",
+        "2026-12-30T17:00:00+00:00",
+        "2027-01-05T17:00:00+00:00",
+    ]
+    assert [s["starts"] for s in timeline["stages"]][1:] == dues[:3]
+    referral, response = timeline["stages"][3]["steps"]
+    assert referral["due"] == "2026-12-30T17:00:00+00:00"  # "on Day 5"
+    assert response["due"] == "2027-01-05T17:00:00+00:00"  # "within 3 working days, by Day 8"
+
+
+def test_timeline_json_in_summer_time_jersey(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "timeline", "--policy", "jersey-spb-2014", "--start", "2028-05-08T09:30", "--json"
+    )
+    assert code == 0
+    stages = json.loads(out)["stages"]
+    # 5 working days after Mon 8 May 2028, skipping Tue 9 May (Liberation Day): 10, 11, 12, 15, 16.
+    assert stages[0]["due"] == "2028-05-16T17:00:00+01:00"
+    chair = stages[5]["steps"][1]
+    assert chair["id"] == "chair-recommendation"
+    assert stages[5]["due"] == chair["due"]  # the stage's 7 days are the referral's 2 + 5
+
+
+def test_timeline_rejects_a_bad_start(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "timeline", "--policy", "nsscp", "--start", "next tuesday")
+    assert code == 2
+    assert "--start" in err
+
+
+# ---- config --------------------------------------------------------------------------------
+
+
+def test_config_check_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config", "check", str(EXAMPLE_CONFIG))
+    assert code == 0
+    assert "4 partnership(s), 8 agencies" in out
+
+
+def _broken_config(tmp_path: Path, change: str) -> Path:
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    if change == "role":
+        data["people"][0]["role"] = "team_leader"
+    elif change == "policy":
+        data["partnerships"][0]["policy"] = "nowhere"
+    elif change == "manager":
+        data["people"][0]["line_manager"] = "ghost@nowhere.example"
+    elif change == "email":
+        data["people"][0]["email"] = "not-an-email"
+    elif change == "stage":
+        data["partnerships"][0]["alerts"]["stages"][9] = "console:x"
+    elif change == "zone":
+        data["partnerships"][0]["time_zone"] = "Europe/Atlantis"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ("role", "people[0].role", "use one of"),
+        ("policy", "partnerships[0].policy", "no policy 'nowhere'"),
+        ("manager", "people[0].line_manager", "ghost@nowhere.example"),
+        ("email", "people[0].email", "email"),
+        ("stage", "partnerships[0].alerts.stages.9", "has no stage 9"),
+        ("zone", "partnerships[0]", "unknown time zone"),
+    ],
+)
+def test_config_check_names_file_field_and_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, field: str, words: str
+) -> None:
+    path = _broken_config(tmp_path, change)
+    code, _, err = run(capsys, "config", "check", str(path))
+    assert code == 1
+    assert str(path) in err
+    assert f"  {field}:" in err
+    assert words in err
+    assert "fix:" in err
+    assert "Traceback" not in err
+
+
+def test_config_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "config", "check", str(tmp_path / "absent.yaml"))
+    assert code == 1
+    assert "file not found" in err
+
+
+# ---- demo and chat as real processes --------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["sp-jersey", "nsscp", "jersey-spb-2014", "st-helens"])
+def test_demo_runs_every_procedure(policy: str) -> None:
+    result = subprocess.run(
+        [*CLI, "demo", "--policy", policy], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "types /escalate" in out
+    assert "has raised a professional difference with you" in out  # counterpart pinged
+    assert "is yours" in out  # managers prompted
+    assert "deadline lapsed; now stage" in out  # automatic escalation, channel alert
+    assert "'ASAP' is not a date" in out
+    assert "resolved at stage" in out or "decision recorded" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_unknown_policy() -> None:
+    result = subprocess.run(
+        [*CLI, "demo", "--policy", "nowhere"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "No configured partnership runs policy 'nowhere'" in result.stdout
+
+
+def test_chat_plays_two_roles(tmp_path: Path) -> None:
+    script = "\n".join(
+        [
+            "escalate",
+            "no",  # immediate risk
+            "hana.moss@health.northbay.example",
+            "Jamie Example",
+            "31/02/2016",  # not a date: asked again
+            "12/04/2016",
+            "ICS 1",
+            "1",
+            "We disagree about the assessment",
+            "Jamie is missing school",
+            "Joint assessment",
+            "-",
+            "-",
+            "yes",
+            "status",
+            "as hana.moss@health.northbay.example",
+            "wait 1d",
+            "ack NB-0001",
+            "as someone@nowhere.example",
+            "show NB-0001",
+            "quit",
+        ]
+    )
+    result = subprocess.run(
+        [*CLI, "chat", "--as", "dana.marsh@council.northbay.example",
+         "--db", str(tmp_path / "chat.sqlite3")],
+        cwd=ROOT, input=script + "\n", capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "'31/02/2016' is not a date I can read" in out
+    assert "Case NB-0001 raised: Hana Moss has been told." in out
+    assert "NB-0001: stage 1 (Practitioner to practitioner)" in out
+    assert "Hana Moss has acknowledged case NB-0001" in out
+    assert "Only the people involved in case NB-0001" in out
+    assert "Traceback" not in result.stderr

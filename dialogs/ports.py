@@ -52,7 +52,26 @@ class StaleVersion(Exception):
     """Raised by a store when the case's stored version is not the one the command read."""
 
 
-class Store(Protocol):
+class StoreExtras(Protocol):
+    """Chat-platform and operations support shared by every store."""
+
+    def save_conversation_reference(self, platform: str, user_key: str, reference: str) -> None:
+        """Keep the latest reference (opaque JSON) for proactive messages to one user."""
+        ...
+
+    def conversation_reference(self, platform: str, user_key: str) -> str | None: ...
+
+    def mark_once(self, key: str, now: datetime, ttl_seconds: float) -> bool:
+        """True the first time ``key`` is marked within ``ttl_seconds``; False for a repeat
+        (platform retries, duplicate clicks)."""
+        ...
+
+    def open_case_counts(self) -> dict[tuple[str, int], int]:
+        """Open cases by (partnership id, stage), for metrics."""
+        ...
+
+
+class Store(StoreExtras, Protocol):
     # cases and history
     def create_case(
         self,

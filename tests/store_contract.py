@@ -362,3 +362,26 @@ class StoreContract:
             store.mark_sent("missing", at(0))
         with pytest.raises(KeyError):
             store.mark_failed("missing", "boom", None)
+
+    # ---- platform support and metrics --------------------------------------------------------
+    def test_conversation_references_keep_the_latest(self, store: Store) -> None:
+        assert store.conversation_reference("teams", "aad-1") is None
+        store.save_conversation_reference("teams", "aad-1", '{"v": 1}')
+        store.save_conversation_reference("teams", "aad-1", '{"v": 2}')
+        store.save_conversation_reference("slack", "aad-1", '{"v": 3}')
+        assert store.conversation_reference("teams", "aad-1") == '{"v": 2}'
+        assert store.conversation_reference("slack", "aad-1") == '{"v": 3}'
+
+    def test_mark_once_is_true_once_per_ttl(self, store: Store) -> None:
+        assert store.mark_once("slack:evt-1", at(0), 60) is True
+        assert store.mark_once("slack:evt-1", at(0.5), 60) is False
+        assert store.mark_once("slack:evt-2", at(0.5), 60) is True
+        assert store.mark_once("slack:evt-1", at(2), 60) is True  # the first marker expired
+
+    def test_open_case_counts_by_partnership_and_stage(self, store: Store) -> None:
+        store.create_case(make_case("c1"), [], [], [])
+        store.create_case(make_case("c2", reference="P-2"), [], [], [])
+        closed = make_case("c3", reference="P-3")
+        store.create_case(closed, [], [], [])
+        store.save_case(bumped(closed, status=CaseStatus.RESOLVED), closed.version, [], [], [])
+        assert store.open_case_counts() == {("p1", 1): 2}

@@ -58,6 +58,9 @@ CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, case_id TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, sent_at TEXT, json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, deliver_at);
+CREATE TABLE IF NOT EXISTS conversation_references (platform TEXT NOT NULL,
+    user_key TEXT NOT NULL, reference TEXT NOT NULL, PRIMARY KEY (platform, user_key));
+CREATE TABLE IF NOT EXISTS once_markers (key TEXT PRIMARY KEY, expires_at TEXT NOT NULL);
 """
 
 
@@ -387,3 +390,37 @@ class SqliteStore:
     def notification(self, key: str) -> tuple[Notification, str] | None:
         rows = self._rows("SELECT json, status FROM outbox WHERE key = ?", key)
         return (_notification(rows[0]), rows[0]["status"]) if rows else None
+
+    # ---- platform support and metrics --------------------------------------------------------
+    def save_conversation_reference(self, platform: str, user_key: str, reference: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO conversation_references (platform, user_key, reference)"
+                " VALUES (?, ?, ?) ON CONFLICT (platform, user_key)"
+                " DO UPDATE SET reference = excluded.reference",
+                (platform, user_key, reference),
+            )
+
+    def conversation_reference(self, platform: str, user_key: str) -> str | None:
+        rows = self._rows(
+            "SELECT reference FROM conversation_references WHERE platform = ? AND user_key = ?",
+            platform, user_key,
+        )
+        return str(rows[0]["reference"]) if rows else None
+
+    def mark_once(self, key: str, now: datetime, ttl_seconds: float) -> bool:
+        with self._write() as db:
+            db.execute("DELETE FROM once_markers WHERE key = ? AND expires_at <= ?",
+                       (key, _utc(now)))
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO once_markers (key, expires_at) VALUES (?, ?)",
+                (key, _utc(now + timedelta(seconds=ttl_seconds))),
+            ).rowcount
+        return inserted == 1
+
+    def open_case_counts(self) -> dict[tuple[str, int], int]:
+        counts: dict[tuple[str, int], int] = {}
+        for case in _cases(self._rows("SELECT json FROM cases WHERE status = 'open'")):
+            key = (case.partnership_id, case.stage)
+            counts[key] = counts.get(key, 0) + 1
+        return counts

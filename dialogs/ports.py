@@ -131,8 +131,22 @@ class Store(StoreExtras, Protocol):
 
     def next_due(self) -> datetime | None: ...
 
+    def count_due(self, now: datetime) -> int:
+        """Deadlines due at or before ``now`` and not yet completed: the scheduler's backlog."""
+        ...
+
     # outbox
-    def due_notifications(self, now: datetime, limit: int) -> list[OutboxItem]: ...
+    def due_notifications(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """A read-only look at what is due (tests, operators). Delivery uses the claim."""
+        ...
+
+    def claim_notifications(
+        self, now: datetime, worker: str, lease_seconds: float, limit: int
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due notifications for one worker: each is hidden from other
+        workers for ``lease_seconds`` (its deliver_at moves to now + lease), so several replicas
+        never deliver the same one at once; one whose worker dies is due again after the lease."""
+        ...
 
     def mark_sent(self, key: str, at: datetime) -> None: ...
 

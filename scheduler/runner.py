@@ -64,11 +64,17 @@ def fire_due_deadlines(
 
 
 async def deliver_due_notifications(
-    store: Store, notifier: Notifier, clock: Clock, *, batch: int = 100
+    store: Store,
+    notifier: Notifier,
+    clock: Clock,
+    *,
+    worker: str = "local",
+    lease_seconds: float = 60.0,
+    batch: int = 100,
 ) -> tuple[int, int]:
     """Send what is due; returns (sent, failed). Failures are kept and retried, never dropped."""
     sent = failed = 0
-    items = store.due_notifications(clock.now(), batch)
+    items = store.claim_notifications(clock.now(), worker, lease_seconds, batch)
     for item in items:
         note = item.notification
         try:

@@ -286,6 +286,16 @@ class StoreContract:
         assert store.complete_deadline(keep) is True
         assert store.deadlines_for_case("case-1") == [make_deadline("new")]
 
+    def test_count_due_counts_the_backlog(self, store: Store) -> None:
+        case = make_case()
+        deadlines = [make_deadline(f"d{i}", due_at=at(i)) for i in range(5)]
+        store.create_case(case, [], [], deadlines)
+        assert store.count_due(at(-1)) == 0
+        assert store.count_due(at(2)) == 3
+        (claim,) = store.claim_due(at(2), "w", 60, 1)
+        store.complete_deadline(claim)
+        assert store.count_due(at(2)) == 2
+
     def test_next_due_is_when_the_next_deadline_can_be_claimed(self, store: Store) -> None:
         assert store.next_due() is None
         store.create_case(make_case(), [], [], [make_deadline("a", due_at=at(2)),
@@ -330,6 +340,19 @@ class StoreContract:
         assert [i.notification.key for i in store.due_notifications(at(10), 1)] == ["now"]
         assert all(i.attempts == 0 for i in store.due_notifications(at(10), 10))
         assert store.due_notifications(at(-1), 10) == []
+
+    def test_claimed_notifications_are_hidden_until_their_lease_ends(self, store: Store) -> None:
+        store.create_case(make_case(), [], [make_notification("a"), make_notification("b")], [])
+        first = store.claim_notifications(at(0), "w1", 60, 1)
+        assert [i.notification.key for i in first] == ["a"]
+        assert [i.notification.key for i in store.claim_notifications(at(0), "w2", 60, 10)] == ["b"]
+        assert store.claim_notifications(at(0.5), "w2", 60, 10) == []
+        store.mark_sent("a", at(0.5))
+        # w2 died holding b: after the lease it is due again, returned unchanged
+        (again,) = store.claim_notifications(at(1.5), "w3", 60, 10)
+        assert again.notification == make_notification("b") and again.attempts == 0
+        with pytest.raises(ValueError):
+            store.claim_notifications(at(2), "w3", 0, 10)
 
     def test_sent_notifications_are_not_due_again(self, store: Store) -> None:
         store.create_case(make_case(), [], [make_notification()], [])

@@ -360,6 +360,10 @@ class SqliteStore:
         )
         return None if row["next"] is None else _instant(row["next"])
 
+    def count_due(self, now: datetime) -> int:
+        (row,) = self._rows("SELECT COUNT(*) AS n FROM deadlines WHERE due_at <= ?", _utc(now))
+        return int(row["n"])
+
     # ---- outbox ------------------------------------------------------------------------------
     def due_notifications(self, now: datetime, limit: int) -> list[OutboxItem]:
         """A retry is a pending row whose deliver_at moved on; the notification itself is
@@ -368,6 +372,26 @@ class SqliteStore:
             "SELECT json, attempts FROM outbox WHERE status = 'pending' AND deliver_at <= ?"
             " ORDER BY deliver_at, rowid LIMIT ?", _utc(now), max(limit, 0),
         )
+        return [OutboxItem(_notification(row), row["attempts"]) for row in rows]
+
+    def claim_notifications(
+        self, now: datetime, worker: str, lease_seconds: float, limit: int
+    ) -> list[OutboxItem]:
+        """The lease is the row's deliver_at moved forward: no extra state, and a worker that dies
+        simply lets the row fall due again."""
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT key, json, attempts FROM outbox WHERE status = 'pending'"
+                " AND deliver_at <= ? ORDER BY deliver_at, rowid LIMIT ?",
+                (_utc(now), max(limit, 0)),
+            ).fetchall()
+            lease_until = _utc(now + timedelta(seconds=lease_seconds))
+            db.executemany(
+                "UPDATE outbox SET deliver_at = ? WHERE key = ?",
+                [(lease_until, row["key"]) for row in rows],
+            )
         return [OutboxItem(_notification(row), row["attempts"]) for row in rows]
 
     def mark_sent(self, key: str, at: datetime) -> None:

@@ -1,0 +1,753 @@
+"""The Store port on Redis, for several bot processes or hosts sharing one server.
+
+Every write that touches more than one key is one Lua script, and Redis runs a script without
+interleaving any other command, so the case, its history, its outbox and its deadlines change
+together or not at all, and a claim is exclusive across processes. A script first does every check
+and read (existence, version, reference and deadline-key ownership, the claims it must keep) and
+only then writes, so a refused write (``StaleVersion``, ``ValueError``, ``KeyError``) has written
+nothing. Redis does not roll a script back: an error after the first write (only possible if a key
+of the wrong type were planted under our prefix) would leave that write in place; an error in a
+check or read, like that one, is raised to the caller as ``redis.ResponseError``. A server over
+``maxmemory`` refuses only a script's first write, never a later one, and the ``#!lua`` shebang on
+the write scripts makes it refuse them before they start.
+
+One slot. Every key is ``{prefix}:...``: the whole prefix is a Redis Cluster hash tag, so every
+key of one store hashes to the same slot and a script may touch any of them on a cluster (the
+scripts build key names from the prefix; each declares one key so a cluster client routes it to
+the slot's node, and the server checks the rest are in that slot). The price: one store lives on
+one node. A cluster then adds failover, not throughput; that node's single command thread is the
+ceiling for every bot process sharing the prefix. Outgrowing it means splitting the partnerships
+over several stores (prefixes), which the hash tag then spreads over nodes.
+
+Layout, under ``{prefix}:``:
+
+- ``case:<id>`` hash: ``json``, ``version``, ``reference``, ``partnership``, ``status``,
+  ``stage`` and ``created`` (creation order, from ``counter:cases``); ``references`` hash
+  reference -> id; ``cases`` sorted set of every id by creation order; ``open`` and
+  ``open-in:<partnership>`` sorted sets of the open ones, also by creation order.
+- ``case-parties:<id>`` set and ``person-cases:<email>`` sets: everyone ever on the case, as in
+  the SQLite store; whether someone is still an active party is checked on the loaded case.
+- ``case-events:<id>`` list of event JSON, append only, in the order of writing.
+- ``sequence:<name>`` counters (INCR); ``policy:<policy id>`` hash version -> JSON (HSETNX, so
+  the first snapshot wins); ``people`` hash email -> JSON, ``people-partnership`` hash
+  email -> partnership, ``people-in:<partnership>`` sets of emails.
+- ``deadline:<key>`` hash: ``case_id``, ``kind``, ``stage``, ``step_id`` (absent for none),
+  ``due_at``, and ``claimed_by`` / ``lease_until`` once claimed; ``deadlines:due`` sorted set of
+  every deadline key scored by its due time; ``case-deadlines:<id>`` set of the case's keys.
+- ``outbox:<key>`` hash: ``json``, ``case_id``, ``status``, ``attempts``, ``deliver_at``,
+  ``seq`` (from ``counter:outbox``), ``last_error``, ``sent_at``; ``outbox-pending`` sorted set
+  of the pending ones scored by ``deliver_at``, member ``<seq, 16 digits>:<key>`` so equal times
+  keep the order of writing. ``claim_notifications`` leases a row by moving its ``deliver_at``
+  (and score) to the lease's end, as the SQLite store does.
+- ``conversation-refs:<platform>`` hash user key -> reference; ``once:<key>`` markers.
+
+Instants are integer microseconds since 1970-01-01 UTC, written as decimal strings. They are exact
+(the lease fencing token compares them for equality), they sort as sorted-set scores (a double
+holds every integer below 2**53, which is the year 2255 in microseconds), and Lua compares them
+with ``tonumber``. The scripts never write a number Lua computed, only strings Python sent, so no
+float formatting can round them. Anything naive is refused: guessing its zone would move
+deadlines silently. Time always comes from the caller (never the server's clock), as in every
+store, so tests can pass a later ``now``; ``once:`` markers also get a ``PX`` expiry so Redis
+forgets them, but whether one has expired is decided by the ``now`` passed in.
+
+Durability. Out of the box Redis keeps data in memory and snapshots now and then, so a crash loses
+the last minutes of cases. Run it with ``appendonly yes``. With ``appendfsync everysec`` (the
+usual choice) a power cut or kernel crash can lose the last second or two of writes the engine was
+told were saved; ``appendfsync always`` fsyncs before replying, so it loses nothing acknowledged
+(like the SQLite store's ``synchronous=FULL``) at the cost of a disk flush per write. A replica
+does not replace either: replication is asynchronous, so a failover can lose recent writes too.
+Keep ``maxmemory-policy noeviction``: an evicting policy would drop cases.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+
+from dialogs.case import Case
+from dialogs.directory import Person
+from dialogs.events import Event
+from dialogs.notifications import Notification
+from dialogs.ports import ClaimedDeadline, Deadline, OutboxItem, StaleVersion
+from policy.model import Policy
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_PREFIX = "escalation"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+# ---- Lua ------------------------------------------------------------------------------------
+# ARGV[1] is always the key prefix with its braces, "{escalation}"; KEYS[1] a key in its slot.
+
+_WRITE_CASE = """#!lua
+local P, mode, id, ref = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local partnership, status, stage, version, expected, json =
+    ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local case_key = KEYS[1]
+local i = 11
+local function count()
+    local n = tonumber(ARGV[i])
+    i = i + 1
+    return n
+end
+local parties, party_set = {}, {}
+for _ = 1, count() do
+    parties[#parties + 1] = ARGV[i]
+    party_set[ARGV[i]] = true
+    i = i + 1
+end
+local events = {}
+for _ = 1, count() do
+    events[#events + 1] = ARGV[i]
+    i = i + 1
+end
+local notes = {}
+for _ = 1, count() do
+    notes[#notes + 1] = {ARGV[i], ARGV[i + 1], ARGV[i + 2]}
+    i = i + 3
+end
+local deadlines, keep = {}, {}
+for _ = 1, count() do
+    deadlines[#deadlines + 1] = {key = ARGV[i], kind = ARGV[i + 1], stage = ARGV[i + 2],
+        has_step = ARGV[i + 3], step = ARGV[i + 4], due = ARGV[i + 5]}
+    keep[ARGV[i]] = true
+    i = i + 6
+end
+
+-- phase 1: checks and reads only; any refusal returns before the first write
+local refs = P .. ":references"
+local old
+if mode == "create" then
+    if redis.call("EXISTS", case_key) == 1 then return {"exists", id} end
+    if redis.call("HEXISTS", refs, ref) == 1 then return {"exists", ref} end
+else
+    old = redis.call("HMGET", case_key, "version", "reference", "partnership", "created")
+    if not old[1] then return {"missing", id} end
+    if old[1] ~= expected then return {"stale", old[1]} end
+    local owner = redis.call("HGET", refs, ref)
+    if owner and owner ~= id then return {"reference-taken", ref} end
+end
+for _, d in ipairs(deadlines) do
+    local owner = redis.call("HGET", P .. ":deadline:" .. d.key, "case_id")
+    if owner and owner ~= id then return {"deadline-taken", d.key} end
+end
+local parties_key = P .. ":case-parties:" .. id
+local old_parties = redis.call("SMEMBERS", parties_key)
+local deadlines_key = P .. ":case-deadlines:" .. id
+local old_deadlines = redis.call("SMEMBERS", deadlines_key)
+local claims = {}
+for _, key in ipairs(old_deadlines) do
+    local claim = redis.call("HMGET", P .. ":deadline:" .. key, "claimed_by", "lease_until")
+    if claim[1] and claim[2] then claims[key] = claim end
+end
+local fresh, seen = {}, {}
+for _, note in ipairs(notes) do
+    if not seen[note[1]] and redis.call("EXISTS", P .. ":outbox:" .. note[1]) == 0 then
+        fresh[#fresh + 1] = note
+    end
+    seen[note[1]] = true
+end
+
+-- phase 2: writes
+local created
+if mode == "create" then
+    created = tostring(redis.call("INCR", P .. ":counter:cases"))
+    redis.call("ZADD", P .. ":cases", created, id)
+else
+    created = old[4]
+    redis.call("ZREM", P .. ":open", id)
+    redis.call("ZREM", P .. ":open-in:" .. old[3], id)
+    if old[2] ~= ref then redis.call("HDEL", refs, old[2]) end
+end
+redis.call("HSET", refs, ref, id)
+redis.call("HSET", case_key, "json", json, "version", version, "reference", ref,
+    "partnership", partnership, "status", status, "stage", stage, "created", created)
+if status == "open" then
+    redis.call("ZADD", P .. ":open", created, id)
+    redis.call("ZADD", P .. ":open-in:" .. partnership, created, id)
+end
+
+for _, email in ipairs(old_parties) do
+    if not party_set[email] then redis.call("SREM", P .. ":person-cases:" .. email, id) end
+end
+redis.call("DEL", parties_key)
+for _, email in ipairs(parties) do
+    redis.call("SADD", parties_key, email)
+    redis.call("SADD", P .. ":person-cases:" .. email, id)
+end
+
+for _, event in ipairs(events) do
+    redis.call("RPUSH", P .. ":case-events:" .. id, event)
+end
+
+for _, note in ipairs(fresh) do
+    local seq = redis.call("INCR", P .. ":counter:outbox")
+    redis.call("HSET", P .. ":outbox:" .. note[1], "json", note[3], "case_id", id,
+        "status", "pending", "attempts", "0", "deliver_at", note[2], "seq", tostring(seq))
+    redis.call("ZADD", P .. ":outbox-pending", note[2],
+        string.format("%016d", seq) .. ":" .. note[1])
+end
+
+-- deadlines are replaced wholesale; one that stays keeps its claim
+for _, key in ipairs(old_deadlines) do
+    if not keep[key] then
+        redis.call("DEL", P .. ":deadline:" .. key)
+        redis.call("ZREM", P .. ":deadlines:due", key)
+    end
+end
+redis.call("DEL", deadlines_key)
+for _, d in ipairs(deadlines) do
+    local row = P .. ":deadline:" .. d.key
+    local fields = {"case_id", id, "kind", d.kind, "stage", d.stage, "due_at", d.due}
+    if d.has_step == "1" then
+        fields[#fields + 1] = "step_id"
+        fields[#fields + 1] = d.step
+    end
+    local claim = claims[d.key]
+    if claim then
+        fields[#fields + 1] = "claimed_by"
+        fields[#fields + 1] = claim[1]
+        fields[#fields + 1] = "lease_until"
+        fields[#fields + 1] = claim[2]
+    end
+    redis.call("DEL", row)
+    redis.call("HSET", row, unpack(fields))
+    redis.call("ZADD", P .. ":deadlines:due", d.due, d.key)
+    redis.call("SADD", deadlines_key, d.key)
+end
+return {"ok", id}
+"""
+
+_DEADLINE_FIELDS = """
+local function deadline_row(P, key)
+    local row = redis.call("HMGET", P .. ":deadline:" .. key,
+        "case_id", "kind", "stage", "step_id", "due_at")
+    return {key, row[1], row[2], row[3], row[4] or "", row[4] and "1" or "0", row[5]}
+end
+"""
+
+# Rows due by now in (due_at, key) order, skipping any whose lease has not ended; a lease still
+# holds at its very end, as in the SQLite store. Pages through the due set so a few live leases
+# ahead of the free rows cost only their own reads.
+_CLAIM_DUE = "#!lua\n" + _DEADLINE_FIELDS + """
+local P, now, worker, lease_until, limit = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local now_n = tonumber(now)
+local claimed, taken, offset = {}, 0, 0
+while taken < limit do
+    local keys = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", now, "LIMIT", offset, 100)
+    if #keys == 0 then break end
+    for _, key in ipairs(keys) do
+        local row = P .. ":deadline:" .. key
+        local held = redis.call("HGET", row, "lease_until")
+        if not held or tonumber(held) < now_n then
+            redis.call("HSET", row, "claimed_by", worker, "lease_until", lease_until)
+            local out = deadline_row(P, key)
+            for _, value in ipairs(out) do claimed[#claimed + 1] = value end
+            taken = taken + 1
+            if taken >= limit then break end
+        end
+    end
+    offset = offset + #keys
+end
+return claimed
+"""
+
+# Worker and lease end together are the fencing token.
+_COMPLETE = """#!lua
+local P, key, worker, lease_until = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local row = P .. ":deadline:" .. key
+local held = redis.call("HMGET", row, "claimed_by", "lease_until", "case_id")
+if held[1] ~= worker or held[2] ~= lease_until then return 0 end
+redis.call("DEL", row)
+redis.call("ZREM", KEYS[1], key)
+redis.call("SREM", P .. ":case-deadlines:" .. held[3], key)
+return 1
+"""
+
+# The earliest instant a deadline becomes claimable: its due time, or for a claimed one the later
+# of due time and lease end. Walks the due set only while due times are below the best so far.
+_NEXT_DUE = """#!lua flags=no-writes
+local P = ARGV[1]
+local best, best_n, offset = false, nil, 0
+while true do
+    local page = redis.call("ZRANGE", KEYS[1], offset, offset + 99)
+    if #page == 0 then return best end
+    for _, key in ipairs(page) do
+        local row = redis.call("HMGET", P .. ":deadline:" .. key,
+            "due_at", "claimed_by", "lease_until")
+        local due_n = tonumber(row[1])
+        if best_n and due_n >= best_n then return best end
+        local at, at_n = row[1], due_n
+        if row[2] and row[3] and tonumber(row[3]) > due_n then
+            at, at_n = row[3], tonumber(row[3])
+        end
+        if not best_n or at_n < best_n then best, best_n = at, at_n end
+    end
+    offset = offset + #page
+end
+"""
+
+_DEADLINES_FOR_CASE = "#!lua flags=no-writes\n" + _DEADLINE_FIELDS + """
+local out = {}
+for _, key in ipairs(redis.call("SMEMBERS", KEYS[1])) do
+    for _, value in ipairs(deadline_row(ARGV[1], key)) do out[#out + 1] = value end
+end
+return out
+"""
+
+_DUE_NOTIFICATIONS = """#!lua flags=no-writes
+local P = ARGV[1]
+local out = {}
+local members = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[2], "LIMIT", 0, ARGV[3])
+for _, member in ipairs(members) do
+    local key = string.sub(member, 18)
+    local row = redis.call("HMGET", P .. ":outbox:" .. key, "json", "attempts")
+    out[#out + 1] = row[1]
+    out[#out + 1] = row[2]
+end
+return out
+"""
+
+# The lease is the row's deliver_at (and score) moved to its end, as in the SQLite store: a worker
+# that dies lets the row fall due again.
+_CLAIM_NOTIFICATIONS = """#!lua
+local P, lease_until = ARGV[1], ARGV[3]
+local out = {}
+local members = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[2], "LIMIT", 0, ARGV[4])
+for _, member in ipairs(members) do
+    local row = P .. ":outbox:" .. string.sub(member, 18)
+    local held = redis.call("HMGET", row, "json", "attempts")
+    out[#out + 1] = held[1]
+    out[#out + 1] = held[2]
+end
+for _, member in ipairs(members) do
+    redis.call("HSET", P .. ":outbox:" .. string.sub(member, 18), "deliver_at", lease_until)
+    redis.call("ZADD", KEYS[1], lease_until, member)
+end
+return out
+"""
+
+# mode: sent (ARGV[4] = sent_at), failed (ARGV[5] = error) or retry (ARGV[4] = new deliver_at)
+_MARK = """#!lua
+local P, key, mode, at, err = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local row = P .. ":outbox:" .. key
+local state = redis.call("HMGET", row, "seq", "status")
+if not state[1] then return 0 end
+local member = string.format("%016d", tonumber(state[1])) .. ":" .. key
+if mode == "sent" then
+    redis.call("HSET", row, "status", "sent", "sent_at", at)
+    redis.call("ZREM", KEYS[1], member)
+elseif mode == "failed" then
+    redis.call("HSET", row, "status", "failed", "last_error", err)
+    redis.call("HINCRBY", row, "attempts", 1)
+    redis.call("ZREM", KEYS[1], member)
+else
+    redis.call("HSET", row, "deliver_at", at, "last_error", err)
+    redis.call("HINCRBY", row, "attempts", 1)
+    if state[2] == "pending" then redis.call("ZADD", KEYS[1], at, member) end
+end
+return 1
+"""
+
+# KEYS[1]: a set (ARGV[3] = "set") or sorted set of case ids; ARGV[2]: "1" to keep closed cases
+_LOAD_CASES = """#!lua flags=no-writes
+local P, closed = ARGV[1], ARGV[2] == "1"
+local ids
+if ARGV[3] == "zset" then
+    ids = redis.call("ZRANGE", KEYS[1], 0, -1)
+else
+    ids = redis.call("SMEMBERS", KEYS[1])
+end
+local out = {}
+for _, id in ipairs(ids) do
+    local row = redis.call("HMGET", P .. ":case:" .. id, "created", "status", "json")
+    if row[3] and (closed or row[2] == "open") then
+        out[#out + 1] = row[1]
+        out[#out + 1] = row[3]
+    end
+end
+return out
+"""
+
+_OPEN_COUNTS = """#!lua flags=no-writes
+local out = {}
+for _, id in ipairs(redis.call("ZRANGE", KEYS[1], 0, -1)) do
+    local row = redis.call("HMGET", ARGV[1] .. ":case:" .. id, "partnership", "stage")
+    out[#out + 1] = row[1]
+    out[#out + 1] = row[2]
+end
+return out
+"""
+
+_UPSERT_PEOPLE = """#!lua
+local P = ARGV[1]
+for i = 2, #ARGV, 3 do
+    local email, partnership, json = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    local before = redis.call("HGET", P .. ":people-partnership", email)
+    if before and before ~= partnership then
+        redis.call("SREM", P .. ":people-in:" .. before, email)
+    end
+    redis.call("HSET", KEYS[1], email, json)
+    redis.call("HSET", P .. ":people-partnership", email, partnership)
+    redis.call("SADD", P .. ":people-in:" .. partnership, email)
+end
+return 0
+"""
+
+_PEOPLE_IN = """#!lua flags=no-writes
+local out = {}
+for _, email in ipairs(redis.call("SMEMBERS", KEYS[1])) do
+    out[#out + 1] = redis.call("HGET", ARGV[1] .. ":people", email)
+end
+return out
+"""
+
+# A marker counts until the expiry stored in it, judged by the caller's now; PX only lets Redis
+# forget it.
+_MARK_ONCE = """#!lua
+local held = redis.call("GET", KEYS[1])
+if held and tonumber(held) > tonumber(ARGV[2]) then return 0 end
+redis.call("SET", KEYS[1], ARGV[3], "PX", ARGV[4])
+return 1
+"""
+
+
+# ---- conversions ----------------------------------------------------------------------------
+def _micros(moment: datetime) -> int:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: the store needs timezone-aware instants")
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _stamp(moment: datetime) -> str:
+    return str(_micros(moment))
+
+
+def _instant(micros: object) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(_text(micros)))
+
+
+def _text(value: object) -> str:
+    """Replies are str with ``decode_responses=True`` and bytes without; accept both."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    raise TypeError(f"unexpected reply {value!r} from Redis")
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _items(reply: object) -> list[object]:
+    if not isinstance(reply, list):
+        raise TypeError(f"expected a list reply from Redis, got {reply!r}")
+    return reply
+
+
+def _chunks(reply: object, size: int) -> list[list[object]]:
+    values = _items(reply)
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def _deadlines(reply: object) -> list[Deadline]:
+    """Rows of seven from ``deadline_row``: key, case, kind, stage, step, has step, due."""
+    return [
+        Deadline(key=_text(key), case_id=_text(case_id), kind=_text(kind),
+                 stage=int(_text(stage)), step_id=_text(step) if _text(has) == "1" else None,
+                 due_at=_instant(due))
+        for key, case_id, kind, stage, step, has, due in _chunks(reply, 7)
+    ]
+
+
+class RedisStore:
+    """Thread-safe: redis-py's client takes a pooled connection per command, so an aiohttp app
+    may share one store between its executor threads. Two store objects (two processes) on the
+    same prefix see one store."""
+
+    def __init__(self, url: str = DEFAULT_URL, prefix: str = DEFAULT_PREFIX) -> None:
+        self._setup(redis.Redis.from_url(url, decode_responses=True), prefix)
+
+    @classmethod
+    def from_client(
+        cls, client: redis.Redis | redis.RedisCluster, prefix: str = DEFAULT_PREFIX
+    ) -> RedisStore:
+        """Wrap a client configured elsewhere: TLS, Sentinel, or a ``redis.RedisCluster`` (every
+        key and script of the store goes to the node serving the prefix's slot)."""
+        store = cls.__new__(cls)
+        store._setup(client, prefix)
+        return store
+
+    def _setup(self, client: redis.Redis | redis.RedisCluster, prefix: str) -> None:
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(f"prefix {prefix!r} must be non-empty and free of braces")
+        self.client = client
+        self.prefix = prefix
+        self._p = "{" + prefix + "}"
+        register = client.register_script
+        self._write_case = register(_WRITE_CASE)
+        self._claim_due = register(_CLAIM_DUE)
+        self._complete = register(_COMPLETE)
+        self._next_due = register(_NEXT_DUE)
+        self._deadlines_for_case = register(_DEADLINES_FOR_CASE)
+        self._due_notifications = register(_DUE_NOTIFICATIONS)
+        self._claim_notifications = register(_CLAIM_NOTIFICATIONS)
+        self._mark = register(_MARK)
+        self._load_cases = register(_LOAD_CASES)
+        self._open_counts = register(_OPEN_COUNTS)
+        self._upsert_people = register(_UPSERT_PEOPLE)
+        self._people_in = register(_PEOPLE_IN)
+        self._mark_once = register(_MARK_ONCE)
+
+    def key(self, *parts: str) -> str:
+        """``{prefix}:part:part``: the braces make the prefix the Cluster hash tag."""
+        return ":".join((self._p, *parts))
+
+    def _run(self, script: Script, key: str, *args: str | int) -> Any:
+        return script(keys=[key], args=[self._p, *args])
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---- cases and history -------------------------------------------------------------------
+    def create_case(
+        self, case: Case, events: list[Event], notifications: list[Notification],
+        deadlines: list[Deadline],
+    ) -> None:
+        self._write("create", case, 0, events, notifications, deadlines)  # no version to check
+
+    def save_case(
+        self, case: Case, expected_version: int, events: list[Event],
+        notifications: list[Notification], deadlines: list[Deadline],
+    ) -> None:
+        if case.version != expected_version + 1:
+            raise ValueError(
+                f"case {case.id} is at version {case.version}; saving over {expected_version}"
+                f" needs version {expected_version + 1}"
+            )
+        self._write("save", case, expected_version, events, notifications, deadlines)
+
+    def _write(
+        self, mode: str, case: Case, expected_version: int, events: list[Event],
+        notifications: list[Notification], deadlines: list[Deadline],
+    ) -> None:
+        strays = [e.case_id for e in events if e.case_id != case.id]
+        strays += [d.case_id for d in deadlines if d.case_id != case.id]
+        if strays:
+            raise ValueError(f"writing case {case.id} with items of other cases: {strays}")
+        parties = list(dict.fromkeys(p.email.lower() for p in case.participants))
+        for event in events:
+            _micros(event.at)  # refuse naive instants before anything is sent
+        unique = list({d.key: d for d in deadlines}.values())
+        args: list[str | int] = [
+            mode, case.id, case.reference, case.partnership_id, case.status.value,
+            case.stage, case.version, expected_version, case.model_dump_json(),
+            len(parties), *parties,
+            len(events), *(e.model_dump_json() for e in events),
+            len(notifications),
+        ]
+        for n in notifications:
+            args += [n.key, _stamp(n.deliver_at), n.model_dump_json()]
+        args.append(len(unique))
+        for d in unique:
+            args += [d.key, d.kind, d.stage, "0" if d.step_id is None else "1", d.step_id or "",
+                     _stamp(d.due_at)]
+        code, detail = (_text(v) for v in _items(
+            self._run(self._write_case, self.key("case", case.id), *args)))
+        if code == "ok":
+            return
+        if code == "exists":
+            raise ValueError(f"case {case.id} / {case.reference} already exists ({detail})")
+        if code == "missing":
+            raise KeyError(f"no case {case.id} to save; create it first")
+        if code == "stale":
+            raise StaleVersion(
+                f"case {case.id} is at version {detail}, not {expected_version}"
+            )
+        if code == "reference-taken":
+            raise ValueError(f"reference {detail} belongs to another case")
+        if code == "deadline-taken":
+            raise ValueError(f"deadline key {detail} belongs to another case")
+        raise RuntimeError(f"unexpected reply {code!r} from the write script")
+
+    def get_case(self, case_id: str) -> Case | None:
+        json = _optional(self.client.hget(self.key("case", case_id), "json"))
+        return None if json is None else Case.model_validate_json(json)
+
+    def find_case_by_reference(self, reference: str) -> Case | None:
+        case_id = _optional(self.client.hget(self.key("references"), reference))
+        return None if case_id is None else self.get_case(case_id)
+
+    def _cases(self, index: str, kind: str, include_closed: bool) -> list[Case]:
+        """Oldest first, as created."""
+        closed = "1" if include_closed else "0"
+        rows = _chunks(self._run(self._load_cases, index, closed, kind), 2)
+        rows.sort(key=lambda row: int(_text(row[0])))
+        return [Case.model_validate_json(_text(json)) for _, json in rows]
+
+    def cases_for_person(self, email: str, include_closed: bool = False) -> list[Case]:
+        """The party sets also list people who have left a case, so the active check happens on
+        the loaded case, where the truth is."""
+        cases = self._cases(self.key("person-cases", email.lower()), "set", include_closed)
+        return [case for case in cases if case.is_party(email)]
+
+    def open_cases(self, partnership_id: str | None = None) -> list[Case]:
+        index = self.key("open") if partnership_id is None else self.key("open-in", partnership_id)
+        return self._cases(index, "zset", include_closed=False)
+
+    def history(self, case_id: str) -> list[Event]:
+        rows = _items(self.client.lrange(self.key("case-events", case_id), 0, -1))
+        return [Event.model_validate_json(_text(row)) for row in rows]
+
+    def next_sequence(self, name: str) -> int:
+        return int(_text(self.client.incr(self.key("sequence", name))))
+
+    # ---- frozen policy versions --------------------------------------------------------------
+    def save_policy_snapshot(self, policy: Policy) -> None:
+        """First write wins: a case must keep the rules it was raised under, even if someone
+        edits the pack without bumping its version."""
+        self.client.hsetnx(self.key("policy", policy.id), policy.version,
+                           policy.model_dump_json())
+
+    def policy_snapshot(self, policy_id: str, version: str) -> Policy | None:
+        json = _optional(self.client.hget(self.key("policy", policy_id), version))
+        return None if json is None else Policy.model_validate_json(json)
+
+    # ---- directory ---------------------------------------------------------------------------
+    def upsert_people(self, people: list[Person]) -> None:
+        if not people:
+            return
+        args: list[str | int] = []
+        for p in people:
+            args += [p.email.lower(), p.partnership_id, p.model_dump_json()]
+        self._run(self._upsert_people, self.key("people"), *args)
+
+    def person(self, email: str) -> Person | None:
+        json = _optional(self.client.hget(self.key("people"), email.lower()))
+        return None if json is None else Person.model_validate_json(json)
+
+    def people(self, partnership_id: str) -> list[Person]:
+        rows = _items(self._run(self._people_in, self.key("people-in", partnership_id)))
+        found = [Person.model_validate_json(_text(row)) for row in rows]
+        return sorted(found, key=lambda p: p.email.lower())
+
+    # ---- deadlines ---------------------------------------------------------------------------
+    def claim_due(
+        self, now: datetime, worker: str, lease_seconds: float, limit: int
+    ) -> list[ClaimedDeadline]:
+        """Select and mark in one script, so no two workers hold a live lease on a row."""
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        lease_until = now + timedelta(seconds=lease_seconds)
+        if limit <= 0:
+            _micros(now)
+            return []
+        reply = self._run(self._claim_due, self.key("deadlines", "due"), _stamp(now), worker,
+                          _stamp(lease_until), limit)
+        until = _instant(_stamp(lease_until))
+        return [ClaimedDeadline(d, worker, until) for d in _deadlines(reply)]
+
+    def complete_deadline(self, claim: ClaimedDeadline) -> bool:
+        """Worker and lease end together are the fencing token: a worker whose lease expired and
+        was re-claimed cannot delete the row from under the new holder."""
+        done = self._run(self._complete, self.key("deadlines", "due"), claim.deadline.key,
+                         claim.worker, _stamp(claim.lease_until))
+        return int(_text(done)) == 1
+
+    def deadlines_for_case(self, case_id: str) -> list[Deadline]:
+        found = _deadlines(self._run(self._deadlines_for_case,
+                                     self.key("case-deadlines", case_id)))
+        return sorted(found, key=lambda d: (d.due_at, d.key))
+
+    def next_due(self) -> datetime | None:
+        """When the next deadline becomes claimable: its due time, or for one held under a lease
+        the lease's end, so a scheduler sleeping until then never spins on a row it cannot take."""
+        at = self._run(self._next_due, self.key("deadlines", "due"))
+        return None if at is None else _instant(at)
+
+    def count_due(self, now: datetime) -> int:
+        """Claimed or not: the backlog is what has fallen due and is not yet completed."""
+        return int(_text(self.client.zcount(self.key("deadlines", "due"), "-inf", _stamp(now))))
+
+    # ---- outbox ------------------------------------------------------------------------------
+    def due_notifications(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """A retry is a pending row whose deliver_at moved on; the notification itself is
+        returned as the engine wrote it."""
+        if limit <= 0:
+            _micros(now)
+            return []
+        reply = self._run(self._due_notifications, self.key("outbox-pending"), _stamp(now), limit)
+        return [OutboxItem(Notification.model_validate_json(_text(json)), int(_text(attempts)))
+                for json, attempts in _chunks(reply, 2)]
+
+    def claim_notifications(
+        self, now: datetime, worker: str, lease_seconds: float, limit: int
+    ) -> list[OutboxItem]:
+        """The lease is the row's deliver_at moved forward: no extra state, and a worker that dies
+        simply lets the row fall due again. ``worker`` is not recorded: as in the SQLite store,
+        delivery is at least once and receivers de-duplicate by key."""
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        lease_until = _stamp(now + timedelta(seconds=lease_seconds))
+        if limit <= 0:
+            return []
+        reply = self._run(self._claim_notifications, self.key("outbox-pending"), _stamp(now),
+                          lease_until, limit)
+        return [OutboxItem(Notification.model_validate_json(_text(json)), int(_text(attempts)))
+                for json, attempts in _chunks(reply, 2)]
+
+    def mark_sent(self, key: str, at: datetime) -> None:
+        self._mark_outbox(key, "sent", _stamp(at), "")
+
+    def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
+        if retry_at is None:
+            self._mark_outbox(key, "failed", "", error)
+        else:
+            self._mark_outbox(key, "retry", _stamp(retry_at), error)
+
+    def _mark_outbox(self, key: str, mode: str, at: str, error: str) -> None:
+        """An unknown key means the notifier and the store disagree; say so rather than drop it."""
+        if int(_text(self._run(self._mark, self.key("outbox-pending"), key, mode, at, error))) == 0:
+            raise KeyError(f"no notification {key!r} in the outbox")
+
+    def notification(self, key: str) -> tuple[Notification, str] | None:
+        json, status = _items(self.client.hmget(self.key("outbox", key), ["json", "status"]))
+        if json is None:
+            return None
+        return Notification.model_validate_json(_text(json)), _text(status)
+
+    # ---- platform support and metrics --------------------------------------------------------
+    def save_conversation_reference(self, platform: str, user_key: str, reference: str) -> None:
+        self.client.hset(self.key("conversation-refs", platform), user_key, reference)
+
+    def conversation_reference(self, platform: str, user_key: str) -> str | None:
+        return _optional(self.client.hget(self.key("conversation-refs", platform), user_key))
+
+    def mark_once(self, key: str, now: datetime, ttl_seconds: float) -> bool:
+        expires = _stamp(now + timedelta(seconds=ttl_seconds))
+        forget_after_ms = max(1, math.ceil(ttl_seconds * 1000))
+        marked = self._run(self._mark_once, self.key("once", key), _stamp(now), expires,
+                           forget_after_ms)
+        return int(_text(marked)) == 1
+
+    def open_case_counts(self) -> dict[tuple[str, int], int]:
+        counts: dict[tuple[str, int], int] = {}
+        for partnership, stage in _chunks(self._run(self._open_counts, self.key("open")), 2):
+            slot = (_text(partnership), int(_text(stage)))
+            counts[slot] = counts.get(slot, 0) + 1
+        return counts
+

@@ -148,6 +148,7 @@ class Engine:
             actor=actor.lower(),
             people=self.people(case.partnership_id),
             agency_names=self.agency_names,
+            partnership_webhooks=[w.id for w in self.config.webhooks_for(case.partnership_id)],
         )
 
     def _commit(self, turn: Turn, *, expected_version: int, new: bool) -> Outcome:
@@ -182,6 +183,8 @@ class Engine:
         clean, errors = check_fields(policy.intake, answers, calendar.local(now).date(), people)
         if counterpart is not None and counterpart.email == actor:
             errors["counterpart"] = texts.RAISER_IS_COUNTERPART
+        elif counterpart is not None and counterpart.agency == raiser.agency:
+            errors["counterpart"] = texts.SAME_AGENCY.format(email=counterpart.email)
         errors.update(_pathway_errors(policy, command.pathway_choice))
         errors.update(_start_stage_errors(policy, command.start_stage, clean))
         if errors:
@@ -218,7 +221,17 @@ class Engine:
             stage_started_at=now,
             stage_due_at=calendar.due(now, stage_one.allowance_working_days),
         )
-        turn = Turn(case, policy, partnership, calendar, now, actor, people, self.agency_names)
+        turn = Turn(
+            case,
+            policy,
+            partnership,
+            calendar,
+            now,
+            actor,
+            people,
+            self.agency_names,
+            partnership_webhooks=[w.id for w in self.config.webhooks_for(partnership.id)],
+        )
         turn.emit(
             EventType.CONCERN_RAISED,
             f"raised by {actor} with {counterpart.email}",

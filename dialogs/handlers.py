@@ -3,6 +3,8 @@ the change, then who is told. The transition table decides which of these may ru
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dialogs import texts
 from dialogs.case import CaseStatus, Resolution, Side, StageRecord
 from dialogs.commands import (
@@ -99,8 +101,11 @@ def _close(turn: Turn, status: CaseStatus, resolution: Resolution) -> None:
     turn.case.status = status
     turn.case.resolution = resolution
     turn.case.steps = [s.model_copy(update={"done": True}) for s in turn.case.steps]
+    # The outcome forms, and the stage's own recording form; notification forms were already
+    # filed when their stage began and are not sent twice.
+    recording = turn.stage.recording.form
     for form in turn.policy.forms:
-        if form.on_resolution or turn.case.stage in form.used_at_stages:
+        if form.on_resolution or form.id == recording:
             turn.send_form(form.id, turn.case.stage)
 
 
@@ -198,12 +203,12 @@ def escalate(turn: Turn, command: Escalate) -> None:
     _store_record(
         turn, RecordInput(unresolved=command.unresolved), need_summary=False, need_unresolved=True
     )
-    if _advance_step(turn, reason="a party could not agree"):
+    if _advance_step(turn, reason="a party could not agree", starts=turn.now):
         return
     _next_stage(turn, reason="a party could not agree", lapsed=False)
 
 
-def _advance_step(turn: Turn, *, reason: str) -> bool:
+def _advance_step(turn: Turn, *, reason: str, starts: datetime) -> bool:
     """Within a stage, hand an 'advance' step to the next step's owners (SP Jersey stage 1)."""
     stage = turn.stage
     for index, step in enumerate(stage.steps[:-1]):
@@ -219,7 +224,7 @@ def _advance_step(turn: Turn, *, reason: str) -> bool:
                 s.model_copy(update={"done": True}) if s.id == step.id else s
                 for s in turn.case.steps
             ]
-            turn.start_step(following, turn.now)
+            turn.start_step(following, starts)
             joined = turn.bring_in([following.owner_role])
             headline = texts.STEP_YOURS.format(reference=turn.case.reference, step=following.name)
             for person in joined:
@@ -261,7 +266,8 @@ def _next_stage(turn: Turn, *, reason: str, lapsed: bool) -> None:
         stage=following.number,
         stage_name=following.name,
     )
-    turn.enter_stage(following.number, reason=reason, channel_headline=headline)
+    starts = turn.case.stage_due_at if lapsed else turn.now
+    turn.enter_stage(following.number, reason=reason, channel_headline=headline, starts=starts)
     turn.reply = texts.MOVED_ON.format(
         reference=turn.case.reference, stage=following.number, stage_name=following.name
     )
@@ -277,6 +283,7 @@ def complete_step(turn: Turn, command: CompleteStep) -> None:
                 stage=stage.number, reference=turn.case.reference, step=command.step_id
             )
         )
+    require_party(turn)
     require_roles(turn, [step.owner_role])
     turn.case.steps = [
         s.model_copy(update={"done": True}) if s.id == step.id else s for s in turn.case.steps
@@ -306,6 +313,17 @@ def hand_over(turn: Turn, command: HandOver) -> None:
     if turn.case.participant(to_email) is not None:
         raise InvalidInput(
             {"to_email": texts.ALREADY_PARTY.format(email=to_email, reference=turn.case.reference)}
+        )
+    both_partnership_level = (
+        turn.policy.role(me.role).tier == 0 and turn.policy.role(colleague.role).tier == 0
+    )
+    if colleague.agency != me.agency and not both_partnership_level:
+        raise InvalidInput(
+            {
+                "to_email": texts.HANDOVER_OTHER_AGENCY.format(
+                    email=to_email, agency=colleague.agency_name
+                )
+            }
         )
     turn.case.participants = [
         p.model_copy(update={"active": False}) if p.email == turn.actor and p.active else p
@@ -401,12 +419,13 @@ def _final_stage_overdue(turn: Turn) -> None:
     )
 
 
-def _step_lapsed(turn: Turn, step_id: str, due_at: object) -> None:
+def _step_lapsed(turn: Turn, step_id: str, due_at: datetime) -> None:
     state = turn.case.step(step_id)
     step = next((s for s in turn.stage.steps if s.id == step_id), None)
     if state is None or step is None or state.done or state.lapsed or state.due_at != due_at:
         return
-    if step.on_lapse is StepLapse.ADVANCE and _advance_step(turn, reason="step deadline lapsed"):
+    lapsed_advance = step.on_lapse is StepLapse.ADVANCE
+    if lapsed_advance and _advance_step(turn, reason="step deadline lapsed", starts=state.due_at):
         return
     turn.case.steps = [
         s.model_copy(update={"lapsed": True}) if s.id == step_id else s for s in turn.case.steps

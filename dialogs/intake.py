@@ -175,6 +175,7 @@ def _answer_risk(ctx: Context, session: IntakeSession, text: str) -> Reply:
         return Reply(session, error=str(exc))
     session.answers["immediate_risk"] = "yes" if at_risk else "no"
     if not at_risk:
+        session.start_stage = 1  # a later start chosen before going 'back' no longer applies
         return _go(session, IntakeState.SPECIAL_ROUTES)
     risk = ctx.policy.immediate_risk
     guidance = f"{risk.guidance}\nDo this now: {risk.action}"
@@ -216,9 +217,10 @@ def _answer_question(ctx: Context, session: IntakeSession, text: str) -> Reply:
         person = ctx.people[session.answers["counterpart"]]
         if person.email == session.actor:
             return Reply(session, error="You cannot raise a difference with yourself.")
-        if "counterpart_agency" not in session.answers:
-            session.answers["counterpart_agency"] = person.agency_name
-            session.prefilled.append("counterpart_agency")
+        if "counterpart_agency" not in session.answers or "counterpart_agency" in session.prefilled:
+            session.answers["counterpart_agency"] = person.agency_name  # follows a changed answer
+            if "counterpart_agency" not in session.prefilled:
+                session.prefilled.append("counterpart_agency")
     return _next_index(session, len(asked_questions(ctx.policy)), IntakeState.CONFIRM)
 
 

@@ -19,6 +19,7 @@ class RecipientKind(StrEnum):
     PERSON = "person"
     CHANNEL = "channel"
     MAILBOX = "mailbox"
+    WEBHOOK = "webhook"
 
 
 class Recipient(BaseModel):
@@ -41,6 +42,10 @@ class Recipient(BaseModel):
     def mailbox(cls, address: str) -> Recipient:
         return cls(kind=RecipientKind.MAILBOX, address=address)
 
+    @classmethod
+    def webhook(cls, webhook_id: str) -> Recipient:
+        return cls(kind=RecipientKind.WEBHOOK, address=webhook_id)
+
 
 class Notification(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -51,6 +56,7 @@ class Notification(BaseModel):
     card: Card
     deliver_at: datetime
     kind: str
+    copy_of: Recipient | None = None  # for webhook copies: who the original was for
 
 
 class ChildDataInChannel(AssertionError):

@@ -31,11 +31,12 @@ def joining_roles(stage: Stage) -> list[str]:
 
 
 def _anchor(case: Case, side: Side) -> str:
-    """The practitioner whose chain we climb for a side: the raiser, or the first counterpart."""
+    """The practitioner whose chain we climb for a side: whoever holds that side's stage-1 place
+    now (after a hand-over, the colleague who took it over)."""
     if side is Side.RAISING:
         return case.raised_by
     for person in case.participants:
-        if person.side is Side.RECEIVING and person.stage == 1:
+        if person.side is Side.RECEIVING and person.stage == 1 and person.active:
             return person.email
     return ""
 

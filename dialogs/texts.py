@@ -63,6 +63,14 @@ LATER_START_NEEDS_RISK = "Starting at a later stage is only for a child at immed
 PATHWAY_SIGNPOST = "This procedure is not the right route: {signpost}"
 PATHWAY_REQUIRED = "First say which route fits: {options}."
 HANDOVER_SELF = "Hand over to someone else, not to yourself."
+HANDOVER_OTHER_AGENCY = (
+    "{email} works for {agency}. Hand over to a colleague in your own agency, so each agency "
+    "keeps its voice in the case."
+)
+SAME_AGENCY = (
+    "{email} works in your own agency. This procedure is for differences between agencies; "
+    "use your agency's own escalation route for this one."
+)
 HANDOVER_OTHER_PARTNERSHIP = "{email} is not in this partnership; hand over to a colleague in it."
 ALREADY_PARTY = "{email} is already involved in case {reference}."
 UNKNOWN_PARTNERSHIP = "Unknown partnership '{partnership}'."

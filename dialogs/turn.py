@@ -12,7 +12,7 @@ from datetime import datetime
 
 from dialogs import messages, texts
 from dialogs.cards import Card
-from dialogs.case import Case, Participant, Side, StepState
+from dialogs.case import Case, ChildDetails, Participant, Side, StepState
 from dialogs.directory import Person
 from dialogs.events import Event, EventType
 from dialogs.forms import form_values
@@ -21,6 +21,8 @@ from dialogs.routing import find_holders, joining_roles
 from policy.calendar import WorkingCalendar
 from policy.config import Partnership
 from policy.model import Policy, Stage, Step, StepStart
+
+_SENTINEL_CHILD = ChildDetails(name="\u2063child\u2063", identifiers="\u2063id\u2063")
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Turn:
     actor: str
     people: dict[str, Person]
     agency_names: dict[str, str]
+    partnership_webhooks: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     reply: str = ""
@@ -78,6 +81,8 @@ class Turn:
         return f"{self.case.id}:v{version}:{kind}:{recipient.kind.value}:{recipient.address}"
 
     def _queue(self, kind: str, recipient: Recipient, card: Card, urgent: bool) -> None:
+        # A child at immediate risk is not kept waiting for office hours.
+        urgent = urgent or self.case.immediate_risk
         deliver_at = self.now if urgent else self.calendar.next_working_time(self.now)
         key = self._key(kind, recipient)
         if any(n.key == key for n in self.notifications):
@@ -92,6 +97,20 @@ class Turn:
                 kind=kind,
             )
         )
+        # Machines are not kept waiting for office hours: webhook copies go at once, one outbox
+        # row per receiver so each one retries on its own.
+        for hook in self.partnership_webhooks:
+            self.notifications.append(
+                Notification(
+                    key=f"{key}:webhook:{hook}",
+                    case_id=self.case.id,
+                    recipient=Recipient.webhook(hook),
+                    card=card,
+                    deliver_at=self.now,
+                    kind=kind,
+                    copy_of=recipient,
+                )
+            )
 
     def tell_person(self, email: str, kind: str, card: Card, *, urgent: bool = False) -> None:
         """1:1 message; the actor's own confirmations go at once, others in working time."""
@@ -115,11 +134,17 @@ class Turn:
             self.tell_person(person.email, kind, self.party_card(headline))
 
     def tell_channel(self, kind: str, destination: str, headline: str) -> None:
-        card = messages.channel_card(
-            self.case, self.policy, self.calendar, headline, self.agency_names
-        )
-        self._refuse_child_data(card)
+        card = self._channel_card(self.case, headline)
+        # The guard is exact rather than a text search: the card must come out identical when the
+        # child's details are swapped for a sentinel, i.e. nothing in it depends on them. (A text
+        # search misfires on a family called "Key" at St Helens' "Key partner" stage.)
+        stand_in = self.case.model_copy(update={"child": _SENTINEL_CHILD})
+        if card != self._channel_card(stand_in, headline):
+            raise ChildDataInChannel(f"channel card for {self.case.reference} holds child data")
         self._queue(kind, Recipient.channel(destination), card, urgent=False)
+
+    def _channel_card(self, case: Case, headline: str) -> Card:
+        return messages.channel_card(case, self.policy, self.calendar, headline, self.agency_names)
 
     def tell_business_team(self, kind: str, headline: str) -> None:
         self.tell_channel(kind, self.partnership.alerts.business_team, headline)
@@ -129,31 +154,35 @@ class Turn:
         if destination:
             self.tell_channel(kind, destination, headline)
 
-    def _refuse_child_data(self, card: Card) -> None:
-        child = self.case.child
-        secrets = [child.name, child.identifiers]
-        if child.date_of_birth:
-            secrets += [child.date_of_birth.isoformat(), child.date_of_birth.strftime("%d/%m/%Y")]
-        body = card.all_text().lower()
-        for secret in secrets:
-            if len(secret.strip()) >= 2 and secret.strip().lower() in body:
-                raise ChildDataInChannel(f"channel card for {self.case.reference} holds child data")
-
     def send_form(self, form_id: str, stage: int | None) -> None:
-        """File a filled-in form with each copy recipient the stage names."""
+        """File a filled-in form with each copy recipient the stage names.
+
+        A role named for copies means that role *in the agencies involved* ("your own agency's
+        Head of Safeguarding"), or across the partnership for partnership-level roles. A form
+        the stage names nobody for goes to the business team, never nowhere."""
         form = self.policy.form(form_id)
         values = form_values(form, self.case, self.calendar, self.now, self.agency_names)
         card = messages.form_card(form, values, self.case, stage)
+        kind = f"form-{form.id}"
+        involved = {p.agency for p in self.case.participants}
+        sent = False
         for copy in self.policy.stage(stage or self.case.stage).copies_to:
             if copy.mailbox:
-                self._queue(f"form-{form.id}", Recipient.mailbox(copy.mailbox), card, urgent=False)
+                self._queue(kind, Recipient.mailbox(copy.mailbox), card, urgent=False)
+                sent = True
             elif copy.role:
+                partnership_wide = self.policy.role(copy.role).tier == 0
                 for person in self.people.values():
                     if (
                         person.role == copy.role
                         and person.partnership_id == self.case.partnership_id
+                        and (partnership_wide or person.agency in involved)
                     ):
-                        self.tell_person(person.email, f"form-{form.id}", card)
+                        self.tell_person(person.email, kind, card)
+                        sent = True
+        if not sent:
+            for person in self.business_team():
+                self.tell_person(person.email, kind, card)
 
     # ---- moving through the procedure ----------------------------------------------------
     def add_participant(self, person: Person, side: Side, stage: int) -> bool:
@@ -209,20 +238,31 @@ class Turn:
         self.emit(EventType.STEP_STARTED, f"step '{step.name}' started", step=step.id)
 
     def enter_stage(
-        self, number: int, *, reason: str, channel_headline: str, tell_existing: bool = True
+        self,
+        number: int,
+        *,
+        reason: str,
+        channel_headline: str,
+        tell_existing: bool = True,
+        starts: datetime | None = None,
     ) -> list[Person]:
-        """Move the case to stage ``number`` now; bring in its people and tell everyone."""
+        """Move the case to stage ``number``, bring in its people and tell everyone.
+
+        ``starts`` is when the stage began: now when a person escalates, but the lapsed due time
+        when a deadline passed, so a stage processed late (after downtime) keeps its proper
+        deadline and a long outage cascades through the stages exactly as the policy would."""
         stage = self.policy.stage(number)
+        start = starts or self.now
         self.case.stage = number
-        self.case.stage_started_at = self.now
-        self.case.stage_due_at = self.calendar.due(self.now, stage.allowance_working_days)
+        self.case.stage_started_at = start
+        self.case.stage_due_at = self.calendar.due(start, stage.allowance_working_days)
         self.case.steps = []
         self.case.acknowledged_by = []
         self.case.overdue_since = None
         self.case.last_overdue_alert = None
         for step in stage.steps:
             if step.starts is StepStart.WITH_STAGE:
-                self.start_step(step, self.now)
+                self.start_step(step, start)
         self.emit(EventType.STAGE_ENTERED, f"entered stage {number}: {reason}", reason=reason)
         joined = self.bring_in(joining_roles(stage))
         headline = texts.STAGE_PROMPT.format(

@@ -94,10 +94,28 @@ class PersonEntry(Strict):
         return value.lower() if value else value
 
 
+class Webhook(Strict):
+    """Every notification is also POSTed here as signed JSON (Power Automate, a case system).
+
+    The secret is read from the environment variable ``secret_env`` so it never sits in the file.
+    Without ``include_child_data`` a 1:1 notification is sent without its card: the receiver gets
+    what happened to which case, not the child's details.
+    """
+
+    id: Identifier
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+    include_child_data: bool = False
+    partnerships: list[Identifier] = Field(
+        default_factory=list, description="Only these partnerships' notifications; empty = all"
+    )
+
+
 class Config(Strict):
     partnerships: list[Partnership] = Field(min_length=1)
     agencies: list[Agency] = Field(min_length=1)
     people: list[PersonEntry] = Field(default_factory=list)
+    webhooks: list[Webhook] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
@@ -140,6 +158,13 @@ class Config(Strict):
                     f"people[{i}].email: {person.email} is listed twice; fix: keep one entry"
                 )
             emails.add(person.email)
+        for i, hook in enumerate(self.webhooks):
+            for j, partnership_id in enumerate(hook.partnerships):
+                if partnership_id not in seen_partnerships:
+                    raise ValueError(
+                        f"webhooks[{i}].partnerships[{j}]: '{partnership_id}' is not configured;"
+                        f" fix: use one of {', '.join(sorted(seen_partnerships))}"
+                    )
         for i, person in enumerate(self.people):
             if person.line_manager and person.line_manager not in emails:
                 raise ValueError(
@@ -153,6 +178,9 @@ class Config(Strict):
             if partnership.id == partnership_id:
                 return partnership
         raise KeyError(f"no partnership '{partnership_id}'")
+
+    def webhooks_for(self, partnership_id: str) -> list[Webhook]:
+        return [w for w in self.webhooks if not w.partnerships or partnership_id in w.partnerships]
 
     def agency(self, agency_id: str) -> Agency:
         for agency in self.agencies:

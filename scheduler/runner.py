@@ -26,6 +26,7 @@ RETRY_AFTER = timedelta(minutes=5)
 class TickResult:
     fired: int
     skipped: int
+    failed: int = 0
 
 
 def fire_due_deadlines(
@@ -37,11 +38,11 @@ def fire_due_deadlines(
     lease_seconds: float = 60.0,
     batch: int = 100,
 ) -> TickResult:
-    fired = skipped = 0
+    fired = skipped = failed = 0
     while True:
         claims = store.claim_due(clock.now(), worker, lease_seconds, batch)
         if not claims:
-            return TickResult(fired, skipped)
+            return TickResult(fired, skipped, failed)
         for claim in claims:
             deadline = claim.deadline
             command = DeadlineLapsed(
@@ -57,6 +58,12 @@ def fire_due_deadlines(
                 # A stale or refused deadline is not retried; log without case details.
                 log.info("deadline %s not applied: %s", deadline.kind, type(exc).__name__)
                 skipped += 1
+            except Exception:
+                # A bug must not stop every other case's deadlines. The claim is left to expire,
+                # so the deadline is retried after the lease and the failure stays visible.
+                log.exception("deadline %s for case %s failed", deadline.kind, deadline.case_id)
+                failed += 1
+                continue
             else:
                 fired += 1 if outcome.changed else 0
                 skipped += 0 if outcome.changed else 1

@@ -99,15 +99,17 @@ class Chat:
             print(f"  {exc.message}")
             return None
 
+    def ask_prompt(self, prompt: intake.Prompt) -> str:
+        choices = "".join(f"\n  {n}. {label}" for n, (_, label) in enumerate(prompt.choices, 1))
+        return self.ask(f"{prompt.text}{choices}\n> ")
+
     def run_dialog(self, case: Case, purpose: record_dialog.Purpose) -> None:
         """Ask a case conversation's questions one at a time, then issue its command."""
         policy = self.app.engine.policy_for(case)
         people = self.app.engine.people(case.partnership_id)
         session = record_dialog.start(case, purpose, self.me)
         while session.state is record_dialog.DialogState.ASKING:
-            shown = record_dialog.prompt(policy, session)
-            choices = "".join(f"\n  {n}. {label}" for n, (_, label) in enumerate(shown.choices, 1))
-            text = self.ask(f"{shown.text}{choices}\n> ")
+            text = self.ask_prompt(record_dialog.prompt(policy, session))
             reply = record_dialog.answer(policy, session, text, self.clock.now().date(), people)
             if reply.error:
                 print(f"  {reply.error}")
@@ -128,9 +130,7 @@ class Chat:
         session = intake.start(policy, partnership.id, self.me)
         people = self.app.engine.people(partnership.id)
         while session.state not in intake.FINISHED:
-            prompt = intake.prompt(policy, session)
-            choices = "".join(f"\n  {n}. {label}" for n, (_, label) in enumerate(prompt.choices, 1))
-            text = self.ask(f"{prompt.text}{choices}\n> ")
+            text = self.ask_prompt(intake.prompt(policy, session))
             reply = intake.answer(policy, session, text, self.clock.now().date(), people)
             if reply.error:
                 print(f"  {reply.error}")

@@ -68,6 +68,17 @@ def _registry_or_exit() -> tuple[PolicyRegistry | None, int]:
         return None, EXIT_PROBLEM
 
 
+def _policy_or_exit(policy_id: str) -> tuple[Policy | None, int]:
+    registry, code = _registry_or_exit()
+    if registry is None:
+        return None, code
+    try:
+        return registry.get(policy_id), EXIT_OK
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return None, EXIT_PROBLEM
+
+
 def _region(policy: Policy) -> str:
     subdivision = policy.calendar.subdivision
     return policy.calendar.country.value + (f"-{subdivision}" if subdivision else "")
@@ -99,14 +110,9 @@ def _policy_list(as_json: bool) -> int:
 
 
 def _policy_show(policy_id: str, as_json: bool) -> int:
-    registry, code = _registry_or_exit()
-    if registry is None:
+    policy, code = _policy_or_exit(policy_id)
+    if policy is None:
         return code
-    try:
-        policy: Policy = registry.get(policy_id)
-    except KeyError as exc:
-        print(exc.args[0], file=sys.stderr)
-        return EXIT_PROBLEM
     if as_json:
         print(policy.model_dump_json(indent=2))
         return EXIT_OK
@@ -157,14 +163,9 @@ def _parse_local(text: str, calendar: WorkingCalendar) -> datetime:
 
 
 def _timeline(policy_id: str, start: str, as_json: bool) -> int:
-    registry, code = _registry_or_exit()
-    if registry is None:
+    policy, code = _policy_or_exit(policy_id)
+    if policy is None:
         return code
-    try:
-        policy: Policy = registry.get(policy_id)
-    except KeyError as exc:
-        print(exc.args[0], file=sys.stderr)
-        return EXIT_PROBLEM
     calendar = WorkingCalendar(
         country=policy.calendar.country.value,
         subdivision=policy.calendar.subdivision,

@@ -21,12 +21,13 @@ from dialogs.commands import (
     Withdraw,
 )
 from dialogs.deadlines import reminder_key
+from dialogs.directory import Person
 from dialogs.errors import IllegalTransition, InvalidInput, NotAllowed
 from dialogs.events import EventType
 from dialogs.messages import record_fields, resolution_fields
 from dialogs.turn import Turn
 from dialogs.validation import check_fields, check_record
-from policy.model import StepLapse, StepStart
+from policy.model import Step, StepLapse, StepStart
 
 # ---- permissions -------------------------------------------------------------------------
 
@@ -97,9 +98,18 @@ def _working_days_since_raised(turn: Turn) -> int:
     return count
 
 
-def _close(turn: Turn, status: CaseStatus, resolution: Resolution) -> None:
+def _close(turn: Turn, status: CaseStatus, summary: str, answers: dict[str, str]) -> None:
+    """End the case with an outcome: resolved by agreement, or the final decision recorded."""
     turn.case.status = status
-    turn.case.resolution = resolution
+    turn.case.resolution = Resolution(
+        at=turn.now,
+        stage=turn.case.stage,
+        by=turn.actor,
+        summary=summary,
+        final_decision=status is CaseStatus.FINAL_DECISION,
+        outcome_answers=answers,
+        working_days_taken=_working_days_since_raised(turn),
+    )
     turn.case.steps = [s.model_copy(update={"done": True}) for s in turn.case.steps]
     # The outcome forms, and the stage's own recording form; notification forms were already
     # filed when their stage began and are not sent twice.
@@ -139,18 +149,7 @@ def resolve(turn: Turn, command: Resolve) -> None:
     require_party(turn)
     record = _store_record(turn, command.record, need_summary=True)
     answers = _outcome_answers(turn, command.outcome_answers)
-    _close(
-        turn,
-        CaseStatus.RESOLVED,
-        Resolution(
-            at=turn.now,
-            stage=turn.case.stage,
-            by=turn.actor,
-            summary=record.summary,
-            outcome_answers=answers,
-            working_days_taken=_working_days_since_raised(turn),
-        ),
-    )
+    _close(turn, CaseStatus.RESOLVED, record.summary, answers)
     turn.emit(EventType.RESOLVED, f"resolved at stage {turn.case.stage}")
     headline = texts.RESOLVED_FOR_PARTY.format(reference=turn.case.reference, stage=turn.case.stage)
     turn.tell_parties("resolved", headline)
@@ -175,19 +174,7 @@ def record_decision(turn: Turn, command: RecordDecision) -> None:
     )
     _store_record(turn, record, need_summary=True)
     answers = _outcome_answers(turn, command.outcome_answers)
-    _close(
-        turn,
-        CaseStatus.FINAL_DECISION,
-        Resolution(
-            at=turn.now,
-            stage=turn.case.stage,
-            by=turn.actor,
-            summary=command.decision.strip(),
-            final_decision=True,
-            outcome_answers=answers,
-            working_days_taken=_working_days_since_raised(turn),
-        ),
-    )
+    _close(turn, CaseStatus.FINAL_DECISION, command.decision.strip(), answers)
     turn.emit(EventType.DECISION_RECORDED, f"final decision recorded at stage {turn.case.stage}")
     headline = texts.DECIDED_FOR_PARTY.format(reference=turn.case.reference)
     turn.tell_parties("decided", headline)
@@ -224,11 +211,7 @@ def _advance_step(turn: Turn, *, reason: str, starts: datetime) -> bool:
                 s.model_copy(update={"done": True}) if s.id == step.id else s
                 for s in turn.case.steps
             ]
-            turn.start_step(following, starts)
-            joined = turn.bring_in([following.owner_role])
-            headline = texts.STEP_YOURS.format(reference=turn.case.reference, step=following.name)
-            for person in joined:
-                turn.tell_person(person.email, "step-prompt", turn.party_card(headline))
+            joined = _start_following_step(turn, following, starts)
             within = texts.ESCALATED_WITHIN.format(
                 reference=turn.case.reference, step=following.name
             )
@@ -241,6 +224,16 @@ def _advance_step(turn: Turn, *, reason: str, starts: datetime) -> bool:
             turn.reply = within
             return True
     return False
+
+
+def _start_following_step(turn: Turn, following: Step, starts: datetime) -> list[Person]:
+    """Start the next step of the stage and prompt its owners, who join the case now."""
+    turn.start_step(following, starts)
+    joined = turn.bring_in([following.owner_role])
+    headline = texts.STEP_YOURS.format(reference=turn.case.reference, step=following.name)
+    for person in joined:
+        turn.tell_person(person.email, "step-prompt", turn.party_card(headline))
+    return joined
 
 
 def _next_stage(turn: Turn, *, reason: str, lapsed: bool) -> None:
@@ -291,12 +284,7 @@ def complete_step(turn: Turn, command: CompleteStep) -> None:
     turn.emit(EventType.STEP_COMPLETED, f"step '{step.name}' done", step=step.id)
     index = stage.steps.index(step)
     if index + 1 < len(stage.steps) and stage.steps[index + 1].starts is StepStart.AFTER_PREVIOUS:
-        following = stage.steps[index + 1]
-        turn.start_step(following, turn.now)
-        joined = turn.bring_in([following.owner_role])
-        headline = texts.STEP_YOURS.format(reference=turn.case.reference, step=following.name)
-        for person in joined:
-            turn.tell_person(person.email, "step-prompt", turn.party_card(headline))
+        _start_following_step(turn, stage.steps[index + 1], turn.now)
     turn.reply = f"Done: {step.name}."
 
 

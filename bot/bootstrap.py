@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
+from bot.settings import Settings
 from dialogs.directory import people_from_config
 from dialogs.engine import Engine
-from dialogs.ports import Clock
+from dialogs.ports import Clock, Store
 from policy.config import Config, load_config
 from policy.loader import PolicyRegistry, bundled_pack_paths
+
+
+class ClosableStore(Store, Protocol):
+    def close(self) -> None: ...
 
 
 @dataclass
 class App:
     config: Config
     policies: PolicyRegistry
-    store: SqliteStore
+    store: ClosableStore
     engine: Engine
     clock: Clock
 
@@ -32,13 +39,37 @@ def load_policies(extra_packs: Path | None = None) -> PolicyRegistry:
     return PolicyRegistry.load(paths)
 
 
+def open_store(settings: Settings) -> ClosableStore:
+    """Redis when a URL is set (several replicas share it), else the embedded SQLite file."""
+    if settings.redis_url:
+        return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    settings.database_path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(settings.database_path)
+
+
+def bootstrap_from_settings(settings: Settings, clock: Clock) -> App:
+    return bootstrap(
+        settings.config_path,
+        settings.database_path,
+        clock,
+        settings.extra_packs,
+        store=open_store(settings),
+    )
+
+
 def bootstrap(
-    config_path: Path, database_path: Path, clock: Clock, extra_packs: Path | None = None
+    config_path: Path,
+    database_path: Path,
+    clock: Clock,
+    extra_packs: Path | None = None,
+    *,
+    store: ClosableStore | None = None,
 ) -> App:
     policies = load_policies(extra_packs)
     config = load_config(config_path, policies)
-    database_path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(database_path)
+    if store is None:
+        database_path.parent.mkdir(parents=True, exist_ok=True)
+        store = SqliteStore(database_path)
     store.upsert_people(people_from_config(config))
     engine = Engine(store, clock, config, policies)
     return App(config=config, policies=policies, store=store, engine=engine, clock=clock)

@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a scripted case on a simulated clock")
     demo.add_argument("--policy", default="nsscp")
 
+    serve = sub.add_parser("serve", help="run the bot: scheduler, health and metrics over HTTP")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1, or ESCALATION_BOT_HOST)")
+    serve.add_argument("--port", type=int, help="default 3978, or ESCALATION_BOT_PORT")
+
     chat = sub.add_parser("chat", help="play any role in a terminal against the SQLite store")
     chat.add_argument("--as", dest="as_email", required=True)
     chat.add_argument("--config")
@@ -225,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.demo import run_demo
 
             return run_demo(args.policy)
+        if args.command == "serve":
+            from bot.serve import run_server
+
+            return run_server(args.host, args.port)
         if args.command == "chat":
             from bot.chat import run_chat
 

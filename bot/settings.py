@@ -4,12 +4,20 @@ that let `make run` work on a fresh machine with nothing set."""
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "examples" / "partnerships.yaml"
 DEFAULT_DATABASE = REPO_ROOT / "var" / "escalation-bot.sqlite3"
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value the bot cannot use; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -17,14 +25,60 @@ class Settings:
     config_path: Path
     database_path: Path
     extra_packs: Path | None
+    redis_url: str | None = None
+    redis_prefix: str = "escalation"
+    host: str = "127.0.0.1"
+    port: int = 3978
+    worker_id: str = ""
+    tick_seconds: float = 1.0
+    lease_seconds: float = 60.0
+    clock_start: datetime | None = None
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, config: str | None = None, database: str | None = None) -> Settings:
-        packs = os.environ.get("ESCALATION_BOT_PACKS")
+        env = os.environ
+        packs = env.get("ESCALATION_BOT_PACKS")
         return cls(
-            config_path=Path(config or os.environ.get("ESCALATION_BOT_CONFIG") or DEFAULT_CONFIG),
-            database_path=Path(
-                database or os.environ.get("ESCALATION_BOT_DATABASE") or DEFAULT_DATABASE
-            ),
+            config_path=Path(config or env.get("ESCALATION_BOT_CONFIG") or DEFAULT_CONFIG),
+            database_path=Path(database or env.get("ESCALATION_BOT_DATABASE") or DEFAULT_DATABASE),
             extra_packs=Path(packs) if packs else None,
+            redis_url=env.get("ESCALATION_BOT_REDIS_URL") or None,
+            redis_prefix=env.get("ESCALATION_BOT_REDIS_PREFIX", "escalation"),
+            host=env.get("ESCALATION_BOT_HOST", "127.0.0.1"),
+            port=_number(env, "ESCALATION_BOT_PORT", 3978, int),
+            worker_id=env.get("ESCALATION_BOT_WORKER_ID")
+            or f"{socket.gethostname()}:{os.getpid()}",
+            tick_seconds=_number(env, "ESCALATION_BOT_TICK_SECONDS", 1.0, float),
+            lease_seconds=_number(env, "ESCALATION_BOT_LEASE_SECONDS", 60.0, float),
+            clock_start=_instant(env.get("ESCALATION_BOT_CLOCK_START")),
+            log_level=env.get("ESCALATION_BOT_LOG_LEVEL", "INFO").upper(),
         )
+
+
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive")
+    return value
+
+
+def _instant(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"ESCALATION_BOT_CLOCK_START={raw!r} is not an ISO date-time") from None
+    if moment.tzinfo is None:
+        raise SettingsError("ESCALATION_BOT_CLOCK_START needs a UTC offset, e.g. +00:00")
+    return moment

@@ -31,3 +31,19 @@ class SimulatedClock:
 
     def advance(self, delta: timedelta) -> None:
         self.set(self._now + delta)
+
+
+class ShiftedClock:
+    """Real time, moved so that it reads ``start`` when created, then runs at normal speed.
+
+    For tests and benchmarks of the real server: its deadlines can be made due without touching
+    the machine's clock, while leases still expire as real time passes.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the shifted clock needs an aware start time")
+        self._offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset

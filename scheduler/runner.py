@@ -9,8 +9,10 @@ simulated clock.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from dialogs.commands import DeadlineLapsed
 from dialogs.engine import Engine
@@ -20,6 +22,27 @@ from dialogs.ports import Clock, DeliveryFailed, Notifier, Store
 log = logging.getLogger("escalation_bot.scheduler")
 
 RETRY_AFTER = timedelta(minutes=5)
+
+
+class Observer(Protocol):
+    """What the scheduler reports for metrics; the composition root decides where it goes."""
+
+    def claimed(self, seconds: float, count: int) -> None: ...
+
+    def fired(self, lag_seconds: float) -> None: ...
+
+    def delivered(self, recipient_kind: str, ok: bool) -> None: ...
+
+
+class NoObserver:
+    def claimed(self, seconds: float, count: int) -> None:
+        pass
+
+    def fired(self, lag_seconds: float) -> None:
+        pass
+
+    def delivered(self, recipient_kind: str, ok: bool) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -37,10 +60,14 @@ def fire_due_deadlines(
     *,
     lease_seconds: float = 60.0,
     batch: int = 100,
+    observer: Observer | None = None,
 ) -> TickResult:
+    observer = observer or NoObserver()
     fired = skipped = failed = 0
     while True:
+        started = time.perf_counter()
         claims = store.claim_due(clock.now(), worker, lease_seconds, batch)
+        observer.claimed(time.perf_counter() - started, len(claims))
         if not claims:
             return TickResult(fired, skipped, failed)
         for claim in claims:
@@ -65,8 +92,11 @@ def fire_due_deadlines(
                 failed += 1
                 continue
             else:
-                fired += 1 if outcome.changed else 0
-                skipped += 0 if outcome.changed else 1
+                if outcome.changed:
+                    fired += 1
+                    observer.fired((clock.now() - deadline.due_at).total_seconds())
+                else:
+                    skipped += 1
             store.complete_deadline(claim)
 
 
@@ -78,8 +108,10 @@ async def deliver_due_notifications(
     worker: str = "local",
     lease_seconds: float = 60.0,
     batch: int = 100,
+    observer: Observer | None = None,
 ) -> tuple[int, int]:
     """Send what is due; returns (sent, failed). Failures are kept and retried, never dropped."""
+    observer = observer or NoObserver()
     sent = failed = 0
     items = store.claim_notifications(clock.now(), worker, lease_seconds, batch)
     for item in items:
@@ -89,8 +121,10 @@ async def deliver_due_notifications(
         except DeliveryFailed as exc:
             retry = None if exc.permanent else clock.now() + RETRY_AFTER
             store.mark_failed(note.key, exc.reason, retry)
+            observer.delivered(note.recipient.kind.value, False)
             failed += 1
         else:
             store.mark_sent(note.key, clock.now())
+            observer.delivered(note.recipient.kind.value, True)
             sent += 1
     return sent, failed

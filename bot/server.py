@@ -1,0 +1,117 @@
+"""The long-running process: an aiohttp application that runs the scheduler ticker and answers
+health, readiness and metrics. The chat platforms' routes are added by their own modules."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.bootstrap import App
+from bot.delivery import RoutingNotifier
+from bot.metrics import Metrics
+from bot.settings import Settings
+from scheduler.ticker import Ticker
+
+log = logging.getLogger("escalation_bot.server")
+
+APP_KEY = web.AppKey("escalation_app", App)
+TICKER_KEY = web.AppKey("ticker", Ticker)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+NOTIFIER_KEY = web.AppKey("notifier", RoutingNotifier)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _route_name(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[METRICS_KEY]
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.requests.labels(route=_route_name(request), status=str(status)).inc()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the store answers and the scheduler has ticked recently."""
+    app = request.app[APP_KEY]
+    ticker = request.app[TICKER_KEY]
+    problems = []
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, app.store.next_due)
+    except Exception as exc:  # any store failure means not ready; the type is enough to say why
+        problems.append(f"store unreachable: {type(exc).__name__}")
+    since = ticker.seconds_since_tick()
+    allowed = max(3 * ticker.interval_seconds, 5.0)
+    if since is None:
+        problems.append("scheduler has not completed its first tick")
+    elif since > allowed:
+        problems.append(f"scheduler last ticked {since:.1f}s ago")
+    body = {"status": "ready" if not problems else "not ready", "problems": problems}
+    return web.json_response(body, status=200 if not problems else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[METRICS_KEY].registry
+    body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_web_app(app: App, notifier: RoutingNotifier, settings: Settings) -> web.Application:
+    metrics_ = Metrics(app.store, app.clock)
+
+    def ticked(lag: float) -> None:
+        metrics_.tick_lag.observe(lag)
+        metrics_.ticked(datetime.now(UTC))
+
+    ticker = Ticker(
+        app.store,
+        app.engine,
+        app.clock,
+        notifier,
+        worker=settings.worker_id,
+        interval_seconds=settings.tick_seconds,
+        lease_seconds=settings.lease_seconds,
+        observer=metrics_,
+        on_tick=ticked,
+    )
+    web_app = web.Application(middlewares=[count_requests])
+    web_app[APP_KEY] = app
+    web_app[TICKER_KEY] = ticker
+    web_app[METRICS_KEY] = metrics_
+    web_app[NOTIFIER_KEY] = notifier
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/readyz", readyz)
+    web_app.router.add_get("/metrics", metrics)
+
+    async def start(_: web.Application) -> None:
+        ticker.start()
+        log.info("scheduler started", extra={"worker": settings.worker_id})
+
+    async def stop(_: web.Application) -> None:
+        ticker.stop()
+        await notifier.close()
+        app.close()
+
+    web_app.on_startup.append(start)
+    web_app.on_cleanup.append(stop)
+    return web_app

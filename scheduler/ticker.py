@@ -1,0 +1,126 @@
+"""Each bot process runs one ticker: an APScheduler job that fires lapsed deadlines and delivers
+the outbox, every ``interval_seconds``.
+
+The job store is APScheduler's in-memory default, one per process: APScheduler must not share a
+job store between processes, and it need not, because the durable schedule is the Store's deadline
+rows, which replicas share and claim with a lease. ``misfire_grace_time=None`` and ``coalesce``
+mean a late tick (a busy loop, a paused VM) still runs, once, instead of being silently dropped.
+The first tick runs at start: that is the reconcile pass for everything that fell due while the
+process was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from dialogs.engine import Engine
+from dialogs.ports import Clock, Notifier, Store
+from scheduler.runner import (
+    NoObserver,
+    Observer,
+    TickResult,
+    deliver_due_notifications,
+    fire_due_deadlines,
+)
+
+log = logging.getLogger("escalation_bot.scheduler")
+
+
+class Ticker:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        clock: Clock,
+        notifier: Notifier,
+        *,
+        worker: str,
+        interval_seconds: float = 1.0,
+        lease_seconds: float = 60.0,
+        batch: int = 100,
+        observer: Observer | None = None,
+        on_tick: Callable[[float], None] | None = None,
+    ) -> None:
+        self.store, self.engine, self.clock, self.notifier = store, engine, clock, notifier
+        self.worker = worker
+        self.interval_seconds = interval_seconds
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.observer = observer or NoObserver()
+        self.on_tick = on_tick
+        self._last_start: float | None = None
+        self.last_tick_finished: float | None = None  # time.monotonic()
+        self.ticks = 0
+        self._scheduler: AsyncIOScheduler | None = None
+        self._lock = asyncio.Lock()
+
+    async def tick(self) -> TickResult:
+        """One pass: deadlines (in a worker thread: the store is synchronous), then delivery."""
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(None, self._fire)
+            await deliver_due_notifications(
+                self.store,
+                self.notifier,
+                self.clock,
+                worker=self.worker,
+                lease_seconds=self.lease_seconds,
+                batch=self.batch,
+                observer=self.observer,
+            )
+            self.last_tick_finished = time.monotonic()
+            self.ticks += 1
+            return result
+
+    def _fire(self) -> TickResult:
+        return fire_due_deadlines(
+            self.store,
+            self.engine,
+            self.clock,
+            self.worker,
+            lease_seconds=self.lease_seconds,
+            batch=self.batch,
+            observer=self.observer,
+        )
+
+    async def _scheduled_tick(self) -> None:
+        started = time.monotonic()
+        if self._last_start is not None and self.on_tick is not None:
+            self.on_tick(max(0.0, started - self._last_start - self.interval_seconds))
+        self._last_start = started
+        try:
+            await self.tick()
+        except Exception:
+            # The store may be briefly unreachable; /readyz shows it, the next tick retries.
+            log.exception("scheduler tick failed")
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._scheduled_tick,
+            "interval",
+            seconds=self.interval_seconds,
+            next_run_time=datetime.now(UTC),
+            id="tick",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    def seconds_since_tick(self) -> float | None:
+        if self.last_tick_finished is None:
+            return None
+        return time.monotonic() - self.last_tick_finished

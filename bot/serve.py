@@ -7,6 +7,7 @@ import sys
 from dataclasses import replace
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from bot import logs
 from bot.bootstrap import bootstrap_from_settings
@@ -28,7 +29,11 @@ def run_server(host: str | None, port: int | None) -> int:
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
     logs.configure(settings.log_level)
     clock: Clock = ShiftedClock(settings.clock_start) if settings.clock_start else SystemClock()
-    app = bootstrap_from_settings(settings, clock)
+    try:
+        app = bootstrap_from_settings(settings, clock)
+    except RedisError as exc:
+        print(f"store: cannot use Redis at {settings.redis_url}: {exc}", file=sys.stderr)
+        return 1
     try:
         notifier = build_notifier(app.config)
     except SettingsError as exc:

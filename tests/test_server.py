@@ -1,0 +1,223 @@
+"""`escalation-bot serve` as a real process: health, readiness, metrics, the reconcile pass at
+start, and clear refusals for bad settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adapters.storage.sqlite import SqliteStore
+from bot.bootstrap import bootstrap
+from bot.demo import demo_answers
+from dialogs.clock import SimulatedClock
+from dialogs.commands import RaiseConcern
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "partnerships.yaml"
+RAISED = datetime(2027, 2, 1, 10, tzinfo=UTC)  # Mon; NSSCP stage 1 due Tue 2 Feb 17:00
+STAGE_ONE_DUE = datetime(2027, 2, 2, 17, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+class Server:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {
+            **os.environ,
+            **env,
+            "ESCALATION_BOT_PORT": str(self.port),
+            "ESCALATION_BOT_TICK_SECONDS": "0.2",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                stderr = self.process.stderr.read() if self.process.stderr else ""
+                raise AssertionError(f"serve exited: {stderr}")
+            try:
+                if get(self.url + "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)  # polling a real process's readiness, not waiting on a deadline
+        raise AssertionError("serve did not become ready")
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.stderr.read() if self.process.stderr else ""
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "bot.sqlite3"
+
+
+@pytest.fixture
+def server(database: Path) -> Iterator[Server]:
+    running = Server({"ESCALATION_BOT_DATABASE": str(database)})
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+def test_health_readiness_and_metrics(server: Server) -> None:
+    assert get(server.url + "/healthz") == (200, '{"status": "alive"}')
+    status, body = get(server.url + "/readyz")
+    assert status == 200 and json.loads(body) == {"status": "ready", "problems": []}
+    assert get(server.url + "/nowhere")[0] == 404
+    status, metrics = get(server.url + "/metrics")
+    assert status == 200
+    for name in (
+        "escalation_deadlines_overdue 0.0",
+        "escalation_scheduler_tick_lag_seconds_count",
+        "escalation_scheduler_claim_seconds_count",
+        "escalation_deadline_lag_seconds_count",
+        'escalation_inbound_requests_total{route="/readyz",status="200"}',
+        'escalation_inbound_requests_total{route="unmatched",status="404"} 1.0',
+    ):
+        assert name in metrics, name
+
+
+def test_logs_are_one_json_object_per_line(server: Server) -> None:
+    stderr = server.stop()
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines
+    entries = [json.loads(line) for line in lines]
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    assert any(e["message"] == "scheduler started" for e in entries)
+
+
+def test_the_first_tick_processes_what_fell_due_while_down(database: Path) -> None:
+    app = bootstrap(CONFIG, database, SimulatedClock(RAISED))
+    try:
+        counterpart = app.engine.people("northbay")["hana.moss@health.northbay.example"]
+        case = app.engine.handle(
+            RaiseConcern(
+                actor="dana.marsh@council.northbay.example",
+                partnership_id="northbay",
+                answers=demo_answers(app.policies.get("nsscp"), counterpart),
+            )
+        ).case
+    finally:
+        app.close()
+    assert case is not None and case.stage == 1
+    # the bot "was down" over the deadline: it starts a minute after stage 1 lapsed
+    start = (STAGE_ONE_DUE + timedelta(minutes=1)).isoformat()
+    running = Server(
+        {"ESCALATION_BOT_DATABASE": str(database), "ESCALATION_BOT_CLOCK_START": start}
+    )
+    try:
+        running.wait_ready()
+        store = SqliteStore(database)
+        try:
+            escalated = store.get_case(case.id)
+            history = store.history(case.id)
+        finally:
+            store.close()
+        assert escalated is not None and escalated.stage == 2
+        assert escalated.stage_started_at == STAGE_ONE_DUE
+        assert [e.summary for e in history].count("escalated: deadline lapsed") == 1
+        metrics = get(running.url + "/metrics")[1]
+        assert 'escalation_open_cases{partnership="northbay",stage="2"} 1.0' in metrics
+        assert "escalation_deadline_lag_seconds_count 1.0" in metrics
+    finally:
+        running.stop()
+
+
+def run_serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_bad_setting_is_named(tmp_path: Path) -> None:
+    result = run_serve(
+        {"ESCALATION_BOT_TICK_SECONDS": "often", "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db")}
+    )
+    assert result.returncode == 1
+    assert "ESCALATION_BOT_TICK_SECONDS='often' is not a number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_webhook_secret_is_named(tmp_path: Path) -> None:
+    data = yaml.safe_load(CONFIG.read_text())
+    data["webhooks"] = [{"id": "flow", "url": "http://127.0.0.1:9/", "secret_env": "FLOW_KEY"}]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data))
+    env = {"ESCALATION_BOT_CONFIG": str(config), "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db")}
+    os.environ.pop("FLOW_KEY", None)
+    result = run_serve(env)
+    assert result.returncode == 1
+    assert "$FLOW_KEY" in result.stderr and "export FLOW_KEY=" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_broken_config_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("partnerships: []\nagencies: []\n")
+    result = run_serve(
+        {"ESCALATION_BOT_CONFIG": str(config), "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db")}
+    )
+    assert result.returncode == 1
+    assert str(config) in result.stderr and "partnerships" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_redis_is_named(tmp_path: Path) -> None:
+    result = run_serve(
+        {
+            "ESCALATION_BOT_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db"),
+        }
+    )
+    assert result.returncode == 1
+    assert "cannot use Redis at redis://127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -35,4 +35,5 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # a long tick makes APScheduler warn on every skipped interval; that is expected, not news
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

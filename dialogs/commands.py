@@ -102,6 +102,17 @@ class DeadlineLapsed(Command):
     due_at: datetime
 
 
+class RecordDeliveryFailure(Command):
+    """Issued by the delivery loop when a platform refused a message for good (e.g. Teams 403)."""
+
+    actor: str = "delivery"
+    case_id: str
+    notification_key: str
+    notification_kind: str
+    recipient: str
+    reason: str
+
+
 CASE_COMMANDS: tuple[type[Command], ...] = (
     Acknowledge,
     RecordDiscussion,
@@ -113,6 +124,7 @@ CASE_COMMANDS: tuple[type[Command], ...] = (
     Withdraw,
     AddParticipant,
     DeadlineLapsed,
+    RecordDeliveryFailure,
 )
 
 ALL_COMMANDS: tuple[type[Command], ...] = (RaiseConcern, *CASE_COMMANDS)
@@ -131,6 +143,7 @@ __all__ = [
     "HandOver",
     "RaiseConcern",
     "RecordDecision",
+    "RecordDeliveryFailure",
     "RecordDiscussion",
     "RecordInput",
     "Resolve",

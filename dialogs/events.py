@@ -30,6 +30,7 @@ class EventType(StrEnum):
     RESOLVED = "resolved"
     DECISION_RECORDED = "decision_recorded"
     WITHDRAWN = "withdrawn"
+    DELIVERY_FAILED = "delivery_failed"
 
 
 class Event(BaseModel):

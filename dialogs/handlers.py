@@ -15,6 +15,7 @@ from dialogs.commands import (
     Escalate,
     HandOver,
     RecordDecision,
+    RecordDeliveryFailure,
     RecordDiscussion,
     RecordInput,
     Resolve,
@@ -440,3 +441,21 @@ def _remind(turn: Turn, command: DeadlineLapsed) -> None:
     turn.emit(EventType.REMINDER_SENT, f"reminder for stage {turn.case.stage}")
     for person in turn.case.current_holders(turn.stage.holder_roles):
         turn.tell_person(person.email, "reminder", turn.party_card(headline))
+
+
+def record_delivery_failure(turn: Turn, command: RecordDeliveryFailure) -> None:
+    """Nothing is silently lost: the failure goes on the case's history and the business team
+    hears of it (unless what failed was itself such an alert, which would only loop)."""
+    who = "a channel" if command.recipient.startswith("channel:") else command.recipient
+    turn.emit(
+        EventType.DELIVERY_FAILED,
+        f"message '{command.notification_kind}' to {who} not delivered: {command.reason}",
+        key=command.notification_key,
+    )
+    if command.notification_kind != "delivery-failed":
+        turn.tell_business_team(
+            "delivery-failed",
+            texts.CHANNEL_DELIVERY_FAILED.format(
+                reference=turn.case.reference, who=who, reason=command.reason
+            ),
+        )

@@ -117,7 +117,6 @@ def party_card(
         text=text,
         facts=case_facts(case, policy, calendar, names),
         sections=_stage_sections(stage) if case.is_open else [],
-        inputs=record_inputs(policy, stage) if with_actions and case.is_open else [],
         actions=actions,
         case_id=case.id,
         case_version=case.version,
@@ -127,22 +126,15 @@ def party_card(
 def stage_actions(case: Case, policy: Policy) -> list[CardAction]:
     stage = policy.stage(case.stage)
     actions = [
-        CardAction(
-            command="resolve", label=texts.BUTTON_RESOLVE, style="positive", submits_inputs=True
-        ),
-        CardAction(command="record", label=texts.BUTTON_RECORD, submits_inputs=True),
+        CardAction(command="resolve", label=texts.BUTTON_RESOLVE, style="positive"),
+        CardAction(command="record", label=texts.BUTTON_RECORD),
     ]
     if stage.number < policy.final_stage.number:
         actions.append(
-            CardAction(
-                command="escalate",
-                label=texts.BUTTON_ESCALATE,
-                style="destructive",
-                submits_inputs=True,
-            )
+            CardAction(command="escalate", label=texts.BUTTON_ESCALATE, style="destructive")
         )
     elif stage.decision_by:
-        actions.append(CardAction(command="decide", label=texts.BUTTON_DECIDE, submits_inputs=True))
+        actions.append(CardAction(command="decide", label=texts.BUTTON_DECIDE))
     for step in case.open_steps():
         step_def = next((s for s in stage.steps if s.id == step.id), None)
         if step_def is not None:
@@ -154,7 +146,7 @@ def stage_actions(case: Case, policy: Policy) -> list[CardAction]:
                 )
             )
     actions.append(CardAction(command="acknowledge", label=texts.BUTTON_ACK))
-    actions.append(CardAction(command="handover", label=texts.BUTTON_HANDOVER, submits_inputs=True))
+    actions.append(CardAction(command="handover", label=texts.BUTTON_HANDOVER))
     return actions
 
 

@@ -128,3 +128,23 @@ BUTTON_HANDOVER = "Hand over"
 BUTTON_RECORD = "Record discussion"
 BUTTON_STEP_DONE = "Mark done: {step}"
 BUTTON_DECIDE = "Record final decision"
+
+# chat conversations
+FIX_THE_CARD = "Please check the highlighted fields."
+INTAKE_TITLE = "Raise a professional difference ({policy})"
+IMMEDIATE_RISK_HEADING = "If the child is at immediate risk"
+SPECIAL_ROUTES_HEADING = "Not for this procedure"
+BUTTON_SEND = "Send"
+BUTTON_BACK = "Back to the case"
+PURPOSE_TITLES = {
+    "record": "record the discussion",
+    "resolve": "record the agreed resolution",
+    "escalate": "cannot agree: escalate",
+    "decide": "record the final decision",
+    "handover": "hand over",
+    "withdraw": "withdraw the concern",
+}
+CHANNEL_DELIVERY_FAILED = (
+    "Case {reference}: a message to {who} could not be delivered ({reason}); please make sure "
+    "they are told"
+)

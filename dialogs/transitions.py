@@ -21,6 +21,7 @@ from dialogs.commands import (
     Escalate,
     HandOver,
     RecordDecision,
+    RecordDeliveryFailure,
     RecordDiscussion,
     Resolve,
     Withdraw,
@@ -46,11 +47,14 @@ _OPEN: dict[type[Command], Handler] = {
     Withdraw: handlers.withdraw,
     AddParticipant: handlers.add_participant,
     DeadlineLapsed: handlers.deadline_lapsed,
+    RecordDeliveryFailure: handlers.record_delivery_failure,
 }
 
 _CLOSED: dict[type[Command], Handler | Refusal] = {
     **{command: Refusal.CLOSED for command in _OPEN},
     DeadlineLapsed: Refusal.IGNORE,
+    # a closed case still keeps a record of what could not be delivered
+    RecordDeliveryFailure: handlers.record_delivery_failure,
 }
 
 TRANSITIONS: dict[CaseStatus, dict[type[Command], Handler | Refusal]] = {

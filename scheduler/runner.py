@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from dialogs.commands import DeadlineLapsed
+from dialogs.commands import DeadlineLapsed, RecordDeliveryFailure
 from dialogs.engine import Engine
 from dialogs.errors import DomainError
+from dialogs.notifications import Notification
 from dialogs.ports import Clock, DeliveryFailed, Notifier, Store
 
 log = logging.getLogger("escalation_bot.scheduler")
@@ -109,6 +110,7 @@ async def deliver_due_notifications(
     lease_seconds: float = 60.0,
     batch: int = 100,
     observer: Observer | None = None,
+    engine: Engine | None = None,
 ) -> tuple[int, int]:
     """Send what is due; returns (sent, failed). Failures are kept and retried, never dropped."""
     observer = observer or NoObserver()
@@ -123,8 +125,28 @@ async def deliver_due_notifications(
             store.mark_failed(note.key, exc.reason, retry)
             observer.delivered(note.recipient.kind.value, False)
             failed += 1
+            if exc.permanent and engine is not None:
+                _record_failure(engine, note, exc.reason)
         else:
             store.mark_sent(note.key, clock.now())
             observer.delivered(note.recipient.kind.value, True)
             sent += 1
     return sent, failed
+
+
+def _record_failure(engine: Engine, note: Notification, reason: str) -> None:
+    recipient = note.copy_of or note.recipient
+    try:
+        engine.handle(
+            RecordDeliveryFailure(
+                case_id=note.case_id,
+                notification_key=note.key,
+                notification_kind=note.kind,
+                recipient=f"{recipient.kind.value}:{recipient.address}"
+                if recipient.kind.value != "person"
+                else recipient.address,
+                reason=reason,
+            )
+        )
+    except Exception:
+        log.exception("could not record a failed delivery for case %s", note.case_id)

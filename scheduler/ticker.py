@@ -73,6 +73,7 @@ class Ticker:
                 lease_seconds=self.lease_seconds,
                 batch=self.batch,
                 observer=self.observer,
+                engine=self.engine,
             )
             self.last_tick_finished = time.monotonic()
             self.ticks += 1

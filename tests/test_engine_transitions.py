@@ -44,6 +44,7 @@ from dialogs.commands import (
     Escalate,
     HandOver,
     RecordDecision,
+    RecordDeliveryFailure,
     RecordDiscussion,
     Resolve,
     Withdraw,
@@ -88,6 +89,12 @@ def build(command_type: type[Command], case: Case) -> Command:
         return DeadlineLapsed(
             case_id=case.id, kind="stage", stage=case.stage, due_at=case.stage_due_at
         )
+    if command_type is RecordDeliveryFailure:
+        return RecordDeliveryFailure(
+            case_id=case.id, notification_key=f"{case.id}:v1:raised-counterpart:person:{HANA}",
+            notification_kind="raised-counterpart", recipient=HANA,
+            reason="Teams refused (403): the app is not installed for them",
+        )
     raise AssertionError(f"no builder for {command_type.__name__}")
 
 
@@ -102,6 +109,8 @@ def test_the_table_names_every_command_in_every_state(status: CaseStatus) -> Non
             assert callable(entry) and not isinstance(entry, Refusal)
         elif command_type is DeadlineLapsed:
             assert entry is Refusal.IGNORE
+        elif command_type is RecordDeliveryFailure:
+            assert callable(entry) and not isinstance(entry, Refusal)  # the record is kept
         else:
             assert entry is Refusal.CLOSED
 
@@ -180,6 +189,12 @@ def test_a_closed_case_refuses_every_person_and_ignores_the_scheduler(
         outcome = handle(app, command)
         assert not outcome.changed
         assert outcome.events == [] and outcome.notifications == []
+    elif command_type is RecordDeliveryFailure:
+        # the one thing a closed case still takes: the record of a message that never arrived
+        outcome = handle(app, command)
+        assert [e.type for e in outcome.events] == [EventType.DELIVERY_FAILED]
+        assert outcome.case is not None and outcome.case.status is status
+        return
     else:
         with pytest.raises(IllegalTransition) as refused:
             handle(app, command)
@@ -255,6 +270,12 @@ def _added(app: App, before: Case, after: Case) -> None:
     assert bea is not None and bea.side is Side.RAISING and bea.stage == 1
 
 
+def _failure_recorded(app: App, before: Case, after: Case) -> None:
+    (event,) = [e for e in history(app, after) if e.type is EventType.DELIVERY_FAILED]
+    assert HANA in event.summary and "403" in event.summary
+    assert after.stage == before.stage and after.status is before.status
+
+
 def _lapsed(app: App, before: Case, after: Case) -> None:
     assert (before.stage, after.stage) == (1, 2)
     assert any(e.summary == "escalated: deadline lapsed" for e in history(app, after))
@@ -271,6 +292,7 @@ HAPPY: dict[type[Command], tuple[int, EventType, Callable[[App, Case, Case], Non
     Withdraw: (1, EventType.WITHDRAWN, _withdrawn),
     AddParticipant: (1, EventType.PARTICIPANT_ADDED, _added),
     DeadlineLapsed: (1, EventType.DEADLINE_LAPSED, _lapsed),
+    RecordDeliveryFailure: (1, EventType.DELIVERY_FAILED, _failure_recorded),
 }
 
 
@@ -578,7 +600,10 @@ def test_a_lapse_for_a_deadline_the_case_has_moved_past_is_a_no_op(nb: tuple[App
 # ---- versions --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command_type", [c for c in CASE_COMMANDS if c is not DeadlineLapsed],
+# the scheduler's and the delivery loop's commands have no card, hence no version to go stale
+@pytest.mark.parametrize("command_type",
+                         [c for c in CASE_COMMANDS if c not in (DeadlineLapsed,
+                                                                RecordDeliveryFailure)],
                          ids=lambda c: c.__name__)
 def test_a_stale_card_changes_nothing(nb: tuple[App, Case], command_type: type[Command]) -> None:
     app, case = nb

@@ -1,0 +1,167 @@
+"""The Teams bot: turns activities into calls on the conversation service and draws the answers.
+
+No business rules live here. Every inbound activity stores the sender's conversation reference,
+so the bot can message them later (the counterpart, a manager at a later stage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from botbuilder.core import (
+    ActivityHandler,
+    CardFactory,
+    InvokeResponse,
+    MessageFactory,
+    TurnContext,
+)
+from botbuilder.schema import Activity, ActivityTypes
+
+from adapters.teams.cards import adaptive_card, split_action_data
+from dialogs.conversation import ActionResult, ConversationService, Reply
+from dialogs.ports import Store
+
+PLATFORM = "teams"
+DEFAULT_REFERENCE = "_service"  # the latest service URL and tenant, for creating new 1:1 chats
+NOT_KNOWN = (
+    "I don't know you yet: your Teams account is not in the partnership's directory. "
+    "Ask your business team to add you."
+)
+CARD_ACTION = "adaptiveCard/action"
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+
+T = TypeVar("T")
+
+
+def reference_json(activity: Activity) -> str:
+    reference = TurnContext.get_conversation_reference(activity)
+    return json.dumps(reference.serialize())
+
+
+class TeamsBot(ActivityHandler):
+    def __init__(
+        self,
+        conversation: ConversationService,
+        store: Store,
+        email_for_aad: Callable[[str], str | None],
+        after_turn: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.conversation = conversation
+        self.store = store
+        self.email_for_aad = email_for_aad
+        self.after_turn = after_turn
+
+    async def _sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """The engine and store are synchronous: keep them off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args))
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        sender = activity.from_property
+        if sender is not None and sender.aad_object_id and activity.conversation is not None:
+            if (activity.conversation.conversation_type or "personal") == "personal":
+                await self._sync(
+                    self.store.save_conversation_reference,
+                    PLATFORM,
+                    sender.aad_object_id,
+                    reference_json(activity),
+                )
+            await self._sync(
+                self.store.save_conversation_reference,
+                PLATFORM,
+                DEFAULT_REFERENCE,
+                reference_json(activity),
+            )
+        if (
+            activity.conversation is not None
+            and activity.conversation.conversation_type == "channel"
+        ):
+            await self._sync(
+                self.store.save_conversation_reference,
+                "teams-channel",
+                activity.conversation.id,
+                reference_json(activity),
+            )
+        await super().on_turn(turn_context)
+        self.after_turn()
+
+    def _actor(self, turn_context: TurnContext) -> str | None:
+        sender = turn_context.activity.from_property
+        return self.email_for_aad(sender.aad_object_id or "") if sender else None
+
+    def _refresh_for(self, turn_context: TurnContext) -> list[str]:
+        sender = turn_context.activity.from_property
+        return [sender.id] if sender and sender.id else []
+
+    async def _send(self, turn_context: TurnContext, replies: list[Reply]) -> None:
+        for reply in replies:
+            if reply.card is not None:
+                card = adaptive_card(reply.card, self._refresh_for(turn_context))
+                activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+                activity.text = reply.text or None
+                await turn_context.send_activity(activity)
+            elif reply.text:
+                await turn_context.send_activity(reply.text)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        actor = self._actor(turn_context)
+        if actor is None:
+            await turn_context.send_activity(NOT_KNOWN)
+            return
+        value = turn_context.activity.value
+        if isinstance(value, dict) and value.get("verb"):  # Action.Submit from an older client
+            data = {k: v for k, v in value.items() if k != "verb"}
+            result = await self._action(actor, str(value["verb"]), data)
+            await self._send(turn_context, [Reply(text=result.message, card=result.card)])
+            return
+        TurnContext.remove_recipient_mention(turn_context.activity)
+        text = (turn_context.activity.text or "").strip()
+        replies = await self._sync(self.conversation.on_text, actor, text)
+        await self._send(turn_context, replies)
+
+    async def _action(self, actor: str, verb: str, data: dict[str, Any]) -> ActionResult:
+        control, values = split_action_data(data)
+        return await self._sync(self.conversation.on_action, actor, verb, control, values)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name != CARD_ACTION:
+            return await super().on_invoke_activity(turn_context)
+        actor = self._actor(turn_context)
+        if actor is None:
+            return _message_response(NOT_KNOWN)
+        action = (activity.value or {}).get("action") or {}
+        result = await self._action(actor, str(action.get("verb", "")), action.get("data") or {})
+        card = adaptive_card(result.card, self._refresh_for(turn_context))
+        return InvokeResponse(
+            status=200, body={"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
+        )
+
+    async def on_members_added_activity(
+        self, members_added: list[Any], turn_context: TurnContext
+    ) -> None:
+        recipient = turn_context.activity.recipient
+        for member in members_added:
+            if recipient is None or member.id != recipient.id:
+                await turn_context.send_activity(
+                    "Hello. Type **escalate** to raise a professional difference with another "
+                    "agency about a child, **status** to see your cases, or **help**."
+                )
+
+
+def _message_response(text: str) -> InvokeResponse:
+    return InvokeResponse(
+        status=200,
+        body={
+            "statusCode": 200,
+            "type": "application/vnd.microsoft.activity.message",
+            "value": text,
+        },
+    )
+
+
+__all__ = ["ActivityTypes", "TeamsBot"]

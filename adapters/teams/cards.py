@@ -1,0 +1,116 @@
+"""Neutral cards as Adaptive Cards 1.5 for Teams.
+
+Buttons are ``Action.Execute`` with the case id and the version the card was drawn from, and case
+cards carry a ``refresh`` for their reader, so after anyone acts every copy redraws in the new state
+(buttons gone once the case has moved on); a stale click is caught by the version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogs.cards import Card, CardInput, InputKind
+
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+CONTROL_KEYS = {"case_id", "version", "submit", "step_id"}
+
+
+def _text(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _input(field: CardInput) -> list[dict[str, Any]]:
+    common: dict[str, Any] = {"id": field.id, "label": field.label, "isRequired": field.required}
+    if field.required:
+        common["errorMessage"] = "This is needed."
+    element: dict[str, Any]
+    if field.kind in {InputKind.CHOICE, InputKind.MULTI_CHOICE}:
+        element = {
+            "type": "Input.ChoiceSet",
+            "style": "compact",
+            "choices": [{"title": label, "value": value} for value, label in field.choices],
+            "isMultiSelect": field.kind is InputKind.MULTI_CHOICE,
+        }
+    elif field.kind is InputKind.BOOLEAN:
+        element = {
+            "type": "Input.ChoiceSet",
+            "style": "expanded",
+            "choices": [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}],
+        }
+    elif field.kind is InputKind.DATE:
+        element = {"type": "Input.Date"}
+    elif field.kind is InputKind.NUMBER:
+        element = {"type": "Input.Number", "min": 0}
+    elif field.kind in {InputKind.LONG_TEXT, InputKind.ACTIONS}:
+        element = {"type": "Input.Text", "isMultiline": True}
+        if field.kind is InputKind.ACTIONS:
+            element["placeholder"] = "One per line: what; who; DD/MM/YYYY"
+    elif field.kind is InputKind.PERSON:
+        element = {"type": "Input.Text", "style": "Email", "placeholder": "their.name@agency"}
+    else:
+        element = {"type": "Input.Text"}
+    element.update(common)
+    if field.value:
+        element["value"] = field.value
+    rendered = [element]
+    if field.error:
+        rendered.append(_text(field.error, color="Attention", size="Small", spacing="None"))
+    if field.help and not field.error:
+        rendered.append(_text(field.help, isSubtle=True, size="Small", spacing="None"))
+    return rendered
+
+
+def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [_text(card.title, weight="Bolder", size="Medium")]
+    if card.text:
+        body.append(_text(card.text))
+    if card.facts:
+        body.append(
+            {"type": "FactSet", "facts": [{"title": f.label, "value": f.value} for f in card.facts]}
+        )
+    for heading, items in card.sections:
+        body.append(_text(heading, weight="Bolder", spacing="Medium"))
+        body.append(_text("\n".join(f"- {item}" for item in items)))
+    for field in card.inputs:
+        body.extend(_input(field))
+    control = {}
+    if card.case_id is not None:
+        control["case_id"] = card.case_id
+    if card.case_version is not None:
+        control["version"] = str(card.case_version)
+    actions = [
+        {
+            "type": "Action.Execute",
+            "verb": action.command,
+            "title": action.label,
+            "data": {**control, **action.data},
+            "associatedInputs": "auto" if action.submits_inputs else "none",
+            **({"style": action.style} if action.style in {"positive", "destructive"} else {}),
+        }
+        for action in card.actions
+    ]
+    rendered: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA,
+        "version": "1.5",
+        "body": body,
+    }
+    if actions:
+        rendered["actions"] = actions
+    if card.case_id is not None and refresh_for:
+        rendered["refresh"] = {
+            "action": {
+                "type": "Action.Execute",
+                "verb": "refresh",
+                "data": {"case_id": card.case_id},
+            },
+            "userIds": refresh_for,
+        }
+    return rendered
+
+
+def split_action_data(data: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Teams merges a card's inputs into the action's data: take them apart again."""
+    control = {k: str(v) for k, v in data.items() if k in CONTROL_KEYS}
+    values = {k: "" if v is None else str(v) for k, v in data.items() if k not in CONTROL_KEYS}
+    return control, values

@@ -1,0 +1,120 @@
+"""Proactive Teams messages: to a person (their stored 1:1 chat, or a new one) or to a channel.
+
+A person the bot has never seen is reached by creating a 1:1 chat with their AAD object id in the
+tenant and service URL the bot last saw. Teams answers 403 when the app is not installed for that
+person: that is a permanent failure, which the scheduler records on the case and reports to the
+business team, so nothing is silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
+
+from adapters.teams.bot import DEFAULT_REFERENCE, PLATFORM, reference_json
+from adapters.teams.cards import adaptive_card
+from dialogs.notifications import Notification, RecipientKind
+from dialogs.ports import DeliveryFailed, Store
+
+CHANNEL_PREFIX = "teams:"
+
+
+def _status(error: Exception) -> int | None:
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return int(status) if isinstance(status, int) else None
+
+
+class TeamsNotifier:
+    def __init__(
+        self,
+        adapter: CloudAdapter,
+        app_id: str,
+        store: Store,
+        aad_for_email: Callable[[str], str | None],
+    ) -> None:
+        self.adapter, self.app_id, self.store = adapter, app_id, store
+        self.aad_for_email = aad_for_email
+
+    async def deliver(self, notification: Notification) -> None:
+        recipient = notification.recipient
+        if recipient.kind is RecipientKind.CHANNEL:
+            channel_id = recipient.address.removeprefix(CHANNEL_PREFIX)
+            raw = self.store.conversation_reference("teams-channel", channel_id)
+            if not raw:
+                raise DeliveryFailed(f"the bot is not installed in channel {channel_id}", True)
+            await self._send(_reference(raw), notification, refresh_for=[])
+            return
+        aad = self.aad_for_email(recipient.address)
+        if not aad:
+            raise DeliveryFailed("this person has no Teams account in the directory", True)
+        raw = self.store.conversation_reference(PLATFORM, aad)
+        if raw:
+            reference = _reference(raw)
+            user_id = reference.user.id if reference.user else ""
+            await self._send(reference, notification, refresh_for=[user_id] if user_id else [])
+            return
+        await self._create_and_send(aad, notification)
+
+    async def _send(
+        self, reference: ConversationReference, notification: Notification, refresh_for: list[str]
+    ) -> None:
+        card = adaptive_card(notification.card, refresh_for)
+
+        async def send(turn_context: TurnContext) -> None:
+            await turn_context.send_activity(
+                MessageFactory.attachment(CardFactory.adaptive_card(card))
+            )
+
+        try:
+            await self.adapter.continue_conversation(reference, send, self.app_id)
+        except Exception as exc:
+            raise _failure(exc) from exc
+
+    async def _create_and_send(self, aad: str, notification: Notification) -> None:
+        raw = self.store.conversation_reference(PLATFORM, DEFAULT_REFERENCE)
+        if not raw:
+            raise DeliveryFailed(
+                "no Teams service URL known yet: nobody has messaged the bot", False
+            )
+        seen = _reference(raw)
+        tenant = (seen.conversation.tenant_id if seen.conversation else None) or ""
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=seen.bot,
+            members=[ChannelAccount(id=aad, aad_object_id=aad)],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}},
+        )
+        card = adaptive_card(notification.card)
+        store = self.store
+
+        async def send(turn_context: TurnContext) -> None:
+            store.save_conversation_reference(PLATFORM, aad, reference_json(turn_context.activity))
+            await turn_context.send_activity(
+                MessageFactory.attachment(CardFactory.adaptive_card(card))
+            )
+
+        try:
+            await self.adapter.create_conversation(
+                self.app_id, send, parameters, seen.channel_id or "msteams", seen.service_url
+            )
+        except Exception as exc:
+            raise _failure(exc) from exc
+
+
+def _reference(raw: str) -> ConversationReference:
+    return ConversationReference().deserialize(json.loads(raw))
+
+
+def _failure(error: Exception) -> DeliveryFailed:
+    status = _status(error)
+    if status == 403:
+        return DeliveryFailed("Teams refused (403): the app is not installed for them", True)
+    if status is not None and 400 <= status < 500 and status != 429:
+        return DeliveryFailed(f"Teams refused ({status})", True)
+    return DeliveryFailed(f"Teams unreachable: {type(error).__name__}", False)

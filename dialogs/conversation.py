@@ -1,0 +1,420 @@
+"""What the bot says back to a person in a chat, whatever the chat platform.
+
+Adapters translate a platform's message or button press into one of three calls (``on_text``,
+``on_action``, ``case_card``) and draw the neutral cards that come back. Everything else (which
+questions to ask, when a click is stale, who may see a case) happens here or in the engine, so
+Teams and Slack behave the same.
+
+Intake is card-first: ``escalate`` sends the whole form as one card *and* asks its first question
+as text, so someone on a client that shows cards poorly can simply answer in the chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from pydantic import BaseModel
+
+from dialogs import intake, record_dialog, texts
+from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
+from dialogs.case import Case
+from dialogs.commands import Acknowledge, Command, CompleteStep
+from dialogs.engine import Engine
+from dialogs.errors import DomainError, InvalidInput, StaleCase
+from dialogs.messages import party_card, to_input, when
+from dialogs.ports import Store
+from policy.model import Policy
+
+SESSION_PLATFORM = "dialog-session"  # sessions share the conversation-reference table
+
+HELP = (
+    "**escalate**: raise a professional difference about a child with another agency.\n"
+    "**status**: your open cases and what is due from you.\n"
+    "**help**: this message.\n"
+    "Buttons on a case's card record a discussion, an agreed resolution, or escalate it; "
+    "you can also type `cancel` or `back` while I'm asking questions."
+)
+INTAKE_VERB = "intake"
+REFRESH_VERB = "refresh"
+IMMEDIATE = {"acknowledge", "complete_step"}
+PURPOSES = {p.value for p in record_dialog.Purpose}
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str = ""
+    card: Card | None = None
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The card to show in place of the one clicked, and a line to say why."""
+
+    card: Card
+    message: str = ""
+
+
+class _Session(BaseModel):
+    kind: str  # "intake" or "record"
+    intake_session: intake.IntakeSession | None = None
+    record_session: record_dialog.RecordSession | None = None
+
+
+@dataclass
+class ConversationService:
+    engine: Engine
+    store: Store
+    today: Callable[[], date] = field(default=date.today)
+
+    # ---- sessions ------------------------------------------------------------------------------
+    def _load(self, actor: str) -> _Session | None:
+        raw = self.store.conversation_reference(SESSION_PLATFORM, actor)
+        return _Session.model_validate_json(raw) if raw else None
+
+    def _save(self, actor: str, session: _Session | None) -> None:
+        value = session.model_dump_json() if session else ""
+        self.store.save_conversation_reference(SESSION_PLATFORM, actor, value)
+
+    def _policy_for_actor(self, actor: str) -> tuple[Policy, str] | None:
+        person = self.store.person(actor)
+        if person is None:
+            return None
+        partnership = self.engine.partnership(person.partnership_id)
+        return self.engine.policies.get(partnership.policy), partnership.id
+
+    # ---- text ----------------------------------------------------------------------------------
+    def on_text(self, actor: str, text: str) -> list[Reply]:
+        actor = actor.lower()
+        word = text.strip().lower().lstrip("/")
+        if word in {"escalate", "help", "status"}:
+            self._save(actor, None)
+            return {"escalate": self._start_intake, "help": self._help, "status": self._status}[
+                word
+            ](actor)
+        session = self._load(actor)
+        if session is not None and session.kind == "intake" and session.intake_session:
+            return self._intake_answer(actor, session.intake_session, text)
+        if session is not None and session.kind == "record" and session.record_session:
+            return self._record_answer(actor, session.record_session, text)
+        return [Reply(text="I didn't catch that. " + HELP)]
+
+    def _help(self, actor: str) -> list[Reply]:
+        return [Reply(text=HELP)]
+
+    def _status(self, actor: str) -> list[Reply]:
+        cases = self.store.cases_for_person(actor)
+        if not cases:
+            return [Reply(text="You have no open cases.")]
+        facts = []
+        for case in cases:
+            policy = self.engine.policy_for(case)
+            calendar = self.engine.calendar_for(
+                self.engine.partnership(case.partnership_id), policy
+            )
+            holders = case.current_holders(policy.stage(case.stage).holder_roles)
+            yours = " (your move)" if any(p.email == actor for p in holders) else ""
+            facts.append(
+                Fact(
+                    label=case.reference,
+                    value=f"stage {case.stage}, {policy.stage(case.stage).name}; due "
+                    f"{when(case.stage_due_at, calendar)}{yours}",
+                )
+            )
+        return [Reply(card=Card(title="Your open cases", facts=facts))]
+
+    def _start_intake(self, actor: str) -> list[Reply]:
+        found = self._policy_for_actor(actor)
+        if found is None:
+            return [Reply(text=texts.NOT_IN_DIRECTORY.format(email=actor))]
+        policy, partnership_id = found
+        session = intake.start(policy, partnership_id, actor)
+        self._save(actor, _Session(kind="intake", intake_session=session))
+        first = intake.prompt(policy, session)
+        return [
+            Reply(card=intake_card(policy)),
+            Reply(
+                text="Fill in the card, or answer here one question at a time.\n"
+                + _prompt_text(first)
+            ),
+        ]
+
+    def _intake_answer(self, actor: str, session: intake.IntakeSession, text: str) -> list[Reply]:
+        policy = self.engine.policies.get(session.policy_id)
+        people = self.engine.people(session.partnership_id)
+        reply = intake.answer(policy, session, text, self.today(), people)
+        session = reply.session
+        out = [Reply(text=line) for line in (reply.error, reply.guidance) if line]
+        if session.state is intake.IntakeState.DONE:
+            self._save(actor, None)
+            return out + self._raise(intake.to_command(session))
+        if session.state in intake.FINISHED:
+            self._save(actor, None)
+            return [*out, Reply(text=session.closing_text)]
+        self._save(actor, _Session(kind="intake", intake_session=session))
+        return [*out, Reply(text=_prompt_text(intake.prompt(policy, session)))]
+
+    def _raise(self, command: Command) -> list[Reply]:
+        try:
+            outcome = self.engine.handle(command)
+        except InvalidInput as exc:
+            return [Reply(text=exc.message)]
+        except DomainError as exc:
+            return [Reply(text=exc.message)]
+        assert outcome.case is not None
+        return [Reply(text=outcome.reply, card=self.case_card(outcome.case, command.actor))]
+
+    def _record_answer(
+        self, actor: str, session: record_dialog.RecordSession, text: str
+    ) -> list[Reply]:
+        case = self.store.get_case(session.case_id)
+        if case is None:
+            self._save(actor, None)
+            return [Reply(text=texts.CASE_NOT_FOUND.format(case=session.case_id))]
+        policy = self.engine.policy_for(case)
+        reply = record_dialog.answer(
+            policy, session, text, self.today(), self.engine.people(case.partnership_id)
+        )
+        session = reply.session
+        out = [Reply(text=reply.error)] if reply.error else []
+        if session.state is record_dialog.DialogState.ASKING:
+            self._save(actor, _Session(kind="record", record_session=session))
+            return [*out, Reply(text=_prompt_text(record_dialog.prompt(policy, session)))]
+        self._save(actor, None)
+        if session.state is record_dialog.DialogState.CANCELLED:
+            return [*out, Reply(text=session.closing_text)]
+        result = self._run(record_dialog.to_command(policy, session), case)
+        return [*out, Reply(text=result.message, card=result.card)]
+
+    # ---- buttons and card submissions ----------------------------------------------------------
+    def on_action(
+        self, actor: str, verb: str, data: dict[str, str], values: dict[str, str]
+    ) -> ActionResult:
+        actor = actor.lower()
+        if verb == INTAKE_VERB:
+            return self._submit_intake(actor, values, data)
+        case_id = data.get("case_id", "")
+        try:
+            case = self.engine.view(case_id, actor)
+        except DomainError as exc:
+            return ActionResult(Card(title=exc.message), exc.message)
+        if verb == REFRESH_VERB:
+            return ActionResult(self.case_card(case, actor))
+        version = int(data["version"]) if data.get("version", "").isdigit() else None
+        if verb in IMMEDIATE:
+            base = {"actor": actor, "case_id": case.id, "expected_version": version}
+            command: Command = (
+                Acknowledge(**base)
+                if verb == "acknowledge"
+                else CompleteStep(**base, step_id=data.get("step_id", ""))
+            )
+            return self._run(command, case)
+        if verb in PURPOSES:
+            purpose = record_dialog.Purpose(verb)
+            if data.get("submit") != "1":
+                if version is not None and version != case.version:
+                    return self._stale(case, actor)
+                return ActionResult(self.purpose_card(case, purpose, actor, version))
+            return self._submit_purpose(actor, case, purpose, version, values)
+        return ActionResult(self.case_card(case, actor), "That button is no longer available.")
+
+    def _submit_intake(
+        self, actor: str, values: dict[str, str], data: dict[str, str]
+    ) -> ActionResult:
+        found = self._policy_for_actor(actor)
+        if found is None:
+            message = texts.NOT_IN_DIRECTORY.format(email=actor)
+            return ActionResult(Card(title=message), message)
+        policy, partnership_id = found
+        session = intake.start(policy, partnership_id, actor)
+        people = self.engine.people(partnership_id)
+        session, errors = intake.submit_form(policy, session, values, self.today(), people)
+        start = values.get("start_stage", "1")
+        session.start_stage = int(start) if start.isdigit() else 1
+        session.pathway_choice = values.get("pathway") or None
+        if not errors:
+            try:
+                outcome = self.engine.handle(intake.to_command(session))
+            except InvalidInput as exc:
+                errors = exc.field_errors
+            except DomainError as exc:
+                return ActionResult(intake_card(policy, values, {}), exc.message)
+            else:
+                self._save(actor, None)
+                assert outcome.case is not None
+                return ActionResult(self.case_card(outcome.case, actor), outcome.reply)
+        return ActionResult(intake_card(policy, values, errors), texts.FIX_THE_CARD)
+
+    def _submit_purpose(
+        self,
+        actor: str,
+        case: Case,
+        purpose: record_dialog.Purpose,
+        version: int | None,
+        values: dict[str, str],
+    ) -> ActionResult:
+        policy = self.engine.policy_for(case)
+        session = record_dialog.start(case, purpose, actor)
+        if version is not None:
+            session.case_version = version
+        session, errors = record_dialog.submit_form(
+            policy, session, values, self.today(), self.engine.people(case.partnership_id)
+        )
+        if errors:
+            card = self.purpose_card(case, purpose, actor, version, values, errors)
+            return ActionResult(card, texts.FIX_THE_CARD)
+        return self._run(record_dialog.to_command(policy, session), case, purpose, values)
+
+    def _run(
+        self,
+        command: Command,
+        case: Case,
+        purpose: record_dialog.Purpose | None = None,
+        values: dict[str, str] | None = None,
+    ) -> ActionResult:
+        try:
+            outcome = self.engine.handle(command)
+        except StaleCase:
+            return self._stale(case, command.actor)
+        except InvalidInput as exc:
+            if purpose is None:
+                return ActionResult(self.case_card(case, command.actor), exc.message)
+            card = self.purpose_card(
+                case, purpose, command.actor, case.version, values, exc.field_errors
+            )
+            return ActionResult(card, texts.FIX_THE_CARD)
+        except DomainError as exc:
+            current = self.store.get_case(case.id) or case
+            return ActionResult(
+                self.case_card(current, command.actor, notice=exc.message), exc.message
+            )
+        current = outcome.case or case
+        return ActionResult(
+            self.case_card(current, command.actor, notice=outcome.reply), outcome.reply
+        )
+
+    def _stale(self, case: Case, actor: str) -> ActionResult:
+        current = self.store.get_case(case.id) or case
+        notice = StaleCase(
+            texts.STALE.format(
+                reference=current.reference, stage=current.stage, status=current.status.value
+            )
+        ).message
+        return ActionResult(self.case_card(current, actor, notice=notice), notice)
+
+    # ---- cards ---------------------------------------------------------------------------------
+    def case_card(self, case: Case, viewer: str, notice: str = "") -> Card:
+        """The case as ``viewer`` should see it now: buttons only while it is open and theirs."""
+        policy = self.engine.policy_for(case)
+        calendar = self.engine.calendar_for(self.engine.partnership(case.partnership_id), policy)
+        acting = case.is_party(viewer) and case.is_open
+        headline = f"Case {case.reference}: {case.status.value.replace('_', ' ')}"
+        return party_card(
+            case,
+            policy,
+            calendar,
+            headline,
+            self.engine.agency_names,
+            with_actions=acting,
+            text=notice,
+        )
+
+    def purpose_card(
+        self,
+        case: Case,
+        purpose: record_dialog.Purpose,
+        viewer: str,
+        version: int | None,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> Card:
+        policy = self.engine.policy_for(case)
+        values, errors = values or {}, errors or {}
+        inputs = [
+            to_input(f, values.get(f.id, ""), errors.get(f.id, ""))
+            for f in record_dialog.questions(policy, case.stage, purpose)
+        ]
+        data = {"submit": "1", "version": str(version if version is not None else case.version)}
+        return Card(
+            title=f"Case {case.reference}: {texts.PURPOSE_TITLES[purpose.value]}",
+            text=texts.FIX_THE_CARD if errors else "",
+            inputs=inputs,
+            actions=[
+                CardAction(
+                    command=purpose.value,
+                    label=texts.BUTTON_SEND,
+                    style="positive",
+                    data=data,
+                    submits_inputs=True,
+                ),
+                CardAction(command=REFRESH_VERB, label=texts.BUTTON_BACK),
+            ],
+            case_id=case.id,
+            case_version=case.version,
+        )
+
+
+def intake_card(
+    policy: Policy, values: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> Card:
+    """The whole /escalate form on one card, immediate-risk guidance first."""
+    values, errors = values or {}, errors or {}
+    inputs: list[CardInput] = []
+    if policy.pathway is not None:
+        inputs.append(
+            CardInput(
+                id="pathway",
+                label=policy.pathway.question,
+                kind=InputKind.CHOICE,
+                required=True,
+                choices=[(o.id, o.label) for o in policy.pathway.options],
+                value=values.get("pathway", ""),
+                error=errors.get("pathway", ""),
+            )
+        )
+    inputs += [
+        to_input(f, values.get(f.id, ""), errors.get(f.id, "")) for f in intake.form_fields(policy)
+    ]
+    risk = policy.immediate_risk
+    if risk.allows_later_start:
+        choices = [
+            (str(n), f"Stage {n}: {policy.stage(n).name}") for n in [1, *risk.allowed_start_stages]
+        ]
+        inputs.append(
+            CardInput(
+                id="start_stage",
+                label="Immediate risk only: start at stage",
+                kind=InputKind.CHOICE,
+                choices=choices,
+                value=values.get("start_stage", "1"),
+                error=errors.get("start_stage", ""),
+            )
+        )
+    sections = [(texts.IMMEDIATE_RISK_HEADING, [risk.guidance, risk.action])]
+    if policy.special_routes:
+        sections.append(
+            (
+                texts.SPECIAL_ROUTES_HEADING,
+                [f"{r.applies_when} Take it to {r.route_to}." for r in policy.special_routes],
+            )
+        )
+    return Card(
+        title=texts.INTAKE_TITLE.format(policy=policy.name),
+        text=texts.FIX_THE_CARD if errors else "",
+        sections=sections,
+        inputs=inputs,
+        actions=[
+            CardAction(
+                command=INTAKE_VERB, label=texts.BUTTON_SEND, style="positive", submits_inputs=True
+            )
+        ],
+    )
+
+
+def _prompt_text(prompt: intake.Prompt) -> str:
+    lines = [prompt.text]
+    lines += [f"{n}. {label}" for n, (_, label) in enumerate(prompt.choices, 1)]
+    if prompt.guidance:
+        lines.append(prompt.guidance)
+    return "\n".join(lines)

@@ -4,6 +4,7 @@ until then people, channels and mailboxes are recorded in the log (metadata only
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from adapters.console.log_notifier import LogNotifier
 from adapters.webhook.notifier import WebhookNotifier, WebhookTarget
@@ -14,13 +15,32 @@ from policy.config import Config
 
 
 class RoutingNotifier:
-    def __init__(self, routes: dict[RecipientKind, Notifier], fallback: Notifier) -> None:
+    """Webhooks to the webhook notifier; channels by their destination's platform prefix
+    (``teams:``); people to Teams when they have a Teams account; the rest to the log."""
+
+    def __init__(
+        self,
+        routes: dict[RecipientKind, Notifier],
+        fallback: Notifier,
+        teams: Notifier | None = None,
+        has_teams: Callable[[str], bool] = lambda email: False,
+    ) -> None:
         self.routes = routes
         self.fallback = fallback
+        self.teams = teams
+        self.has_teams = has_teams
+
+    def notifier_for(self, notification: Notification) -> Notifier:
+        recipient = notification.recipient
+        if self.teams is not None:
+            if recipient.kind is RecipientKind.CHANNEL and recipient.address.startswith("teams:"):
+                return self.teams
+            if recipient.kind is RecipientKind.PERSON and self.has_teams(recipient.address):
+                return self.teams
+        return self.routes.get(recipient.kind, self.fallback)
 
     async def deliver(self, notification: Notification) -> None:
-        notifier = self.routes.get(notification.recipient.kind, self.fallback)
-        await notifier.deliver(notification)
+        await self.notifier_for(notification).deliver(notification)
 
     async def close(self) -> None:
         for notifier in {*self.routes.values(), self.fallback}:
@@ -43,7 +63,12 @@ def webhook_targets(config: Config) -> dict[str, WebhookTarget]:
     return targets
 
 
-def build_notifier(config: Config) -> RoutingNotifier:
+def build_notifier(
+    config: Config, teams: Notifier | None = None, has_teams: Callable[[str], bool] | None = None
+) -> RoutingNotifier:
     return RoutingNotifier(
-        {RecipientKind.WEBHOOK: WebhookNotifier(webhook_targets(config))}, fallback=LogNotifier()
+        {RecipientKind.WEBHOOK: WebhookNotifier(webhook_targets(config))},
+        fallback=LogNotifier(),
+        teams=teams,
+        has_teams=has_teams or (lambda email: False),
     )

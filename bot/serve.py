@@ -11,7 +11,6 @@ from redis.exceptions import RedisError
 
 from bot import logs
 from bot.bootstrap import bootstrap_from_settings
-from bot.delivery import build_notifier
 from bot.server import build_web_app
 from bot.settings import Settings, SettingsError
 from dialogs.clock import ShiftedClock, SystemClock
@@ -35,7 +34,7 @@ def run_server(host: str | None, port: int | None) -> int:
         print(f"store: cannot use Redis at {settings.redis_url}: {exc}", file=sys.stderr)
         return 1
     try:
-        notifier = build_notifier(app.config)
+        web_app = build_web_app(app, settings)
     except SettingsError as exc:
         app.close()
         print(f"settings: {exc}", file=sys.stderr)
@@ -43,7 +42,7 @@ def run_server(host: str | None, port: int | None) -> int:
     store_kind = "redis" if settings.redis_url else "sqlite"
     log.info("starting", extra={"host": settings.host, "port": settings.port, "store": store_kind})
     web.run_app(
-        build_web_app(app, notifier, settings),
+        web_app,
         host=settings.host,
         port=settings.port,
         print=None,

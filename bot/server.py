@@ -12,9 +12,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.bootstrap import App
-from bot.delivery import RoutingNotifier
+from bot.delivery import RoutingNotifier, build_notifier
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.teams import build_teams
 from scheduler.ticker import Ticker
 
 log = logging.getLogger("escalation_bot.server")
@@ -76,8 +77,20 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_web_app(app: App, notifier: RoutingNotifier, settings: Settings) -> web.Application:
+def build_web_app(app: App, settings: Settings) -> web.Application:
+    """Raises SettingsError (bad credentials mode, missing webhook secret) before anything runs."""
     metrics_ = Metrics(app.store, app.clock)
+    ticker_ref: list[Ticker] = []
+
+    def deliver_soon() -> None:
+        # after a person's turn, send what it queued now rather than on the next tick
+        if ticker_ref:
+            asyncio.get_running_loop().create_task(ticker_ref[0].tick())
+
+    teams = build_teams(app, settings, deliver_soon)
+    notifier = build_notifier(
+        app.config, teams=teams.notifier, has_teams=lambda email: bool(teams.aad_for_email(email))
+    )
 
     def ticked(lag: float) -> None:
         metrics_.tick_lag.observe(lag)
@@ -94,6 +107,7 @@ def build_web_app(app: App, notifier: RoutingNotifier, settings: Settings) -> we
         observer=metrics_,
         on_tick=ticked,
     )
+    ticker_ref.append(ticker)
     web_app = web.Application(middlewares=[count_requests])
     web_app[APP_KEY] = app
     web_app[TICKER_KEY] = ticker
@@ -102,6 +116,7 @@ def build_web_app(app: App, notifier: RoutingNotifier, settings: Settings) -> we
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics)
+    web_app.router.add_post("/api/messages", teams.endpoint.handle)
 
     async def start(_: web.Application) -> None:
         ticker.start()

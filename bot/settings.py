@@ -34,6 +34,10 @@ class Settings:
     lease_seconds: float = 60.0
     clock_start: datetime | None = None
     log_level: str = "INFO"
+    microsoft_app_id: str = ""
+    microsoft_app_password: str = ""
+    microsoft_app_tenant_id: str = ""
+    microsoft_app_type: str = "MultiTenant"
 
     @classmethod
     def from_env(cls, config: str | None = None, database: str | None = None) -> Settings:
@@ -53,6 +57,11 @@ class Settings:
             lease_seconds=_number(env, "ESCALATION_BOT_LEASE_SECONDS", 60.0, float),
             clock_start=_instant(env.get("ESCALATION_BOT_CLOCK_START")),
             log_level=env.get("ESCALATION_BOT_LOG_LEVEL", "INFO").upper(),
+            # the Bot Framework's own names, as Azure Bot Service documents them
+            microsoft_app_id=env.get("MicrosoftAppId", ""),
+            microsoft_app_password=env.get("MicrosoftAppPassword", ""),
+            microsoft_app_tenant_id=env.get("MicrosoftAppTenantId", ""),
+            microsoft_app_type=env.get("MicrosoftAppType", "MultiTenant"),
         )
 
 

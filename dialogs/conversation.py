@@ -243,7 +243,8 @@ class ConversationService:
             else:
                 self._save(actor, None)
                 assert outcome.case is not None
-                return ActionResult(self.case_card(outcome.case, actor), outcome.reply)
+                card = self.case_card(outcome.case, actor, notice=outcome.reply)
+                return ActionResult(card, outcome.reply)
         return ActionResult(intake_card(policy, values, errors), texts.FIX_THE_CARD)
 
     def _submit_purpose(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import jwt
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -47,7 +48,8 @@ class TeamsEndpoint:
             response = await self.adapter.process_activity(
                 request.headers.get("Authorization", ""), activity, self.bot.on_turn
             )
-        except PermissionError:
+        except (PermissionError, jwt.PyJWTError):
+            # a missing, malformed or unverifiable token: refuse, never a 500
             return web.json_response({"error": "unauthorized"}, status=401)
         if response is None:
             return web.Response(status=201)

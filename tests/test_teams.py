@@ -1,0 +1,394 @@
+"""Teams end to end through the real botbuilder adapter and our route, over real HTTP on loopback,
+with a fake Bot Connector (the activities' serviceUrl) capturing everything the bot sends.
+
+Time moves only through the simulated clock; the scheduler's tick is run explicitly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+
+from bot.bootstrap import App, bootstrap
+from bot.demo import demo_answers, outcome_answers
+from bot.server import TICKER_KEY, build_web_app
+from bot.settings import Settings, SettingsError
+from bot.teams import check_credentials
+from dialogs.case import Case, CaseStatus
+from dialogs.clock import SimulatedClock
+from dialogs.events import EventType
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "partnerships.yaml"
+MONDAY = datetime(2027, 2, 1, 10, tzinfo=UTC)  # NSSCP stage 1 due Tue 17:00, stage 2 Thu 17:00
+
+DANA = ("dana.marsh@council.northbay.example", "00000000-0000-0000-0000-0000000000020")
+HANA = ("hana.moss@health.northbay.example", "00000000-0000-0000-0000-0000000000021")
+CAL = ("cal.birch@council.northbay.example", "00000000-0000-0000-0000-0000000000022")
+GUS = ("gus.penn@health.northbay.example", "00000000-0000-0000-0000-0000000000023")
+BEA = ("bea.lane@council.northbay.example", "00000000-0000-0000-0000-0000000000025")
+
+
+@dataclass
+class Connector:
+    """A fake Bot Connector: records what the bot sends; refuses chosen people with 403."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def post_activity(self, request: web.Request) -> web.Response:
+        activity = await request.json()
+        activity["_conversation"] = request.match_info["conversation"]
+        self.sent.append(activity)
+        return web.json_response({"id": f"activity-{next(self.ids)}"})
+
+    async def create_conversation(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        member = body["members"][0]["id"]
+        if member in self.refuse:
+            return web.json_response({"error": {"code": "Forbidden"}}, status=403)
+        self.created.append(body)
+        return web.json_response({"id": f"a:chat-with-{member}"})
+
+    def cards_to(self, conversation: str) -> list[dict[str, Any]]:
+        return [
+            attachment["content"]
+            for activity in self.sent
+            if activity["_conversation"] == conversation
+            for attachment in activity.get("attachments") or []
+        ]
+
+    def texts_to(self, conversation: str) -> list[str]:
+        return [a.get("text") or "" for a in self.sent if a["_conversation"] == conversation]
+
+
+def card_text(card: dict[str, Any]) -> str:
+    return json.dumps(card)
+
+
+@dataclass
+class Harness:
+    app: App
+    clock: SimulatedClock
+    connector: Connector
+    bot_url: str
+    connector_url: str
+    web_app: web.Application
+    http: ClientSession
+
+    def activity(self, who: tuple[str, str], **fields: Any) -> dict[str, Any]:
+        email, aad = who
+        return {
+            "type": "message",
+            "id": f"in-{email}",
+            "channelId": "msteams",
+            "serviceUrl": self.connector_url,
+            "from": {"id": f"29:{aad}", "aadObjectId": aad, "name": email},
+            "recipient": {"id": "28:bot", "name": "Escalation bot"},
+            "conversation": {"id": f"a:chat-with-{aad}", "conversationType": "personal",
+                             "tenantId": "tenant-1"},
+            "channelData": {"tenant": {"id": "tenant-1"}},
+            **fields,
+        }
+
+    async def post(self, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        async with self.http.post(self.bot_url, json=body, headers=headers) as response:
+            text = await response.text()
+            return response.status, json.loads(text) if text else None
+
+    async def say(self, who: tuple[str, str], text: str) -> int:
+        status, _ = await self.post(self.activity(who, text=text))
+        await self.tick()
+        return status
+
+    async def click(
+        self, who: tuple[str, str], verb: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        body = self.activity(who, type="invoke", name="adaptiveCard/action",
+                             value={"action": {"type": "Action.Execute", "verb": verb,
+                                               "data": data}})
+        status, response = await self.post(body)
+        assert status == 200, response
+        assert response["statusCode"] == 200 and response["type"].endswith("card.adaptive")
+        await self.tick()
+        return dict(response["value"])
+
+    async def tick(self) -> None:
+        await self.web_app[TICKER_KEY].tick()
+
+    def case(self) -> Case:
+        (case,) = self.app.store.open_cases() or [
+            c for c in self.app.store.cases_for_person(DANA[0], include_closed=True)
+        ]
+        return case
+
+
+def intake_values(app: App, counterpart: str = HANA[0]) -> dict[str, str]:
+    policy = app.policies.get("nsscp")
+    people = app.engine.people("northbay")
+    return {**demo_answers(policy, people[counterpart]), "child_dob": "2016-04-12"}
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    connector = Connector()
+    fake = web.Application()
+    fake.router.add_post("/v3/conversations/{conversation}/activities", connector.post_activity)
+    fake.router.add_post(
+        "/v3/conversations/{conversation}/activities/{reply_to}", connector.post_activity
+    )
+    fake.router.add_post("/v3/conversations", connector.create_conversation)
+    fake_server = TestServer(fake, host="127.0.0.1")
+    await fake_server.start_server()
+    clock = SimulatedClock(MONDAY)
+    app = bootstrap(CONFIG, tmp_path / "bot.sqlite3", clock)
+    settings = Settings(config_path=CONFIG, database_path=tmp_path / "bot.sqlite3",
+                        extra_packs=None, tick_seconds=3600, worker_id="test")
+    web_app = build_web_app(app, settings)
+    bot_server = TestServer(web_app, host="127.0.0.1")
+    await bot_server.start_server()
+    async with ClientSession() as http:
+        yield Harness(app, clock, connector, str(bot_server.make_url("/api/messages")),
+                      str(fake_server.make_url("")).rstrip("/"), web_app, http)
+    await bot_server.close()
+    await fake_server.close()
+
+
+# ---- a whole case -------------------------------------------------------------------------------
+
+
+async def test_a_case_from_escalate_to_resolution(harness: Harness) -> None:
+    h, connector = harness, harness.connector
+    dana_chat = f"a:chat-with-{DANA[1]}"
+
+    # /escalate: the form as one card, and its first question as text for typing instead
+    assert await h.say(DANA, "/escalate") == 201  # accepted; replies go to the connector
+    (form,) = connector.cards_to(dana_chat)
+    assert form["version"] == "1.5" and form["type"] == "AdaptiveCard"
+    assert {a["verb"] for a in form["actions"]} == {"intake"}
+    ids = [element.get("id") for element in form["body"]]
+    assert ids.index("immediate_risk") < ids.index("counterpart")  # risk comes first
+    assert any("Fill in the card, or answer here" in t for t in connector.texts_to(dana_chat))
+
+    # an invalid submission comes back in the same card with the field's error
+    bad = {**intake_values(h.app), "child_dob": "31/02/2016", "summary": ""}
+    card = await h.click(DANA, "intake", bad)
+    assert "'31/02/2016' is not a date I can read" in card_text(card)
+    assert "This is needed." in card_text(card)
+    assert h.app.store.open_cases() == []
+
+    # a good one raises the case: Dana sees it, Hana gets a new 1:1 chat with a card
+    card = await h.click(DANA, "intake", intake_values(h.app))
+    assert "Case NB-0001 raised: Hana Moss has been told." in card_text(card)
+    assert card["refresh"]["userIds"] == [f"29:{DANA[1]}"]
+    assert [c["members"][0]["id"] for c in connector.created] == [HANA[1]]
+    ping = connector.cards_to(f"a:chat-with-{HANA[1]}")
+    assert any("has raised a professional difference with you" in card_text(c) for c in ping)
+    verbs = {a["verb"] for a in ping[-1]["actions"]}
+    assert {"resolve", "escalate", "handover", "acknowledge"} <= verbs
+    case = h.case()
+
+    # Hana cannot agree: the escalate button opens its own small form, then stage 2 starts
+    form = await h.click(HANA, "escalate", {"case_id": case.id, "version": str(case.version)})
+    assert [e["id"] for e in form["body"] if e.get("id")] == ["unresolved"]
+    card = await h.click(HANA, "escalate", {"case_id": case.id, "version": str(case.version),
+                                            "submit": "1", "unresolved": "Whether it is needed"})
+    assert "moved to stage 2" in card_text(card)
+    assert h.case().stage == 2
+    created = {c["members"][0]["id"] for c in connector.created}
+    assert {CAL[1], GUS[1]} <= created  # both line managers prompted in new chats
+
+    # a stale click (the card Hana had before) changes nothing and says so
+    stale = await h.click(HANA, "acknowledge", {"case_id": case.id, "version": str(case.version)})
+    assert "has changed since this was shown to you" in card_text(stale)
+    assert "Nothing was changed" in card_text(stale)
+    assert EventType.ACKNOWLEDGED not in [e.type for e in h.app.store.history(case.id)]
+
+    # Bea (council senior manager) is not on the case yet: she may neither see nor act
+    refused = await h.click(BEA, "refresh", {"case_id": case.id})
+    assert "Only the people involved in case NB-0001" in card_text(refused)
+    refused = await h.click(BEA, "escalate", {"case_id": case.id, "version": "2"})
+    assert "Only the people involved" in card_text(refused)
+
+    # nobody acts at stage 2: the deadline lapses through the clock, the scheduler escalates
+    h.clock.set(h.case().stage_due_at + timedelta(minutes=1))
+    await h.tick()
+    case = h.case()
+    assert case.stage == 3
+    assert "escalated: deadline lapsed" in [e.summary for e in h.app.store.history(case.id)]
+
+    # Friday morning: the prompts held overnight go out with the due-day reminder (stage 3 is due
+    # Fri 17:00); Bea records the resolution from the card as it now stands
+    h.clock.set(datetime(2027, 2, 5, 9, 30, tzinfo=UTC))
+    await h.tick()
+    assert "reminder for stage 3" in [e.summary for e in h.app.store.history(case.id)]
+    case = h.case()
+    # Bea messaged the bot earlier, so her prompt goes to that chat rather than a new one
+    prompts = connector.cards_to(f"a:chat-with-{BEA[1]}")
+    assert any("stage 3, Senior managers, is yours" in card_text(c) for c in prompts)
+    values = {"case_id": case.id, "version": str(case.version), "submit": "1",
+              "summary": "Agreed a joint assessment.",
+              "agreed_actions": "Joint visit; Bea Lane; ASAP"}
+    card = await h.click(BEA, "resolve", values)
+    assert "'ASAP' is not a date" in card_text(card)
+    values["agreed_actions"] = "Joint visit; Bea; 12/02/2027"
+    card = await h.click(BEA, "resolve", values)
+    assert "resolved at stage 3" in card_text(card)
+    assert h.app.store.get_case(case.id).status is CaseStatus.RESOLVED  # type: ignore[union-attr]
+    assert "actions" not in card  # the case is closed: its buttons are gone
+
+    # every copy redraws from the refresh: Dana's card now shows the closed case, no buttons
+    redrawn = await h.click(DANA, "refresh", {"case_id": case.id})
+    assert "resolved" in redrawn["body"][0]["text"] and "actions" not in redrawn
+
+
+async def test_a_refused_proactive_delivery_is_recorded_and_reported(harness: Harness) -> None:
+    h = harness
+    h.connector.refuse.add(HANA[1])  # the app is not installed for Hana: Teams answers 403
+    await h.say(DANA, "escalate")
+    await h.click(DANA, "intake", intake_values(h.app))
+    case = h.case()
+    failures = [e for e in h.app.store.history(case.id) if e.type is EventType.DELIVERY_FAILED]
+    assert failures and all("403" in e.summary for e in failures)
+    assert HANA[0] in failures[0].summary
+    # the business team's alert about it, in the outbox (the key names its transition)
+    (found,) = [h.app.store.notification(k) for k in _keys(h, case) if h.app.store.notification(k)]
+    assert found is not None
+    notification, _ = found
+    assert notification.recipient.address == "console:northbay-business-team"
+    assert "could not be delivered" in notification.card.title
+    assert "Jamie" not in notification.card.all_text()
+
+
+def _keys(h: Harness, case: Case) -> list[str]:
+    return [
+        f"{case.id}:v{v}:delivery-failed:channel:console:northbay-business-team"
+        for v in range(1, case.version + 1)
+    ]
+
+
+async def test_typing_instead_of_using_the_card(harness: Harness) -> None:
+    h = harness
+    await h.say(DANA, "escalate")
+    answers = ["no", HANA[0], "Jamie Example", "12/04/2016", "-", "1", "About the assessment",
+               "Jamie is missing school", "A joint assessment", "-", "-", "yes"]
+    for answer in answers:
+        assert await h.say(DANA, answer) == 201
+    texts = h.connector.texts_to(f"a:chat-with-{DANA[1]}")
+    assert any("Send this?" in t for t in texts)
+    assert any("Case NB-0001 raised" in t for t in texts)
+    assert h.case().reference == "NB-0001"
+
+
+async def test_status_help_and_strangers(harness: Harness) -> None:
+    h = harness
+    await h.say(DANA, "help")
+    assert any("**escalate**" in t for t in h.connector.texts_to(f"a:chat-with-{DANA[1]}"))
+    stranger = ("nobody@nowhere.example", "99999999-0000-0000-0000-000000000000")
+    await h.say(stranger, "escalate")
+    assert any("not in the partnership's directory" in t
+               for t in h.connector.texts_to(f"a:chat-with-{stranger[1]}"))
+    await h.say(DANA, "status")
+    assert any("no open cases" in t for t in h.connector.texts_to(f"a:chat-with-{DANA[1]}"))
+
+
+# ---- the route: bad requests get clear status codes, never 500 ---------------------------------
+
+
+async def test_malformed_requests(harness: Harness) -> None:
+    h = harness
+    async with h.http.post(h.bot_url, data="hello", headers={"Content-Type": "text/plain"}) as r:
+        assert r.status == 415
+    async with h.http.post(h.bot_url, data="{not json",
+                           headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 400
+    assert (await h.post([1, 2]))[0] == 400
+    assert (await h.post({"text": "no type"}))[0] == 400
+
+
+async def test_with_credentials_an_unsigned_request_is_refused(tmp_path: Path) -> None:
+    clock = SimulatedClock(MONDAY)
+    app = bootstrap(CONFIG, tmp_path / "bot.sqlite3", clock)
+    settings = Settings(config_path=CONFIG, database_path=tmp_path / "bot.sqlite3",
+                        extra_packs=None, tick_seconds=3600, worker_id="test",
+                        microsoft_app_id="11111111-2222-3333-4444-555555555555",
+                        microsoft_app_password="not-a-real-secret")
+    server = TestServer(build_web_app(app, settings), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession() as http:
+            activity = {"type": "message", "text": "escalate", "channelId": "msteams",
+                        "serviceUrl": "http://127.0.0.1:9", "conversation": {"id": "c"},
+                        "from": {"id": "29:x"}, "recipient": {"id": "28:bot"}}
+            for headers in ({}, {"Authorization": "Bearer not.a.token"}):
+                async with http.post(server.make_url("/api/messages"), json=activity,
+                                     headers=headers) as response:
+                    assert response.status == 401
+        assert app.store.open_cases() == []
+    finally:
+        await server.close()
+
+
+def test_no_credentials_only_on_loopback(tmp_path: Path) -> None:
+    local = Settings(config_path=CONFIG, database_path=tmp_path / "x", extra_packs=None)
+    check_credentials(local)
+    check_credentials(Settings(config_path=CONFIG, database_path=tmp_path / "x",
+                               extra_packs=None, host="::1"))
+    refusal = re.escape("only listens on 127.0.0.1 or ::1, not 0.0.0.0")
+    with pytest.raises(SettingsError, match=refusal):
+        check_credentials(Settings(config_path=CONFIG, database_path=tmp_path / "x",
+                                   extra_packs=None, host="0.0.0.0"))
+    check_credentials(Settings(config_path=CONFIG, database_path=tmp_path / "x",
+                               extra_packs=None, host="0.0.0.0", microsoft_app_id="id"))
+
+
+PARTNERSHIPS = {"nsscp": "northbay", "st-helens": "havenport", "sp-jersey": "carrow",
+                "jersey-spb-2014": "carrow-board"}
+
+
+@pytest.mark.parametrize("policy_id", sorted(PARTNERSHIPS))
+async def test_every_procedure_from_escalate_to_a_recorded_resolution(
+    harness: Harness, policy_id: str
+) -> None:
+    h = harness
+    partnership = PARTNERSHIPS[policy_id]
+    policy = h.app.policies.get(policy_id)
+    people = h.app.engine.people(partnership)
+    agencies = [a.id for a in h.app.config.agencies if a.partnership == partnership]
+    raiser, counterpart = (
+        next(p for p in people.values() if p.agency == agency and p.role == policy.raiser_role)
+        for agency in agencies
+    )
+    raiser_id = (raiser.email, raiser.teams_aad_object_id or "")
+    counterpart_id = (counterpart.email, counterpart.teams_aad_object_id or "")
+    values = {**demo_answers(policy, counterpart), "child_dob": "2016-04-12"}
+    if policy.pathway is not None:
+        values["pathway"] = next(o.id for o in policy.pathway.options if o.continues_to_procedure)
+    await h.say(raiser_id, "escalate")
+    card = await h.click(raiser_id, "intake", values)
+    assert "raised" in card_text(card), card_text(card)[:400]
+    (case,) = h.app.store.open_cases(partnership)
+    ping = h.connector.cards_to(f"a:chat-with-{counterpart_id[1]}")
+    assert any("has raised a professional difference with you" in card_text(c) for c in ping)
+    card = await h.click(counterpart_id, "resolve", {
+        "case_id": case.id, "version": str(case.version), "submit": "1",
+        "summary": "We agreed the next steps together.",
+        "agreed_actions": f"Joint visit; {counterpart.name}; 15/02/2027",
+        **outcome_answers(policy),  # e.g. St Helens' purple Resolution Outcome Form
+    })
+    assert f"Case {case.reference} resolved at stage 1" in card_text(card), card_text(card)[:600]
+    done = h.app.store.get_case(case.id)
+    assert done is not None and done.status is CaseStatus.RESOLVED
+    assert done.stage_records[1].agreed_actions[0].due.isoformat() == "2027-02-15"

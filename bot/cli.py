@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--as", dest="as_email", required=True)
     chat.add_argument("--config")
     chat.add_argument("--db")
+
+    manifest = sub.add_parser("manifest", help="build the app package a chat platform needs")
+    manifest_sub = manifest.add_subparsers(dest="manifest_command", required=True)
+    teams = manifest_sub.add_parser("teams", help="the Teams app package (.zip) to upload")
+    teams.add_argument("--app-id", required=True, help="the bot's Microsoft App ID (a GUID)")
+    teams.add_argument("--out", required=True, help="the .zip to write")
+    teams.add_argument("--name", help="the name people see in Teams (default: Escalation bot)")
+    teams.add_argument("--developer-url", help="https:// page for the website, privacy and terms")
     return parser
 
 
@@ -237,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.chat import run_chat
 
             return run_chat(args.as_email, args.config, args.db)
+        if args.command == "manifest":
+            from bot.manifest import run_teams_command
+
+            return run_teams_command(args.app_id, args.out, args.name, args.developer_url)
     except FileProblems as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_PROBLEM

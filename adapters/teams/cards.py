@@ -13,6 +13,7 @@ from dialogs.cards import Card, CardInput, InputKind
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTROL_KEYS = {"case_id", "version", "submit", "step_id"}
+MAX_ACTIONS = 5  # Teams' host config
 
 
 def _text(text: str, **extra: Any) -> dict[str, Any]:
@@ -95,6 +96,14 @@ def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str,
         "version": "1.5",
         "body": body,
     }
+    if len(actions) > MAX_ACTIONS:
+        # Teams draws at most five buttons in a row: keep the main ones, fold the rest away
+        more = {
+            "type": "Action.ShowCard",
+            "title": "More…",
+            "card": {"type": "AdaptiveCard", "body": [], "actions": actions[MAX_ACTIONS - 1 :]},
+        }
+        actions = [*actions[: MAX_ACTIONS - 1], more]
     if actions:
         rendered["actions"] = actions
     if card.case_id is not None and refresh_for:

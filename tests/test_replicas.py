@@ -54,6 +54,7 @@ from bot.bootstrap import bootstrap, load_policies
 from dialogs.case import Case
 from dialogs.clock import SimulatedClock
 from dialogs.events import EventType
+from dialogs.notifications import RecipientKind
 
 pytestmark = pytest.mark.slow
 
@@ -369,9 +370,15 @@ def all_at_stage_two(store: RedisStore, count: int) -> bool:
     return store.open_case_counts() == {(NORTHBAY, 2): count}
 
 
+def pending_webhook_copies(store: RedisStore) -> int:
+    """Webhook copies still to send. (Messages to people stay pending here too, retried, since no
+    Teams conversation exists in this test: never dropped, but not what these tests count.)"""
+    items = store.due_notifications(WEBHOOKS_DUE_BY, 100_000)
+    return sum(1 for i in items if i.notification.recipient.kind is RecipientKind.WEBHOOK)
+
+
 def webhooks_drained(store: RedisStore) -> bool:
-    """No webhook copy is pending: nothing else of these cases is due before Wednesday 09:00."""
-    return not store.due_notifications(WEBHOOKS_DUE_BY, 1)
+    return pending_webhook_copies(store) == 0
 
 
 @dataclass
@@ -527,7 +534,7 @@ def test_the_only_replica_killed_mid_claim_and_restarted_escalates_every_case_on
         stage_one_deadlines = sum(
             1 for c in cases for d in store.deadlines_for_case(c.id) if d.stage == 1
         )
-        pending_webhooks = len(store.due_notifications(WEBHOOKS_DUE_BY, 100_000))
+        pending_webhooks = pending_webhook_copies(store)
         assert alerts_at_kill < count, "every alert was delivered before the kill"
         assert stage_one_deadlines > 0, "the replica finished every deadline before the kill"
 

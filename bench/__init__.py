@@ -1,0 +1,1 @@
+"""Benchmarks for escalation-bot: ``python -m bench.run --help``. See bench/README.md."""

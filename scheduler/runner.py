@@ -18,7 +18,7 @@ from dialogs.commands import DeadlineLapsed, RecordDeliveryFailure
 from dialogs.engine import Engine
 from dialogs.errors import DomainError
 from dialogs.notifications import Notification
-from dialogs.ports import Clock, DeliveryFailed, Notifier, Store
+from dialogs.ports import Clock, DeliveryFailed, Notifier, OutboxItem, Store
 
 log = logging.getLogger("escalation_bot.scheduler")
 
@@ -62,10 +62,15 @@ def fire_due_deadlines(
     lease_seconds: float = 60.0,
     batch: int = 100,
     observer: Observer | None = None,
+    max_batches: int | None = None,
 ) -> TickResult:
+    """Fire what is due. ``max_batches`` bounds one call, so a large backlog after downtime is
+    worked through over several ticks, with deliveries and readiness in between."""
     observer = observer or NoObserver()
     fired = skipped = failed = 0
-    while True:
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
         started = time.perf_counter()
         claims = store.claim_due(clock.now(), worker, lease_seconds, batch)
         observer.claimed(time.perf_counter() - started, len(claims))
@@ -99,6 +104,7 @@ def fire_due_deadlines(
                 else:
                     skipped += 1
             store.complete_deadline(claim)
+    return TickResult(fired, skipped, failed)
 
 
 async def deliver_due_notifications(
@@ -111,11 +117,34 @@ async def deliver_due_notifications(
     batch: int = 100,
     observer: Observer | None = None,
     engine: Engine | None = None,
+    max_batches: int = 1,
 ) -> tuple[int, int]:
-    """Send what is due; returns (sent, failed). Failures are kept and retried, never dropped."""
+    """Send what is due; returns (sent, failed). Failures are kept and retried, never dropped.
+    Claims another batch while the last came back full, up to ``max_batches``, so the 09:00
+    queue of alerts held overnight drains in a few ticks rather than one batch per tick."""
     observer = observer or NoObserver()
     sent = failed = 0
-    items = store.claim_notifications(clock.now(), worker, lease_seconds, batch)
+    items: list[OutboxItem] = []
+    for _ in range(max_batches):
+        if items and len(items) < batch:
+            break
+        items = store.claim_notifications(clock.now(), worker, lease_seconds, batch)
+        if not items:
+            break
+        done = await _deliver_batch(store, notifier, clock, items, observer, engine)
+        sent, failed = sent + done[0], failed + done[1]
+    return sent, failed
+
+
+async def _deliver_batch(
+    store: Store,
+    notifier: Notifier,
+    clock: Clock,
+    items: list[OutboxItem],
+    observer: Observer,
+    engine: Engine | None,
+) -> tuple[int, int]:
+    sent = failed = 0
     for item in items:
         note = item.notification
         try:

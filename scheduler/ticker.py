@@ -31,6 +31,11 @@ from scheduler.runner import (
 
 log = logging.getLogger("escalation_bot.scheduler")
 
+# Bounds on one tick, so a backlog (after downtime, or the 09:00 queue) is worked through over
+# several ticks with deliveries, metrics and readiness in between rather than one very long tick.
+DEADLINE_BATCHES_PER_TICK = 10
+DELIVERY_BATCHES_PER_TICK = 20
+
 
 class Ticker:
     def __init__(
@@ -74,6 +79,7 @@ class Ticker:
                 batch=self.batch,
                 observer=self.observer,
                 engine=self.engine,
+                max_batches=DELIVERY_BATCHES_PER_TICK,
             )
             self.last_tick_finished = time.monotonic()
             self.ticks += 1
@@ -88,6 +94,7 @@ class Ticker:
             lease_seconds=self.lease_seconds,
             batch=self.batch,
             observer=self.observer,
+            max_batches=DEADLINE_BATCHES_PER_TICK,
         )
 
     async def _scheduled_tick(self) -> None:

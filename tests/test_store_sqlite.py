@@ -65,12 +65,35 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
         assert again.next_sequence("p1") == 2
 
 
+def test_a_version_1_file_is_migrated_and_keeps_its_cases(tmp_path: Path) -> None:
+    """v1 had no stage column; opening it adds one filled from each case, losing nothing."""
+    path = tmp_path / "old.db"
+    with SqliteStore(path) as store:
+        store.create_case(make_case(), [make_event()], [], [make_deadline()])
+    db = sqlite3.connect(path)
+    try:  # turn the file back into what version 1 wrote
+        db.execute("DROP INDEX open_cases_by_stage")
+        db.execute("ALTER TABLE cases DROP COLUMN stage")
+        db.execute("UPDATE schema_version SET version = 1")
+        db.commit()
+    finally:
+        db.close()
+    with SqliteStore(path) as store:
+        assert store.get_case("case-1") == make_case()
+        assert store.open_case_counts() == {("p1", 1): 1}
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    finally:
+        db.close()
+
+
 def test_file_is_wal_with_a_schema_version(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "bot.db").close()
     db = sqlite3.connect(tmp_path / "bot.db")
     try:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
         db.execute("UPDATE schema_version SET version = 99")
         db.commit()
     finally:

@@ -83,3 +83,50 @@ async def test_started_it_ticks_on_its_interval_until_stopped(tmp_path: Path) ->
     finally:
         ticker.stop()
         app.close()
+
+
+async def test_delivery_keeps_claiming_while_batches_come_back_full(tmp_path: Path) -> None:
+    from store_contract import at, make_case, make_notification
+
+    from adapters.storage.sqlite import SqliteStore
+    from scheduler.runner import deliver_due_notifications
+
+    store = SqliteStore(tmp_path / "outbox.db")
+    try:
+        notes = [make_notification(f"n{i}", deliver_at=at(0)) for i in range(5)]
+        store.create_case(make_case(), [], notes, [])
+        notifier = ConsoleNotifier(echo=False)
+        clock = SimulatedClock(at(1))
+        sent, failed = await deliver_due_notifications(store, notifier, clock, batch=2,
+                                                       max_batches=2)
+        assert (sent, failed) == (4, 0)  # two full batches, then the bound
+        sent, _ = await deliver_due_notifications(store, notifier, clock, batch=2, max_batches=5)
+        assert sent == 1  # the last, short batch ends the loop
+        assert sorted(n.key for n in notifier.sink) == [f"n{i}" for i in range(5)]
+    finally:
+        store.close()
+
+
+async def test_a_backlog_of_deadlines_is_worked_through_over_several_ticks(
+    tmp_path: Path,
+) -> None:
+    clock = SimulatedClock(RAISED)
+    app = bootstrap(ROOT / "examples/partnerships.yaml", tmp_path / "db.sqlite3", clock)
+    try:
+        counterpart = app.engine.people("northbay")["hana.moss@health.northbay.example"]
+        answers = demo_answers(app.policies.get("nsscp"), counterpart)
+        for _ in range(5):
+            app.engine.handle(RaiseConcern(actor="dana.marsh@council.northbay.example",
+                                           partnership_id="northbay", answers=answers))
+        clock.set(datetime(2027, 2, 2, 17, 1, tzinfo=UTC))  # all five stage-1 deadlines lapsed
+        from scheduler.runner import fire_due_deadlines
+
+        # due: five 09:00 reminders (moot now, skipped) and five stage deadlines, in due order
+        first = fire_due_deadlines(app.store, app.engine, clock, "w", batch=2, max_batches=1)
+        assert first.fired + first.skipped == 2  # one batch, then the call returns
+        assert app.store.count_due(clock.now()) == 8
+        rest = fire_due_deadlines(app.store, app.engine, clock, "w", batch=2)
+        assert (first.fired + rest.fired, first.skipped + rest.skipped) == (5, 5)
+        assert {c.stage for c in app.store.open_cases()} == {2}
+    finally:
+        app.close()

@@ -26,14 +26,14 @@ from dialogs.notifications import Notification
 from dialogs.ports import ClaimedDeadline, Deadline, OutboxItem, StaleVersion
 from policy.model import Policy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cases (id TEXT PRIMARY KEY, reference TEXT NOT NULL UNIQUE,
     partnership_id TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL,
-    json TEXT NOT NULL);
+    json TEXT NOT NULL, stage INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS cases_by_status ON cases (status, partnership_id);
 CREATE TABLE IF NOT EXISTS case_parties (case_id TEXT NOT NULL REFERENCES cases (id),
     email TEXT NOT NULL, PRIMARY KEY (case_id, email));
@@ -76,8 +76,12 @@ def _instant(text: str) -> datetime:
 
 def _deadline(row: sqlite3.Row) -> Deadline:
     return Deadline(
-        key=row["key"], case_id=row["case_id"], kind=row["kind"], stage=row["stage"],
-        step_id=row["step_id"], due_at=_instant(row["due_at"]),
+        key=row["key"],
+        case_id=row["case_id"],
+        kind=row["kind"],
+        stage=row["stage"],
+        step_id=row["step_id"],
+        due_at=_instant(row["due_at"]),
     )
 
 
@@ -97,13 +101,19 @@ class SqliteStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False,
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
             timeout=BUSY_TIMEOUT_MS / 1000,
         )
         self._db.row_factory = sqlite3.Row
         try:
-            for pragma in (f"busy_timeout = {BUSY_TIMEOUT_MS}", "journal_mode = WAL",
-                           "synchronous = FULL", "foreign_keys = ON"):
+            for pragma in (
+                f"busy_timeout = {BUSY_TIMEOUT_MS}",
+                "journal_mode = WAL",
+                "synchronous = FULL",
+                "foreign_keys = ON",
+            ):
                 self._db.execute(f"PRAGMA {pragma}")
             with self._write() as db:
                 self._migrate(db, self.path)
@@ -121,10 +131,21 @@ class SqliteStore:
         row = db.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif row["version"] == 1:
+            # v2 keeps each case's stage in a column, so /metrics can count without parsing JSON
+            columns = {c["name"] for c in db.execute("PRAGMA table_info(cases)")}
+            if "stage" not in columns:
+                db.execute("ALTER TABLE cases ADD COLUMN stage INTEGER NOT NULL DEFAULT 0")
+            db.execute("UPDATE cases SET stage = json_extract(json, '$.stage')")
+            db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         elif row["version"] != SCHEMA_VERSION:
             raise RuntimeError(
                 f"{path} has schema version {row['version']}; this code knows {SCHEMA_VERSION}"
             )
+        db.execute(
+            "CREATE INDEX IF NOT EXISTS open_cases_by_stage"
+            " ON cases (status, partnership_id, stage)"
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -157,25 +178,39 @@ class SqliteStore:
 
     # ---- cases and history -------------------------------------------------------------------
     def create_case(
-        self, case: Case, events: list[Event], notifications: list[Notification],
+        self,
+        case: Case,
+        events: list[Event],
+        notifications: list[Notification],
         deadlines: list[Deadline],
     ) -> None:
         self._check_owned(case, events, deadlines)
         with self._write() as db:
             try:
                 db.execute(
-                    "INSERT INTO cases (id, reference, partnership_id, status, version, json)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (case.id, case.reference, case.partnership_id, case.status.value,
-                     case.version, case.model_dump_json()),
+                    "INSERT INTO cases (id, reference, partnership_id, status, version, json,"
+                    " stage) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        case.id,
+                        case.reference,
+                        case.partnership_id,
+                        case.status.value,
+                        case.version,
+                        case.model_dump_json(),
+                        case.stage,
+                    ),
                 )
             except sqlite3.IntegrityError as exc:
                 raise ValueError(f"case {case.id} / {case.reference} already exists") from exc
             self._write_children(db, case, events, notifications, deadlines)
 
     def save_case(
-        self, case: Case, expected_version: int, events: list[Event],
-        notifications: list[Notification], deadlines: list[Deadline],
+        self,
+        case: Case,
+        expected_version: int,
+        events: list[Event],
+        notifications: list[Notification],
+        deadlines: list[Deadline],
     ) -> None:
         if case.version != expected_version + 1:
             raise ValueError(
@@ -186,9 +221,17 @@ class SqliteStore:
         with self._write() as db:
             updated = db.execute(
                 "UPDATE cases SET reference = ?, partnership_id = ?, status = ?, version = ?,"
-                " json = ? WHERE id = ? AND version = ?",
-                (case.reference, case.partnership_id, case.status.value, case.version,
-                 case.model_dump_json(), case.id, expected_version),
+                " json = ?, stage = ? WHERE id = ? AND version = ?",
+                (
+                    case.reference,
+                    case.partnership_id,
+                    case.status.value,
+                    case.version,
+                    case.model_dump_json(),
+                    case.stage,
+                    case.id,
+                    expected_version,
+                ),
             ).rowcount
             if updated == 0:
                 if db.execute("SELECT 1 FROM cases WHERE id = ?", (case.id,)).fetchone() is None:
@@ -207,8 +250,11 @@ class SqliteStore:
 
     @staticmethod
     def _write_children(
-        db: sqlite3.Connection, case: Case, events: list[Event],
-        notifications: list[Notification], deadlines: list[Deadline],
+        db: sqlite3.Connection,
+        case: Case,
+        events: list[Event],
+        notifications: list[Notification],
+        deadlines: list[Deadline],
     ) -> None:
         # parties: everyone ever on the case, so a lookup by email is one index probe
         db.execute("DELETE FROM case_parties WHERE case_id = ?", (case.id,))
@@ -224,8 +270,16 @@ class SqliteStore:
         db.executemany(
             "INSERT OR IGNORE INTO outbox (key, case_id, recipient, deliver_at, status, json)"
             " VALUES (?, ?, ?, ?, 'pending', ?)",
-            [(n.key, n.case_id, n.recipient.model_dump_json(), _utc(n.deliver_at),
-              n.model_dump_json()) for n in notifications],
+            [
+                (
+                    n.key,
+                    n.case_id,
+                    n.recipient.model_dump_json(),
+                    _utc(n.deliver_at),
+                    n.model_dump_json(),
+                )
+                for n in notifications
+            ],
         )
         # Deadlines are derived from the case, so replace them wholesale; one a worker is firing
         # right now keeps its lease if it survives the change, so its completion still counts.
@@ -233,7 +287,8 @@ class SqliteStore:
             row["key"]: (row["claimed_by"], row["lease_until"])
             for row in db.execute(
                 "SELECT key, claimed_by, lease_until FROM deadlines"
-                " WHERE case_id = ? AND claimed_by IS NOT NULL", (case.id,),
+                " WHERE case_id = ? AND claimed_by IS NOT NULL",
+                (case.id,),
             )
         }
         db.execute("DELETE FROM deadlines WHERE case_id = ?", (case.id,))
@@ -241,8 +296,18 @@ class SqliteStore:
         db.executemany(
             "INSERT INTO deadlines (key, case_id, kind, stage, step_id, due_at, claimed_by,"
             " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(d.key, d.case_id, d.kind, d.stage, d.step_id, _utc(d.due_at),
-              *claims.get(d.key, (None, None))) for d in unique],
+            [
+                (
+                    d.key,
+                    d.case_id,
+                    d.kind,
+                    d.stage,
+                    d.step_id,
+                    _utc(d.due_at),
+                    *claims.get(d.key, (None, None)),
+                )
+                for d in unique
+            ],
         )
 
     def get_case(self, case_id: str) -> Case | None:
@@ -276,7 +341,8 @@ class SqliteStore:
         with self._write() as db:
             (row,) = db.execute(
                 "INSERT INTO sequences (name, value) VALUES (?, 1)"
-                " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value", (name,),
+                " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                (name,),
             ).fetchall()
         return int(row["value"])
 
@@ -287,13 +353,15 @@ class SqliteStore:
         with self._write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO policy_snapshots (policy_id, version, json)"
-                " VALUES (?, ?, ?)", (policy.id, policy.version, policy.model_dump_json()),
+                " VALUES (?, ?, ?)",
+                (policy.id, policy.version, policy.model_dump_json()),
             )
 
     def policy_snapshot(self, policy_id: str, version: str) -> Policy | None:
         rows = self._rows(
             "SELECT json FROM policy_snapshots WHERE policy_id = ? AND version = ?",
-            policy_id, version,
+            policy_id,
+            version,
         )
         return Policy.model_validate_json(rows[0]["json"]) if rows else None
 
@@ -370,7 +438,9 @@ class SqliteStore:
         returned as the engine wrote it."""
         rows = self._rows(
             "SELECT json, attempts FROM outbox WHERE status = 'pending' AND deliver_at <= ?"
-            " ORDER BY deliver_at, rowid LIMIT ?", _utc(now), max(limit, 0),
+            " ORDER BY deliver_at, rowid LIMIT ?",
+            _utc(now),
+            max(limit, 0),
         )
         return [OutboxItem(_notification(row), row["attempts"]) for row in rows]
 
@@ -399,11 +469,18 @@ class SqliteStore:
 
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
         if retry_at is None:
-            self._mark(key, "UPDATE outbox SET status = 'failed', last_error = ?,"
-                       " attempts = attempts + 1", error)
+            self._mark(
+                key,
+                "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1",
+                error,
+            )
         else:
-            self._mark(key, "UPDATE outbox SET deliver_at = ?, last_error = ?,"
-                       " attempts = attempts + 1", _utc(retry_at), error)
+            self._mark(
+                key,
+                "UPDATE outbox SET deliver_at = ?, last_error = ?, attempts = attempts + 1",
+                _utc(retry_at),
+                error,
+            )
 
     def _mark(self, key: str, update: str, *args: str) -> None:
         """An unknown key means the notifier and the store disagree; say so rather than drop it."""
@@ -428,14 +505,16 @@ class SqliteStore:
     def conversation_reference(self, platform: str, user_key: str) -> str | None:
         rows = self._rows(
             "SELECT reference FROM conversation_references WHERE platform = ? AND user_key = ?",
-            platform, user_key,
+            platform,
+            user_key,
         )
         return str(rows[0]["reference"]) if rows else None
 
     def mark_once(self, key: str, now: datetime, ttl_seconds: float) -> bool:
         with self._write() as db:
-            db.execute("DELETE FROM once_markers WHERE key = ? AND expires_at <= ?",
-                       (key, _utc(now)))
+            db.execute(
+                "DELETE FROM once_markers WHERE key = ? AND expires_at <= ?", (key, _utc(now))
+            )
             inserted = db.execute(
                 "INSERT OR IGNORE INTO once_markers (key, expires_at) VALUES (?, ?)",
                 (key, _utc(now + timedelta(seconds=ttl_seconds))),
@@ -443,8 +522,10 @@ class SqliteStore:
         return inserted == 1
 
     def open_case_counts(self) -> dict[tuple[str, int], int]:
-        counts: dict[tuple[str, int], int] = {}
-        for case in _cases(self._rows("SELECT json FROM cases WHERE status = 'open'")):
-            key = (case.partnership_id, case.stage)
-            counts[key] = counts.get(key, 0) + 1
-        return counts
+        """Counted in SQL: /metrics calls this on every scrape, and loading every open case to
+        count it held the store's lock for seconds at 100k cases, delaying deadlines."""
+        rows = self._rows(
+            "SELECT partnership_id, stage, COUNT(*) AS n FROM cases WHERE status = 'open'"
+            " GROUP BY partnership_id, stage"
+        )
+        return {(row["partnership_id"], int(row["stage"])): int(row["n"]) for row in rows}

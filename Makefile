@@ -18,8 +18,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
+# The bot (serve, on the embedded defaults) and, when node is here, Microsoft 365 Agents
+# Playground beside it (installed with `npm ci` if node_modules is missing or stale).
 run: $(VENV)/.installed-run
-	$(BIN)/escalation-bot demo
+	@bash tools/run.sh $(BIN)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -153,6 +153,14 @@ class Engine:
 
     def _commit(self, turn: Turn, *, expected_version: int, new: bool) -> Outcome:
         case = turn.case.model_copy(update={"version": expected_version + 1})
+        # Cards were drawn while the case was still at the old version; they must carry the new
+        # one, or the first click on any of them would be refused as stale.
+        turn.notifications = [
+            n.model_copy(update={"card": n.card.model_copy(update={"case_version": case.version})})
+            if n.card.case_id == case.id and n.card.case_version is not None
+            else n
+            for n in turn.notifications
+        ]
         deadlines = deadlines_for(case, turn.policy, turn.calendar)
         if new:
             self.store.create_case(case, turn.events, turn.notifications, deadlines)

@@ -392,3 +392,15 @@ async def test_every_procedure_from_escalate_to_a_recorded_resolution(
     done = h.app.store.get_case(case.id)
     assert done is not None and done.status is CaseStatus.RESOLVED
     assert done.stage_records[1].agreed_actions[0].due.isoformat() == "2027-02-15"
+
+
+async def test_cases_are_never_run_in_a_team_channel(harness: Harness) -> None:
+    h = harness
+    activity = h.activity(DANA, text="escalate")
+    activity["conversation"] = {"id": "19:team-channel", "conversationType": "channel",
+                                "tenantId": "tenant-1"}
+    status, _ = await h.post(activity)
+    assert status == 201
+    replies = [a for a in h.connector.sent if a["_conversation"] == "19:team-channel"]
+    assert replies[0].get("text", "").startswith("To keep the child's details private")
+    assert not any(r.get("attachments") for r in replies)  # no intake card in the channel

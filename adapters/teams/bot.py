@@ -31,6 +31,10 @@ NOT_KNOWN = (
     "I don't know you yet: your Teams account is not in the partnership's directory. "
     "Ask your business team to add you."
 )
+GROUP_REFUSAL = (
+    "To keep the child's details private I only handle cases in a 1:1 chat. Open a chat with me "
+    "and type **escalate** there. Alerts to this channel never name the child."
+)
 CARD_ACTION = "adaptiveCard/action"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -108,6 +112,11 @@ class TeamsBot(ActivityHandler):
                 await turn_context.send_activity(reply.text)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
+        conversation = turn_context.activity.conversation
+        if conversation is not None and conversation.conversation_type not in (None, "personal"):
+            # Cases carry a child's details: never run one where a whole team or group can read it
+            await turn_context.send_activity(GROUP_REFUSAL)
+            return
         actor = self._actor(turn_context)
         if actor is None:
             await turn_context.send_activity(NOT_KNOWN)

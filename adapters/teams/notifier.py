@@ -64,16 +64,24 @@ class TeamsNotifier:
         self, reference: ConversationReference, notification: Notification, refresh_for: list[str]
     ) -> None:
         card = adaptive_card(notification.card, refresh_for)
+        errors: list[Exception] = []
 
         async def send(turn_context: TurnContext) -> None:
-            await turn_context.send_activity(
-                MessageFactory.attachment(CardFactory.adaptive_card(card))
-            )
+            # caught here: an exception escaping would reach the adapter's on_turn_error, which
+            # apologises into the chat and swallows it, and the message would count as sent
+            try:
+                await turn_context.send_activity(
+                    MessageFactory.attachment(CardFactory.adaptive_card(card))
+                )
+            except Exception as exc:
+                errors.append(exc)
 
         try:
             await self.adapter.continue_conversation(reference, send, self.app_id)
         except Exception as exc:
             raise _failure(exc) from exc
+        if errors:
+            raise _failure(errors[0]) from errors[0]
 
     async def _create_and_send(self, aad: str, notification: Notification) -> None:
         raw = self.store.conversation_reference(PLATFORM, DEFAULT_REFERENCE)
@@ -92,12 +100,18 @@ class TeamsNotifier:
         )
         card = adaptive_card(notification.card)
         store = self.store
+        errors: list[Exception] = []
 
         async def send(turn_context: TurnContext) -> None:
+            try:
+                await turn_context.send_activity(
+                    MessageFactory.attachment(CardFactory.adaptive_card(card))
+                )
+            except Exception as exc:
+                errors.append(exc)
+                return
+            # only a chat that worked is remembered for next time
             store.save_conversation_reference(PLATFORM, aad, reference_json(turn_context.activity))
-            await turn_context.send_activity(
-                MessageFactory.attachment(CardFactory.adaptive_card(card))
-            )
 
         try:
             await self.adapter.create_conversation(
@@ -105,6 +119,8 @@ class TeamsNotifier:
             )
         except Exception as exc:
             raise _failure(exc) from exc
+        if errors:
+            raise _failure(errors[0]) from errors[0]
 
 
 def _reference(raw: str) -> ConversationReference:

@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.bootstrap import App
-from bot.delivery import RoutingNotifier, build_notifier
+from bot.delivery import build_notifier
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.teams import build_teams
@@ -23,7 +23,6 @@ log = logging.getLogger("escalation_bot.server")
 APP_KEY = web.AppKey("escalation_app", App)
 TICKER_KEY = web.AppKey("ticker", Ticker)
 METRICS_KEY = web.AppKey("metrics", Metrics)
-NOTIFIER_KEY = web.AppKey("notifier", RoutingNotifier)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -112,7 +111,6 @@ def build_web_app(app: App, settings: Settings) -> web.Application:
     web_app[APP_KEY] = app
     web_app[TICKER_KEY] = ticker
     web_app[METRICS_KEY] = metrics_
-    web_app[NOTIFIER_KEY] = notifier
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics)

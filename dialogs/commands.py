@@ -127,10 +127,7 @@ CASE_COMMANDS: tuple[type[Command], ...] = (
     RecordDeliveryFailure,
 )
 
-ALL_COMMANDS: tuple[type[Command], ...] = (RaiseConcern, *CASE_COMMANDS)
-
 __all__ = [
-    "ALL_COMMANDS",
     "CASE_COMMANDS",
     "Acknowledge",
     "ActionInput",

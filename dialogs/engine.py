@@ -129,7 +129,7 @@ class Engine:
             and command.expected_version is not None
             and command.expected_version != case.version
         ):
-            raise StaleCase(_stale_message(case))
+            raise StaleCase(stale_message(case))
         turn = self._turn(case.model_copy(deep=True), command.actor)
         transition(turn, command)
         if not turn.events:
@@ -171,7 +171,7 @@ class Engine:
                 )
             except StaleVersion:
                 current = self.store.get_case(case.id) or case
-                raise StaleCase(_stale_message(current)) from None
+                raise StaleCase(stale_message(current)) from None
         return Outcome(case, turn.reply, turn.events, turn.notifications)
 
     def _raise(self, command: RaiseConcern) -> Outcome:
@@ -328,7 +328,8 @@ def _status_words(case: Case) -> str:
     return case.status.value
 
 
-def _stale_message(case: Case) -> str:
+def stale_message(case: Case) -> str:
+    """What a person is told when their card is older than the case."""
     return texts.STALE.format(
         reference=case.reference, stage=case.stage, status=_status_words(case)
     )

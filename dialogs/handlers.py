@@ -120,6 +120,18 @@ def _close(turn: Turn, status: CaseStatus, summary: str, answers: dict[str, str]
             turn.send_form(form.id, turn.case.stage)
 
 
+def _announce(
+    turn: Turn, kind: str, event: EventType, summary: str, party_text: str, channel_text: str
+) -> None:
+    """A case has closed: record it, tell everyone on it, and tell the business team."""
+    turn.emit(event, summary)
+    values = {"reference": turn.case.reference, "stage": turn.case.stage}
+    headline = party_text.format(**values)
+    turn.tell_parties(kind, headline)
+    turn.tell_business_team(kind, channel_text.format(**values))
+    turn.reply = headline
+
+
 # ---- handlers ----------------------------------------------------------------------------
 
 
@@ -151,12 +163,14 @@ def resolve(turn: Turn, command: Resolve) -> None:
     record = _store_record(turn, command.record, need_summary=True)
     answers = _outcome_answers(turn, command.outcome_answers)
     _close(turn, CaseStatus.RESOLVED, record.summary, answers)
-    turn.emit(EventType.RESOLVED, f"resolved at stage {turn.case.stage}")
-    headline = texts.RESOLVED_FOR_PARTY.format(reference=turn.case.reference, stage=turn.case.stage)
-    turn.tell_parties("resolved", headline)
-    channel = texts.CHANNEL_RESOLVED.format(reference=turn.case.reference, stage=turn.case.stage)
-    turn.tell_business_team("resolved", channel)
-    turn.reply = headline
+    _announce(
+        turn,
+        "resolved",
+        EventType.RESOLVED,
+        f"resolved at stage {turn.case.stage}",
+        texts.RESOLVED_FOR_PARTY,
+        texts.CHANNEL_RESOLVED,
+    )
 
 
 def record_decision(turn: Turn, command: RecordDecision) -> None:
@@ -176,14 +190,14 @@ def record_decision(turn: Turn, command: RecordDecision) -> None:
     _store_record(turn, record, need_summary=True)
     answers = _outcome_answers(turn, command.outcome_answers)
     _close(turn, CaseStatus.FINAL_DECISION, command.decision.strip(), answers)
-    turn.emit(EventType.DECISION_RECORDED, f"final decision recorded at stage {turn.case.stage}")
-    headline = texts.DECIDED_FOR_PARTY.format(reference=turn.case.reference)
-    turn.tell_parties("decided", headline)
-    turn.tell_business_team(
+    _announce(
+        turn,
         "decided",
-        texts.CHANNEL_DECIDED.format(reference=turn.case.reference, stage=turn.case.stage),
+        EventType.DECISION_RECORDED,
+        f"final decision recorded at stage {turn.case.stage}",
+        texts.DECIDED_FOR_PARTY,
+        texts.CHANNEL_DECIDED,
     )
-    turn.reply = headline
 
 
 def escalate(turn: Turn, command: Escalate) -> None:
@@ -344,14 +358,14 @@ def withdraw(turn: Turn, command: Withdraw) -> None:
         raise InvalidInput({"reason": texts.WITHDRAW_NEEDS_REASON})
     turn.case.status = CaseStatus.WITHDRAWN
     turn.case.withdrawn_reason = command.reason.strip()
-    turn.emit(EventType.WITHDRAWN, f"withdrawn at stage {turn.case.stage}")
-    headline = texts.WITHDRAWN_FOR_PARTY.format(reference=turn.case.reference)
-    turn.tell_parties("withdrawn", headline)
-    turn.tell_business_team(
+    _announce(
+        turn,
         "withdrawn",
-        texts.CHANNEL_WITHDRAWN.format(reference=turn.case.reference, stage=turn.case.stage),
+        EventType.WITHDRAWN,
+        f"withdrawn at stage {turn.case.stage}",
+        texts.WITHDRAWN_FOR_PARTY,
+        texts.CHANNEL_WITHDRAWN,
     )
-    turn.reply = headline
 
 
 def add_participant(turn: Turn, command: AddParticipant) -> None:

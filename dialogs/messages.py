@@ -207,10 +207,6 @@ def record_fields(policy: Policy, stage: Stage) -> list[FormField]:
     return list(DEFAULT_RECORD_FIELDS)
 
 
-def record_inputs(policy: Policy, stage: Stage) -> list[CardInput]:
-    return [to_input(f) for f in record_fields(policy, stage)]
-
-
 def resolution_fields(policy: Policy) -> list[FormField]:
     """Questions asked once agreement is reached (St Helens' purple form, NSSCP monitoring):
     the sections of on-resolution forms that belong to no particular stage, less anything the

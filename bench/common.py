@@ -407,12 +407,16 @@ class Recorder:
         self.delivered_ok = 0
         self.delivered_failed = 0
         self.tick_lags: list[float] = []
+        self.contentions = 0
 
     def claimed(self, seconds: float, count: int) -> None:
         self.claims.append((seconds, count))
 
     def fired(self, lag_seconds: float) -> None:
         self.lags.append(lag_seconds)
+
+    def contended(self, released: bool) -> None:
+        self.contentions += 1
 
     def delivered(self, recipient_kind: str, ok: bool) -> None:
         if ok:

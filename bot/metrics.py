@@ -77,6 +77,13 @@ class Metrics:
             ["platform"],
             registry=self.registry,
         )
+        self.deadline_contended = Counter(
+            "escalation_deadline_contended",
+            "Deadline fires refused as stale because a person's command committed first (each"
+            " is re-read and retried; outcome 'released' means given back for the next tick)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "escalation_inbound_requests",
             "Inbound HTTP requests",
@@ -90,6 +97,9 @@ class Metrics:
 
     def fired(self, lag_seconds: float) -> None:
         self.deadline_lag.observe(max(lag_seconds, 0.0))
+
+    def contended(self, released: bool) -> None:
+        self.deadline_contended.labels(outcome="released" if released else "retried").inc()
 
     def delivered(self, recipient_kind: str, ok: bool) -> None:
         counter = self.notifications_sent if ok else self.notifications_failed

@@ -90,8 +90,9 @@ class Store(StoreExtras, Protocol):
         deadlines: list[Deadline],
     ) -> None:
         """Atomically: case (now at expected_version + 1), events, outbox, and the case's deadlines
-        replaced by ``deadlines``. Raises StaleVersion and writes nothing if the stored version
-        differs."""
+        replaced by ``deadlines``; claims on the rows kept are voided, because whoever holds one
+        read the case before this write. Raises StaleVersion and writes nothing if the stored
+        version differs."""
         ...
 
     def get_case(self, case_id: str) -> Case | None: ...
@@ -125,6 +126,11 @@ class Store(StoreExtras, Protocol):
 
     def complete_deadline(self, claim: ClaimedDeadline) -> bool:
         """Remove a claimed deadline; False if the lease was lost to another worker."""
+        ...
+
+    def release_deadline(self, claim: ClaimedDeadline) -> bool:
+        """Give a claim back unfired (claimable again at once); False if the claim was lost,
+        to another worker or to a write of the case that voided it."""
         ...
 
     def deadlines_for_case(self, case_id: str) -> list[Deadline]: ...

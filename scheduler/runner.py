@@ -16,13 +16,16 @@ from typing import Protocol
 
 from dialogs.commands import DeadlineLapsed, RecordDeliveryFailure
 from dialogs.engine import Engine
-from dialogs.errors import DomainError
+from dialogs.errors import DomainError, StaleCase
 from dialogs.notifications import Notification
-from dialogs.ports import Clock, DeliveryFailed, Notifier, OutboxItem, Store
+from dialogs.ports import ClaimedDeadline, Clock, DeliveryFailed, Notifier, OutboxItem, Store
 
 log = logging.getLogger("escalation_bot.scheduler")
 
 RETRY_AFTER = timedelta(minutes=5)
+# Re-reads after a stale refusal before a claim is given back for the next tick: each retry
+# follows a person's committed write, so more than a few in a row means a very busy case.
+STALE_RETRIES = 5
 
 
 class Observer(Protocol):
@@ -32,6 +35,10 @@ class Observer(Protocol):
 
     def fired(self, lag_seconds: float) -> None: ...
 
+    def contended(self, released: bool) -> None:
+        """A fire refused as stale: retried, or (``released``) given back for the next tick."""
+        ...
+
     def delivered(self, recipient_kind: str, ok: bool) -> None: ...
 
 
@@ -40,6 +47,9 @@ class NoObserver:
         pass
 
     def fired(self, lag_seconds: float) -> None:
+        pass
+
+    def contended(self, released: bool) -> None:
         pass
 
     def delivered(self, recipient_kind: str, ok: bool) -> None:
@@ -76,35 +86,59 @@ def fire_due_deadlines(
         observer.claimed(time.perf_counter() - started, len(claims))
         if not claims:
             return TickResult(fired, skipped, failed)
-        for claim in claims:
-            deadline = claim.deadline
-            command = DeadlineLapsed(
-                case_id=deadline.case_id,
-                kind=deadline.kind,
-                stage=deadline.stage,
-                step_id=deadline.step_id,
-                due_at=deadline.due_at,
-            )
-            try:
-                outcome = engine.handle(command)
-            except DomainError as exc:
-                # A stale or refused deadline is not retried; log without case details.
-                log.info("deadline %s not applied: %s", deadline.kind, type(exc).__name__)
-                skipped += 1
-            except Exception:
-                # A bug must not stop every other case's deadlines. The claim is left to expire,
-                # so the deadline is retried after the lease and the failure stays visible.
-                log.exception("deadline %s for case %s failed", deadline.kind, deadline.case_id)
-                failed += 1
-                continue
-            else:
-                if outcome.changed:
-                    fired += 1
-                    observer.fired((clock.now() - deadline.due_at).total_seconds())
-                else:
-                    skipped += 1
-            store.complete_deadline(claim)
+        verdicts = [_fire(store, engine, clock, claim, observer) for claim in claims]
+        fired += verdicts.count("fired")
+        skipped += verdicts.count("skipped")
+        failed += verdicts.count("failed")
+        if "stale" in verdicts:
+            break  # what was given back waits for the next tick, not a hot loop in this one
     return TickResult(fired, skipped, failed)
+
+
+def _fire(
+    store: Store, engine: Engine, clock: Clock, claim: ClaimedDeadline, observer: Observer
+) -> str:
+    """Apply one claimed deadline: "fired", "skipped" (fenced off or not applicable), "stale"
+    (given back for the next tick) or "failed" (left to its lease, to be retried).
+
+    A stale refusal means a person's command committed between the engine's read and its write.
+    The lapse is still owed: the engine re-reads and tries again. Only a verdict reached on the
+    case as it now stands completes the claim, and the store refuses the completion if a later
+    write of the case voided it, so a deadline the case still holds is never deleted."""
+    deadline = claim.deadline
+    command = DeadlineLapsed(
+        case_id=deadline.case_id,
+        kind=deadline.kind,
+        stage=deadline.stage,
+        step_id=deadline.step_id,
+        due_at=deadline.due_at,
+    )
+    for _ in range(STALE_RETRIES):
+        try:
+            outcome = engine.handle(command)
+        except StaleCase:
+            observer.contended(released=False)
+            continue
+        except DomainError as exc:
+            # the case is gone or closed: nothing is owed; logged without case details
+            log.info("deadline %s not applied: %s", deadline.kind, type(exc).__name__)
+            store.complete_deadline(claim)
+            return "skipped"
+        except Exception:
+            # A bug must not stop every other case's deadlines. The claim is left to expire,
+            # so the deadline is retried after the lease and the failure stays visible.
+            log.exception("deadline %s for case %s failed", deadline.kind, deadline.case_id)
+            return "failed"
+        store.complete_deadline(claim)
+        if outcome.changed:
+            observer.fired((clock.now() - deadline.due_at).total_seconds())
+            return "fired"
+        return "skipped"
+    log.info("deadline %s for case %s still contended; released for the next tick",
+             deadline.kind, deadline.case_id)
+    store.release_deadline(claim)
+    observer.contended(released=True)
+    return "stale"
 
 
 async def deliver_due_notifications(

@@ -275,16 +275,32 @@ class StoreContract:
         assert store.complete_deadline(fresh) is False
         assert store.deadlines_for_case("case-1") == []
 
-    def test_a_claim_survives_a_save_that_keeps_the_deadline(self, store: Store) -> None:
+    def test_a_save_voids_claims_on_the_deadlines_it_keeps(self, store: Store) -> None:
+        """Whoever holds a claim read the case before this write: completing it must not delete
+        a row the case still holds (issue 7: a lapse lost to a party's click)."""
         case = make_case()
         store.create_case(case, [], [], [make_deadline("keep"), make_deadline("drop")])
         claims = {c.deadline.key: c for c in store.claim_due(at(0), "w1", 60, limit=2)}
         keep, drop = claims["keep"], claims["drop"]
         store.save_case(bumped(case), 1, [], [], [make_deadline("keep"), make_deadline("new")])
-        assert store.claim_due(at(0.5), "w2", 60, limit=5)[0].deadline.key == "new"
         assert store.complete_deadline(drop) is False
-        assert store.complete_deadline(keep) is True
-        assert store.deadlines_for_case("case-1") == [make_deadline("new")]
+        assert store.complete_deadline(keep) is False
+        assert store.release_deadline(keep) is False
+        assert {d.key for d in store.deadlines_for_case("case-1")} == {"keep", "new"}
+        again = store.claim_due(at(0.5), "w2", 60, limit=5)
+        assert sorted(c.deadline.key for c in again) == ["keep", "new"]
+
+    def test_a_released_claim_is_claimable_at_once_and_fenced(self, store: Store) -> None:
+        store.create_case(make_case(), [], [], [make_deadline()])
+        (claim,) = store.claim_due(at(0), "w1", 60, limit=1)
+        assert store.release_deadline(ClaimedDeadline(claim.deadline, "w2", claim.lease_until)) \
+            is False
+        assert store.claim_due(at(0), "w2", 60, limit=1) == []
+        assert store.release_deadline(claim) is True
+        assert store.release_deadline(claim) is False
+        assert store.complete_deadline(claim) is False
+        (again,) = store.claim_due(at(0), "w2", 60, limit=1)
+        assert again.deadline == claim.deadline and again.worker == "w2"
 
     def test_count_due_counts_the_backlog(self, store: Store) -> None:
         case = make_case()

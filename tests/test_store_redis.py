@@ -10,15 +10,14 @@ pass a build that never exercised the store.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from uuid import uuid4
 
 import pytest
 import redis
 from redis.crc import key_slot
+from redis_support import URL, delete_prefix, fresh_prefix, require_redis
 from store_contract import (
     T0,
     StoreContract,
@@ -35,32 +34,7 @@ from adapters.storage.redis import RedisStore
 from dialogs.ports import StaleVersion, Store
 from policy.loader import PolicyRegistry
 
-URL = "redis://127.0.0.1:6379/0"
 Client = redis.Redis | redis.RedisCluster
-START = (
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
-    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
-)
-
-
-def _reachable(url: str = URL) -> None:
-    """Skip (fail under CI) unless Redis answers on 127.0.0.1:6379."""
-    probe = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-    try:
-        probe.ping()
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI, and {url} is unreachable: {exc}")
-        pytest.skip(f"Redis on 127.0.0.1:6379 is not running; start it with: {START}")
-    finally:
-        probe.close()
-
-
-def _delete_prefix(client: Client, prefix: str) -> None:
-    pattern = "{" + prefix + "}:*"
-    keys = list(client.scan_iter(match=pattern, count=500))
-    for start in range(0, len(keys), 500):
-        client.delete(*keys[start:start + 500])
 
 
 def _keys(client: Client, prefix: str) -> list[str]:
@@ -70,14 +44,8 @@ def _keys(client: Client, prefix: str) -> list[str]:
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    _reachable()
-    name = f"test-{uuid4().hex}"
-    yield name
-    cleaner = redis.Redis.from_url(URL, decode_responses=True)
-    try:
-        _delete_prefix(cleaner, name)
-    finally:
-        cleaner.close()
+    with fresh_prefix() as name:
+        yield name
 
 
 @pytest.fixture
@@ -119,10 +87,10 @@ def test_no_redis_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyP
     nowhere = "redis://127.0.0.1:1/0"
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="Redis is required"):
-        _reachable(nowhere)
+        require_redis(nowhere)
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="not running; start it with: redis-server"):
-        _reachable(nowhere)
+        require_redis(nowhere)
 
 
 def test_prefix_may_not_break_the_hash_tag() -> None:
@@ -188,7 +156,9 @@ def test_a_stale_save_from_another_connection_writes_nothing(
     after = {key: _dump(store.client, key) for key in _keys(store.client, prefix)}
     assert after == before
     assert store.find_case_by_reference("P1-9999") is None
-    assert store.complete_deadline(claim) is True  # the claim survived both saves
+    # the replica's save voided the claim (it read the case before); the stale one changed nothing
+    assert store.complete_deadline(claim) is False
+    assert [d.key for d in store.deadlines_for_case("case-1")] == ["d-1"]
 
 
 def _dump(client: Client, key: str) -> object:
@@ -282,6 +252,6 @@ def test_prefixes_do_not_see_each_other(store: RedisStore, prefix: str) -> None:
     finally:
         cleaner = redis.Redis.from_url(URL)
         try:
-            _delete_prefix(cleaner, other)
+            delete_prefix(cleaner, other)
         finally:
             cleaner.close()

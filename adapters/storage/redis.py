@@ -140,11 +140,6 @@ local parties_key = P .. ":case-parties:" .. id
 local old_parties = redis.call("SMEMBERS", parties_key)
 local deadlines_key = P .. ":case-deadlines:" .. id
 local old_deadlines = redis.call("SMEMBERS", deadlines_key)
-local claims = {}
-for _, key in ipairs(old_deadlines) do
-    local claim = redis.call("HMGET", P .. ":deadline:" .. key, "claimed_by", "lease_until")
-    if claim[1] and claim[2] then claims[key] = claim end
-end
 local fresh, seen = {}, {}
 for _, note in ipairs(notes) do
     if not seen[note[1]] and redis.call("EXISTS", P .. ":outbox:" .. note[1]) == 0 then
@@ -193,7 +188,8 @@ for _, note in ipairs(fresh) do
         string.format("%016d", seq) .. ":" .. note[1])
 end
 
--- deadlines are replaced wholesale; one that stays keeps its claim
+-- deadlines are replaced wholesale, and a claim on a row that stays is voided: its worker read
+-- the case before this write, so its completion must not delete what the case now holds
 for _, key in ipairs(old_deadlines) do
     if not keep[key] then
         redis.call("DEL", P .. ":deadline:" .. key)
@@ -207,13 +203,6 @@ for _, d in ipairs(deadlines) do
     if d.has_step == "1" then
         fields[#fields + 1] = "step_id"
         fields[#fields + 1] = d.step
-    end
-    local claim = claims[d.key]
-    if claim then
-        fields[#fields + 1] = "claimed_by"
-        fields[#fields + 1] = claim[1]
-        fields[#fields + 1] = "lease_until"
-        fields[#fields + 1] = claim[2]
     end
     redis.call("DEL", row)
     redis.call("HSET", row, unpack(fields))
@@ -266,6 +255,16 @@ if held[1] ~= worker or held[2] ~= lease_until then return 0 end
 redis.call("DEL", row)
 redis.call("ZREM", KEYS[1], key)
 redis.call("SREM", P .. ":case-deadlines:" .. held[3], key)
+return 1
+"""
+
+# Give a claim back unfired, fenced like completion.
+_RELEASE = """#!lua
+local P, key, worker, lease_until = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local row = P .. ":deadline:" .. key
+local held = redis.call("HMGET", row, "claimed_by", "lease_until")
+if held[1] ~= worker or held[2] ~= lease_until then return 0 end
+redis.call("HDEL", row, "claimed_by", "lease_until")
 return 1
 """
 
@@ -496,6 +495,7 @@ class RedisStore:
         self._write_case = register(_WRITE_CASE)
         self._claim_due = register(_CLAIM_DUE)
         self._complete = register(_COMPLETE)
+        self._release = register(_RELEASE)
         self._next_due = register(_NEXT_DUE)
         self._deadlines_for_case = register(_DEADLINES_FOR_CASE)
         self._due_notifications = register(_DUE_NOTIFICATIONS)
@@ -665,6 +665,12 @@ class RedisStore:
         """Worker and lease end together are the fencing token: a worker whose lease expired and
         was re-claimed cannot delete the row from under the new holder."""
         done = self._run(self._complete, self.key("deadlines", "due"), claim.deadline.key,
+                         claim.worker, _stamp(claim.lease_until))
+        return int(_text(done)) == 1
+
+    def release_deadline(self, claim: ClaimedDeadline) -> bool:
+        """Give a claim back unfired, so the next tick may take the row at once."""
+        done = self._run(self._release, self.key("deadlines", "due"), claim.deadline.key,
                          claim.worker, _stamp(claim.lease_until))
         return int(_text(done)) == 1
 

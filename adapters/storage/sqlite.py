@@ -281,33 +281,15 @@ class SqliteStore:
                 for n in notifications
             ],
         )
-        # Deadlines are derived from the case, so replace them wholesale; one a worker is firing
-        # right now keeps its lease if it survives the change, so its completion still counts.
-        claims = {
-            row["key"]: (row["claimed_by"], row["lease_until"])
-            for row in db.execute(
-                "SELECT key, claimed_by, lease_until FROM deadlines"
-                " WHERE case_id = ? AND claimed_by IS NOT NULL",
-                (case.id,),
-            )
-        }
+        # Deadlines are derived from the case, so replace them wholesale. Any claim on a row the
+        # write keeps is voided: the worker holding it read the case before this write, so its
+        # completion must not delete what the case now holds (it re-reads and fires again).
         db.execute("DELETE FROM deadlines WHERE case_id = ?", (case.id,))
         unique = {d.key: d for d in deadlines}.values()
         db.executemany(
-            "INSERT INTO deadlines (key, case_id, kind, stage, step_id, due_at, claimed_by,"
-            " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    d.key,
-                    d.case_id,
-                    d.kind,
-                    d.stage,
-                    d.step_id,
-                    _utc(d.due_at),
-                    *claims.get(d.key, (None, None)),
-                )
-                for d in unique
-            ],
+            "INSERT INTO deadlines (key, case_id, kind, stage, step_id, due_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(d.key, d.case_id, d.kind, d.stage, d.step_id, _utc(d.due_at)) for d in unique],
         )
 
     def get_case(self, case_id: str) -> Case | None:
@@ -414,6 +396,16 @@ class SqliteStore:
                 (claim.deadline.key, claim.worker, _utc(claim.lease_until)),
             ).rowcount
         return deleted == 1
+
+    def release_deadline(self, claim: ClaimedDeadline) -> bool:
+        """Give a claim back unfired, so the next tick may take the row at once."""
+        with self._write() as db:
+            released = db.execute(
+                "UPDATE deadlines SET claimed_by = NULL, lease_until = NULL"
+                " WHERE key = ? AND claimed_by = ? AND lease_until = ?",
+                (claim.deadline.key, claim.worker, _utc(claim.lease_until)),
+            ).rowcount
+        return released == 1
 
     def deadlines_for_case(self, case_id: str) -> list[Deadline]:
         rows = self._rows("SELECT * FROM deadlines WHERE case_id = ? ORDER BY due_at, key", case_id)

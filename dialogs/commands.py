@@ -48,6 +48,11 @@ class RaiseConcern(Command):
     answers: dict[str, str]
     start_stage: int = 1
     pathway_choice: str | None = None
+    request_key: str | None = Field(
+        default=None,
+        description="Names the intake (form or typed conversation) this raise comes from: the"
+        " same key from the same person raises one case however often it is sent",
+    )
 
 
 class Acknowledge(CaseCommand):

@@ -133,7 +133,7 @@ class ConversationService:
         self._save(actor, _Session(kind="intake", intake_session=session))
         first = intake.prompt(policy, session)
         return [
-            Reply(card=intake_card(policy)),
+            Reply(card=intake_card(policy, intake_id=session.id)),
             Reply(
                 text="Fill in the card, or answer here one question at a time.\n"
                 + _prompt_text(first)
@@ -189,11 +189,18 @@ class ConversationService:
 
     # ---- buttons and card submissions ----------------------------------------------------------
     def on_action(
-        self, actor: str, verb: str, data: dict[str, str], values: dict[str, str]
+        self,
+        actor: str,
+        verb: str,
+        data: dict[str, str],
+        values: dict[str, str],
+        request_id: str = "",
     ) -> ActionResult:
+        """``request_id`` is the platform's id of this click or submission, if it has one: a
+        repeat of the same request (a platform retry) raises no second case."""
         actor = actor.lower()
         if verb == INTAKE_VERB:
-            return self._submit_intake(actor, values, data)
+            return self._submit_intake(actor, values, data, request_id)
         case_id = data.get("case_id", "")
         try:
             case = self.engine.view(case_id, actor)
@@ -220,7 +227,7 @@ class ConversationService:
         return ActionResult(self.case_card(case, actor), "That button is no longer available.")
 
     def _submit_intake(
-        self, actor: str, values: dict[str, str], data: dict[str, str]
+        self, actor: str, values: dict[str, str], data: dict[str, str], request_id: str
     ) -> ActionResult:
         found = self._policy_for_actor(actor)
         if found is None:
@@ -228,6 +235,10 @@ class ConversationService:
             return ActionResult(Card(title=message), message)
         policy, partnership_id = found
         session = intake.start(policy, partnership_id, actor)
+        # The card's own id makes sending it twice one case; a card without one (drawn before
+        # cards carried it) falls back on the platform's request id.
+        fallback = f"request:{request_id}" if request_id else session.id
+        session.id = data.get("intake_id") or fallback
         people = self.engine.people(partnership_id)
         session, errors = intake.submit_form(policy, session, values, self.today(), people)
         start = values.get("start_stage", "1")
@@ -239,13 +250,13 @@ class ConversationService:
             except InvalidInput as exc:
                 errors = exc.field_errors
             except DomainError as exc:
-                return ActionResult(intake_card(policy, values, {}), exc.message)
+                return ActionResult(intake_card(policy, values, {}, session.id), exc.message)
             else:
                 self._save(actor, None)
                 assert outcome.case is not None
                 card = self.case_card(outcome.case, actor, notice=outcome.reply)
                 return ActionResult(card, outcome.reply)
-        return ActionResult(intake_card(policy, values, errors), texts.FIX_THE_CARD)
+        return ActionResult(intake_card(policy, values, errors, session.id), texts.FIX_THE_CARD)
 
     def _submit_purpose(
         self,
@@ -357,7 +368,10 @@ class ConversationService:
 
 
 def intake_card(
-    policy: Policy, values: dict[str, str] | None = None, errors: dict[str, str] | None = None
+    policy: Policy,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    intake_id: str = "",
 ) -> Card:
     """The whole /escalate form on one card, immediate-risk guidance first."""
     values, errors = values or {}, errors or {}
@@ -407,7 +421,11 @@ def intake_card(
         inputs=inputs,
         actions=[
             CardAction(
-                command=INTAKE_VERB, label=texts.BUTTON_SEND, style="positive", submits_inputs=True
+                command=INTAKE_VERB,
+                label=texts.BUTTON_SEND,
+                style="positive",
+                submits_inputs=True,
+                data={"intake_id": intake_id} if intake_id else {},
             )
         ],
     )

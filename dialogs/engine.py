@@ -21,7 +21,7 @@ from dialogs.errors import (
 )
 from dialogs.events import Event, EventType
 from dialogs.notifications import Notification
-from dialogs.ports import Clock, StaleVersion, Store
+from dialogs.ports import CaseExists, Clock, StaleVersion, Store
 from dialogs.transitions import Refusal, transition_for
 from dialogs.turn import Turn
 from dialogs.validation import check_fields, parse_boolean
@@ -176,10 +176,15 @@ class Engine:
 
     def _raise(self, command: RaiseConcern) -> Outcome:
         partnership = self.partnership(command.partnership_id)
+        actor = command.actor.lower()
+        case_id = _case_id(partnership.id, actor, command.request_key)
+        if command.request_key:
+            earlier = self.store.get_case(case_id)
+            if earlier is not None:
+                return _already_raised(earlier)
         policy = self.policies.get(partnership.policy)
         calendar = self.calendar_for(partnership, policy)
         now = self.clock.now()
-        actor = command.actor.lower()
         people = self.people(partnership.id)
         raiser = people.get(actor)
         if raiser is None:
@@ -201,7 +206,7 @@ class Engine:
         sequence = self.store.next_sequence(f"case-reference:{partnership.id}")
         stage_one = policy.stage(1)
         case = Case(
-            id=uuid.uuid4().hex,
+            id=case_id,
             reference=f"{partnership.reference_prefix}-{sequence:04d}",
             partnership_id=partnership.id,
             policy_id=policy.id,
@@ -260,7 +265,28 @@ class Engine:
         turn.tell_person(actor, "raised-confirm", turn.party_card(confirm))
         turn.reply = confirm
         self.store.save_policy_snapshot(policy)
-        return self._commit(turn, expected_version=0, new=True)
+        try:
+            return self._commit(turn, expected_version=0, new=True)
+        except CaseExists:
+            # the same intake sent at the same moment through another replica: it won the id
+            earlier = self.store.get_case(case_id) if command.request_key else None
+            if earlier is None:
+                raise
+            return _already_raised(earlier)
+
+
+# Case ids of keyed raises are derived from the key, so the store's unique id is the guard.
+_RAISE_IDS = uuid.UUID("0b7f3c52-5d0e-4c1e-9a55-2f3c8f1d6a10")
+
+
+def _case_id(partnership_id: str, actor: str, request_key: str | None) -> str:
+    if not request_key:
+        return uuid.uuid4().hex
+    return uuid.uuid5(_RAISE_IDS, f"{partnership_id}\n{actor}\n{request_key}").hex
+
+
+def _already_raised(case: Case) -> Outcome:
+    return Outcome(case, texts.ALREADY_RAISED.format(reference=case.reference))
 
 
 _CORE_CASE_FIELDS = {

@@ -8,6 +8,7 @@ for clients that show cards well, or asked one at a time for those that don't.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -39,6 +40,10 @@ BACK_WORDS = {"back"}
 
 
 class IntakeSession(BaseModel):
+    id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        description="Carried on the intake card and into the raise, so sending twice is one case",
+    )
     policy_id: str
     partnership_id: str
     actor: str
@@ -337,6 +342,7 @@ def to_command(session: IntakeSession) -> RaiseConcern:
         answers=session.answers,
         start_stage=session.start_stage,
         pathway_choice=session.pathway_choice,
+        request_key=session.id,
     )
 
 

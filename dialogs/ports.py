@@ -52,6 +52,11 @@ class StaleVersion(Exception):
     """Raised by a store when the case's stored version is not the one the command read."""
 
 
+class CaseExists(ValueError):
+    """Raised by ``create_case`` when the case's id or reference is taken; nothing is written.
+    The id is the guard that makes raising idempotent across replicas (see Engine._raise)."""
+
+
 class StoreExtras(Protocol):
     """Chat-platform and operations support shared by every store."""
 

@@ -80,6 +80,10 @@ DUPLICATE_ACK = "You had already acknowledged case {reference}. Nothing was chan
 
 # headlines (cards and channel alerts); no child data in any headline
 RAISED_CONFIRM = "Case {reference} raised: {counterpart} has been told."
+ALREADY_RAISED = (
+    "This form was already sent: it is case {reference}, shown below. Nothing new was raised."
+    " To raise another concern, type escalate for a new form."
+)
 RAISED_FOR_COUNTERPART = "{raiser} ({agency}) has raised a professional difference with you"
 STAGE_PROMPT = "Case {reference}: stage {stage}, {stage_name}, is yours"
 MOVED_ON = "Case {reference} moved to stage {stage}, {stage_name}"

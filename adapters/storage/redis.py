@@ -72,7 +72,7 @@ from dialogs.case import Case
 from dialogs.directory import Person
 from dialogs.events import Event
 from dialogs.notifications import Notification
-from dialogs.ports import ClaimedDeadline, Deadline, OutboxItem, StaleVersion
+from dialogs.ports import CaseExists, ClaimedDeadline, Deadline, OutboxItem, StaleVersion
 from policy.model import Policy
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -571,7 +571,7 @@ class RedisStore:
         if code == "ok":
             return
         if code == "exists":
-            raise ValueError(f"case {case.id} / {case.reference} already exists ({detail})")
+            raise CaseExists(f"case {case.id} / {case.reference} already exists ({detail})")
         if code == "missing":
             raise KeyError(f"no case {case.id} to save; create it first")
         if code == "stale":

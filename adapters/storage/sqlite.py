@@ -23,7 +23,7 @@ from dialogs.case import Case, CaseStatus
 from dialogs.directory import Person
 from dialogs.events import Event
 from dialogs.notifications import Notification
-from dialogs.ports import ClaimedDeadline, Deadline, OutboxItem, StaleVersion
+from dialogs.ports import CaseExists, ClaimedDeadline, Deadline, OutboxItem, StaleVersion
 from policy.model import Policy
 
 SCHEMA_VERSION = 2
@@ -201,7 +201,7 @@ class SqliteStore:
                     ),
                 )
             except sqlite3.IntegrityError as exc:
-                raise ValueError(f"case {case.id} / {case.reference} already exists") from exc
+                raise CaseExists(f"case {case.id} / {case.reference} already exists") from exc
             self._write_children(db, case, events, notifications, deadlines)
 
     def save_case(

@@ -12,7 +12,7 @@ from typing import Any
 from dialogs.cards import Card, CardInput, InputKind
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-CONTROL_KEYS = {"case_id", "version", "submit", "step_id"}
+CONTROL_KEYS = {"case_id", "version", "submit", "step_id", "intake_id"}
 MAX_ACTIONS = 5  # Teams' host config
 
 

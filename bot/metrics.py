@@ -34,6 +34,12 @@ class _CaseCollector(Collector):
             "Deadlines past due and not yet processed (the scheduler's backlog)",
             value=self.store.count_due(self.clock.now()),
         )
+        yield GaugeMetricFamily(
+            "escalation_notifications_due",
+            "Messages due for delivery and not yet sent (the outbox backlog, e.g. after a"
+            " restart or the 09:00 release of what was held overnight)",
+            value=self.store.count_due_notifications(self.clock.now()),
+        )
 
 
 class Metrics:

@@ -52,7 +52,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the store answers and the scheduler has ticked recently."""
+    """Ready when the store answers and the scheduler is moving: ticking, or working through a
+    backlog batch by batch (which /metrics reports). Catching up is not a reason to refuse
+    turns, which do not wait for the scheduler."""
     app = request.app[APP_KEY]
     ticker = request.app[TICKER_KEY]
     problems = []
@@ -60,12 +62,12 @@ async def readyz(request: web.Request) -> web.Response:
         await asyncio.get_running_loop().run_in_executor(None, app.store.next_due)
     except Exception as exc:  # any store failure means not ready; the type is enough to say why
         problems.append(f"store unreachable: {type(exc).__name__}")
-    since = ticker.seconds_since_tick()
+    since = ticker.seconds_since_progress()
     allowed = max(3 * ticker.interval_seconds, 5.0)
     if since is None:
-        problems.append("scheduler has not completed its first tick")
+        problems.append("scheduler has not started")
     elif since > allowed:
-        problems.append(f"scheduler last ticked {since:.1f}s ago")
+        problems.append(f"scheduler has not moved for {since:.1f}s")
     body = {"status": "ready" if not problems else "not ready", "problems": problems}
     return web.json_response(body, status=200 if not problems else 503)
 

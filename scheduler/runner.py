@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -73,6 +74,7 @@ def fire_due_deadlines(
     batch: int = 100,
     observer: Observer | None = None,
     max_batches: int | None = None,
+    progress: Callable[[], None] = lambda: None,
 ) -> TickResult:
     """Fire what is due. ``max_batches`` bounds one call, so a large backlog after downtime is
     worked through over several ticks, with deliveries and readiness in between."""
@@ -90,6 +92,7 @@ def fire_due_deadlines(
         fired += verdicts.count("fired")
         skipped += verdicts.count("skipped")
         failed += verdicts.count("failed")
+        progress()
         if "stale" in verdicts:
             break  # what was given back waits for the next tick, not a hot loop in this one
     return TickResult(fired, skipped, failed)
@@ -152,6 +155,7 @@ async def deliver_due_notifications(
     observer: Observer | None = None,
     engine: Engine | None = None,
     max_batches: int = 1,
+    progress: Callable[[], None] = lambda: None,
 ) -> tuple[int, int]:
     """Send what is due; returns (sent, failed). Failures are kept and retried, never dropped.
     Claims another batch while the last came back full, up to ``max_batches``, so the 09:00
@@ -165,7 +169,7 @@ async def deliver_due_notifications(
         items = store.claim_notifications(clock.now(), worker, lease_seconds, batch)
         if not items:
             break
-        done = await _deliver_batch(store, notifier, clock, items, observer, engine)
+        done = await _deliver_batch(store, notifier, clock, items, observer, engine, progress)
         sent, failed = sent + done[0], failed + done[1]
     return sent, failed
 
@@ -177,9 +181,11 @@ async def _deliver_batch(
     items: list[OutboxItem],
     observer: Observer,
     engine: Engine | None,
+    progress: Callable[[], None],
 ) -> tuple[int, int]:
     sent = failed = 0
     for item in items:
+        progress()
         note = item.notification
         try:
             await notifier.deliver(note)

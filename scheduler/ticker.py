@@ -61,6 +61,7 @@ class Ticker:
         self.on_tick = on_tick
         self._last_start: float | None = None
         self.last_tick_finished: float | None = None  # time.monotonic()
+        self._last_progress: float | None = None
         self.ticks = 0
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
@@ -68,6 +69,7 @@ class Ticker:
     async def tick(self) -> TickResult:
         """One pass: deadlines (in a worker thread: the store is synchronous), then delivery."""
         async with self._lock:
+            self._progressed()
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(None, self._fire)
             await deliver_due_notifications(
@@ -80,8 +82,10 @@ class Ticker:
                 observer=self.observer,
                 engine=self.engine,
                 max_batches=DELIVERY_BATCHES_PER_TICK,
+                progress=self._progressed,
             )
             self.last_tick_finished = time.monotonic()
+            self._progressed()
             self.ticks += 1
             return result
 
@@ -95,6 +99,7 @@ class Ticker:
             batch=self.batch,
             observer=self.observer,
             max_batches=DEADLINE_BATCHES_PER_TICK,
+            progress=self._progressed,
         )
 
     async def _scheduled_tick(self) -> None:
@@ -127,6 +132,17 @@ class Ticker:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+
+    def _progressed(self) -> None:
+        self._last_progress = time.monotonic()  # one float store: safe from the worker thread
+
+    def seconds_since_progress(self) -> float | None:
+        """Since the scheduler last moved: a tick started or ended, a batch fired, a message was
+        taken for delivery. None before the first tick starts. Readiness reads this, so a long
+        drain after a restart is ready while it moves, and a stuck scheduler is not."""
+        if self._last_progress is None:
+            return None
+        return time.monotonic() - self._last_progress
 
     def seconds_since_tick(self) -> float | None:
         if self.last_tick_finished is None:

@@ -370,6 +370,19 @@ class StoreContract:
         with pytest.raises(ValueError):
             store.claim_notifications(at(2), "w3", 0, 10)
 
+    def test_the_delivery_backlog_counts_due_untaken_unsent(self, store: Store) -> None:
+        notes = [make_notification(k, deliver_at=at(m)) for k, m in
+                 (("a", 0), ("b", 0), ("c", 0), ("later", 30))]
+        store.create_case(make_case(), [], notes, [])
+        assert store.count_due_notifications(at(-1)) == 0
+        assert store.count_due_notifications(at(0)) == 3
+        store.claim_notifications(at(0), "w1", 60, 1)  # taken by a worker: in flight
+        store.mark_sent("b", at(0))
+        store.mark_failed("c", "refused", None)  # permanent: not a backlog any more
+        assert store.count_due_notifications(at(0.5)) == 0
+        assert store.count_due_notifications(at(1.5)) == 1  # the worker died: due again
+        assert store.count_due_notifications(at(31)) == 2
+
     def test_sent_notifications_are_not_due_again(self, store: Store) -> None:
         store.create_case(make_case(), [], [make_notification()], [])
         store.mark_sent("n-1", at(1))

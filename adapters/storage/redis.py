@@ -716,6 +716,10 @@ class RedisStore:
         return [OutboxItem(Notification.model_validate_json(_text(json)), int(_text(attempts)))
                 for json, attempts in _chunks(reply, 2)]
 
+    def count_due_notifications(self, now: datetime) -> int:
+        """Due and not taken by a worker (a claim moves the score to the lease's end)."""
+        return int(_text(self.client.zcount(self.key("outbox-pending"), "-inf", _stamp(now))))
+
     def mark_sent(self, key: str, at: datetime) -> None:
         self._mark_outbox(key, "sent", _stamp(at), "")
 

@@ -456,6 +456,14 @@ class SqliteStore:
             )
         return [OutboxItem(_notification(row), row["attempts"]) for row in rows]
 
+    def count_due_notifications(self, now: datetime) -> int:
+        """Due and not taken by a worker (a claim moves deliver_at to the lease's end)."""
+        (row,) = self._rows(
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND deliver_at <= ?",
+            _utc(now),
+        )
+        return int(row["n"])
+
     def mark_sent(self, key: str, at: datetime) -> None:
         self._mark(key, "UPDATE outbox SET status = 'sent', sent_at = ?", _utc(at))
 

@@ -47,6 +47,18 @@ def open_store(settings: Settings) -> ClosableStore:
     return SqliteStore(settings.database_path)
 
 
+def restore_directory(app: App) -> int:
+    """Write the configured directory back if the store has lost it (a Redis that restarted
+    empty, or was flushed), so people are not told they are unknown until someone restarts the
+    bot. One lookup when nothing is missing. Returns how many people were written."""
+    people = people_from_config(app.config)
+    probes = {people[0].email, people[-1].email} if people else set()
+    if all(app.store.person(email) is not None for email in probes):
+        return 0
+    app.store.upsert_people(people)
+    return len(people)
+
+
 def bootstrap_from_settings(settings: Settings, clock: Clock) -> App:
     return bootstrap(
         settings.config_path,

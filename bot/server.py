@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.bootstrap import App
+from bot.bootstrap import App, restore_directory
 from bot.delivery import build_notifier
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -78,6 +78,29 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+class Housekeeping:
+    """Run by the ticker before each tick, off the event loop: the directory is put back if the
+    store lost it (every tick: one lookup), and expired conversations are removed (each minute:
+    they may hold a child's details, and nobody will come back for them)."""
+
+    PURGE_EVERY = timedelta(minutes=1)
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._next_purge: datetime | None = None
+
+    def __call__(self) -> None:
+        restored = restore_directory(self.app)
+        if restored:
+            log.warning("the directory was missing from the store; wrote %d people back", restored)
+        now = self.app.clock.now()
+        if self._next_purge is None or now >= self._next_purge:
+            self._next_purge = now + self.PURGE_EVERY
+            purged = self.app.store.purge_sessions(now)
+            if purged:
+                log.info("removed %d expired conversations", purged)
+
+
 def build_web_app(app: App, settings: Settings) -> web.Application:
     """Raises SettingsError (bad credentials mode, missing webhook secret) before anything runs."""
     metrics_ = Metrics(app.store, app.clock)
@@ -107,6 +130,7 @@ def build_web_app(app: App, settings: Settings) -> web.Application:
         lease_seconds=settings.lease_seconds,
         observer=metrics_,
         on_tick=ticked,
+        housekeeping=Housekeeping(app),
     )
     ticker_ref.append(ticker)
     web_app = web.Application(middlewares=[count_requests])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from pydantic import BaseModel
 
@@ -27,7 +27,9 @@ from dialogs.messages import party_card, to_input, when
 from dialogs.ports import Store
 from policy.model import Policy
 
-SESSION_PLATFORM = "dialog-session"  # sessions share the conversation-reference table
+# A half-finished conversation may hold a child's details: it is kept this long after the last
+# answer, then removed by the scheduler's housekeeping, and at once when it ends either way.
+SESSION_LIFETIME = timedelta(hours=24)
 
 HELP = (
     "**escalate**: raise a professional difference about a child with another agency.\n"
@@ -70,12 +72,15 @@ class ConversationService:
 
     # ---- sessions ------------------------------------------------------------------------------
     def _load(self, actor: str) -> _Session | None:
-        raw = self.store.conversation_reference(SESSION_PLATFORM, actor)
+        raw = self.store.session(actor, self.engine.clock.now())
         return _Session.model_validate_json(raw) if raw else None
 
     def _save(self, actor: str, session: _Session | None) -> None:
-        value = session.model_dump_json() if session else ""
-        self.store.save_conversation_reference(SESSION_PLATFORM, actor, value)
+        if session is None:
+            self.store.delete_session(actor)
+            return
+        expires = self.engine.clock.now() + SESSION_LIFETIME
+        self.store.save_session(actor, session.model_dump_json(), expires)
 
     def _policy_for_actor(self, actor: str) -> tuple[Policy, str] | None:
         person = self.store.person(actor)

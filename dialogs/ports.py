@@ -66,6 +66,22 @@ class StoreExtras(Protocol):
 
     def conversation_reference(self, platform: str, user_key: str) -> str | None: ...
 
+    def save_session(self, key: str, value: str, expires_at: datetime) -> None:
+        """Keep one person's half-finished conversation (it may hold a child's details) until
+        ``expires_at``, replacing any earlier one."""
+        ...
+
+    def session(self, key: str, now: datetime) -> str | None:
+        """The conversation kept under ``key``, or None once it has expired."""
+        ...
+
+    def delete_session(self, key: str) -> None: ...
+
+    def purge_sessions(self, now: datetime) -> int:
+        """Remove every expired conversation; returns how many. Run by the scheduler, so an
+        abandoned intake does not keep a child's details in the store."""
+        ...
+
     def mark_once(self, key: str, now: datetime, ttl_seconds: float) -> bool:
         """True the first time ``key`` is marked within ``ttl_seconds``; False for a repeat
         (platform retries, duplicate clicks)."""

@@ -51,6 +51,7 @@ class Ticker:
         batch: int = 100,
         observer: Observer | None = None,
         on_tick: Callable[[float], None] | None = None,
+        housekeeping: Callable[[], None] | None = None,
     ) -> None:
         self.store, self.engine, self.clock, self.notifier = store, engine, clock, notifier
         self.worker = worker
@@ -59,6 +60,7 @@ class Ticker:
         self.batch = batch
         self.observer = observer or NoObserver()
         self.on_tick = on_tick
+        self.housekeeping = housekeeping
         self._last_start: float | None = None
         self.last_tick_finished: float | None = None  # time.monotonic()
         self._last_progress: float | None = None
@@ -71,6 +73,8 @@ class Ticker:
         async with self._lock:
             self._progressed()
             loop = asyncio.get_running_loop()
+            if self.housekeeping is not None:
+                await loop.run_in_executor(None, self._housekeep)
             result = await loop.run_in_executor(None, self._fire)
             await deliver_due_notifications(
                 self.store,
@@ -88,6 +92,14 @@ class Ticker:
             self._progressed()
             self.ticks += 1
             return result
+
+    def _housekeep(self) -> None:
+        assert self.housekeeping is not None
+        try:
+            self.housekeeping()
+        except Exception:
+            # housekeeping must never stop deadlines; the next tick tries again
+            log.exception("scheduler housekeeping failed")
 
     def _fire(self) -> TickResult:
         return fire_due_deadlines(

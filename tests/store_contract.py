@@ -424,6 +424,21 @@ class StoreContract:
         assert store.conversation_reference("teams", "aad-1") == '{"v": 2}'
         assert store.conversation_reference("slack", "aad-1") == '{"v": 3}'
 
+    def test_a_session_lives_until_it_expires_and_is_purged(self, store: Store) -> None:
+        store.save_session("a@x.example", '{"step": 1}', at(10))
+        store.save_session("b@x.example", '{"step": 9}', at(30))
+        assert store.session("a@x.example", at(5)) == '{"step": 1}'
+        store.save_session("a@x.example", '{"step": 2}', at(20))  # answered again: renewed
+        assert store.session("a@x.example", at(15)) == '{"step": 2}'
+        assert store.session("a@x.example", at(20)) is None  # expired, even before a purge
+        assert store.purge_sessions(at(25)) == 1
+        assert store.purge_sessions(at(25)) == 0
+        assert store.session("b@x.example", at(25)) == '{"step": 9}'
+        store.delete_session("b@x.example")
+        store.delete_session("nobody@x.example")
+        assert store.session("b@x.example", at(25)) is None
+        assert store.purge_sessions(at(100)) == 0
+
     def test_mark_once_is_true_once_per_ttl(self, store: Store) -> None:
         assert store.mark_once("slack:evt-1", at(0), 60) is True
         assert store.mark_once("slack:evt-1", at(0.5), 60) is False

@@ -25,7 +25,7 @@ from bot.demo import demo_answers
 from dialogs import intake
 from dialogs.clock import SimulatedClock
 from dialogs.commands import RaiseConcern
-from dialogs.conversation import INTAKE_VERB, SESSION_PLATFORM, ConversationService
+from dialogs.conversation import INTAKE_VERB, ConversationService
 from dialogs.events import EventType
 
 
@@ -193,7 +193,7 @@ def test_the_typed_intake_and_its_card_are_one_intake(apps: tuple[App, App]) -> 
     (card_reply, _) = service.on_text(raiser.email, "escalate")
     assert card_reply.card is not None
     (send,) = card_reply.card.actions
-    stored = json.loads(app.store.conversation_reference(SESSION_PLATFORM, raiser.email) or "{}")
+    stored = json.loads(app.store.session(raiser.email, app.clock.now()) or "{}")
     typed = intake.IntakeSession.model_validate(stored["intake_session"])
     typed.answers = raise_command(app, "northbay").answers
 

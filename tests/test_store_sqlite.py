@@ -83,9 +83,29 @@ def test_a_version_1_file_is_migrated_and_keeps_its_cases(tmp_path: Path) -> Non
         assert store.open_case_counts() == {("p1", 1): 1}
     db = sqlite3.connect(path)
     try:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     finally:
         db.close()
+
+
+def test_a_version_2_file_loses_its_unexpiring_conversations(tmp_path: Path) -> None:
+    """v2 kept half-finished conversations (a child's name, a date of birth) with the
+    conversation references, forever; v3 removes them and keeps everything else."""
+    path = tmp_path / "old.db"
+    with SqliteStore(path) as store:
+        store.create_case(make_case(), [make_event()], [], [make_deadline()])
+        store.save_conversation_reference("teams", "aad-1", '{"ref": 1}')
+        store.save_conversation_reference("dialog-session", "a@x.example", '{"child": "Zeb"}')
+    db = sqlite3.connect(path)
+    try:
+        db.execute("UPDATE schema_version SET version = 2")
+        db.commit()
+    finally:
+        db.close()
+    with SqliteStore(path) as store:
+        assert store.conversation_reference("dialog-session", "a@x.example") is None
+        assert store.conversation_reference("teams", "aad-1") == '{"ref": 1}'
+        assert store.get_case("case-1") == make_case()
 
 
 def test_file_is_wal_with_a_schema_version(tmp_path: Path) -> None:
@@ -93,7 +113,7 @@ def test_file_is_wal_with_a_schema_version(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "bot.db")
     try:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         db.execute("UPDATE schema_version SET version = 99")
         db.commit()
     finally:

@@ -76,6 +76,8 @@ from dialogs.ports import CaseExists, ClaimedDeadline, Deadline, OutboxItem, Sta
 from policy.model import Policy
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+# A session saved with an expiry already past in real time (a simulated clock) still lives a day
+SESSION_BACKSTOP_MIN_MS = 86_400_000
 DEFAULT_PREFIX = "escalation"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -416,6 +418,40 @@ return 1
 """
 
 
+# A conversation is a string key (with the real-time expiry as a backstop) and an entry in the
+# ``sessions`` sorted set scored by its expiry in the caller's time, which reads and purges use.
+_SAVE_SESSION = """#!lua
+local P, name, value, expires, ttl_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+redis.call("SET", P .. ":session:" .. name, value, "PX", ttl_ms)
+redis.call("ZADD", KEYS[1], expires, name)
+return 1
+"""
+
+_READ_SESSION = """#!lua flags=no-writes
+local P, name, now = ARGV[1], ARGV[2], ARGV[3]
+local expires = redis.call("ZSCORE", KEYS[1], name)
+if not expires or tonumber(expires) <= tonumber(now) then return false end
+return redis.call("GET", P .. ":session:" .. name)
+"""
+
+_DELETE_SESSION = """#!lua
+local P, name = ARGV[1], ARGV[2]
+redis.call("DEL", P .. ":session:" .. name)
+redis.call("ZREM", KEYS[1], name)
+return 1
+"""
+
+_PURGE_SESSIONS = """#!lua
+local P, now = ARGV[1], ARGV[2]
+local gone = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", now)
+for _, name in ipairs(gone) do
+    redis.call("DEL", P .. ":session:" .. name)
+end
+if #gone > 0 then redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now) end
+return #gone
+"""
+
+
 # ---- conversions ----------------------------------------------------------------------------
 def _micros(moment: datetime) -> int:
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -496,6 +532,10 @@ class RedisStore:
         self._claim_due = register(_CLAIM_DUE)
         self._complete = register(_COMPLETE)
         self._release = register(_RELEASE)
+        self._save_session = register(_SAVE_SESSION)
+        self._read_session = register(_READ_SESSION)
+        self._delete_session = register(_DELETE_SESSION)
+        self._purge_sessions = register(_PURGE_SESSIONS)
         self._next_due = register(_NEXT_DUE)
         self._deadlines_for_case = register(_DEADLINES_FOR_CASE)
         self._due_notifications = register(_DUE_NOTIFICATIONS)
@@ -746,6 +786,21 @@ class RedisStore:
 
     def conversation_reference(self, platform: str, user_key: str) -> str | None:
         return _optional(self.client.hget(self.key("conversation-refs", platform), user_key))
+
+    def save_session(self, key: str, value: str, expires_at: datetime) -> None:
+        # the real-time expiry is a backstop: the caller's clock decides (it may be simulated)
+        backstop_ms = max(1, math.ceil((expires_at - datetime.now(UTC)).total_seconds() * 1000))
+        self._run(self._save_session, self.key("sessions"), key, value, _stamp(expires_at),
+                  max(backstop_ms, SESSION_BACKSTOP_MIN_MS))
+
+    def session(self, key: str, now: datetime) -> str | None:
+        return _optional(self._run(self._read_session, self.key("sessions"), key, _stamp(now)))
+
+    def delete_session(self, key: str) -> None:
+        self._run(self._delete_session, self.key("sessions"), key)
+
+    def purge_sessions(self, now: datetime) -> int:
+        return int(_text(self._run(self._purge_sessions, self.key("sessions"), _stamp(now))))
 
     def mark_once(self, key: str, now: datetime, ttl_seconds: float) -> bool:
         expires = _stamp(now + timedelta(seconds=ttl_seconds))

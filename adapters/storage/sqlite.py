@@ -26,7 +26,7 @@ from dialogs.notifications import Notification
 from dialogs.ports import CaseExists, ClaimedDeadline, Deadline, OutboxItem, StaleVersion
 from policy.model import Policy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -61,7 +61,13 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, deliver_at);
 CREATE TABLE IF NOT EXISTS conversation_references (platform TEXT NOT NULL,
     user_key TEXT NOT NULL, reference TEXT NOT NULL, PRIMARY KEY (platform, user_key));
 CREATE TABLE IF NOT EXISTS once_markers (key TEXT PRIMARY KEY, expires_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dialog_sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL,
+    expires_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS dialog_sessions_by_expiry ON dialog_sessions (expires_at);
 """
+# Before schema 3, half-finished conversations were kept with the conversation references,
+# forever; they may hold a child's name and date of birth, so the migration removes them.
+_OLD_SESSIONS = "dialog-session"
 
 
 def _utc(moment: datetime) -> str:
@@ -131,12 +137,15 @@ class SqliteStore:
         row = db.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif row["version"] == 1:
-            # v2 keeps each case's stage in a column, so /metrics can count without parsing JSON
-            columns = {c["name"] for c in db.execute("PRAGMA table_info(cases)")}
-            if "stage" not in columns:
-                db.execute("ALTER TABLE cases ADD COLUMN stage INTEGER NOT NULL DEFAULT 0")
-            db.execute("UPDATE cases SET stage = json_extract(json, '$.stage')")
+        elif row["version"] in (1, 2):
+            if row["version"] == 1:
+                # v2 keeps each case's stage in a column, so /metrics counts without parsing JSON
+                columns = {c["name"] for c in db.execute("PRAGMA table_info(cases)")}
+                if "stage" not in columns:
+                    db.execute("ALTER TABLE cases ADD COLUMN stage INTEGER NOT NULL DEFAULT 0")
+                db.execute("UPDATE cases SET stage = json_extract(json, '$.stage')")
+            # v3 keeps conversations in dialog_sessions, with an expiry
+            db.execute("DELETE FROM conversation_references WHERE platform = ?", (_OLD_SESSIONS,))
             db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         elif row["version"] != SCHEMA_VERSION:
             raise RuntimeError(
@@ -509,6 +518,32 @@ class SqliteStore:
             user_key,
         )
         return str(rows[0]["reference"]) if rows else None
+
+    def save_session(self, key: str, value: str, expires_at: datetime) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO dialog_sessions (key, value, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+                " expires_at = excluded.expires_at",
+                (key, value, _utc(expires_at)),
+            )
+
+    def session(self, key: str, now: datetime) -> str | None:
+        rows = self._rows(
+            "SELECT value FROM dialog_sessions WHERE key = ? AND expires_at > ?", key, _utc(now)
+        )
+        return str(rows[0]["value"]) if rows else None
+
+    def delete_session(self, key: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM dialog_sessions WHERE key = ?", (key,))
+
+    def purge_sessions(self, now: datetime) -> int:
+        with self._write() as db:
+            return int(
+                db.execute("DELETE FROM dialog_sessions WHERE expires_at <= ?", (_utc(now),))
+                .rowcount
+            )
 
     def mark_once(self, key: str, now: datetime, ttl_seconds: float) -> bool:
         with self._write() as db:

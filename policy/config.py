@@ -6,6 +6,7 @@ validated in full before the bot starts, and every problem names the field and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,7 @@ from policy.errors import FileProblems, Problem, problems_from_validation
 from policy.loader import PolicyRegistry, read_yaml_mapping
 from policy.model import Country, Identifier, Policy
 from policy.people_checks import people_problems
+from policy.webhook_secrets import unset_webhook_secrets
 
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 ReferencePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,6}$")]
@@ -181,11 +183,15 @@ class Config(Strict):
         raise KeyError(f"no agency '{agency_id}'")
 
 
-def load_config(path: Path | str, policies: PolicyRegistry) -> Config:
+def load_config(
+    path: Path | str, policies: PolicyRegistry, environ: Mapping[str, str] | None = None
+) -> Config:
     """Parse, validate and cross-check a config against the packs it names.
 
-    Once the file parses, every remaining problem (roles, stages, who is who) is reported in
-    one go, so fixing a file does not take one run per mistake.
+    Once the file parses, every remaining problem (roles, stages, who is who, and with
+    ``environ`` the webhook secrets) is reported in one go, so fixing a file does not take one
+    run per mistake. Only the callers that vouch for a deployment (serve, config check) pass
+    ``environ``: loading never reads the environment by itself.
     """
     path = Path(path)
     data = read_yaml_mapping(path)
@@ -194,6 +200,8 @@ def load_config(path: Path | str, policies: PolicyRegistry) -> Config:
     except ValidationError as exc:
         raise FileProblems(path, problems_from_validation(exc)) from None
     problems = [*_check_against_policies(config, policies), *people_problems(config)]
+    if environ is not None:
+        problems += unset_webhook_secrets(config.webhooks, environ)
     if problems:
         raise FileProblems(path, problems)
     return config

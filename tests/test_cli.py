@@ -197,6 +197,10 @@ def _colliding_config(tmp_path: Path, change: str) -> Path:
         people[3]["line_manager"] = people[3]["email"]
     elif change == "other-partnership":  # Dana (Northbay) managed from Havenport Academy
         people[0]["line_manager"] = people[12]["email"]
+    elif change == "secret":
+        data["webhooks"] = [
+            {"id": "flow", "url": "https://example.invalid/", "secret_env": "CLI_FLOW_SECRET"}
+        ]
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -216,16 +220,20 @@ def _colliding_config(tmp_path: Path, change: str) -> Path:
          "fix: correct one of these line_manager entries"),
         ("other-partnership", "people[0].line_manager", "in partnership 'havenport'",
          "fix: name a line manager in partnership 'northbay'"),
+        ("secret", "webhooks[0].secret_env", "$CLI_FLOW_SECRET is not set",
+         "fix: export CLI_FLOW_SECRET="),
     ],
 )
-def test_config_check_refuses_identity_collisions(
+def test_config_check_refuses_identity_collisions_and_unset_secrets(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     change: str,
     field: str,
     words: str,
     fix: str,
 ) -> None:
+    monkeypatch.delenv("CLI_FLOW_SECRET", raising=False)
     path = _colliding_config(tmp_path, change)
     code, out, err = run(capsys, "config", "check", str(path))
     assert code == 1
@@ -237,10 +245,23 @@ def test_config_check_refuses_identity_collisions(
     assert "Traceback" not in err
 
 
-def test_config_check_reports_every_problem_in_one_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_config_check_passes_once_the_webhook_secret_is_exported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    path = _colliding_config(tmp_path, "secret")
+    monkeypatch.setenv("CLI_FLOW_SECRET", "")
+    assert run(capsys, "config", "check", str(path))[0] == 1  # set but empty signs nothing
+    monkeypatch.setenv("CLI_FLOW_SECRET", "s3cret")
+    code, out, _ = run(capsys, "config", "check", str(path))
+    assert code == 0
+    assert "OK" in out
+
+
+def test_config_check_reports_every_problem_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLI_FLOW_SECRET", raising=False)
+    data = yaml.safe_load(_colliding_config(tmp_path, "secret").read_text())
     people = data["people"]
     people[8]["teams_aad_object_id"] = people[5]["teams_aad_object_id"]
     people[3]["line_manager"] = people[3]["email"]
@@ -249,11 +270,12 @@ def test_config_check_reports_every_problem_in_one_run(
     path.write_text(yaml.safe_dump(data))
     code, _, err = run(capsys, "config", "check", str(path))
     assert code == 1
-    assert err.startswith(f"{path}: 3 problem(s)\n")
+    assert err.startswith(f"{path}: 4 problem(s)\n")
     for field in (
         "people[8].teams_aad_object_id",
         "people[3].line_manager",
         "people[0].line_manager",
+        "webhooks[0].secret_env",
     ):
         assert f"  {field}: " in err
 

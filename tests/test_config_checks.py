@@ -43,9 +43,12 @@ def write(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     return path
 
 
-def problems(path: Path) -> list[Problem]:
+def problems(path: Path, environ: dict[str, str] | None = None) -> list[Problem]:
     with pytest.raises(FileProblems) as caught:
-        load_config(path, REGISTRY)
+        if environ is None:
+            load_config(path, REGISTRY)
+        else:
+            load_config(path, REGISTRY, environ)
     assert caught.value.path == str(path)
     return caught.value.problems
 
@@ -156,6 +159,30 @@ def test_a_line_manager_in_another_partnership_is_refused(tmp_path: Path) -> Non
     assert "in partnership 'northbay'" in problem.fix
 
 
+# ---- webhook secrets -----------------------------------------------------------------------------
+
+
+def with_webhook(data: dict[str, Any]) -> None:
+    data["webhooks"] = [
+        {"id": "flow", "url": "https://example.invalid/flow", "secret_env": "FLOW_SECRET"}
+    ]
+
+
+@pytest.mark.parametrize("environ", [{}, {"FLOW_SECRET": ""}, {"FLOW_SECRET": "  "}])
+def test_an_unset_or_empty_webhook_secret_is_refused(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    problem = only(problems(write(tmp_path, with_webhook), environ))
+    assert problem.field == "webhooks[0].secret_env"
+    assert "$FLOW_SECRET" in problem.message and "'flow'" in problem.message
+    assert problem.fix.startswith("export FLOW_SECRET=")
+
+
+def test_a_set_webhook_secret_is_accepted(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, with_webhook), REGISTRY, {"FLOW_SECRET": "s3cret"})
+    assert [hook.id for hook in config.webhooks] == ["flow"]
+
+
 # ---- everything at once --------------------------------------------------------------------------
 
 
@@ -168,8 +195,9 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
         people[DANA]["line_manager"] = email(MAX_VALE)
         people[BEA]["line_manager"] = "ghost@nowhere.example"
         people[HANA]["role"] = "team_leader"
+        with_webhook(data)
 
-    fields = [p.field for p in problems(write(tmp_path, break_all))]
+    fields = [p.field for p in problems(write(tmp_path, break_all), environ={})]
     assert sorted(fields) == sorted(
         [
             f"people[{IVO}].teams_aad_object_id",
@@ -178,5 +206,6 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
             f"people[{DANA}].line_manager",
             f"people[{BEA}].line_manager",
             f"people[{HANA}].role",
+            "webhooks[0].secret_env",
         ]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -59,14 +60,12 @@ def restore_directory(app: App) -> int:
     return len(people)
 
 
-def bootstrap_from_settings(settings: Settings, clock: Clock) -> App:
-    return bootstrap(
-        settings.config_path,
-        settings.database_path,
-        clock,
-        settings.extra_packs,
-        store=open_store(settings),
-    )
+def bootstrap_from_settings(settings: Settings, clock: Clock, environ: Mapping[str, str]) -> App:
+    """Start-up for `serve`: the configuration is checked in full, webhook secrets in ``environ``
+    included, before any store is opened, so a refused start leaves no file or connection."""
+    policies = load_policies(settings.extra_packs)
+    config = load_config(settings.config_path, policies, environ)
+    return _assemble(config, policies, open_store(settings), clock)
 
 
 def bootstrap(
@@ -82,6 +81,10 @@ def bootstrap(
     if store is None:
         database_path.parent.mkdir(parents=True, exist_ok=True)
         store = SqliteStore(database_path)
+    return _assemble(config, policies, store, clock)
+
+
+def _assemble(config: Config, policies: PolicyRegistry, store: ClosableStore, clock: Clock) -> App:
     store.upsert_people(people_from_config(config))
     engine = Engine(store, clock, config, policies)
     return App(config=config, policies=policies, store=store, engine=engine, clock=clock)

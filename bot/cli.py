@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -206,7 +207,7 @@ def _config_check(file: str) -> int:
     if registry is None:
         return code
     try:
-        config = load_config(Path(file), registry)
+        config = load_config(Path(file), registry, os.environ)  # webhook secrets too, as serve
     except FileProblems as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_PROBLEM

@@ -50,7 +50,8 @@ class RoutingNotifier:
 
 
 def webhook_targets(config: Config) -> dict[str, WebhookTarget]:
-    """Secrets come from the environment; a missing one stops start-up with the variable named."""
+    """Secrets come from the environment. `serve` has already refused a missing one with the
+    file and field (policy.webhook_secrets); this stays the last guard for any other caller."""
     targets = {}
     for index, hook in enumerate(config.webhooks):
         secret = os.environ.get(hook.secret_env, "")

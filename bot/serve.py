@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import replace
 
@@ -29,7 +30,7 @@ def run_server(host: str | None, port: int | None) -> int:
     logs.configure(settings.log_level)
     clock: Clock = ShiftedClock(settings.clock_start) if settings.clock_start else SystemClock()
     try:
-        app = bootstrap_from_settings(settings, clock)
+        app = bootstrap_from_settings(settings, clock, os.environ)
     except RedisError as exc:
         print(f"store: cannot use Redis at {settings.redis_url}: {exc}", file=sys.stderr)
         return 1

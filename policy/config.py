@@ -6,6 +6,7 @@ validated in full before the bot starts, and every problem names the field and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +26,8 @@ from policy.calendar import CalendarError, WorkingCalendar
 from policy.errors import FileProblems, Problem, problems_from_validation
 from policy.loader import PolicyRegistry, read_yaml_mapping
 from policy.model import Country, Identifier, Policy
+from policy.people_checks import people_problems
+from policy.webhook_secrets import unset_webhook_secrets
 
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 ReferencePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,6}$")]
@@ -119,7 +122,8 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
-        """Cross-references, reported as 'path: what; fix: how' like the pack checks."""
+        """Cross-references the later checks rely on (each person's agency, each agency's
+    partnership), reported as 'path: what; fix: how' like the pack checks."""
         seen_partnerships: set[str] = set()
         seen_prefixes: set[str] = set()
         for i, partnership in enumerate(self.partnerships):
@@ -146,18 +150,12 @@ class Config(Strict):
                     f"agencies[{i}].id: '{agency.id}' is used twice; fix: make ids unique"
                 )
             agency_ids.add(agency.id)
-        emails: set[str] = set()
         for i, person in enumerate(self.people):
             if person.agency not in agency_ids:
                 raise ValueError(
                     f"people[{i}].agency: '{person.agency}' is not in agencies;"
                     " fix: add the agency or correct the id"
                 )
-            if person.email in emails:
-                raise ValueError(
-                    f"people[{i}].email: {person.email} is listed twice; fix: keep one entry"
-                )
-            emails.add(person.email)
         for i, hook in enumerate(self.webhooks):
             for j, partnership_id in enumerate(hook.partnerships):
                 if partnership_id not in seen_partnerships:
@@ -165,12 +163,8 @@ class Config(Strict):
                         f"webhooks[{i}].partnerships[{j}]: '{partnership_id}' is not configured;"
                         f" fix: use one of {', '.join(sorted(seen_partnerships))}"
                     )
-        for i, person in enumerate(self.people):
-            if person.line_manager and person.line_manager not in emails:
-                raise ValueError(
-                    f"people[{i}].line_manager: {person.line_manager} is not in people;"
-                    " fix: add them to people, or correct the address"
-                )
+        # who is who (emails, platform ids, line managers) is checked after parsing, by
+        # policy.people_checks, so that every such problem is reported at once
         return self
 
     def partnership(self, partnership_id: str) -> Partnership:
@@ -189,15 +183,25 @@ class Config(Strict):
         raise KeyError(f"no agency '{agency_id}'")
 
 
-def load_config(path: Path | str, policies: PolicyRegistry) -> Config:
-    """Parse, validate and cross-check a config against the packs it names."""
+def load_config(
+    path: Path | str, policies: PolicyRegistry, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Parse, validate and cross-check a config against the packs it names.
+
+    Once the file parses, every remaining problem (roles, stages, who is who, and with
+    ``environ`` the webhook secrets) is reported in one go, so fixing a file does not take one
+    run per mistake. Only the callers that vouch for a deployment (serve, config check) pass
+    ``environ``: loading never reads the environment by itself.
+    """
     path = Path(path)
     data = read_yaml_mapping(path)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise FileProblems(path, problems_from_validation(exc)) from None
-    problems = _check_against_policies(config, policies)
+    problems = [*_check_against_policies(config, policies), *people_problems(config)]
+    if environ is not None:
+        problems += unset_webhook_secrets(config.webhooks, environ)
     if problems:
         raise FileProblems(path, problems)
     return config

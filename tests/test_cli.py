@@ -182,6 +182,104 @@ def test_config_check_names_file_field_and_fix(
     assert "Traceback" not in err
 
 
+def _colliding_config(tmp_path: Path, change: str) -> Path:
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    people = data["people"]
+    if change == "teams-id":  # the business manager (8) given a line manager's (5) Teams id
+        people[8]["teams_aad_object_id"] = people[5]["teams_aad_object_id"].upper()
+    elif change == "slack-id":
+        people[1]["slack_user_id"], people[4]["slack_user_id"] = "U01NB", "U01NB"
+    elif change == "email":
+        people[10]["email"] = people[9]["email"].upper()
+    elif change == "cycle":  # Cal -> Bea -> Alex -> Cal
+        people[3]["line_manager"] = people[1]["email"]
+    elif change == "own-manager":
+        people[3]["line_manager"] = people[3]["email"]
+    elif change == "other-partnership":  # Dana (Northbay) managed from Havenport Academy
+        people[0]["line_manager"] = people[12]["email"]
+    elif change == "secret":
+        data["webhooks"] = [
+            {"id": "flow", "url": "https://example.invalid/", "secret_env": "CLI_FLOW_SECRET"}
+        ]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words", "fix"),
+    [
+        ("teams-id", "people[8].teams_aad_object_id", "people[5].teams_aad_object_id",
+         "fix: give each person their own"),
+        ("slack-id", "people[4].slack_user_id", "people[1].slack_user_id",
+         "fix: give each person their own"),
+        ("email", "people[10].email", "people[9].email", "fix: keep one entry per person"),
+        ("cycle", "people[1].line_manager", "(people[3]) -> cal.birch@council.northbay.example",
+         "fix: correct one of these line_manager entries"),
+        ("own-manager", "people[3].line_manager", "is their own line manager",
+         "fix: correct one of these line_manager entries"),
+        ("other-partnership", "people[0].line_manager", "in partnership 'havenport'",
+         "fix: name a line manager in partnership 'northbay'"),
+        ("secret", "webhooks[0].secret_env", "$CLI_FLOW_SECRET is not set",
+         "fix: export CLI_FLOW_SECRET="),
+    ],
+)
+def test_config_check_refuses_identity_collisions_and_unset_secrets(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+    field: str,
+    words: str,
+    fix: str,
+) -> None:
+    monkeypatch.delenv("CLI_FLOW_SECRET", raising=False)
+    path = _colliding_config(tmp_path, change)
+    code, out, err = run(capsys, "config", "check", str(path))
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"{path}: 1 problem(s)\n")
+    assert f"  {field}: " in err
+    assert words in err
+    assert f"    {fix}" in err
+    assert "Traceback" not in err
+
+
+def test_config_check_passes_once_the_webhook_secret_is_exported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _colliding_config(tmp_path, "secret")
+    monkeypatch.setenv("CLI_FLOW_SECRET", "")
+    assert run(capsys, "config", "check", str(path))[0] == 1  # set but empty signs nothing
+    monkeypatch.setenv("CLI_FLOW_SECRET", "s3cret")
+    code, out, _ = run(capsys, "config", "check", str(path))
+    assert code == 0
+    assert "OK" in out
+
+
+def test_config_check_reports_every_problem_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLI_FLOW_SECRET", raising=False)
+    data = yaml.safe_load(_colliding_config(tmp_path, "secret").read_text())
+    people = data["people"]
+    people[8]["teams_aad_object_id"] = people[5]["teams_aad_object_id"]
+    people[3]["line_manager"] = people[3]["email"]
+    people[0]["line_manager"] = "ghost@nowhere.example"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    code, _, err = run(capsys, "config", "check", str(path))
+    assert code == 1
+    assert err.startswith(f"{path}: 4 problem(s)\n")
+    for field in (
+        "people[8].teams_aad_object_id",
+        "people[3].line_manager",
+        "people[0].line_manager",
+        "webhooks[0].secret_env",
+    ):
+        assert f"  {field}: " in err
+
+
 def test_config_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "config", "check", str(tmp_path / "absent.yaml"))
     assert code == 1

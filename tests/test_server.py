@@ -192,12 +192,39 @@ def test_a_missing_webhook_secret_is_named(tmp_path: Path) -> None:
     data["webhooks"] = [{"id": "flow", "url": "http://127.0.0.1:9/", "secret_env": "FLOW_KEY"}]
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(data))
-    env = {"ESCALATION_BOT_CONFIG": str(config), "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db")}
+    database = tmp_path / "x.db"
+    env = {"ESCALATION_BOT_CONFIG": str(config), "ESCALATION_BOT_DATABASE": str(database)}
     os.environ.pop("FLOW_KEY", None)
     result = run_serve(env)
     assert result.returncode == 1
-    assert "$FLOW_KEY" in result.stderr and "export FLOW_KEY=" in result.stderr
+    # the same report as `config check`: file, field and fix
+    assert result.stderr.startswith(f"{config}: 1 problem(s)\n")
+    assert "  webhooks[0].secret_env: $FLOW_KEY is not set" in result.stderr
+    assert "    fix: export FLOW_KEY=" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not database.exists()  # refused before the store was opened
+
+
+def test_a_teams_id_on_two_people_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(CONFIG.read_text())
+    people = data["people"]
+    # issue 7: a line manager's (5) Teams id on the business manager (8); the later used to win
+    people[8]["teams_aad_object_id"] = people[5]["teams_aad_object_id"]
+    people[3]["line_manager"] = people[3]["email"]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data))
+    database = tmp_path / "x.db"
+    result = run_serve(
+        {"ESCALATION_BOT_CONFIG": str(config), "ESCALATION_BOT_DATABASE": str(database)}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{config}: 2 problem(s)\n")
+    assert "  people[8].teams_aad_object_id: " in result.stderr
+    assert "people[5].teams_aad_object_id" in result.stderr
+    assert "  people[3].line_manager: " in result.stderr
+    assert result.stderr.count("    fix: ") == 2
+    assert "Traceback" not in result.stderr
+    assert not database.exists()
 
 
 def test_a_broken_config_is_named(tmp_path: Path) -> None:

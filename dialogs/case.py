@@ -76,6 +76,16 @@ class StepState(Model):
     lapsed: bool = False
 
 
+class HandOverNote(Model):
+    """Why someone handed a case over. Free text, so it may name the child: kept with the case's
+    sensitive fields, never in the history."""
+
+    at: datetime
+    by: str
+    to: str
+    reason: str
+
+
 class Resolution(Model):
     at: datetime
     stage: int
@@ -119,6 +129,7 @@ class Case(Model):
     reminded: list[str] = Field(default_factory=list, description="Keys of reminders already sent")
     resolution: Resolution | None = None
     withdrawn_reason: str = ""
+    handovers: list[HandOverNote] = Field(default_factory=list)
 
     @property
     def is_open(self) -> bool:

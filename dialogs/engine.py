@@ -3,6 +3,7 @@ to say. Platform adapters, the scheduler and the CLI all drive cases only throug
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -101,9 +102,11 @@ class Engine:
     def view(self, case_ref: str, viewer: str) -> Case:
         case = self.store.get_case(case_ref) or self.store.find_case_by_reference(case_ref.upper())
         if case is None:
-            raise CaseNotFound(texts.CASE_NOT_FOUND.format(case=case_ref))
+            raise CaseNotFound(_unknown_case(case_ref))
         if not self.can_view(case, viewer):
-            raise NotAllowed(texts.NOT_A_PARTY.format(reference=case.reference))
+            # the same words as for a reference that does not exist: a refusal must not tell
+            # someone outside the case that there is a case about a child under that reference
+            raise NotAllowed(_unknown_case(case_ref))
         return case
 
     def history(self, case_ref: str, viewer: str) -> list[Event]:
@@ -116,7 +119,9 @@ class Engine:
         case_id = getattr(command, "case_id", "")
         case = self.store.get_case(case_id)
         if case is None:
-            raise CaseNotFound(texts.CASE_NOT_FOUND.format(case=case_id))
+            raise CaseNotFound(_unknown_case(case_id))
+        if isinstance(command, CaseCommand) and not self.can_view(case, command.actor):
+            raise NotAllowed(_unknown_case(case_id))  # as if it did not exist: see ``view``
         transition = transition_for(case.status, command)
         if transition is Refusal.IGNORE:
             return Outcome(case, "")
@@ -344,6 +349,17 @@ def _start_stage_errors(
         allowed = ", ".join(str(n) for n in risk.allowed_start_stages)
         return {"start_stage": texts.LATER_START_STAGE.format(allowed=allowed, asked=start_stage)}
     return {}
+
+
+_REFERENCE = re.compile(r"^[A-Za-z]{2,6}-\d+$")
+
+
+def _unknown_case(asked: str) -> str:
+    """Echo what the person typed if it is a reference; an internal id (from a card) is not
+    for people to read."""
+    if _REFERENCE.match(asked.strip()):
+        return texts.CASE_NOT_FOUND.format(case=asked.strip().upper())
+    return texts.CASE_NOT_KNOWN
 
 
 def _status_words(case: Case) -> str:

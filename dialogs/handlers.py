@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialogs import texts
-from dialogs.case import CaseStatus, Resolution, Side, StageRecord
+from dialogs.case import CaseStatus, HandOverNote, Resolution, Side, StageRecord
 from dialogs.commands import (
     Acknowledge,
     AddParticipant,
@@ -335,12 +335,11 @@ def hand_over(turn: Turn, command: HandOver) -> None:
     turn.add_participant(colleague, me.side, me.stage)
     if turn.case.raised_by == turn.actor:
         turn.case.raised_by = colleague.email
-    turn.emit(
-        EventType.HANDED_OVER,
-        f"handed over to {colleague.email}",
-        to=colleague.email,
-        reason=command.reason,
-    )
+    turn.case.handovers = [
+        *turn.case.handovers,
+        HandOverNote(at=turn.now, by=turn.actor, to=colleague.email, reason=command.reason.strip()),
+    ]
+    turn.emit(EventType.HANDED_OVER, f"handed over to {colleague.email}", to=colleague.email)
     headline = texts.HANDED_TO_YOU.format(from_name=me.name, reference=turn.case.reference)
     turn.tell_person(colleague.email, "handed-over", turn.party_card(headline))
     turn.reply = f"Case {turn.case.reference} is now with {colleague.name}."

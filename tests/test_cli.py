@@ -350,5 +350,5 @@ def test_chat_plays_two_roles(tmp_path: Path) -> None:
     assert "Case NB-0001 raised: Hana Moss has been told." in out
     assert "NB-0001: stage 1 (Practitioner to practitioner)" in out
     assert "Hana Moss has acknowledged case NB-0001" in out
-    assert "Only the people involved in case NB-0001" in out
+    assert "I can't find case NB-0001" in out  # an outsider is not told the case exists
     assert "Traceback" not in result.stderr

@@ -205,7 +205,7 @@ def test_a_colleague_not_on_the_case_can_neither_see_nor_act(shared: App) -> Non
     app = shared
     case = raise_case(app, NB)
     for outsider in (BEA, JO, NIA, RAE):
-        with pytest.raises(NotAllowed, match="Only the people involved"):
+        with pytest.raises(NotAllowed, match="I can't find case"):
             app.engine.view(case.reference, outsider)
         with pytest.raises(NotAllowed):
             app.engine.history(case.id, outsider)
@@ -220,6 +220,42 @@ def test_a_colleague_not_on_the_case_can_neither_see_nor_act(shared: App) -> Non
         with pytest.raises(NotAllowed):
             handle(app, AddParticipant(actor=outsider, case_id=case.id, email=outsider))
     assert current(app, case).version == case.version
+
+
+def test_a_refusal_does_not_tell_an_outsider_that_a_case_exists(shared: App) -> None:
+    """Someone who may not see a case gets the answer a reference that does not exist gets,
+    whatever they try: looking, or acting on it."""
+    app = shared
+    case = raise_case(app, NB)
+    with pytest.raises(CaseNotFound) as missing:
+        app.engine.view("NB-0999", BEA)
+    with pytest.raises(NotAllowed) as hidden:
+        app.engine.view(case.reference, BEA)
+    assert str(hidden.value.message) == missing.value.message.replace("NB-0999", case.reference)
+    for command in (
+        Escalate(actor=BEA, case_id=case.id, expected_version=case.version, unresolved="Me."),
+        Acknowledge(actor=BEA, case_id=case.id),
+        HandOver(actor=BEA, case_id=case.id, to_email=JO, reason="Leave."),
+    ):
+        with pytest.raises(NotAllowed) as refused:
+            handle(app, command)
+        assert case.reference not in refused.value.message
+        assert refused.value.message.startswith("I can't find")
+
+
+def test_a_hand_over_reason_stays_out_of_the_history(shared: App) -> None:
+    """Free text may name the child ("Annual leave (about Jamie)"): it is kept with the case's
+    sensitive fields, and the history says only who handed over to whom."""
+    app = shared
+    case = raise_case(app, NB)
+    reason = f"Annual leave (about {CHILD_NAME})"
+    manager = app.engine.people(NB)[case.raised_by].line_manager
+    assert manager is not None
+    handle(app, HandOver(actor=case.raised_by, case_id=case.id, to_email=manager, reason=reason))
+    for event in history(app, case):
+        assert leaks(event.model_dump_json()) == [], event.summary
+    (note,) = current(app, case).handovers
+    assert note.reason == reason and note.to == manager and note.by == case.raised_by
 
 
 def test_parties_and_the_business_team_can_see_the_case(shared: App) -> None:

@@ -216,11 +216,13 @@ async def test_a_case_from_escalate_to_resolution(harness: Harness) -> None:
     assert "Nothing was changed" in card_text(stale)
     assert EventType.ACKNOWLEDGED not in [e.type for e in h.app.store.history(case.id)]
 
-    # Bea (council senior manager) is not on the case yet: she may neither see nor act
+    # Bea (council senior manager) is not on the case yet: she may neither see nor act, and is
+    # not even told that there is such a case
     refused = await h.click(BEA, "refresh", {"case_id": case.id})
-    assert "Only the people involved in case NB-0001" in card_text(refused)
+    assert "I can't find that case" in card_text(refused)
+    assert "NB-0001" not in card_text(refused)
     refused = await h.click(BEA, "escalate", {"case_id": case.id, "version": "2"})
-    assert "Only the people involved" in card_text(refused)
+    assert "I can't find that case" in card_text(refused)
 
     # nobody acts at stage 2: the deadline lapses through the clock, the scheduler escalates
     h.clock.set(h.case().stage_due_at + timedelta(minutes=1))

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from dialogs.cards import Card
+from dialogs.documents import FormDocument
 
 
 class RecipientKind(StrEnum):
@@ -57,6 +58,11 @@ class Notification(BaseModel):
     deliver_at: datetime
     kind: str
     copy_of: Recipient | None = None  # for webhook copies: who the original was for
+    documents: list[FormDocument] = Field(
+        default_factory=list,
+        description="Forms filed with this message, drawn by the adapter that delivers it (DOCX"
+        " and PDF attachments by email, files in a Teams chat). Never on a channel post.",
+    )
 
 
 class ChildDataInChannel(AssertionError):

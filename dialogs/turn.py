@@ -14,6 +14,7 @@ from dialogs import messages, texts
 from dialogs.cards import Card
 from dialogs.case import Case, ChildDetails, Participant, Side, StepState
 from dialogs.directory import Person
+from dialogs.documents import FormDocument, form_document
 from dialogs.events import Event, EventType
 from dialogs.forms import form_values
 from dialogs.notifications import ChildDataInChannel, Notification, Recipient
@@ -80,7 +81,14 @@ class Turn:
         version = self.case.version + 1
         return f"{self.case.id}:v{version}:{kind}:{recipient.kind.value}:{recipient.address}"
 
-    def _queue(self, kind: str, recipient: Recipient, card: Card, urgent: bool) -> None:
+    def _queue(
+        self,
+        kind: str,
+        recipient: Recipient,
+        card: Card,
+        urgent: bool,
+        documents: list[FormDocument] | None = None,
+    ) -> None:
         # A child at immediate risk is not kept waiting for office hours.
         urgent = urgent or self.case.immediate_risk
         deliver_at = self.now if urgent else self.calendar.next_working_time(self.now)
@@ -95,6 +103,7 @@ class Turn:
                 card=card,
                 deliver_at=deliver_at,
                 kind=kind,
+                documents=documents or [],
             )
         )
         # Machines are not kept waiting for office hours: webhook copies go at once, one outbox
@@ -112,9 +121,19 @@ class Turn:
                 )
             )
 
-    def tell_person(self, email: str, kind: str, card: Card, *, urgent: bool = False) -> None:
+    def tell_person(
+        self,
+        email: str,
+        kind: str,
+        card: Card,
+        *,
+        urgent: bool = False,
+        documents: list[FormDocument] | None = None,
+    ) -> None:
         """1:1 message; the actor's own confirmations go at once, others in working time."""
-        self._queue(kind, Recipient.person(email), card, urgent or email == self.actor)
+        self._queue(
+            kind, Recipient.person(email), card, urgent or email == self.actor, documents
+        )
 
     def party_card(self, headline: str, *, with_actions: bool = True, text: str = "") -> Card:
         return messages.party_card(
@@ -163,12 +182,24 @@ class Turn:
         form = self.policy.form(form_id)
         values = form_values(form, self.case, self.calendar, self.now, self.agency_names)
         card = messages.form_card(form, values, self.case, stage)
+        document = form_document(
+            form,
+            values,
+            partnership=self.partnership.name,
+            case_reference=self.case.reference,
+            stage=stage,
+            calendar=self.calendar,
+            now=self.now,
+        )
         kind = f"form-{form.id}"
         involved = {p.agency for p in self.case.participants}
         sent = False
         for copy in self.policy.stage(stage or self.case.stage).copies_to:
             if copy.mailbox:
-                self._queue(kind, Recipient.mailbox(copy.mailbox), card, urgent=False)
+                self._queue(
+                    kind, Recipient.mailbox(copy.mailbox), card, urgent=False,
+                    documents=[document],
+                )
                 sent = True
             elif copy.role:
                 partnership_wide = self.policy.role(copy.role).tier == 0
@@ -178,11 +209,11 @@ class Turn:
                         and person.partnership_id == self.case.partnership_id
                         and (partnership_wide or person.agency in involved)
                     ):
-                        self.tell_person(person.email, kind, card)
+                        self.tell_person(person.email, kind, card, documents=[document])
                         sent = True
         if not sent:
             for person in self.business_team():
-                self.tell_person(person.email, kind, card)
+                self.tell_person(person.email, kind, card, documents=[document])
 
     # ---- moving through the procedure ----------------------------------------------------
     def add_participant(self, person: Person, side: Side, stage: int) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class CaseStatus(StrEnum):
@@ -56,8 +57,47 @@ class AgreedAction(Model):
     due: date
 
 
+class EntryKind(StrEnum):
+    """What one entry of a case's written record says."""
+
+    DISCUSSION = "discussion"  # what was discussed, each agency's view, actions agreed so far
+    RESOLUTION = "resolution"  # the agreed resolution that closed the case
+    UNRESOLVED = "unresolved"  # what remained unresolved: the next tier starts from this
+    STEP_DONE = "step_done"  # a timed duty done, e.g. the referral to the Board Chair
+    DECISION = "decision"  # the partnership's decision (or a Chair's recommendation)
+
+
+class RecordEntry(Model):
+    """One dated, signed entry of the written record. Entries are only ever appended: nothing a
+    person wrote is overwritten, and a correction is a new entry naming the one it corrects."""
+
+    id: str = Field(description="'<stage>.<n>': its place in the record, shown to people")
+    at: datetime
+    by: str = Field(description="Email of who wrote it")
+    by_name: str
+    by_agency: str = ""
+    stage: int
+    kind: EntryKind
+    text: str = ""
+    agreed_actions: list[AgreedAction] = Field(default_factory=list)
+    answers: dict[str, str] = Field(default_factory=dict)
+    corrects: str | None = Field(default=None, description="Id of the entry this one corrects")
+    step_id: str | None = None
+
+
+class StageSpan(Model):
+    """When a stage of this case ran and how it ended: what 'Date Stage 2 started' means."""
+
+    number: int
+    started_at: datetime
+    due_at: datetime
+    ended_at: datetime | None = None
+    ended_by: str = Field(default="", description="escalated, lapsed, resolved, decided, ...")
+
+
 class StageRecord(Model):
-    """What was discussed and agreed at one stage, as the partnership's form asks for it."""
+    """What one stage's record adds up to, as the partnership's form asks for it: a view over
+    that stage's entries, never stored, so it cannot drift from them."""
 
     stage: int
     summary: str = ""
@@ -123,13 +163,40 @@ class Case(Model):
     stage_due_at: datetime
     steps: list[StepState] = Field(default_factory=list)
     acknowledged_by: list[str] = Field(default_factory=list)
-    stage_records: dict[int, StageRecord] = Field(default_factory=dict)
+    record: list[RecordEntry] = Field(default_factory=list, description="Append-only")
+    stages_run: list[StageSpan] = Field(default_factory=list)
     overdue_since: datetime | None = None
     last_overdue_alert: datetime | None = None
     reminded: list[str] = Field(default_factory=list, description="Keys of reminders already sent")
     resolution: Resolution | None = None
     withdrawn_reason: str = ""
     handovers: list[HandOverNote] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_stage_records(cls, data: Any) -> Any:
+        """Cases stored before the record was append-only kept one merged record per stage;
+        each becomes entries, so nothing already written is lost on upgrade."""
+        if not isinstance(data, dict) or "stage_records" not in data:
+            return data
+        data = dict(data)
+        old = data.pop("stage_records") or {}
+        entries = list(data.get("record") or [])
+        for number, raw in sorted(old.items(), key=lambda item: int(item[0])):
+            kept = raw if isinstance(raw, dict) else raw.model_dump()
+            who = (kept.get("recorded_by") or [""])[0]
+            when = kept.get("updated_at") or data.get("raised_at")
+            base = {"at": when, "by": who, "by_name": who, "stage": int(number)}
+            if kept.get("summary") or kept.get("agreed_actions") or kept.get("answers"):
+                entries.append({**base, "id": f"{number}.{len(entries) + 1}",
+                                "kind": EntryKind.DISCUSSION, "text": kept.get("summary", ""),
+                                "agreed_actions": kept.get("agreed_actions", []),
+                                "answers": kept.get("answers", {})})
+            if kept.get("unresolved"):
+                entries.append({**base, "id": f"{number}.{len(entries) + 1}",
+                                "kind": EntryKind.UNRESOLVED, "text": kept["unresolved"]})
+        data["record"] = entries
+        return data
 
     @property
     def is_open(self) -> bool:
@@ -156,8 +223,35 @@ class Case(Model):
         joined_here = [p for p in active if p.stage == self.stage]
         return by_role or joined_here or active
 
+    def entries_at(self, stage: int) -> list[RecordEntry]:
+        return [e for e in self.record if e.stage == stage]
+
+    def next_entry_id(self, stage: int) -> str:
+        return f"{stage}.{len(self.entries_at(stage)) + 1}"
+
     def record_for(self, stage: int) -> StageRecord:
-        return self.stage_records.get(stage) or StageRecord(stage=stage)
+        """The stage's entries added up for its form: every discussion and resolution in order
+        (signed and dated when there are several), every action, the latest of each answer."""
+        entries = self.entries_at(stage)
+        spoken = [e for e in entries if e.kind in _SPOKEN and e.text.strip()]
+        unresolved = [e for e in entries if e.kind is EntryKind.UNRESOLVED and e.text.strip()]
+        answers: dict[str, str] = {}
+        for entry in entries:
+            answers.update(entry.answers)
+        return StageRecord(
+            stage=stage,
+            summary=_joined(spoken),
+            agreed_actions=[a for e in entries for a in e.agreed_actions],
+            unresolved=_joined(unresolved),
+            answers=answers,
+            recorded_by=sorted({e.by for e in entries if e.by}),
+            updated_at=max((e.at for e in entries), default=None),
+        )
+
+    def span(self, stage: int) -> StageSpan | None:
+        """The last time the case ran ``stage``."""
+        found = [s for s in self.stages_run if s.number == stage]
+        return found[-1] if found else None
 
     def step(self, step_id: str) -> StepState | None:
         for state in self.steps:
@@ -167,3 +261,15 @@ class Case(Model):
 
     def open_steps(self) -> list[StepState]:
         return [s for s in self.steps if not s.done]
+
+
+_SPOKEN = {EntryKind.DISCUSSION, EntryKind.RESOLUTION, EntryKind.DECISION}
+
+
+def _joined(entries: Sequence[RecordEntry]) -> str:
+    """One entry reads as written; several are each dated and signed, oldest first."""
+    if len(entries) == 1:
+        return entries[0].text.strip()
+    return "\n\n".join(
+        f"{e.at.strftime('%d/%m/%Y')}, {e.by_name}: {e.text.strip()}" for e in entries
+    )

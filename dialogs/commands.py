@@ -41,6 +41,9 @@ class RecordInput(BaseModel):
     agreed_actions: list[ActionInput] = Field(default_factory=list)
     unresolved: str = ""
     answers: dict[str, str] = Field(default_factory=dict)
+    corrects: str | None = Field(
+        default=None, description="Id of the record entry this corrects (e.g. '2.1')"
+    )
 
 
 class RaiseConcern(Command):

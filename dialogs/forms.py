@@ -1,56 +1,86 @@
-"""Fill a partnership's form from the case, so nobody types the same facts twice."""
+"""Fill a partnership's form from the case, so nobody types the same facts twice.
+
+A computed fact is about one stage: the field's ``of_stage``, else its section's stage, else the
+stage the copy is produced for. So "Date Stage 2 started" is when stage 2 started, and a stage-3
+notification form's "Your name" / "Raised with" are the stage-3 holders on each side, not the
+practitioners who began the case.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from dialogs.case import Case, Side
+from dialogs.case import Case, Participant, Side
 from policy.calendar import WorkingCalendar
-from policy.model import Computed, Form
+from policy.model import Computed, FieldKind, Form, FormField, Policy
 
 
-def _first(case: Case, side: Side) -> tuple[str, str, str]:
-    for person in case.participants:
-        if person.side is side and person.stage == 1:
-            return person.name, person.agency, person.email
-    return "", "", ""
+def holder_at(case: Case, side: Side, stage: int) -> Participant | None:
+    """Who held ``stage`` for one side: whoever joined that side at that stage (the first, if
+    several), else the latest to join that side before it."""
+    joined = [p for p in case.participants if p.side is side and p.stage <= stage]
+    at_stage = [p for p in joined if p.stage == stage]
+    if at_stage:
+        return at_stage[0]
+    return max(joined, key=lambda p: p.stage) if joined else None
 
 
-def computed_values(
-    case: Case, calendar: WorkingCalendar, now: datetime, agency_names: dict[str, str]
-) -> dict[Computed, str]:
-    raiser = _first(case, Side.RAISING)
-    counterpart = _first(case, Side.RECEIVING)
-    record = case.stage_records.get(case.stage)
+def _date(moment: datetime | None, calendar: WorkingCalendar) -> str:
+    return calendar.local(moment).strftime("%d/%m/%Y") if moment else ""
+
+
+def computed_value(
+    fact: Computed,
+    case: Case,
+    stage: int,
+    calendar: WorkingCalendar,
+    now: datetime,
+    agency_names: dict[str, str],
+) -> str:
+    def agency(person: Participant | None) -> str:
+        return agency_names.get(person.agency, person.agency) if person else ""
+
+    raiser = holder_at(case, Side.RAISING, stage)
+    counterpart = holder_at(case, Side.RECEIVING, stage)
+    record = case.record_for(stage)
+    span = case.span(stage)
     resolution = case.resolution
-    participants = "; ".join(
-        f"{p.name}, {p.role.replace('_', ' ')}, {agency_names.get(p.agency, p.agency)}, "
-        f"stage {p.stage}"
-        for p in case.participants
-    )
-    return {
+    values: dict[Computed, str] = {
         Computed.TODAY: calendar.local(now).strftime("%d/%m/%Y"),
         Computed.CASE_REFERENCE: case.reference,
-        Computed.RAISER_NAME: raiser[0],
-        Computed.RAISER_AGENCY: agency_names.get(raiser[1], raiser[1]),
-        Computed.RAISER_CONTACT: raiser[2],
-        Computed.COUNTERPART_NAME: counterpart[0],
-        Computed.COUNTERPART_AGENCY: agency_names.get(counterpart[1], counterpart[1]),
-        Computed.COUNTERPART_CONTACT: counterpart[2],
-        Computed.PARTICIPANTS: participants,
+        Computed.RAISER_NAME: raiser.name if raiser else "",
+        Computed.RAISER_AGENCY: agency(raiser),
+        Computed.RAISER_CONTACT: raiser.email if raiser else "",
+        Computed.COUNTERPART_NAME: counterpart.name if counterpart else "",
+        Computed.COUNTERPART_AGENCY: agency(counterpart),
+        Computed.COUNTERPART_CONTACT: counterpart.email if counterpart else "",
+        Computed.PARTICIPANTS: "; ".join(
+            f"{p.name}, {p.role.replace('_', ' ')}, {agency(p)}, stage {p.stage}"
+            for p in case.participants
+        ),
         Computed.CHILD_NAME: case.child.name,
         Computed.CHILD_DOB: case.child.date_of_birth.strftime("%d/%m/%Y")
         if case.child.date_of_birth
         else "",
         Computed.CHILD_IDENTIFIERS: case.child.identifiers,
-        Computed.SUMMARY: record.summary if record and record.summary else case.summary,
+        Computed.SUMMARY: record.summary or case.summary,
         Computed.OUTCOME_SOUGHT: case.outcome_sought,
         Computed.REASON: case.reason,
-        Computed.STAGE_NUMBER: str(case.stage),
-        Computed.STAGE_STARTED: calendar.local(case.stage_started_at).strftime("%d/%m/%Y"),
+        Computed.STAGE_NUMBER: str(stage),
+        Computed.STAGE_STARTED: _date(span.started_at if span else None, calendar),
         Computed.RESOLVED_AT_STAGE: str(resolution.stage) if resolution else "",
         Computed.WORKING_DAYS_TAKEN: str(resolution.working_days_taken) if resolution else "",
     }
+    return values[fact]
+
+
+def _shown(field: FormField, raw: str) -> str:
+    """A choice is shown by its label, as the person picked it, not by the pack's id."""
+    if field.kind not in {FieldKind.CHOICE, FieldKind.MULTI_CHOICE} or not field.choices:
+        return raw
+    labels = {c.id: c.label for c in field.choices}
+    parts = [p.strip() for p in raw.split(",")] if field.kind is FieldKind.MULTI_CHOICE else [raw]
+    return ", ".join(labels.get(p, p) for p in parts if p)
 
 
 def form_values(
@@ -59,19 +89,31 @@ def form_values(
     calendar: WorkingCalendar,
     now: datetime,
     agency_names: dict[str, str],
+    stage: int | None = None,
+    policy: Policy | None = None,
 ) -> dict[str, str]:
-    """Each field of ``form`` keyed section.field: computed, intake, records, outcome."""
-    computed = computed_values(case, calendar, now, agency_names)
+    """Each field of ``form`` keyed section.field: computed, records, outcome, intake.
+
+    ``stage`` is the stage the copy is produced for (default: the case's). ``policy`` lets an
+    answer to an intake question be shown by its label (the St Helens reason, say)."""
+    produced_for = stage or case.stage
     answers: dict[str, str] = dict(case.answers)
     if case.resolution:
         answers.update(case.resolution.outcome_answers)
+    intake = {f.id: f for f in policy.intake} if policy else {}
     values: dict[str, str] = {}
     for section in form.sections:
-        record = case.stage_records.get(section.stage) if section.stage else None
+        record = case.record_for(section.stage) if section.stage else None
         for field in section.fields:
             key = f"{section.id}.{field.id}"
-            if field.computed is not None:
-                values[key] = computed[field.computed]
+            about = field.of_stage or section.stage or produced_for
+            if field.computed is Computed.REASON:
+                reason_field = intake.get("reason")
+                values[key] = _shown(reason_field, case.reason) if reason_field else case.reason
+            elif field.computed is not None:
+                values[key] = computed_value(
+                    field.computed, case, about, calendar, now, agency_names
+                )
             elif record is not None and field.id == "summary":
                 values[key] = record.summary
             elif record is not None and field.id == "unresolved":
@@ -82,7 +124,8 @@ def form_values(
                     for a in record.agreed_actions
                 )
             elif record is not None and field.id in record.answers:
-                values[key] = record.answers[field.id]
+                values[key] = _shown(field, record.answers[field.id])
             else:
-                values[key] = answers.get(field.id, "")
+                source = intake.get(field.id, field)
+                values[key] = _shown(source, answers.get(field.id, ""))
     return values

@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialogs import texts
-from dialogs.case import CaseStatus, HandOverNote, Resolution, Side, StageRecord
+from dialogs.case import (
+    AgreedAction,
+    CaseStatus,
+    EntryKind,
+    HandOverNote,
+    RecordEntry,
+    Resolution,
+    Side,
+)
 from dialogs.commands import (
     Acknowledge,
     AddParticipant,
@@ -56,27 +64,62 @@ def require_roles(turn: Turn, role_ids: list[str]) -> None:
 
 
 def _store_record(
-    turn: Turn, record: RecordInput, *, need_summary: bool, need_unresolved: bool = False
-) -> StageRecord:
+    turn: Turn,
+    record: RecordInput,
+    kind: EntryKind,
+    *,
+    need_summary: bool,
+    need_unresolved: bool = False,
+) -> RecordEntry:
+    """Append what a person wrote as new entries of the record: their text (a discussion, the
+    agreed resolution, a decision) with its actions and answers, and what remains unresolved as
+    its own entry, since the next tier starts from it. Nothing earlier is changed."""
     today = turn.calendar.local(turn.now).date()
     fields = record_fields(turn.policy, turn.stage)
     actions, answers, errors = check_record(
         record, fields, today, need_summary=need_summary, need_unresolved=need_unresolved
     )
+    if record.corrects and not any(e.id == record.corrects for e in turn.case.record):
+        errors["corrects"] = texts.CORRECTS_UNKNOWN.format(entry=record.corrects)
     if errors:
         raise InvalidInput(errors)
-    previous = turn.case.record_for(turn.case.stage)
-    updated = StageRecord(
+    left_open = kind is EntryKind.UNRESOLVED
+    text = (record.unresolved if left_open else record.summary).strip()
+    main = _entry(turn, kind, text=text, actions=actions, answers=answers,
+                  corrects=record.corrects)
+    if text or actions or answers or kind is not EntryKind.DISCUSSION:
+        turn.case.record = [*turn.case.record, main]
+    if record.unresolved.strip() and not left_open:
+        left = _entry(turn, EntryKind.UNRESOLVED, text=record.unresolved.strip())
+        turn.case.record = [*turn.case.record, left]
+    return main
+
+
+def _entry(
+    turn: Turn,
+    kind: EntryKind,
+    *,
+    text: str = "",
+    actions: list[AgreedAction] | None = None,
+    answers: dict[str, str] | None = None,
+    corrects: str | None = None,
+    step_id: str | None = None,
+) -> RecordEntry:
+    person = turn.people.get(turn.actor)
+    return RecordEntry(
+        id=turn.case.next_entry_id(turn.case.stage),
+        at=turn.now,
+        by=turn.actor,
+        by_name=person.name if person else turn.actor,
+        by_agency=person.agency if person else "",
         stage=turn.case.stage,
-        summary=record.summary.strip() or previous.summary,
-        agreed_actions=[*previous.agreed_actions, *actions],
-        unresolved=record.unresolved.strip() or previous.unresolved,
-        answers={**previous.answers, **answers},
-        recorded_by=sorted({*previous.recorded_by, turn.actor}),
-        updated_at=turn.now,
+        kind=kind,
+        text=text,
+        agreed_actions=actions or [],
+        answers=answers or {},
+        corrects=corrects,
+        step_id=step_id,
     )
-    turn.case.stage_records = {**turn.case.stage_records, turn.case.stage: updated}
-    return updated
 
 
 def _outcome_answers(turn: Turn, answers: dict[str, str]) -> dict[str, str]:
@@ -112,6 +155,7 @@ def _close(turn: Turn, status: CaseStatus, summary: str, answers: dict[str, str]
         working_days_taken=_working_days_since_raised(turn),
     )
     turn.case.steps = [s.model_copy(update={"done": True}) for s in turn.case.steps]
+    turn.end_stage("decided" if status is CaseStatus.FINAL_DECISION else "resolved")
     # The outcome forms, and the stage's own recording form; notification forms were already
     # filed when their stage began and are not sent twice.
     recording = turn.stage.recording.form
@@ -153,16 +197,16 @@ def acknowledge(turn: Turn, command: Acknowledge) -> None:
 
 def record_discussion(turn: Turn, command: RecordDiscussion) -> None:
     require_party(turn)
-    _store_record(turn, command.record, need_summary=True)
-    turn.emit(EventType.DISCUSSION_RECORDED, f"stage {turn.case.stage} record updated")
+    entry = _store_record(turn, command.record, EntryKind.DISCUSSION, need_summary=True)
+    turn.emit(EventType.DISCUSSION_RECORDED, f"stage {turn.case.stage} record: entry {entry.id}")
     turn.reply = texts.RECORD_SAVED.format(stage=turn.case.stage, reference=turn.case.reference)
 
 
 def resolve(turn: Turn, command: Resolve) -> None:
     require_party(turn)
-    record = _store_record(turn, command.record, need_summary=True)
     answers = _outcome_answers(turn, command.outcome_answers)
-    _close(turn, CaseStatus.RESOLVED, record.summary, answers)
+    entry = _store_record(turn, command.record, EntryKind.RESOLUTION, need_summary=True)
+    _close(turn, CaseStatus.RESOLVED, entry.text, answers)
     _announce(
         turn,
         "resolved",
@@ -184,11 +228,12 @@ def record_decision(turn: Turn, command: RecordDecision) -> None:
     require_roles(turn, [final.decision_by] if final.decision_by else final.holder_roles)
     if not command.decision.strip():
         raise InvalidInput({"decision": texts.DECISION_NEEDS_TEXT})
-    record = command.record.model_copy(
-        update={"summary": command.record.summary or command.decision}
-    )
-    _store_record(turn, record, need_summary=True)
     answers = _outcome_answers(turn, command.outcome_answers)
+    if command.record.summary.strip():  # what was weighed, kept beside the decision itself
+        _store_record(turn, command.record, EntryKind.DISCUSSION, need_summary=True)
+    decision = RecordInput(summary=command.decision, agreed_actions=(
+        [] if command.record.summary.strip() else command.record.agreed_actions))
+    _store_record(turn, decision, EntryKind.DECISION, need_summary=True)
     _close(turn, CaseStatus.FINAL_DECISION, command.decision.strip(), answers)
     _announce(
         turn,
@@ -203,7 +248,11 @@ def record_decision(turn: Turn, command: RecordDecision) -> None:
 def escalate(turn: Turn, command: Escalate) -> None:
     require_party(turn)
     _store_record(
-        turn, RecordInput(unresolved=command.unresolved), need_summary=False, need_unresolved=True
+        turn,
+        RecordInput(unresolved=command.unresolved),
+        EntryKind.UNRESOLVED,
+        need_summary=False,
+        need_unresolved=True,
     )
     if _advance_step(turn, reason="a party could not agree", starts=turn.now):
         return
@@ -296,6 +345,10 @@ def complete_step(turn: Turn, command: CompleteStep) -> None:
     turn.case.steps = [
         s.model_copy(update={"done": True}) if s.id == step.id else s for s in turn.case.steps
     ]
+    turn.case.record = [
+        *turn.case.record,
+        _entry(turn, EntryKind.STEP_DONE, text=step.name, step_id=step.id),
+    ]
     turn.emit(EventType.STEP_COMPLETED, f"step '{step.name}' done", step=step.id)
     index = stage.steps.index(step)
     if index + 1 < len(stage.steps) and stage.steps[index + 1].starts is StepStart.AFTER_PREVIOUS:
@@ -357,6 +410,7 @@ def withdraw(turn: Turn, command: Withdraw) -> None:
         raise InvalidInput({"reason": texts.WITHDRAW_NEEDS_REASON})
     turn.case.status = CaseStatus.WITHDRAWN
     turn.case.withdrawn_reason = command.reason.strip()
+    turn.end_stage("withdrawn")
     _announce(
         turn,
         "withdrawn",

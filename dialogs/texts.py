@@ -36,6 +36,7 @@ COUNTERPART_OTHER_PARTNERSHIP = (
 
 # refusals
 CASE_NOT_FOUND = "I can't find case {case}. Check the reference with `status`."
+CORRECTS_UNKNOWN = "There is no entry {entry} in this case's record to correct."
 CASE_NOT_KNOWN = "I can't find that case. Check the reference with `status`."
 NOT_A_PARTY = (
     "Only the people involved in case {reference} and the partnership's business team can see or "

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from dialogs import messages, texts
 from dialogs.cards import Card
-from dialogs.case import Case, ChildDetails, Participant, Side, StepState
+from dialogs.case import Case, ChildDetails, Participant, Side, StageSpan, StepState
 from dialogs.directory import Person
 from dialogs.documents import FormDocument, form_document
 from dialogs.events import Event, EventType
@@ -180,7 +180,9 @@ class Turn:
         Head of Safeguarding"), or across the partnership for partnership-level roles. A form
         the stage names nobody for goes to the business team, never nowhere."""
         form = self.policy.form(form_id)
-        values = form_values(form, self.case, self.calendar, self.now, self.agency_names)
+        values = form_values(
+            form, self.case, self.calendar, self.now, self.agency_names, stage, self.policy
+        )
         card = messages.form_card(form, values, self.case, stage)
         document = form_document(
             form,
@@ -268,6 +270,13 @@ class Turn:
         self.case.steps = [*others, StepState(id=step.id, started_at=at, due_at=due)]
         self.emit(EventType.STEP_STARTED, f"step '{step.name}' started", step=step.id)
 
+    def end_stage(self, how: str, *, at: datetime | None = None) -> None:
+        """Close the running stage's span (escalated, lapsed, resolved, decided, withdrawn)."""
+        runs = self.case.stages_run
+        if runs and runs[-1].ended_at is None:
+            ended = runs[-1].model_copy(update={"ended_at": at or self.now, "ended_by": how})
+            self.case.stages_run = [*runs[:-1], ended]
+
     def enter_stage(
         self,
         number: int,
@@ -284,9 +293,14 @@ class Turn:
         deadline and a long outage cascades through the stages exactly as the policy would."""
         stage = self.policy.stage(number)
         start = starts or self.now
+        self.end_stage(reason, at=start)
         self.case.stage = number
         self.case.stage_started_at = start
         self.case.stage_due_at = self.calendar.due(start, stage.allowance_working_days)
+        self.case.stages_run = [
+            *self.case.stages_run,
+            StageSpan(number=number, started_at=start, due_at=self.case.stage_due_at),
+        ]
         self.case.steps = []
         self.case.acknowledged_by = []
         self.case.overdue_since = None

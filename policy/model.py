@@ -216,6 +216,12 @@ class FormField(Frozen):
     computed: Computed | None = Field(
         default=None, description="Filled by the bot from the case instead of asked"
     )
+    of_stage: int | None = Field(
+        default=None,
+        ge=1,
+        description="The stage a computed fact is about ('Date Stage 2 started': 2); defaults"
+        " to the section's stage, then the stage the copy is produced for",
+    )
     help: str = ""
 
     @model_validator(mode="after")

@@ -17,7 +17,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dialogs.cards import Card
-from dialogs.case import Case, CaseStatus, ChildDetails, Participant, Side, StageRecord, StepState
+from dialogs.case import (
+    Case,
+    CaseStatus,
+    ChildDetails,
+    EntryKind,
+    Participant,
+    RecordEntry,
+    Side,
+    StepState,
+)
 from dialogs.directory import Person
 from dialogs.events import Event, EventType
 from dialogs.notifications import Notification, Recipient
@@ -50,7 +59,8 @@ def make_case(
         outcome_sought="Assessment", immediate_risk=False, answers={"extra": "yes"}, stage=1,
         stage_started_at=T0, stage_due_at=T0 + timedelta(days=5),
         steps=[StepState(id="inform", started_at=T0, due_at=T0 + timedelta(days=1))],
-        stage_records={1: StageRecord(stage=1, summary="talked", updated_at=T0)},
+        record=[RecordEntry(id="1.1", at=T0, by=participants[0], by_name="Alice", stage=1,
+                            kind=EntryKind.DISCUSSION, text="talked")],
     )
 
 

@@ -827,7 +827,7 @@ def test_agreed_actions_in_uk_dates_are_stored(shared: App) -> None:
     ]
     handle(app, RecordDiscussion(actor=DANA, case_id=case.id, expected_version=case.version,
                                  record=record(agreed_actions=actions)))
-    stored = current(app, case).stage_records[1].agreed_actions
+    stored = current(app, case).record_for(1).agreed_actions
     assert stored == [
         AgreedAction(description="Joint home visit", owner="Cal Birch", due=date(2027, 2, 15)),
         AgreedAction(description="Share the plan", owner="Gus Penn", due=date(2027, 2, 1)),
@@ -837,7 +837,7 @@ def test_agreed_actions_in_uk_dates_are_stored(shared: App) -> None:
     more = [ActionInput(description="Review", owner="Dana Marsh", due="2027-03-01")]
     handle(app, RecordDiscussion(actor=HANA, case_id=case.id, expected_version=case.version,
                                  record=record("Reviewed.", agreed_actions=more)))
-    stage_one = current(app, case).stage_records[1]
+    stage_one = current(app, case).record_for(1)
     assert [a.due for a in stage_one.agreed_actions] == [
         date(2027, 2, 15), date(2027, 2, 1), date(2027, 3, 1)
     ]

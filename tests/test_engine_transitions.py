@@ -230,8 +230,8 @@ def _acknowledged(app: App, before: Case, after: Case) -> None:
 
 
 def _recorded(app: App, before: Case, after: Case) -> None:
-    assert after.stage_records[1].summary == record().summary
-    assert after.stage_records[1].recorded_by == [DANA]
+    assert after.record_for(1).summary == record().summary
+    assert after.record_for(1).recorded_by == [DANA]
 
 
 def _resolved(app: App, before: Case, after: Case) -> None:
@@ -242,7 +242,7 @@ def _resolved(app: App, before: Case, after: Case) -> None:
 
 def _escalated(app: App, before: Case, after: Case) -> None:
     assert (before.stage, after.stage) == (1, 2)
-    assert after.stage_records[1].unresolved == "Whether an assessment is needed now."
+    assert after.record_for(1).unresolved == "Whether an assessment is needed now."
 
 
 def _step_done(app: App, before: Case, after: Case) -> None:

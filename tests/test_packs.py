@@ -589,8 +589,12 @@ def test_st_helens_notification_forms(st_helens: Policy) -> None:
             "child_dob": Computed.CHILD_DOB,
             "child_identifiers": Computed.CHILD_IDENTIFIERS,
         }
-        # ... and asked where not: agency details, number of children, level of need, comments.
+        # ... and asked where not: agency details, number of children, level of need, comments,
+        # and the NHS number, a field of its own beside the ICS number (issue 8)
+        assert fields["child_identifiers"].label == "ICS Number (if known)"
+        assert fields["nhs_number"].label == "NHS Number (if known)"
         assert {f.id for f in section.fields if not f.computed} == {
+            "nhs_number",
             "raiser_agency_details",
             "counterpart_agency_details",
             "number_of_children",

@@ -393,7 +393,7 @@ async def test_every_procedure_from_escalate_to_a_recorded_resolution(
     assert f"Case {case.reference} resolved at stage 1" in card_text(card), card_text(card)[:600]
     done = h.app.store.get_case(case.id)
     assert done is not None and done.status is CaseStatus.RESOLVED
-    assert done.stage_records[1].agreed_actions[0].due.isoformat() == "2027-02-15"
+    assert done.record_for(1).agreed_actions[0].due.isoformat() == "2027-02-15"
 
 
 async def test_cases_are_never_run_in_a_team_channel(harness: Harness) -> None:

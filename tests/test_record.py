@@ -1,0 +1,91 @@
+"""The written record, kept whole (issue 8): every discussion, agreed resolution, escalation
+reason, step completion and decision is its own dated, signed entry; nothing a person wrote is
+overwritten; stages keep when they started and ended."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import (
+    app,
+    current,
+    escalate,
+    escalate_to,
+    handle,
+    raise_case,
+    record,
+)
+
+from bot.bootstrap import App
+from bot.demo import outcome_answers
+from dialogs.case import Case, EntryKind
+from dialogs.commands import RecordDiscussion, Resolve
+from dialogs.errors import InvalidInput
+
+__all__ = ["app"]
+
+
+def test_a_resolve_after_a_record_keeps_both_texts(app: App) -> None:
+    case = raise_case(app, "northbay")
+    counterpart = case.participants[1].email
+    handle(app, RecordDiscussion(actor=counterpart, case_id=case.id, record=record(
+        "Health think the plan is enough; the council wants an assessment.")))
+    case = current(app, case)
+    handle(app, Resolve(actor=case.raised_by, case_id=case.id, expected_version=case.version,
+                        record=record("Agreed: a joint assessment starts on Monday."),
+                        outcome_answers=outcome_answers(app.policies.get("nsscp"))))
+    closed = current(app, case)
+    kinds = [(e.kind, e.by) for e in closed.record]
+    assert kinds == [(EntryKind.DISCUSSION, counterpart), (EntryKind.RESOLUTION, case.raised_by)]
+    assert [e.id for e in closed.record] == ["1.1", "1.2"]
+    summary = closed.record_for(1).summary
+    assert "Health think the plan is enough" in summary
+    assert "Agreed: a joint assessment starts on Monday." in summary
+    assert closed.resolution is not None
+    assert closed.resolution.summary == "Agreed: a joint assessment starts on Monday."
+
+
+def test_what_remains_unresolved_is_its_own_entry_and_stages_keep_their_dates(app: App) -> None:
+    case = raise_case(app, "northbay")
+    case = escalate(app, case, unresolved="Whether the assessment is needed now.")
+    (left,) = [e for e in case.record if e.kind is EntryKind.UNRESOLVED]
+    assert left.stage == 1 and left.text == "Whether the assessment is needed now."
+    assert left.by_name and left.by == case.raised_by
+    one, two = case.stages_run
+    assert (one.number, two.number) == (1, 2)
+    assert one.ended_at == two.started_at and one.ended_by == "a party could not agree"
+    assert two.ended_at is None
+
+
+def test_a_correction_is_a_new_entry_naming_the_one_it_corrects(app: App) -> None:
+    case = raise_case(app, "northbay")
+    handle(app, RecordDiscussion(actor=case.raised_by, case_id=case.id,
+                                 record=record("Spoke on Tuseday.")))
+    handle(app, RecordDiscussion(actor=case.raised_by, case_id=case.id,
+                                 record=record("Spoke on Tuesday.").model_copy(
+                                     update={"corrects": "1.1"})))
+    first, second = current(app, case).record
+    assert first.text == "Spoke on Tuseday."  # what was written stays
+    assert second.corrects == "1.1" and second.text == "Spoke on Tuesday."
+    with pytest.raises(InvalidInput) as refused:
+        handle(app, RecordDiscussion(actor=case.raised_by, case_id=case.id,
+                                     record=record("x").model_copy(update={"corrects": "9.9"})))
+    assert "no entry 9.9" in refused.value.message
+
+
+def test_a_case_stored_with_the_old_merged_records_keeps_what_was_written(app: App) -> None:
+    """Cases saved before the record was append-only load with their text as entries."""
+    case = escalate_to(app, raise_case(app, "northbay"), 2)
+    data = json.loads(case.model_dump_json())
+    data.pop("record")
+    data["stage_records"] = {
+        "1": {"stage": 1, "summary": "Talked it through.", "unresolved": "The plan.",
+              "agreed_actions": [{"description": "Visit", "owner": "Cal", "due": "2027-02-15"}],
+              "answers": {}, "recorded_by": [case.raised_by], "updated_at": data["raised_at"]},
+    }
+    old = Case.model_validate(data)
+    assert [e.kind for e in old.record] == [EntryKind.DISCUSSION, EntryKind.UNRESOLVED]
+    assert old.record_for(1).summary == "Talked it through."
+    assert old.record_for(1).unresolved == "The plan."
+    assert old.record_for(1).agreed_actions[0].owner == "Cal"

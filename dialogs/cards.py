@@ -53,6 +53,15 @@ class CardAction(Neutral):
     submits_inputs: bool = False
 
 
+class RecordBlock(Neutral):
+    """One stage of a case's written record. On a phone only the stage that matters now is
+    open; earlier ones are folded behind their title (Teams: Action.ToggleVisibility)."""
+
+    title: str
+    lines: list[str]
+    collapsed: bool = False
+
+
 class Card(Neutral):
     title: str
     text: str = ""
@@ -62,6 +71,9 @@ class Card(Neutral):
     )
     inputs: list[CardInput] = Field(default_factory=list)
     actions: list[CardAction] = Field(default_factory=list)
+    record: list[RecordBlock] = Field(
+        default_factory=list, description="The record so far, a block per stage (1:1 only)"
+    )
     case_id: str | None = None
     case_version: int | None = None
 
@@ -74,4 +86,7 @@ class Card(Neutral):
             parts.extend(items)
         parts += [f"{i.label} {i.value} {i.help}" for i in self.inputs]
         parts += [a.label for a in self.actions]
+        for block in self.record:
+            parts.append(block.title)
+            parts.extend(block.lines)
         return "\n".join(parts)

@@ -169,7 +169,11 @@ def _announce(
 ) -> None:
     """A case has closed: record it, tell everyone on it, and tell the business team."""
     turn.emit(event, summary)
-    values = {"reference": turn.case.reference, "stage": turn.case.stage}
+    values = {
+        "reference": turn.case.reference,
+        "stage": turn.case.stage,
+        "word": turn.stage.decision_word,
+    }
     headline = party_text.format(**values)
     turn.tell_parties(kind, headline)
     turn.tell_business_team(kind, channel_text.format(**values))
@@ -239,7 +243,7 @@ def record_decision(turn: Turn, command: RecordDecision) -> None:
         turn,
         "decided",
         EventType.DECISION_RECORDED,
-        f"final decision recorded at stage {turn.case.stage}",
+        f"final {turn.stage.decision_word} recorded at stage {turn.case.stage}",
         texts.DECIDED_FOR_PARTY,
         texts.CHANNEL_DECIDED,
     )

@@ -12,6 +12,7 @@ from datetime import datetime
 from dialogs import texts
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
 from dialogs.case import Case
+from dialogs.record_view import left_unresolved, outcome_lines, record_blocks
 from policy.calendar import WorkingCalendar
 from policy.model import FieldKind, Form, FormField, Policy, Stage
 
@@ -112,12 +113,28 @@ def party_card(
             if is_last and stage.final_and_binding
             else ("" if is_last else texts.ON_LAPSE.format(next=stage.number + 1))
         )
+    sections: list[tuple[str, list[str]]] = []
+    facts = case_facts(case, policy, calendar, names)
+    if case.is_open:
+        # the next tier starts from what the last one left, and from what it must bring
+        left = left_unresolved(case)
+        if left:
+            sections.append((texts.LEFT_UNRESOLVED, [left]))
+        asks = [f"{s.name}: {s.description}" for s in stage.steps if s.description.strip()]
+        if asks:
+            sections.append((texts.BRING, asks))
+        sections += _stage_sections(stage)
+    else:
+        label, lines = outcome_lines(case, policy)
+        if label:
+            sections.append((label, lines))
     return Card(
         title=headline,
         text=text,
-        facts=case_facts(case, policy, calendar, names),
-        sections=_stage_sections(stage) if case.is_open else [],
+        facts=facts,
+        sections=sections,
         actions=actions,
+        record=record_blocks(case, policy, calendar, names),
         case_id=case.id,
         case_version=case.version,
     )

@@ -154,6 +154,11 @@ class Stage(Frozen):
     decision_by: Identifier | None = Field(
         default=None, description="Role whose decision ends the procedure at this stage"
     )
+    decision_word: Text = Field(
+        default="decision",
+        description="What the procedure calls that final word: 'decision', or 'recommendation'"
+        " where the decider advises (Jersey 2014's Board Chair)",
+    )
     data_collection: list[DataDuty] = Field(default_factory=list)
     cite: Citation
 

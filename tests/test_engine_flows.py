@@ -205,7 +205,9 @@ def test_nsscp_case_from_raise_to_the_partnerships_decision(tmp_path: Path) -> N
     assert (case.resolution.stage, case.resolution.working_days_taken) == (4, 4)
     assert app.store.deadlines_for_case(case.id) == []
     done = deliveries(app)
-    assert titles(to_channel(done, NB_TEAM)) == ["Case NB-0001: final decision recorded at stage 4"]
+    assert titles(to_channel(done, NB_TEAM)) == [
+        "Case NB-0001: the decision was recorded at stage 4"
+    ]
     told = {n.recipient.address for n in person_notes(done) if n.kind == "decided"}
     assert told == {DANA, HANA, CAL, GUS, BEA, FERN, JO, KIT}
     form = [n for n in done if n.kind == "form-appendix-1"]
@@ -710,7 +712,7 @@ def test_jersey_2014_case_through_six_stages_to_the_chairs_recommendation(tmp_pa
     assert case.resolution is not None
     assert (case.resolution.stage, case.resolution.working_days_taken) == (6, 9)
     assert titles(to_channel(deliveries(app), CB_TEAM)) == [
-        "Case CB-0001: final decision recorded at stage 6"
+        "Case CB-0001: the recommendation was recorded at stage 6"
     ]
 
 

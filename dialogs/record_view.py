@@ -1,0 +1,127 @@
+"""The written record as people read it on a card: a block per stage, newest open, older folded.
+
+Every entry is shown with its date and author; long texts are shortened only with a note saying
+where the whole is, never silently. Used on every party card, so the next tier starts from what
+the last one left, and everyone sees what was agreed.
+"""
+
+from __future__ import annotations
+
+from dialogs import texts
+from dialogs.cards import RecordBlock
+from dialogs.case import AgreedAction, Case, EntryKind, RecordEntry, Side
+from policy.calendar import WorkingCalendar
+from policy.model import Policy
+
+# Teams refuses cards over ~28 KB; a block per stage with a few entries of this size stays well
+# inside it, and the whole text is always in the case's record form.
+MAX_ENTRY_CHARS = 1200
+
+
+def _day(entry: RecordEntry, calendar: WorkingCalendar) -> str:
+    return calendar.local(entry.at).strftime("%a %d/%m/%Y")
+
+
+def _shortened(text: str, reference: str) -> str:
+    text = text.strip()
+    if len(text) <= MAX_ENTRY_CHARS:
+        return text
+    return text[:MAX_ENTRY_CHARS].rstrip() + " " + texts.RECORD_SHORTENED.format(
+        reference=reference
+    )
+
+
+def action_line(action: AgreedAction) -> str:
+    return texts.RECORD_ACTION.format(
+        what=action.description, who=action.owner, due=action.due.strftime("%d/%m/%Y")
+    )
+
+
+def entry_lines(
+    entry: RecordEntry, case: Case, policy: Policy, calendar: WorkingCalendar,
+    names: dict[str, str],
+) -> list[str]:
+    who = entry.by_name + (f" ({names.get(entry.by_agency, entry.by_agency)})"
+                           if entry.by_agency else "")
+    head = {
+        EntryKind.DISCUSSION: texts.RECORD_DISCUSSION,
+        EntryKind.RESOLUTION: texts.RECORD_RESOLUTION,
+        EntryKind.UNRESOLVED: texts.RECORD_UNRESOLVED,
+        EntryKind.STEP_DONE: texts.RECORD_STEP_DONE,
+        EntryKind.DECISION: texts.RECORD_DECISION,
+    }[entry.kind].format(
+        day=_day(entry, calendar), who=who, word=policy.stage(entry.stage).decision_word
+    )
+    if entry.corrects:
+        head += " " + texts.RECORD_CORRECTS.format(entry=entry.corrects)
+    lines = [f"{entry.id} {head}"]
+    if entry.text.strip():
+        lines.append(_shortened(entry.text, case.reference))
+    lines += [action_line(a) for a in entry.agreed_actions]
+    return lines
+
+
+def _holders(case: Case, stage: int, names: dict[str, str]) -> str:
+    joined = [p for p in case.participants if p.stage == stage and p.side is not Side.OTHER]
+    return ", ".join(f"{p.name} ({names.get(p.agency, p.agency)})" for p in joined)
+
+
+def record_blocks(
+    case: Case, policy: Policy, calendar: WorkingCalendar, names: dict[str, str]
+) -> list[RecordBlock]:
+    """One block per stage the case has run, oldest first; only the last is open."""
+    numbers: list[int] = []
+    for run in case.stages_run:
+        if run.number not in numbers:
+            numbers.append(run.number)
+    for entry in case.record:  # cases from before stages were kept
+        if entry.stage not in numbers:
+            numbers.append(entry.stage)
+    blocks = []
+    for number in numbers:
+        span = case.span(number)
+        if span is not None:
+            start = calendar.local(span.started_at).strftime("%d/%m/%Y")
+            end = (
+                calendar.local(span.ended_at).strftime("%d/%m/%Y") if span.ended_at
+                else texts.RECORD_NOW
+            )
+            dates = f"{start} to {end}" + (f", {span.ended_by}" if span.ended_by else "")
+        else:
+            dates = ""
+        title = texts.RECORD_STAGE_TITLE.format(
+            stage=number, name=policy.stage(number).name, dates=dates
+        ).rstrip(" ·")
+        lines = []
+        held = _holders(case, number, names)
+        if held:
+            lines.append(texts.RECORD_HELD_BY.format(people=held))
+        for entry in case.entries_at(number):
+            lines += entry_lines(entry, case, policy, calendar, names)
+        if len(lines) <= (1 if held else 0):
+            lines.append(texts.RECORD_NOTHING_YET)
+        blocks.append(RecordBlock(title=title, lines=lines, collapsed=number != numbers[-1]))
+    return blocks
+
+
+def left_unresolved(case: Case) -> str:
+    """What the last stage left for this one, in its own words: the next tier starts here."""
+    earlier = [e for e in case.record if e.kind is EntryKind.UNRESOLVED and e.stage < case.stage]
+    return earlier[-1].text.strip() if earlier else ""
+
+
+def outcome_lines(case: Case, policy: Policy) -> tuple[str, list[str]]:
+    """The agreed resolution or the final word, with its actions: what every party is sent."""
+    if case.resolution is None:
+        return "", []
+    kind = EntryKind.DECISION if case.resolution.final_decision else EntryKind.RESOLUTION
+    closing = [e for e in case.record if e.kind is kind]
+    actions = [a for e in case.entries_at(case.resolution.stage) for a in e.agreed_actions]
+    if case.resolution.final_decision:
+        label = texts.OUTCOME_DECISION.format(
+            word=policy.stage(case.resolution.stage).decision_word.capitalize()
+        )
+    else:
+        label = texts.OUTCOME_RESOLUTION
+    text = closing[-1].text if closing else case.resolution.summary
+    return label, [text.strip(), *(action_line(a) for a in actions)]

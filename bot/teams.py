@@ -2,7 +2,9 @@
 
 With no MicrosoftAppId the bot runs in local no-credential mode (for Microsoft's Agents
 Playground), and then only on a loopback address: anywhere else it refuses to start, because an
-unauthenticated endpoint would let anyone act as anyone.
+unauthenticated endpoint would let anyone act as anyone. With one, inbound tokens are checked by
+our own validator against keys fetched off the request path (adapters/teams/auth.py says why);
+the SDK's authentication still does everything outbound.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botframework.connector.auth import AuthenticationConstants
 
+from adapters.teams.auth import ChannelTokenValidator, TeamsAuthentication
 from adapters.teams.bot import TeamsBot
 from adapters.teams.notifier import TeamsNotifier
 from adapters.teams.route import TeamsEndpoint
+from adapters.teams.signing_keys import SigningKeys
 from bot.bootstrap import App
 from bot.settings import Settings, SettingsError
 from dialogs.conversation import ConversationService
@@ -49,11 +55,33 @@ def check_credentials(settings: Settings) -> None:
         )
 
 
+def openid_metadata_url(settings: Settings) -> str:
+    """Where the Bot Connector's signing keys are published. Whoever controls this document
+    decides which tokens are genuine, so an override must be https, or http on loopback."""
+    url = settings.openid_metadata_url
+    if not url:
+        return str(AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL)
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
+        return url
+    raise SettingsError(
+        f"ESCALATION_BOT_OPENID_METADATA_URL={url!r} must be an https:// URL (or http:// on"
+        " 127.0.0.1, for tests); unset it to use Microsoft's."
+    )
+
+
 @dataclass
 class Teams:
     endpoint: TeamsEndpoint
     notifier: TeamsNotifier
     aad_for_email: Callable[[str], str | None]
+    signing_keys: SigningKeys | None  # None in local no-credential mode
+
+    async def close(self) -> None:
+        if self.signing_keys is not None:
+            await self.signing_keys.close()
 
 
 def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) -> Teams:
@@ -62,8 +90,17 @@ def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) ->
         p.email: p.teams_aad_object_id for p in app.config.people if p.teams_aad_object_id
     }
     aad_to_email = {aad: email for email, aad in email_to_aad.items()}
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotFrameworkConfig(settings)))
+    keys, validator = None, None
+    if settings.microsoft_app_id:
+        keys = SigningKeys(
+            openid_metadata_url(settings),
+            app.clock,
+            timeout_seconds=settings.openid_timeout_seconds,
+        )
+        validator = ChannelTokenValidator(settings.microsoft_app_id, keys)
+    sdk = ConfigurationBotFrameworkAuthentication(_BotFrameworkConfig(settings))
+    adapter = CloudAdapter(TeamsAuthentication(sdk, validator))
     conversation = ConversationService(app.engine, app.store, today=lambda: app.clock.now().date())
     bot = TeamsBot(conversation, app.store, aad_to_email.get, after_turn)
     notifier = TeamsNotifier(adapter, settings.microsoft_app_id, app.store, email_to_aad.get)
-    return Teams(TeamsEndpoint(adapter, bot), notifier, email_to_aad.get)
+    return Teams(TeamsEndpoint(adapter, bot), notifier, email_to_aad.get, keys)

@@ -318,29 +318,6 @@ async def test_malformed_requests(harness: Harness) -> None:
     assert (await h.post({"text": "no type"}))[0] == 400
 
 
-async def test_with_credentials_an_unsigned_request_is_refused(tmp_path: Path) -> None:
-    clock = SimulatedClock(MONDAY)
-    app = bootstrap(CONFIG, tmp_path / "bot.sqlite3", clock)
-    settings = Settings(config_path=CONFIG, database_path=tmp_path / "bot.sqlite3",
-                        extra_packs=None, tick_seconds=3600, worker_id="test",
-                        microsoft_app_id="11111111-2222-3333-4444-555555555555",
-                        microsoft_app_password="not-a-real-secret")
-    server = TestServer(build_web_app(app, settings), host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with ClientSession() as http:
-            activity = {"type": "message", "text": "escalate", "channelId": "msteams",
-                        "serviceUrl": "http://127.0.0.1:9", "conversation": {"id": "c"},
-                        "from": {"id": "29:x"}, "recipient": {"id": "28:bot"}}
-            for headers in ({}, {"Authorization": "Bearer not.a.token"}):
-                async with http.post(server.make_url("/api/messages"), json=activity,
-                                     headers=headers) as response:
-                    assert response.status == 401
-        assert app.store.open_cases() == []
-    finally:
-        await server.close()
-
-
 def test_no_credentials_only_on_loopback(tmp_path: Path) -> None:
     local = Settings(config_path=CONFIG, database_path=tmp_path / "x", extra_packs=None)
     check_credentials(local)

@@ -33,7 +33,7 @@ class _BotFrameworkConfig:
     def __init__(self, settings: Settings) -> None:
         self.APP_ID = settings.microsoft_app_id
         self.APP_PASSWORD = settings.microsoft_app_password
-        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TYPE = app_type(settings)
         self.APP_TENANTID = settings.microsoft_app_tenant_id
 
 
@@ -46,12 +46,53 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")  # the SDK's, read case-blind
+
+
+def app_type(settings: Settings) -> str:
+    """MicrosoftAppType in the SDK's spelling. The SDK reads any other value as MultiTenant, so a
+    typo would silently run a single-tenant bot as a multi-tenant one."""
+    raw = settings.microsoft_app_type or "MultiTenant"  # set but empty: the SDK's default
+    for known in APP_TYPES:
+        if raw.lower() == known.lower():
+            return known
+    raise SettingsError(
+        f"MicrosoftAppType={raw!r} is not one of {', '.join(APP_TYPES)}; set it to how the bot"
+        " is registered in Azure, or unset it for MultiTenant."
+    )
+
+
 def check_credentials(settings: Settings) -> None:
-    if not settings.microsoft_app_id and not is_loopback(settings.host):
+    """Refuse, naming the variable, what the SDK would end in a traceback or accept silently."""
+    kind = app_type(settings)
+    openid_metadata_url(settings)
+    if not settings.microsoft_app_id:
+        if kind != "MultiTenant":
+            raise SettingsError(
+                f"MicrosoftAppType={kind} needs MicrosoftAppId: set it to the bot's app id."
+            )
+        if settings.microsoft_app_password:
+            raise SettingsError(
+                "MicrosoftAppPassword is set but MicrosoftAppId is not: set MicrosoftAppId too,"
+                " or unset MicrosoftAppPassword for local no-credential mode."
+            )
+        if not is_loopback(settings.host):
+            raise SettingsError(
+                "MicrosoftAppId is not set, so requests cannot be authenticated; local"
+                " no-credential mode only listens on 127.0.0.1 or ::1, not"
+                f" {settings.host}. Set MicrosoftAppId and MicrosoftAppPassword, or bind to"
+                " loopback."
+            )
+        return
+    if kind in ("SingleTenant", "UserAssignedMSI") and not settings.microsoft_app_tenant_id:
         raise SettingsError(
-            f"MicrosoftAppId is not set, so requests cannot be authenticated; local no-credential"
-            f" mode only listens on 127.0.0.1 or ::1, not {settings.host}. Set MicrosoftAppId and"
-            " MicrosoftAppPassword, or bind to loopback."
+            f"MicrosoftAppType={kind} needs MicrosoftAppTenantId: set it to your Entra ID"
+            " tenant id, or set MicrosoftAppType=MultiTenant if the bot is registered so."
+        )
+    if kind != "UserAssignedMSI" and not settings.microsoft_app_password:
+        raise SettingsError(
+            f"MicrosoftAppPassword is empty: a {kind} bot signs in with its client secret. Set"
+            " MicrosoftAppPassword, or MicrosoftAppType=UserAssignedMSI for a managed identity."
         )
 
 

@@ -213,6 +213,29 @@ def test_a_broken_config_is_named(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MicrosoftAppType": "SingleTenant"}, "MicrosoftAppTenantId"),
+        ({"MicrosoftAppType": "UserAssignedMSI"}, "MicrosoftAppTenantId"),
+        ({"MicrosoftAppType": "SingelTenant"}, "MicrosoftAppType='SingelTenant'"),
+        ({"MicrosoftAppPassword": ""}, "MicrosoftAppPassword is empty"),
+        ({"ESCALATION_BOT_OPENID_METADATA_URL": "http://keys.example/"},
+         "ESCALATION_BOT_OPENID_METADATA_URL"),
+    ],
+)
+def test_unusable_credentials_are_named(tmp_path: Path, env: dict[str, str], named: str) -> None:
+    result = run_serve({
+        "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db"),
+        "MicrosoftAppId": APP_ID,
+        "MicrosoftAppPassword": "not-a-real-secret",
+        **env,
+    })
+    assert result.returncode == 1, result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_unreachable_redis_is_named(tmp_path: Path) -> None:
     result = run_serve(
         {

@@ -149,6 +149,7 @@ def build_web_app(app: App, settings: Settings) -> web.Application:
     async def stop(_: web.Application) -> None:
         ticker.stop()
         await notifier.close()
+        await teams.close()
         app.close()
 
     web_app.on_startup.append(start)

@@ -38,6 +38,8 @@ class Settings:
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "MultiTenant"
+    openid_metadata_url: str = ""  # "": Microsoft's; tests point it at a fake on loopback
+    openid_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, config: str | None = None, database: str | None = None) -> Settings:
@@ -62,6 +64,10 @@ class Settings:
             microsoft_app_password=env.get("MicrosoftAppPassword", ""),
             microsoft_app_tenant_id=env.get("MicrosoftAppTenantId", ""),
             microsoft_app_type=env.get("MicrosoftAppType", "MultiTenant"),
+            openid_metadata_url=env.get("ESCALATION_BOT_OPENID_METADATA_URL", ""),
+            openid_timeout_seconds=_number(
+                env, "ESCALATION_BOT_OPENID_TIMEOUT_SECONDS", 5.0, float
+            ),
         )
 
 

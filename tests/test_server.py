@@ -13,11 +13,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from fake_openid import APP_ID, HangingServer, mint, new_key
 
 from adapters.storage.sqlite import SqliteStore
 from bot.bootstrap import bootstrap
@@ -238,6 +240,29 @@ def test_a_broken_config_is_named(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MicrosoftAppType": "SingleTenant"}, "MicrosoftAppTenantId"),
+        ({"MicrosoftAppType": "UserAssignedMSI"}, "MicrosoftAppTenantId"),
+        ({"MicrosoftAppType": "SingelTenant"}, "MicrosoftAppType='SingelTenant'"),
+        ({"MicrosoftAppPassword": ""}, "MicrosoftAppPassword is empty"),
+        ({"ESCALATION_BOT_OPENID_METADATA_URL": "http://keys.example/"},
+         "ESCALATION_BOT_OPENID_METADATA_URL"),
+    ],
+)
+def test_unusable_credentials_are_named(tmp_path: Path, env: dict[str, str], named: str) -> None:
+    result = run_serve({
+        "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db"),
+        "MicrosoftAppId": APP_ID,
+        "MicrosoftAppPassword": "not-a-real-secret",
+        **env,
+    })
+    assert result.returncode == 1, result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_unreachable_redis_is_named(tmp_path: Path) -> None:
     result = run_serve(
         {
@@ -248,3 +273,50 @@ def test_an_unreachable_redis_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot use Redis at redis://127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def post_activity(url: str, token: str) -> tuple[int, float]:
+    activity = {"type": "message", "text": "status", "channelId": "msteams",
+                "serviceUrl": "http://127.0.0.1:9/", "conversation": {"id": "c"},
+                "from": {"id": "29:x"}, "recipient": {"id": "28:bot"}}
+    request = urllib.request.Request(
+        url + "/api/messages", data=json.dumps(activity).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, time.monotonic() - started
+    except urllib.error.HTTPError as error:
+        return error.code, time.monotonic() - started
+
+
+def test_a_hanging_key_endpoint_does_not_freeze_serve(tmp_path: Path) -> None:
+    """The issue's symptom, on the real process: a key endpoint that accepts and never answers
+    froze everything, /healthz included, because the SDK fetched keys blocking the loop."""
+    hanging = HangingServer(hold_seconds=15)
+    running = Server({
+        "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db"),
+        "MicrosoftAppId": APP_ID,
+        "MicrosoftAppPassword": "not-a-real-secret",
+        "ESCALATION_BOT_OPENID_METADATA_URL": hanging.url,
+        "ESCALATION_BOT_OPENID_TIMEOUT_SECONDS": "2",
+    })
+    try:
+        running.wait_ready()
+        token = mint(new_key(), "teams-1", "http://127.0.0.1:9/")
+        with ThreadPoolExecutor(1) as pool:
+            message = pool.submit(post_activity, running.url, token)
+            time.sleep(0.3)  # a short real wait: let the message reach the hung key fetch
+            for _ in range(3):
+                started = time.monotonic()
+                assert get(running.url + "/healthz")[0] == 200
+                assert time.monotonic() - started < 1.0
+            assert not message.done()  # it really is waiting on the hung endpoint
+            status, elapsed = message.result(timeout=10)
+        assert status == 503 and 1.5 < elapsed < 4.0  # it waited for the 2 s limit, no longer
+        assert hanging.accepted >= 1
+    finally:
+        stderr = running.stop()
+        hanging.close()
+    assert "Traceback" not in stderr

@@ -320,29 +320,6 @@ async def test_malformed_requests(harness: Harness) -> None:
     assert (await h.post({"text": "no type"}))[0] == 400
 
 
-async def test_with_credentials_an_unsigned_request_is_refused(tmp_path: Path) -> None:
-    clock = SimulatedClock(MONDAY)
-    app = bootstrap(CONFIG, tmp_path / "bot.sqlite3", clock)
-    settings = Settings(config_path=CONFIG, database_path=tmp_path / "bot.sqlite3",
-                        extra_packs=None, tick_seconds=3600, worker_id="test",
-                        microsoft_app_id="11111111-2222-3333-4444-555555555555",
-                        microsoft_app_password="not-a-real-secret")
-    server = TestServer(build_web_app(app, settings), host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with ClientSession() as http:
-            activity = {"type": "message", "text": "escalate", "channelId": "msteams",
-                        "serviceUrl": "http://127.0.0.1:9", "conversation": {"id": "c"},
-                        "from": {"id": "29:x"}, "recipient": {"id": "28:bot"}}
-            for headers in ({}, {"Authorization": "Bearer not.a.token"}):
-                async with http.post(server.make_url("/api/messages"), json=activity,
-                                     headers=headers) as response:
-                    assert response.status == 401
-        assert app.store.open_cases() == []
-    finally:
-        await server.close()
-
-
 def test_no_credentials_only_on_loopback(tmp_path: Path) -> None:
     local = Settings(config_path=CONFIG, database_path=tmp_path / "x", extra_packs=None)
     check_credentials(local)
@@ -353,7 +330,61 @@ def test_no_credentials_only_on_loopback(tmp_path: Path) -> None:
         check_credentials(Settings(config_path=CONFIG, database_path=tmp_path / "x",
                                    extra_packs=None, host="0.0.0.0"))
     check_credentials(Settings(config_path=CONFIG, database_path=tmp_path / "x",
-                               extra_packs=None, host="0.0.0.0", microsoft_app_id="id"))
+                               extra_packs=None, host="0.0.0.0", microsoft_app_id="id",
+                               microsoft_app_password="secret"))
+
+
+def _credentials(tmp_path: Path, **fields: str) -> Settings:
+    return Settings(config_path=CONFIG, database_path=tmp_path / "x", extra_packs=None,
+                    **{"host": "0.0.0.0", **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"microsoft_app_id": "id", "microsoft_app_password": "s",
+          "microsoft_app_type": "SingelTenant"},
+         "MicrosoftAppType='SingelTenant' is not one of MultiTenant, SingleTenant,"
+         " UserAssignedMSI"),
+        ({"microsoft_app_id": "id", "microsoft_app_password": "s",
+          "microsoft_app_type": "SingleTenant"},
+         "MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId"),
+        ({"microsoft_app_id": "id", "microsoft_app_type": "UserAssignedMSI"},
+         "MicrosoftAppType=UserAssignedMSI needs MicrosoftAppTenantId"),
+        ({"microsoft_app_id": "id"}, "MicrosoftAppPassword is empty"),
+        ({"microsoft_app_id": "id", "microsoft_app_tenant_id": "t",
+          "microsoft_app_type": "SingleTenant"}, "MicrosoftAppPassword is empty"),
+        ({"microsoft_app_type": "UserAssignedMSI", "microsoft_app_tenant_id": "t"},
+         "MicrosoftAppType=UserAssignedMSI needs MicrosoftAppId"),
+        ({"microsoft_app_password": "s", "host": "127.0.0.1"},
+         "MicrosoftAppPassword is set but MicrosoftAppId is not"),
+        ({"microsoft_app_id": "id", "microsoft_app_password": "s",
+          "openid_metadata_url": "http://keys.example/openid"},
+         "ESCALATION_BOT_OPENID_METADATA_URL='http://keys.example/openid' must be an https://"),
+    ],
+)
+def test_unusable_credentials_are_refused_with_the_variable_named(
+    tmp_path: Path, fields: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        check_credentials(_credentials(tmp_path, **fields))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"microsoft_app_type": "multitenant"},  # the SDK reads the type case-insensitively
+        {"microsoft_app_type": ""},  # set but empty: the SDK's default, MultiTenant
+        {"microsoft_app_type": "singletenant", "microsoft_app_tenant_id": "t"},
+        {"microsoft_app_type": "UserAssignedMSI", "microsoft_app_tenant_id": "t",
+         "microsoft_app_password": ""},  # a managed identity has no secret
+        {"openid_metadata_url": "https://login.botframework.example/v1/openid"},
+        {"openid_metadata_url": "http://127.0.0.1:8080/v1/openid"},
+    ],
+)
+def test_usable_credentials_are_accepted(tmp_path: Path, fields: dict[str, str]) -> None:
+    check_credentials(_credentials(tmp_path, **{"microsoft_app_id": "id",
+                                                "microsoft_app_password": "s", **fields}))
 
 
 PARTNERSHIPS = {"nsscp": "northbay", "st-helens": "havenport", "sp-jersey": "carrow",

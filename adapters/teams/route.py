@@ -1,21 +1,24 @@
 """POST /api/messages, written around CloudAdapter.process_activity rather than .process: the
 latter answers 500 to invokes with a body (Action.Execute). Malformed requests get 400 or 415,
-failed authentication 401; a fault in our own code is logged and answered with an apology."""
+failed authentication 401, and 503 while no token can be checked (Microsoft's signing keys
+unavailable); a fault in our own code is logged and answered with an apology."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import jwt
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
+from adapters.teams.auth import Unauthorized
 from adapters.teams.bot import TeamsBot
+from adapters.teams.signing_keys import KeysUnavailable
 
 log = logging.getLogger("escalation_bot.teams")
+RETRY_AFTER_SECONDS = 30
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 
 
@@ -48,9 +51,17 @@ class TeamsEndpoint:
             response = await self.adapter.process_activity(
                 request.headers.get("Authorization", ""), activity, self.bot.on_turn
             )
-        except (PermissionError, jwt.PyJWTError):
-            # a missing, malformed or unverifiable token: refuse, never a 500
+        except Unauthorized as refusal:
+            # raised before the turn starts: the bot never saw this activity
+            log.warning("teams request refused: %s", refusal)
             return web.json_response({"error": "unauthorized"}, status=401)
+        except KeysUnavailable as failure:
+            log.warning("teams request not verified: %s", failure)
+            return web.json_response(
+                {"error": "cannot verify the token right now"},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         if response is None:
             return web.Response(status=201)
         return web.json_response(_plain(response.body), status=response.status)

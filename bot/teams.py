@@ -65,5 +65,11 @@ def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) ->
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotFrameworkConfig(settings)))
     conversation = ConversationService(app.engine, app.store, today=lambda: app.clock.now().date())
     bot = TeamsBot(conversation, app.store, aad_to_email.get, after_turn)
-    notifier = TeamsNotifier(adapter, settings.microsoft_app_id, app.store, email_to_aad.get)
+    notifier = TeamsNotifier(
+        adapter,
+        settings.microsoft_app_id,
+        app.store,
+        email_to_aad.get,
+        tenant_id=settings.microsoft_app_tenant_id,
+    )
     return Teams(TeamsEndpoint(adapter, bot), notifier, email_to_aad.get)

@@ -56,6 +56,9 @@ class Connector:
 
     async def create_conversation(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if not tenant_of_request(body):
+            # Teams refuses a new chat without a tenant
+            return web.json_response({"error": {"code": "BadArgument"}}, status=400)
         member = body["members"][0]["id"]
         if member in self.refuse:
             return web.json_response({"error": {"code": "Forbidden"}}, status=403)
@@ -72,6 +75,12 @@ class Connector:
 
     def texts_to(self, conversation: str) -> list[str]:
         return [a.get("text") or "" for a in self.sent if a["_conversation"] == conversation]
+
+
+def tenant_of_request(body: dict[str, Any]) -> str:
+    """The tenant of a create-conversation request, where Teams reads it."""
+    tenant = ((body.get("channelData") or {}).get("tenant") or {}).get("id")
+    return str(tenant or body.get("tenantId") or "")
 
 
 def card_text(card: dict[str, Any]) -> str:
@@ -194,6 +203,7 @@ async def test_a_case_from_escalate_to_resolution(harness: Harness) -> None:
     assert "Case NB-0001 raised: Hana Moss has been told." in card_text(card)
     assert card["refresh"]["userIds"] == [f"29:{DANA[1]}"]
     assert [c["members"][0]["id"] for c in connector.created] == [HANA[1]]
+    assert [tenant_of_request(c) for c in connector.created] == ["tenant-1"]
     ping = connector.cards_to(f"a:chat-with-{HANA[1]}")
     assert any("has raised a professional difference with you" in card_text(c) for c in ping)
     verbs = {a["verb"] for a in ping[-1]["actions"]}
@@ -404,3 +414,17 @@ async def test_cases_are_never_run_in_a_team_channel(harness: Harness) -> None:
     replies = [a for a in h.connector.sent if a["_conversation"] == "19:team-channel"]
     assert replies[0].get("text", "").startswith("To keep the child's details private")
     assert not any(r.get("attachments") for r in replies)  # no intake card in the channel
+
+
+async def test_a_new_chat_takes_the_tenant_teams_sends_in_channel_data(harness: Harness) -> None:
+    # Teams names the tenant in channelData.tenant.id (and conversation.tenantId, which botbuilder
+    # does not read): a new 1:1 chat must be requested in that tenant, or Teams refuses it
+    h = harness
+    activity = h.activity(DANA, text="escalate")
+    del activity["conversation"]["tenantId"]
+    assert (await h.post(activity))[0] == 201
+    await h.click(DANA, "intake", intake_values(h.app))
+    (created,) = h.connector.created
+    assert created["members"][0]["id"] == HANA[1]
+    assert tenant_of_request(created) == "tenant-1"
+    assert created["channelData"]["tenant"]["id"] == "tenant-1"

@@ -41,8 +41,30 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 T = TypeVar("T")
 
 
+def tenant_of(activity: Activity) -> str:
+    """The activity's tenant, where Teams sends it: ``channelData.tenant.id``, else the
+    conversation's ``tenantId``. botbuilder reads only ``conversation.tenantID`` (capital D), which
+    Teams never sends, so its own ``conversation.tenant_id`` is empty for every Teams activity."""
+    data = activity.channel_data
+    if isinstance(data, dict):
+        tenant = data.get("tenant")
+        if isinstance(tenant, dict) and isinstance(tenant.get("id"), str) and tenant["id"]:
+            return str(tenant["id"])
+    conversation = activity.conversation
+    if conversation is None:
+        return ""
+    extra = getattr(conversation, "additional_properties", None) or {}
+    for raw in (conversation.tenant_id, extra.get("tenantId")):
+        if isinstance(raw, str) and raw:
+            return raw
+    return ""
+
+
 def reference_json(activity: Activity) -> str:
+    """The activity's conversation reference, its tenant filled in (see ``tenant_of``)."""
     reference = TurnContext.get_conversation_reference(activity)
+    if reference.conversation is not None and not reference.conversation.tenant_id:
+        reference.conversation.tenant_id = tenant_of(activity) or None
     return json.dumps(reference.serialize())
 
 

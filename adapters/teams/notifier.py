@@ -36,9 +36,11 @@ class TeamsNotifier:
         app_id: str,
         store: Store,
         aad_for_email: Callable[[str], str | None],
+        tenant_id: str = "",
     ) -> None:
         self.adapter, self.app_id, self.store = adapter, app_id, store
         self.aad_for_email = aad_for_email
+        self.tenant_id = tenant_id  # MicrosoftAppTenantId, if configured
 
     async def deliver(self, notification: Notification) -> None:
         recipient = notification.recipient
@@ -90,7 +92,10 @@ class TeamsNotifier:
                 "no Teams service URL known yet: nobody has messaged the bot", False
             )
         seen = _reference(raw)
-        tenant = (seen.conversation.tenant_id if seen.conversation else None) or ""
+        tenant = (seen.conversation.tenant_id if seen.conversation else None) or self.tenant_id
+        if not tenant:
+            # Teams refuses a new chat without a tenant; wait until one is known
+            raise DeliveryFailed("no Teams tenant known yet for a new chat", False)
         parameters = ConversationParameters(
             is_group=False,
             bot=seen.bot,

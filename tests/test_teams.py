@@ -1,178 +1,49 @@
 """Teams end to end through the real botbuilder adapter and our route, over real HTTP on loopback,
-with a fake Bot Connector (the activities' serviceUrl) capturing everything the bot sends.
+with fake Bot Connectors (the activities' serviceUrl) capturing everything the bot sends
+(``teams_harness.py``).
 
 Time moves only through the simulated clock; the scheduler's tick is run explicitly.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
+from teams_harness import (
+    BEA,
+    CAL,
+    CONFIG,
+    DANA,
+    GUS,
+    HANA,
+    MONDAY,
+    Harness,
+    card_text,
+    intake_values,
+    open_harness,
+    tenant_of_request,
+)
 
-from bot.bootstrap import App, bootstrap
+from bot.bootstrap import bootstrap
 from bot.demo import demo_answers, outcome_answers
-from bot.server import TICKER_KEY, build_web_app
+from bot.server import build_web_app
 from bot.settings import Settings, SettingsError
 from bot.teams import check_credentials
 from dialogs.case import Case, CaseStatus
 from dialogs.clock import SimulatedClock
 from dialogs.events import EventType
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "examples" / "partnerships.yaml"
-MONDAY = datetime(2027, 2, 1, 10, tzinfo=UTC)  # NSSCP stage 1 due Tue 17:00, stage 2 Thu 17:00
-
-DANA = ("dana.marsh@council.northbay.example", "00000000-0000-0000-0000-0000000000020")
-HANA = ("hana.moss@health.northbay.example", "00000000-0000-0000-0000-0000000000021")
-CAL = ("cal.birch@council.northbay.example", "00000000-0000-0000-0000-0000000000022")
-GUS = ("gus.penn@health.northbay.example", "00000000-0000-0000-0000-0000000000023")
-BEA = ("bea.lane@council.northbay.example", "00000000-0000-0000-0000-0000000000025")
-
-
-@dataclass
-class Connector:
-    """A fake Bot Connector: records what the bot sends; refuses chosen people with 403."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    created: list[dict[str, Any]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def post_activity(self, request: web.Request) -> web.Response:
-        activity = await request.json()
-        activity["_conversation"] = request.match_info["conversation"]
-        self.sent.append(activity)
-        return web.json_response({"id": f"activity-{next(self.ids)}"})
-
-    async def create_conversation(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        if not tenant_of_request(body):
-            # Teams refuses a new chat without a tenant
-            return web.json_response({"error": {"code": "BadArgument"}}, status=400)
-        member = body["members"][0]["id"]
-        if member in self.refuse:
-            return web.json_response({"error": {"code": "Forbidden"}}, status=403)
-        self.created.append(body)
-        return web.json_response({"id": f"a:chat-with-{member}"})
-
-    def cards_to(self, conversation: str) -> list[dict[str, Any]]:
-        return [
-            attachment["content"]
-            for activity in self.sent
-            if activity["_conversation"] == conversation
-            for attachment in activity.get("attachments") or []
-        ]
-
-    def texts_to(self, conversation: str) -> list[str]:
-        return [a.get("text") or "" for a in self.sent if a["_conversation"] == conversation]
-
-
-def tenant_of_request(body: dict[str, Any]) -> str:
-    """The tenant of a create-conversation request, where Teams reads it."""
-    tenant = ((body.get("channelData") or {}).get("tenant") or {}).get("id")
-    return str(tenant or body.get("tenantId") or "")
-
-
-def card_text(card: dict[str, Any]) -> str:
-    return json.dumps(card)
-
-
-@dataclass
-class Harness:
-    app: App
-    clock: SimulatedClock
-    connector: Connector
-    bot_url: str
-    connector_url: str
-    web_app: web.Application
-    http: ClientSession
-
-    def activity(self, who: tuple[str, str], **fields: Any) -> dict[str, Any]:
-        email, aad = who
-        return {
-            "type": "message",
-            "id": f"in-{email}",
-            "channelId": "msteams",
-            "serviceUrl": self.connector_url,
-            "from": {"id": f"29:{aad}", "aadObjectId": aad, "name": email},
-            "recipient": {"id": "28:bot", "name": "Escalation bot"},
-            "conversation": {"id": f"a:chat-with-{aad}", "conversationType": "personal",
-                             "tenantId": "tenant-1"},
-            "channelData": {"tenant": {"id": "tenant-1"}},
-            **fields,
-        }
-
-    async def post(self, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        async with self.http.post(self.bot_url, json=body, headers=headers) as response:
-            text = await response.text()
-            return response.status, json.loads(text) if text else None
-
-    async def say(self, who: tuple[str, str], text: str) -> int:
-        status, _ = await self.post(self.activity(who, text=text))
-        await self.tick()
-        return status
-
-    async def click(
-        self, who: tuple[str, str], verb: str, data: dict[str, Any]
-    ) -> dict[str, Any]:
-        body = self.activity(who, type="invoke", name="adaptiveCard/action",
-                             value={"action": {"type": "Action.Execute", "verb": verb,
-                                               "data": data}})
-        status, response = await self.post(body)
-        assert status == 200, response
-        assert response["statusCode"] == 200 and response["type"].endswith("card.adaptive")
-        await self.tick()
-        return dict(response["value"])
-
-    async def tick(self) -> None:
-        await self.web_app[TICKER_KEY].tick()
-
-    def case(self) -> Case:
-        (case,) = self.app.store.open_cases() or [
-            c for c in self.app.store.cases_for_person(DANA[0], include_closed=True)
-        ]
-        return case
-
-
-def intake_values(app: App, counterpart: str = HANA[0]) -> dict[str, str]:
-    policy = app.policies.get("nsscp")
-    people = app.engine.people("northbay")
-    return {**demo_answers(policy, people[counterpart]), "child_dob": "2016-04-12"}
-
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    connector = Connector()
-    fake = web.Application()
-    fake.router.add_post("/v3/conversations/{conversation}/activities", connector.post_activity)
-    fake.router.add_post(
-        "/v3/conversations/{conversation}/activities/{reply_to}", connector.post_activity
-    )
-    fake.router.add_post("/v3/conversations", connector.create_conversation)
-    fake_server = TestServer(fake, host="127.0.0.1")
-    await fake_server.start_server()
-    clock = SimulatedClock(MONDAY)
-    app = bootstrap(CONFIG, tmp_path / "bot.sqlite3", clock)
-    settings = Settings(config_path=CONFIG, database_path=tmp_path / "bot.sqlite3",
-                        extra_packs=None, tick_seconds=3600, worker_id="test")
-    web_app = build_web_app(app, settings)
-    bot_server = TestServer(web_app, host="127.0.0.1")
-    await bot_server.start_server()
-    async with ClientSession() as http:
-        yield Harness(app, clock, connector, str(bot_server.make_url("/api/messages")),
-                      str(fake_server.make_url("")).rstrip("/"), web_app, http)
-    await bot_server.close()
-    await fake_server.close()
+    async with open_harness(tmp_path) as h:
+        yield h
 
 
 # ---- a whole case -------------------------------------------------------------------------------

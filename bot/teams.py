@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
 from adapters.teams.bot import TeamsBot
-from adapters.teams.notifier import TeamsNotifier
+from adapters.teams.notifier import CHANNEL_PREFIX, TeamsNotifier
 from adapters.teams.route import TeamsEndpoint
 from bot.bootstrap import App
 from bot.settings import Settings, SettingsError
@@ -64,7 +64,13 @@ def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) ->
     aad_to_email = {aad: email for email, aad in email_to_aad.items()}
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotFrameworkConfig(settings)))
     conversation = ConversationService(app.engine, app.store, today=lambda: app.clock.now().date())
-    bot = TeamsBot(conversation, app.store, aad_to_email.get, after_turn)
+    alert_channels = {
+        destination.removeprefix(CHANNEL_PREFIX)
+        for partnership in app.config.partnerships
+        for destination in [partnership.alerts.business_team, *partnership.alerts.stages.values()]
+        if destination.startswith(CHANNEL_PREFIX)
+    }
+    bot = TeamsBot(conversation, app.store, aad_to_email.get, after_turn, alert_channels)
     notifier = TeamsNotifier(
         adapter,
         settings.microsoft_app_id,

@@ -7,7 +7,9 @@ Time moves only through the simulated clock; the scheduler's tick is run explici
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +24,12 @@ from teams_harness import (
     DANA,
     GUS,
     HANA,
+    IVO,
     MONDAY,
+    STRANGER,
     Harness,
     card_text,
+    in_tenant,
     intake_values,
     open_harness,
     tenant_of_request,
@@ -299,3 +304,100 @@ async def test_a_new_chat_takes_the_tenant_teams_sends_in_channel_data(harness: 
     assert created["members"][0]["id"] == HANA[1]
     assert tenant_of_request(created) == "tenant-1"
     assert created["channelData"]["tenant"]["id"] == "tenant-1"
+
+
+# ---- whose service URL and tenant a new chat uses (issue 7, defect 3) --------------------------
+
+
+async def raise_with_hana(h: Harness) -> Case:
+    await h.say(DANA, "escalate")
+    await h.click(DANA, "intake", intake_values(h.app))
+    return h.case()
+
+
+async def lapse_stage_1(h: Harness, case: Case) -> None:
+    """Stage 1 lapses at Tue 17:00; the stage-2 prompts wait for Wednesday 09:00."""
+    h.clock.set(case.stage_due_at + timedelta(minutes=1))
+    await h.tick()
+    assert h.case().stage == 2
+
+
+async def test_a_strangers_message_does_not_re_point_new_chats(harness: Harness) -> None:
+    h = harness
+    case = await raise_with_hana(h)
+    await lapse_stage_1(h, case)
+    # 08:59: a stranger's "hi" through another service URL
+    h.clock.set(datetime(2027, 2, 3, 8, 59, tzinfo=UTC))
+    status, _ = await h.post(h.activity(STRANGER, text="hi", serviceUrl=h.other_url))
+    assert status == 201
+    assert h.app.store.conversation_reference("teams", STRANGER[1]) is None
+    # 09:00: the stage-2 prompts (with the child's details) go to Cal's and Gus's new chats
+    h.clock.set(datetime(2027, 2, 3, 9, 0, tzinfo=UTC))
+    await h.tick()
+    assert h.other.created == []
+    assert [a["_conversation"] for a in h.other.sent] == [f"a:chat-with-{STRANGER[1]}"]
+    assert {CAL[1], GUS[1]} <= {c["members"][0]["id"] for c in h.connector.created}
+
+
+async def test_a_new_chat_uses_the_persons_own_tenant(harness: Harness) -> None:
+    h = harness
+    case = await raise_with_hana(h)
+    # Bea (in the directory) talks to the bot from tenant-2, through another service URL; Gus is
+    # seen there too, in a group chat (so the bot has no 1:1 chat with him yet)
+    await h.post(in_tenant(h.activity(BEA, text="status", serviceUrl=h.other_url), "tenant-2"))
+    group = {"id": "19:group-chat", "conversationType": "groupChat", "tenantId": "tenant-2"}
+    await h.post(in_tenant(h.activity(GUS, text="hi", serviceUrl=h.other_url,
+                                      conversation=group), "tenant-2"))
+    await lapse_stage_1(h, case)
+    h.clock.set(datetime(2027, 2, 3, 9, 0, tzinfo=UTC))
+    await h.tick()
+    # Cal has never been seen: the configured tenant (tenant-1) and its service URL
+    (cal,) = [c for c in h.connector.created if c["members"][0]["id"] == CAL[1]]
+    assert tenant_of_request(cal) == "tenant-1"
+    # Gus was seen in tenant-2: his new chat is opened there, through tenant-2's service URL
+    (gus,) = [c for c in h.other.created if c["members"][0]["id"] == GUS[1]]
+    assert tenant_of_request(gus) == "tenant-2"
+    assert all(c["members"][0]["id"] != GUS[1] for c in h.connector.created)
+
+
+async def test_with_no_tenant_known_a_new_chat_waits(tmp_path: Path) -> None:
+    async with open_harness(tmp_path, microsoft_app_tenant_id="") as h:
+        # an older database's single "_service" reference, pointing elsewhere: ignored
+        legacy = {"serviceUrl": h.other_url, "channelId": "msteams", "bot": {"id": "28:bot"},
+                  "conversation": {"id": "x", "tenantID": "tenant-9"}}
+        h.app.store.save_conversation_reference("teams", "_service", json.dumps(legacy))
+        case = await raise_with_hana(h)
+        assert h.connector.created == [] and h.other.created == []
+        with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
+            rows = db.execute(
+                "SELECT status, last_error FROM outbox WHERE key LIKE ?",
+                (f"%person:{HANA[0]}",),
+            ).fetchall()
+        assert rows and all(status == "pending" for status, _ in rows)  # retried, not failed
+        assert all("no Teams tenant known" in error for _, error in rows)
+        assert EventType.DELIVERY_FAILED not in [e.type for e in h.app.store.history(case.id)]
+
+
+def config_with_teams_channel(tmp_path: Path) -> Path:
+    text = CONFIG.read_text().replace(
+        "business_team: console:northbay-business-team",
+        "business_team: teams:19:northbay-business@thread.tacv2",
+    )
+    path = tmp_path / "partnerships.yaml"
+    path.write_text(text)
+    return path
+
+
+async def test_channel_references_only_for_configured_alert_channels(tmp_path: Path) -> None:
+    async with open_harness(tmp_path, config_with_teams_channel(tmp_path)) as h:
+        for channel in ("19:somewhere-else@thread.tacv2",
+                        "19:northbay-business@thread.tacv2;messageid=1700000000000"):
+            conversation = {"id": channel, "conversationType": "channel", "tenantId": "tenant-1"}
+            await h.post(h.activity(IVO, text="hi", conversation=conversation))
+        saved = h.app.store.conversation_reference
+        assert saved("teams-channel", "19:somewhere-else@thread.tacv2") is None
+        assert saved("teams-channel", "19:northbay-business@thread.tacv2")
+        await raise_with_hana(h)
+        alerts = h.connector.cards_to("19:northbay-business@thread.tacv2")
+        assert any("New professional difference NB-0001" in card_text(c) for c in alerts)
+        assert "Jamie" not in str(alerts)

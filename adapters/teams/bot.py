@@ -1,14 +1,17 @@
 """The Teams bot: turns activities into calls on the conversation service and draws the answers.
 
-No business rules live here. Every inbound activity stores the sender's conversation reference,
-so the bot can message them later (the counterpart, a manager at a later stage).
+No business rules live here. The bot remembers, from authenticated activities of people in the
+directory only: their 1:1 chat (to message them later), their tenant, and that tenant's service
+reference (to open a new 1:1 chat with someone else in the same tenant). Channel references are
+kept only for the channels the configuration names as alert destinations. A stranger's message
+changes nothing the bot will later send through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any, TypeVar
 
@@ -25,8 +28,9 @@ from adapters.teams.cards import adaptive_card, split_action_data
 from dialogs.conversation import ActionResult, ConversationService, Reply
 from dialogs.ports import Store
 
-PLATFORM = "teams"
-DEFAULT_REFERENCE = "_service"  # the latest service URL and tenant, for creating new 1:1 chats
+PLATFORM = "teams"  # a person's 1:1 chat, by AAD object id; and each tenant's service reference
+TENANTS = "teams-tenant"  # a person's tenant, as seen on their own activities, by AAD object id
+CHANNELS = "teams-channel"  # an alert channel's reference, by channel id
 NOT_KNOWN = (
     "I don't know you yet: your Teams account is not in the partnership's directory. "
     "Ask your business team to add you."
@@ -60,6 +64,22 @@ def tenant_of(activity: Activity) -> str:
     return ""
 
 
+def service_key(tenant: str) -> str:
+    """Where a tenant's service reference (service URL, bot account, tenant) is kept, to open new
+    1:1 chats in that tenant. (Older databases kept one ``_service`` for all: it is ignored.)"""
+    return f"_service:{tenant}"
+
+
+def channel_id_of(activity: Activity) -> str:
+    """The channel a channel activity came from, without the thread (``;messageid=``) part."""
+    data = activity.channel_data
+    channel = data.get("channel") if isinstance(data, dict) else None
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str) and channel["id"]:
+        return str(channel["id"])
+    conversation_id = activity.conversation.id if activity.conversation else None
+    return (conversation_id or "").split(";", 1)[0]
+
+
 def reference_json(activity: Activity) -> str:
     """The activity's conversation reference, its tenant filled in (see ``tenant_of``)."""
     reference = TurnContext.get_conversation_reference(activity)
@@ -75,45 +95,60 @@ class TeamsBot(ActivityHandler):
         store: Store,
         email_for_aad: Callable[[str], str | None],
         after_turn: Callable[[], None] = lambda: None,
+        alert_channels: Collection[str] = frozenset(),
     ) -> None:
         self.conversation = conversation
         self.store = store
         self.email_for_aad = email_for_aad
         self.after_turn = after_turn
+        self.alert_channels = frozenset(alert_channels)
 
     async def _sync(self, fn: Callable[..., T], *args: Any) -> T:
         """The engine and store are synchronous: keep them off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args))
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        activity = turn_context.activity
-        sender = activity.from_property
-        if sender is not None and sender.aad_object_id and activity.conversation is not None:
-            if (activity.conversation.conversation_type or "personal") == "personal":
+        # the adapter calls this only once the request is authenticated (a valid Bot Framework
+        # token, or in no-credential mode the route's loopback checks)
+        await self._remember(turn_context.activity)
+        await super().on_turn(turn_context)
+        self.after_turn()
+
+    async def _remember(self, activity: Activity) -> None:
+        conversation = activity.conversation
+        if conversation is None:
+            return
+        kind = conversation.conversation_type or "personal"
+        if kind == "channel":
+            channel = channel_id_of(activity)
+            if channel in self.alert_channels:
+                reference = TurnContext.get_conversation_reference(activity)
+                if reference.conversation is not None:
+                    reference.conversation.id = channel  # post alerts as new threads
+                reference.activity_id = None
                 await self._sync(
                     self.store.save_conversation_reference,
-                    PLATFORM,
-                    sender.aad_object_id,
-                    reference_json(activity),
+                    CHANNELS,
+                    channel,
+                    json.dumps(reference.serialize()),
                 )
+        sender = activity.from_property
+        aad = sender.aad_object_id if sender is not None else None
+        if not aad or self.email_for_aad(aad) is None:
+            return  # only people in the directory
+        if kind == "personal":
+            await self._sync(
+                self.store.save_conversation_reference, PLATFORM, aad, reference_json(activity)
+            )
+        tenant = tenant_of(activity)
+        if tenant:
+            await self._sync(self.store.save_conversation_reference, TENANTS, aad, tenant)
             await self._sync(
                 self.store.save_conversation_reference,
                 PLATFORM,
-                DEFAULT_REFERENCE,
+                service_key(tenant),
                 reference_json(activity),
             )
-        if (
-            activity.conversation is not None
-            and activity.conversation.conversation_type == "channel"
-        ):
-            await self._sync(
-                self.store.save_conversation_reference,
-                "teams-channel",
-                activity.conversation.id,
-                reference_json(activity),
-            )
-        await super().on_turn(turn_context)
-        self.after_turn()
 
     def _actor(self, turn_context: TurnContext) -> str | None:
         sender = turn_context.activity.from_property

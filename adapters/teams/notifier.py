@@ -1,9 +1,12 @@
 """Proactive Teams messages: to a person (their stored 1:1 chat, or a new one) or to a channel.
 
-A person the bot has never seen is reached by creating a 1:1 chat with their AAD object id in the
-tenant and service URL the bot last saw. Teams answers 403 when the app is not installed for that
-person: that is a permanent failure, which the scheduler records on the case and reports to the
-business team, so nothing is silently lost.
+A person the bot has no 1:1 chat with is reached by creating one with their AAD object id in
+*their own* tenant: the tenant seen on their own activities, else the configured
+MicrosoftAppTenantId; and through that tenant's service reference, kept from the activities of
+the directory's people in it. With no tenant or no service reference known the delivery waits
+(retried), rather than going through someone else's. Teams answers 403 when the app is not
+installed for that person: that is a permanent failure, which the scheduler records on the case
+and reports to the business team, so nothing is silently lost.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
 
-from adapters.teams.bot import DEFAULT_REFERENCE, PLATFORM, reference_json
+from adapters.teams.bot import CHANNELS, PLATFORM, TENANTS, reference_json, service_key
 from adapters.teams.cards import adaptive_card
 from dialogs.notifications import Notification, RecipientKind
 from dialogs.ports import DeliveryFailed, Store
@@ -46,7 +49,7 @@ class TeamsNotifier:
         recipient = notification.recipient
         if recipient.kind is RecipientKind.CHANNEL:
             channel_id = recipient.address.removeprefix(CHANNEL_PREFIX)
-            raw = self.store.conversation_reference("teams-channel", channel_id)
+            raw = self.store.conversation_reference(CHANNELS, channel_id)
             if not raw:
                 raise DeliveryFailed(f"the bot is not installed in channel {channel_id}", True)
             await self._send(_reference(raw), notification, refresh_for=[])
@@ -86,16 +89,21 @@ class TeamsNotifier:
             raise _failure(errors[0]) from errors[0]
 
     async def _create_and_send(self, aad: str, notification: Notification) -> None:
-        raw = self.store.conversation_reference(PLATFORM, DEFAULT_REFERENCE)
+        tenant = self.store.conversation_reference(TENANTS, aad) or self.tenant_id
+        if not tenant:
+            raise DeliveryFailed(
+                "no Teams tenant known for this person: they have not messaged the bot and"
+                " MicrosoftAppTenantId is not set",
+                False,
+            )
+        raw = self.store.conversation_reference(PLATFORM, service_key(tenant))
         if not raw:
             raise DeliveryFailed(
-                "no Teams service URL known yet: nobody has messaged the bot", False
+                f"no Teams service URL known yet for tenant {tenant}: nobody in the directory"
+                " has messaged the bot from it",
+                False,
             )
         seen = _reference(raw)
-        tenant = (seen.conversation.tenant_id if seen.conversation else None) or self.tenant_id
-        if not tenant:
-            # Teams refuses a new chat without a tenant; wait until one is known
-            raise DeliveryFailed("no Teams tenant known yet for a new chat", False)
         parameters = ConversationParameters(
             is_group=False,
             bot=seen.bot,

@@ -78,4 +78,5 @@ def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) ->
         email_to_aad.get,
         tenant_id=settings.microsoft_app_tenant_id,
     )
-    return Teams(TeamsEndpoint(adapter, bot), notifier, email_to_aad.get)
+    endpoint = TeamsEndpoint(adapter, bot, local=not settings.microsoft_app_id)
+    return Teams(endpoint, notifier, email_to_aad.get)

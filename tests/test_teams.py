@@ -401,3 +401,107 @@ async def test_channel_references_only_for_configured_alert_channels(tmp_path: P
         alerts = h.connector.cards_to("19:northbay-business@thread.tacv2")
         assert any("New professional difference NB-0001" in card_text(c) for c in alerts)
         assert "Jamie" not in str(alerts)
+
+
+# ---- local no-credential mode cannot be driven from a web page (issue 7, defect 2) -------------
+
+
+async def test_a_web_page_cannot_drive_no_credential_mode(harness: Harness) -> None:
+    h = harness
+    await raise_with_hana(h)
+    hanas_chat = h.app.store.conversation_reference("teams", HANA[1])
+    assert hanas_chat and h.connector_url in hanas_chat
+    # what a page Hana visits can POST cross-site without a preflight: text/plain, its Origin,
+    # and a serviceUrl on a port of its own
+    attack = json.dumps(h.activity(HANA, text="status", serviceUrl=h.other_url))
+    for headers in (
+        {"Content-Type": "text/plain;x=application/json", "Origin": "http://evil.example"},
+        {"Content-Type": "text/plain;x=application/json"},
+        {"Content-Type": "application/json", "Origin": "http://evil.example"},
+        {"Content-Type": "application/json", "Host": "evil.example:3978"},  # DNS rebinding
+    ):
+        assert await h.post_raw(attack, headers) in {403, 415, 421}, headers
+    assert h.other.sent == [] and h.other.created == []
+    assert h.app.store.conversation_reference("teams", HANA[1]) == hanas_chat
+
+
+CONTENT_TYPES = {
+    "application/json": 201,
+    "application/json; charset=utf-8": 201,
+    'Application/JSON;Charset="UTF-8"': 201,
+    "text/plain;x=application/json": 415,
+    "text/plain": 415,
+    "application/x-www-form-urlencoded": 415,
+    "multipart/form-data; boundary=application/json": 415,
+    "application/json;charset=latin-1": 415,
+    "application/json;charset=application/json": 415,
+    "application/json; x=1": 415,
+    "application/json-seq": 415,
+    "application/json, text/plain": 415,
+    "application/json;": 415,
+    "": 415,
+}
+HOSTS = {
+    "127.0.0.1": 201, "127.0.0.1:3978": 201, "127.9.9.9:1": 201, "localhost:3978": 201,
+    "LOCALHOST": 201, "[::1]:3978": 201,
+    "evil.example": 421, "evil.example:3978": 421, "127.0.0.1.evil.example": 421,
+    "localhost.evil.example:3978": 421, "0.0.0.0:3978": 421, "10.0.0.1:3978": 421,
+    "[::1]:x": 421, "": 421,
+}
+ORIGINS = {
+    "http://evil.example": 403, "null": 403, "http://127.0.0.1:56150": 403,
+    "http://localhost:3978": 403,
+}
+
+
+async def test_no_credential_mode_checks_content_type_host_and_origin(harness: Harness) -> None:
+    h = harness
+    body = json.dumps(h.activity(DANA, text="help"))
+    results = {}
+    for content_type, expected in CONTENT_TYPES.items():
+        results[f"Content-Type: {content_type}"] = (
+            await h.post_raw(body, {"Content-Type": content_type}), expected)
+    for host, expected in HOSTS.items():
+        results[f"Host: {host}"] = (
+            await h.post_raw(body, {"Content-Type": "application/json", "Host": host}), expected)
+    for origin, expected in ORIGINS.items():
+        results[f"Origin: {origin}"] = (
+            await h.post_raw(body, {"Content-Type": "application/json", "Origin": origin}),
+            expected)
+    assert {k: v for k, v in results.items() if v[0] != v[1]} == {}
+
+
+SERVICE_URLS = [
+    "http://10.0.0.5:3978/", "https://smba.trafficmanager.net/emea/", "http://evil.example",
+    "http://127.0.0.1.evil.example:80", "http://localhost.evil.example", "ftp://127.0.0.1/",
+    "file:///etc/passwd", "127.0.0.1:3978", "http://user@evil.example@127.0.0.1/",
+    "http://[::ffff:10.0.0.1]/", "",
+]
+
+
+async def test_no_credential_mode_accepts_only_loopback_service_urls(harness: Harness) -> None:
+    h = harness
+    for service_url in SERVICE_URLS:
+        status, _ = await h.post(h.activity(HANA, text="status", serviceUrl=service_url))
+        assert status == 400, service_url
+    assert h.app.store.conversation_reference("teams", HANA[1]) is None
+    port = h.connector_url.rsplit(":", 1)[1]
+    for service_url in (h.connector_url, f"http://localhost:{port}/"):
+        status, _ = await h.post(h.activity(DANA, text="help", serviceUrl=service_url))
+        assert status == 201, service_url
+
+
+async def test_with_credentials_only_json_is_read(tmp_path: Path) -> None:
+    async with open_harness(tmp_path, microsoft_app_id="11111111-2222-3333-4444-555555555555",
+                            microsoft_app_password="not-a-real-secret") as h:
+        body = json.dumps(h.activity(DANA, text="help"))
+        for content_type in ("text/plain;x=application/json",
+                             "application/json;charset=application/json",
+                             "application/json; charset=latin-1"):
+            assert await h.post_raw(body, {"Content-Type": content_type}) == 415, content_type
+        # the token is the authentication here: a proxy's Host or a Teams web client's Origin
+        # is no reason to refuse, but no token is
+        for headers in ({"Content-Type": "application/json; charset=utf-8"},
+                        {"Content-Type": "application/json", "Host": "bot.example"},
+                        {"Content-Type": "application/json", "Origin": "https://teams.example"}):
+            assert await h.post_raw(body, headers) == 401, headers

@@ -1,9 +1,11 @@
 """POST /api/messages, written around CloudAdapter.process_activity rather than .process: the
-latter answers 500 to invokes with a body (Action.Execute). Malformed requests get 400 or 415,
-failed authentication 401; a fault in our own code is logged and answered with an apology."""
+latter answers 500 to invokes with a body (Action.Execute). Malformed requests get a 4xx and one
+log line (see inbound.py), failed authentication 401; a fault in our own code is logged and
+answered with an apology."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,15 +16,17 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
 from adapters.teams.bot import TeamsBot
+from adapters.teams.inbound import Refused, RequestChecks
 
 log = logging.getLogger("escalation_bot.teams")
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 
 
 class TeamsEndpoint:
-    def __init__(self, adapter: CloudAdapter, bot: TeamsBot) -> None:
+    def __init__(self, adapter: CloudAdapter, bot: TeamsBot, local: bool = False) -> None:
         self.adapter = adapter
         self.bot = bot
+        self.checks = RequestChecks(local)
         adapter.on_turn_error = self._on_turn_error
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
@@ -30,20 +34,14 @@ class TeamsEndpoint:
         await context.send_activity(APOLOGY)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if "application/json" not in request.headers.get("Content-Type", ""):
-            return web.json_response({"error": "expected application/json"}, status=415)
         try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(body, dict):
-            return web.json_response({"error": "body is not an activity"}, status=400)
-        try:
-            activity = Activity().deserialize(body)
-        except Exception:  # msrest raises several types for a malformed activity
-            return web.json_response({"error": "body is not an activity"}, status=400)
-        if not activity.type:
-            return web.json_response({"error": "activity has no type"}, status=400)
+            activity = await self._read(request)
+        except Refused as refused:
+            log.warning(
+                "teams request refused", extra={"status": refused.status, "reason": refused.reason}
+            )
+            return web.json_response({"error": refused.reason}, status=refused.status)
+
         try:
             response = await self.adapter.process_activity(
                 request.headers.get("Authorization", ""), activity, self.bot.on_turn
@@ -54,6 +52,20 @@ class TeamsEndpoint:
         if response is None:
             return web.Response(status=201)
         return web.json_response(_plain(response.body), status=response.status)
+
+    async def _read(self, request: web.Request) -> Activity:
+        self.checks.headers(request.headers)
+        try:
+            body = json.loads((await request.read()).decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+            raise Refused(400, "body is not JSON") from None
+        if not isinstance(body, dict):
+            raise Refused(400, "body is not an activity")
+        self.checks.activity(body)
+        try:
+            return Activity().deserialize(body)
+        except Exception:  # msrest raises several types for a malformed activity
+            raise Refused(400, "body is not an activity") from None
 
 
 def _plain(body: Any) -> Any:

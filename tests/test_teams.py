@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import ClientSession
@@ -505,3 +506,37 @@ async def test_with_credentials_only_json_is_read(tmp_path: Path) -> None:
                         {"Content-Type": "application/json", "Host": "bot.example"},
                         {"Content-Type": "application/json", "Origin": "https://teams.example"}):
             assert await h.post_raw(body, headers) == 401, headers
+
+
+# ---- a card action without a valid version is stale (issue 7, defect 9) ------------------------
+
+BAD_VERSIONS: list[dict[str, Any]] = [
+    {}, {"version": "abc"}, {"version": ""}, {"version": "\u00b2"}, {"version": "-1"},
+    {"version": "1.0"}, {"version": "\u0661"}, {"version": " 1"}, {"version": "9" * 5000},
+]
+
+
+async def test_a_card_action_without_a_valid_version_is_refused_as_stale(
+    harness: Harness,
+) -> None:
+    h = harness
+    case = await raise_with_hana(h)
+    before = [e.type for e in h.app.store.history(case.id)]
+    for extra in BAD_VERSIONS:
+        for verb, data in (("acknowledge", {}), ("escalate", {}),
+                           ("escalate", {"submit": "1", "unresolved": "Whether it is needed"})):
+            card = await h.click(HANA, verb, {"case_id": case.id, **data, **extra})
+            assert "has changed since this was shown to you" in card_text(card), (verb, extra)
+            assert "Nothing was changed" in card_text(card)
+    # the same through Action.Submit (a message whose value names the verb)
+    status, _ = await h.post(h.activity(HANA, value={"verb": "acknowledge", "case_id": case.id,
+                                                     "version": "abc"}))
+    assert status == 201
+    assert any("has changed since this was shown to you" in (a.get("text") or "")
+               for a in h.connector.sent if a["_conversation"] == f"a:chat-with-{HANA[1]}")
+    assert [e.type for e in h.app.store.history(case.id)] == before
+    assert h.case().version == case.version and h.case().stage == 1
+    # a refresh carries no version, and still redraws the card; a valid version still acts
+    assert "Case NB-0001" in card_text(await h.click(HANA, "refresh", {"case_id": case.id}))
+    card = await h.click(HANA, "acknowledge", {"case_id": case.id, "version": str(case.version)})
+    assert "has acknowledged case NB-0001" in card_text(card)

@@ -234,8 +234,7 @@ class ConversationService:
         session = intake.start(policy, partnership_id, actor)
         people = self.engine.people(partnership_id)
         session, errors = intake.submit_form(policy, session, values, self.today(), people)
-        start = values.get("start_stage", "1")
-        session.start_stage = int(start) if start.isdigit() else 1
+        session.start_stage = whole_number(values.get("start_stage")) or 1
         session.pathway_choice = values.get("pathway") or None
         if not errors:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -540,3 +541,103 @@ async def test_a_card_action_without_a_valid_version_is_refused_as_stale(
     assert "Case NB-0001" in card_text(await h.click(HANA, "refresh", {"case_id": case.id}))
     card = await h.click(HANA, "acknowledge", {"case_id": case.id, "version": str(case.version)})
     assert "has acknowledged case NB-0001" in card_text(card)
+
+
+# ---- malformed input gets a 4xx and one log line, never a 5xx (issue 7, defect 8) --------------
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+async def test_malformed_bodies_are_4xx(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    h = harness
+    json_type = {"Content-Type": "application/json"}
+    activity = json.dumps(h.activity(DANA, text="help"))
+    cases = {
+        "5,000 levels deep": activity[:-1] + ', "value": ' + "[" * 5000 + "]" * 5000 + "}",
+        "Latin-1": activity.encode()[:-1] + ', "text": "caf\u00e9"}'.encode("latin-1"),
+        "a lone surrogate": activity[:-1] + ', "text": "\\ud800"}',
+        "NaN": activity[:-1] + ', "value": NaN}',
+        "a 5,000-digit number": activity[:-1] + ', "value": ' + "9" * 5000 + "}",
+        "truncated": activity[:40],
+        "a byte-order mark": "\ufeff" + activity,
+    }
+    for name, body in cases.items():
+        caplog.clear()
+        assert await h.post_raw(body, json_type) == 400, name
+        assert len([r for r in caplog.records if r.name.startswith("escalation_bot")]) == 1, name
+        assert tracebacks(caplog) == [], name
+    assert h.connector.sent == []
+
+
+async def test_malformed_activities_are_4xx(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    case = await raise_with_hana(h)
+    sent = len(h.connector.sent)
+
+    def invoke(value: Any) -> dict[str, Any]:
+        return h.activity(HANA, type="invoke", name="adaptiveCard/action", value=value)
+
+    cases = {
+        "no conversation": {k: v for k, v in h.activity(DANA, text="help").items()
+                            if k != "conversation"},
+        "a conversation that is a string": h.activity(DANA, text="help", conversation="c"),
+        "no serviceUrl": {k: v for k, v in h.activity(DANA, text="help").items()
+                          if k != "serviceUrl"},
+        "a serviceUrl that is a number": h.activity(DANA, text="help", serviceUrl=5),
+        "a serviceUrl without a host": h.activity(DANA, text="help", serviceUrl="http://"),
+        "a serviceUrl with a bad port": h.activity(DANA, text="help",
+                                                   serviceUrl="http://127.0.0.1:99999"),
+        "a card action whose value is a string": invoke("abc"),
+        "a card action whose action is a list": invoke({"action": [1]}),
+        "a card action whose data is a string": invoke(
+            {"action": {"type": "Action.Execute", "verb": "acknowledge", "data": "x"}}),
+        "a card action whose verb is an object": invoke(
+            {"action": {"type": "Action.Execute", "verb": {}, "data": {}}}),
+        "an invoke the bot does not handle": h.activity(HANA, type="invoke", name="task/fetch"),
+    }
+    for name, body in cases.items():
+        caplog.clear()
+        started = time.monotonic()
+        status, _ = await h.post(body)
+        assert 400 <= status < 500, (name, status)
+        assert time.monotonic() - started < 2, name  # no retrying some public host
+        assert len([r for r in caplog.records if r.name.startswith("escalation_bot")]) == 1, name
+        assert tracebacks(caplog) == [], name
+    assert len(h.connector.sent) == sent
+    assert h.case().version == case.version
+
+
+async def test_odd_numbers_and_mentions_are_not_faults(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    # "²" passes str.isdigit() but not int(): the intake reads it as no later start
+    card = await h.click(DANA, "intake", {**intake_values(h.app), "start_stage": "\u00b2"})
+    assert "Case NB-0001 raised" in card_text(card)
+    # mention entities as a client might mangle them: the text still reaches the bot
+    mention = {"type": "mention", "mentioned": {"id": "28:bot", "name": "Escalation bot"},
+               "text": "<at>Escalation bot</at>"}
+    for entities in ([None], [{"type": None}], [{"type": "mention"}],
+                     [{"type": "mention", "mentioned": 5}],
+                     [{**mention, "text": None}], [{**mention, "text": "<at>(</at>"}],
+                     [{**mention, "mentioned": {"id": "28:bot", "name": None}, "text": 7}],
+                     [mention]):
+        caplog.clear()
+        activity = h.activity(DANA, text="<at>Escalation bot</at> help", entities=entities)
+        status, _ = await h.post(activity)
+        assert status in {201, 400}, entities
+        assert tracebacks(caplog) == [], entities
+    helps = [t for t in h.connector.texts_to(f"a:chat-with-{DANA[1]}") if "**escalate**" in t]
+    assert helps  # the well-formed mention was removed and "help" understood
+    # a recipient without an id, no recipient at all, no sender; a null among new members
+    for fields in ({"recipient": {}}, {"recipient": None}, {"from": None}, {"from": {}},
+                   {"type": "conversationUpdate", "membersAdded": [None, {"id": "29:x"}]}):
+        caplog.clear()
+        status, _ = await h.post(h.activity(DANA, text="<at>Escalation bot</at> help",
+                                            entities=[mention], **fields))
+        assert status in {201, 400}, fields
+        assert tracebacks(caplog) == [], fields

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any, TypeVar
@@ -25,24 +26,61 @@ from botbuilder.core import (
 from botbuilder.schema import Activity, ActivityTypes
 
 from adapters.teams.cards import adaptive_card, split_action_data
+from dialogs import texts
 from dialogs.conversation import ActionResult, ConversationService, Reply
 from dialogs.ports import Store
+
+log = logging.getLogger("escalation_bot.teams")
 
 PLATFORM = "teams"  # a person's 1:1 chat, by AAD object id; and each tenant's service reference
 TENANTS = "teams-tenant"  # a person's tenant, as seen on their own activities, by AAD object id
 CHANNELS = "teams-channel"  # an alert channel's reference, by channel id
-NOT_KNOWN = (
-    "I don't know you yet: your Teams account is not in the partnership's directory. "
-    "Ask your business team to add you."
-)
-GROUP_REFUSAL = (
-    "To keep the child's details private I only handle cases in a 1:1 chat. Open a chat with me "
-    "and type **escalate** there. Alerts to this channel never name the child."
-)
 CARD_ACTION = "adaptiveCard/action"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 T = TypeVar("T")
+
+
+class ReplyFailed(Exception):
+    """The connector did not take one of the bot's answers (unreachable, or it refused)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def without_bot_mention(activity: Activity) -> str:
+    """The message's text without the bot's @mention. botbuilder's ``remove_recipient_mention``
+    raises on a malformed mention entity (no type, no ``mentioned``, no recipient) and reads the
+    mentioned name as a regular expression; this reads only well-formed mentions, literally."""
+    text = activity.text if isinstance(activity.text, str) else ""
+    bot_id = activity.recipient.id if activity.recipient is not None else None
+    for entity in activity.entities or []:
+        kind = getattr(entity, "type", None)  # a null in the list deserialises as None
+        if not (isinstance(kind, str) and kind.lower() == "mention"):
+            continue
+        fields = getattr(entity, "additional_properties", None) or {}
+        mentioned, mention_text = fields.get("mentioned"), fields.get("text")
+        if (
+            bot_id
+            and isinstance(mentioned, dict)
+            and mentioned.get("id") == bot_id
+            and isinstance(mention_text, str)
+            and mention_text
+        ):
+            text = text.replace(mention_text, "")
+    return text.strip()
+
+
+def card_action(value: Any) -> tuple[str, dict[str, Any]] | None:
+    """The verb and data of an Action.Execute invoke's value; None if it is malformed."""
+    action = value.get("action") if isinstance(value, dict) else None
+    if not isinstance(action, dict):
+        return None
+    verb, data = action.get("verb"), action.get("data", {})
+    if not isinstance(verb, str) or not verb or not isinstance(data, dict | None):
+        return None
+    return verb, data or {}
 
 
 def tenant_of(activity: Activity) -> str:
@@ -158,34 +196,41 @@ class TeamsBot(ActivityHandler):
         sender = turn_context.activity.from_property
         return [sender.id] if sender and sender.id else []
 
+    async def _say(self, turn_context: TurnContext, activity: Activity | str) -> None:
+        try:
+            await turn_context.send_activity(activity)
+        except Exception as exc:  # msrest, aiohttp and the connector's own errors alike
+            raise ReplyFailed(type(exc).__name__) from exc
+
     async def _send(self, turn_context: TurnContext, replies: list[Reply]) -> None:
         for reply in replies:
             if reply.card is not None:
                 card = adaptive_card(reply.card, self._refresh_for(turn_context))
                 activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
                 activity.text = reply.text or None
-                await turn_context.send_activity(activity)
+                await self._say(turn_context, activity)
             elif reply.text:
-                await turn_context.send_activity(reply.text)
+                await self._say(turn_context, reply.text)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         conversation = turn_context.activity.conversation
         if conversation is not None and conversation.conversation_type not in (None, "personal"):
             # Cases carry a child's details: never run one where a whole team or group can read it
-            await turn_context.send_activity(GROUP_REFUSAL)
+            await self._say(turn_context, texts.TEAMS_GROUP_REFUSAL)
             return
         actor = self._actor(turn_context)
         if actor is None:
-            await turn_context.send_activity(NOT_KNOWN)
+            await self._say(turn_context, texts.TEAMS_NOT_KNOWN)
             return
         value = turn_context.activity.value
-        if isinstance(value, dict) and value.get("verb"):  # Action.Submit from an older client
+        verb = value.get("verb") if isinstance(value, dict) else None
+        if isinstance(verb, str) and verb:  # Action.Submit from an older client
+            assert isinstance(value, dict)
             data = {k: v for k, v in value.items() if k != "verb"}
-            result = await self._action(actor, str(value["verb"]), data)
+            result = await self._action(actor, verb, data)
             await self._send(turn_context, [Reply(text=result.message, card=result.card)])
             return
-        TurnContext.remove_recipient_mention(turn_context.activity)
-        text = (turn_context.activity.text or "").strip()
+        text = without_bot_mention(turn_context.activity)
         replies = await self._sync(self.conversation.on_text, actor, text)
         await self._send(turn_context, replies)
 
@@ -196,12 +241,15 @@ class TeamsBot(ActivityHandler):
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
         if activity.name != CARD_ACTION:
-            return await super().on_invoke_activity(turn_context)
+            # the SDK answers 501 to invokes nobody handles; the bot takes only card actions
+            return _refusal("unsupported invoke")
+        found = card_action(activity.value)
+        if found is None:
+            return _refusal("malformed card action")
         actor = self._actor(turn_context)
         if actor is None:
-            return _message_response(NOT_KNOWN)
-        action = (activity.value or {}).get("action") or {}
-        result = await self._action(actor, str(action.get("verb", "")), action.get("data") or {})
+            return _message_response(texts.TEAMS_NOT_KNOWN)
+        result = await self._action(actor, *found)
         card = adaptive_card(result.card, self._refresh_for(turn_context))
         return InvokeResponse(
             status=200, body={"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
@@ -212,11 +260,13 @@ class TeamsBot(ActivityHandler):
     ) -> None:
         recipient = turn_context.activity.recipient
         for member in members_added:
-            if recipient is None or member.id != recipient.id:
-                await turn_context.send_activity(
-                    "Hello. Type **escalate** to raise a professional difference with another "
-                    "agency about a child, **status** to see your cases, or **help**."
-                )
+            if member is not None and (recipient is None or member.id != recipient.id):
+                await self._say(turn_context, texts.TEAMS_WELCOME)
+
+
+def _refusal(reason: str) -> InvokeResponse:
+    log.warning("teams request refused", extra={"status": 400, "reason": reason})
+    return InvokeResponse(status=400, body={"error": reason})
 
 
 def _message_response(text: str) -> InvokeResponse:

@@ -14,11 +14,17 @@ and the activity's ``serviceUrl``, where replies go, must be on loopback too.
 
 With credentials the Bot Framework token authenticates the request (and binds its serviceUrl), so
 only the content type (a JSON media type, UTF-8) and the activity's shape are checked here.
+
+In both modes the body must be UTF-8 JSON (no NaN, no lone surrogates) nested at most
+``MAX_DEPTH`` levels (5,000 levels used to end in a RecursionError and a 500), and the activity
+must name its type, its conversation and a well-formed http(s) serviceUrl before botbuilder is
+called (without one the SDK answered 500, after retrying a public host for seconds).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +35,8 @@ _QUOTED = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
 _MEDIA_TYPE = re.compile(rf"({_TOKEN})/({_TOKEN})")
 _PARAMETER = re.compile(rf"[ \t]*;[ \t]*({_TOKEN})=({_TOKEN}|{_QUOTED})")
 _PORT = re.compile(r":[0-9]{1,5}")
+_UNSAFE_ID = re.compile(r"[^\x21-\x7e]|[/?#\\%]")  # conversation ids go into the connector's URL
+MAX_DEPTH = 64  # a Teams activity nests about 6 deep; a card's data a few more
 
 
 class Refused(Exception):
@@ -80,6 +88,53 @@ def is_loopback_host(host: str) -> bool:
     return (not port or _PORT.fullmatch(port) is not None) and is_loopback_name(name)
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """UTF-8 JSON text, nested at most ``MAX_DEPTH`` deep, with no NaN and no lone surrogates."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "body is not UTF-8") from None
+    try:
+        body = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:  # the C parser stops at Python's recursion limit, cleanly
+        raise Refused(400, f"body is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # JSONDecodeError, or a number of more than 4,300 digits
+        raise Refused(400, "body is not JSON") from None
+    _check_tree(body)
+    return body
+
+
+def _check_tree(body: Any) -> None:
+    """Depth and text, walked without recursion."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_DEPTH:
+                raise Refused(400, f"body is nested deeper than {MAX_DEPTH} levels")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, value in items:
+                if isinstance(key, str):
+                    _check_text(key)
+                pending.append((value, depth + 1))
+        elif isinstance(node, str):
+            _check_text(node)
+
+
+def _check_text(text: str) -> None:
+    # a lone surrogate ("\ud800") is valid JSON but no valid text: refuse it here, before it
+    # reaches a store or a log that cannot encode it
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Refused(400, "body holds text that is not Unicode") from None
+
+
 class RequestChecks:
     def __init__(self, local: bool) -> None:
         self.local = local  # no-credential mode
@@ -118,6 +173,11 @@ class RequestChecks:
         conversation = body.get("conversation")
         if not isinstance(conversation, dict) or not _text(conversation.get("id")):
             raise Refused(400, "activity has no conversation")
+        if _UNSAFE_ID.search(conversation["id"]):
+            raise Refused(400, "activity's conversation id is malformed")
+        for account in ("from", "recipient"):
+            if body.get(account) is not None and not isinstance(body[account], dict):
+                raise Refused(400, f"activity's {account} is not an account")
         self._service_url(body.get("serviceUrl"))
 
     def _service_url(self, value: Any) -> None:

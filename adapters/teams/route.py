@@ -5,7 +5,6 @@ answered with an apology."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -15,11 +14,11 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
-from adapters.teams.bot import TeamsBot
-from adapters.teams.inbound import Refused, RequestChecks
+from adapters.teams.bot import ReplyFailed, TeamsBot
+from adapters.teams.inbound import Refused, RequestChecks, parse_json
+from dialogs import texts
 
 log = logging.getLogger("escalation_bot.teams")
-APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 
 
 class TeamsEndpoint:
@@ -30,8 +29,17 @@ class TeamsEndpoint:
         adapter.on_turn_error = self._on_turn_error
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        """Never raises: a failure here would be answered 500 with a second traceback."""
+        if isinstance(error, ReplyFailed):
+            # the connector did not take the bot's answer: one line, and no apology to send
+            # through the same connector
+            log.warning("teams reply not delivered", extra={"error": error.reason})
+            return
         log.error("teams turn failed: %s", type(error).__name__, exc_info=error)
-        await context.send_activity(APOLOGY)
+        try:
+            await context.send_activity(texts.APOLOGY)
+        except Exception as exc:  # the connector is unreachable too: nothing more to say
+            log.warning("teams apology not delivered", extra={"error": type(exc).__name__})
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -56,9 +64,10 @@ class TeamsEndpoint:
     async def _read(self, request: web.Request) -> Activity:
         self.checks.headers(request.headers)
         try:
-            body = json.loads((await request.read()).decode("utf-8"))
-        except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
-            raise Refused(400, "body is not JSON") from None
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise Refused(413, "body is too large") from None
+        body = parse_json(raw)
         if not isinstance(body, dict):
             raise Refused(400, "body is not an activity")
         self.checks.activity(body)

@@ -641,3 +641,33 @@ async def test_odd_numbers_and_mentions_are_not_faults(
                                             entities=[mention], **fields))
         assert status in {201, 400}, fields
         assert tracebacks(caplog) == [], fields
+
+
+# ---- a notification sent twice carries the same activity id (issue 7, defect 10) ---------------
+
+
+async def test_a_notification_sent_again_after_a_crash_has_the_same_activity_id(
+    harness: Harness,
+) -> None:
+    h = harness
+    sent = h.connector.sent
+    await h.say(DANA, "escalate")
+    before = len(sent)
+    await h.click(DANA, "intake", intake_values(h.app))  # Hana is told, in a new chat
+    case = h.case()
+    await h.click(HANA, "acknowledge", {"case_id": case.id, "version": str(case.version)})
+    proactive = sent[before:]  # Hana's card, then Dana's (told of the acknowledgement)
+    assert {a["_conversation"] for a in proactive} == {f"a:chat-with-{HANA[1]}",
+                                                       f"a:chat-with-{DANA[1]}"}
+    first = {a.get("id"): a["_conversation"] for a in proactive}
+    assert all(first) and len(first) == len(proactive)  # an id each, none shared
+    # the process dies after Teams took the messages and before the outbox marked them sent:
+    # after the lease they are due again, and go again
+    with sqlite3.connect(h.app.store.path) as db:  # type: ignore[attr-defined]
+        db.execute("UPDATE outbox SET status = 'pending', sent_at = NULL WHERE status = 'sent'")
+    h.clock.set(h.clock.now() + timedelta(seconds=61))  # the lease (60 s) has run out
+    before = len(sent)
+    await h.tick()
+    again = {a.get("id"): a["_conversation"] for a in sent[before:]}
+    assert again == first  # each repeat carries its first copy's id, to the same chat
+    assert not any(HANA[0] in i or DANA[0] in i or case.id in i for i in again)

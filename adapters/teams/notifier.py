@@ -7,16 +7,29 @@ the directory's people in it. With no tenant or no service reference known the d
 (retried), rather than going through someone else's. Teams answers 403 when the app is not
 installed for that person: that is a permanent failure, which the scheduler records on the case
 and reports to the business team, so nothing is silently lost.
+
+Delivery is at-least-once (a crash between Teams taking a message and the outbox marking it sent
+repeats it), so every message carries an activity id derived from its notification key: a repeat
+has the same id as the first copy. botbuilder clears outgoing ids, so the connector client is
+called directly. Teams assigns its own ids and documents no de-duplication on ours: in Teams a
+repeat can still show twice (see README, "Children's data").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
+from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import BotAdapter, CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
+from botbuilder.schema import (
+    Activity,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+)
 
 from adapters.teams.bot import CHANNELS, PLATFORM, TENANTS, reference_json, service_key
 from adapters.teams.cards import adaptive_card
@@ -24,6 +37,31 @@ from dialogs.notifications import Notification, RecipientKind
 from dialogs.ports import DeliveryFailed, Store
 
 CHANNEL_PREFIX = "teams:"
+
+
+def activity_id(notification_key: str) -> str:
+    """The same notification always gets the same id. A digest rather than the key itself, which
+    names the recipient's address and the case."""
+    return "escalation-" + hashlib.sha256(notification_key.encode()).hexdigest()[:32]
+
+
+async def post_with_id(
+    turn_context: TurnContext, card: dict[str, Any], notification_key: str
+) -> None:
+    """Send ``card`` into the turn's conversation under our own activity id, as
+    ``TurnContext.send_activity`` would, except that it (and CloudAdapter.send_activities) sets
+    every outgoing ``id`` to None."""
+    message: Activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    reference = TurnContext.get_conversation_reference(turn_context.activity)
+    message = TurnContext.apply_conversation_reference(message, reference)
+    message.input_hint = message.input_hint or "acceptingInput"
+    message.id = activity_id(notification_key)
+    client = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+    conversation_id = message.conversation.id
+    if message.reply_to_id:
+        await client.conversations.reply_to_activity(conversation_id, message.reply_to_id, message)
+    else:
+        await client.conversations.send_to_conversation(conversation_id, message)
 
 
 def _status(error: Exception) -> int | None:
@@ -75,9 +113,7 @@ class TeamsNotifier:
             # caught here: an exception escaping would reach the adapter's on_turn_error, which
             # apologises into the chat and swallows it, and the message would count as sent
             try:
-                await turn_context.send_activity(
-                    MessageFactory.attachment(CardFactory.adaptive_card(card))
-                )
+                await post_with_id(turn_context, card, notification.key)
             except Exception as exc:
                 errors.append(exc)
 
@@ -117,9 +153,7 @@ class TeamsNotifier:
 
         async def send(turn_context: TurnContext) -> None:
             try:
-                await turn_context.send_activity(
-                    MessageFactory.attachment(CardFactory.adaptive_card(card))
-                )
+                await post_with_id(turn_context, card, notification.key)
             except Exception as exc:
                 errors.append(exc)
                 return

@@ -568,6 +568,10 @@ async def test_malformed_bodies_are_4xx(harness: Harness, caplog: pytest.LogCapt
         assert await h.post_raw(body, json_type) == 400, name
         assert len([r for r in caplog.records if r.name.startswith("escalation_bot")]) == 1, name
         assert tracebacks(caplog) == [], name
+    caplog.clear()
+    too_large = activity[:-1] + ', "value": "' + "x" * (1024 * 1024) + '"}'
+    assert await h.post_raw(too_large, json_type) == 413
+    assert len([r for r in caplog.records if r.name.startswith("escalation_bot")]) == 1
     assert h.connector.sent == []
 
 

@@ -35,7 +35,7 @@ _QUOTED = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
 _MEDIA_TYPE = re.compile(rf"({_TOKEN})/({_TOKEN})")
 _PARAMETER = re.compile(rf"[ \t]*;[ \t]*({_TOKEN})=({_TOKEN}|{_QUOTED})")
 _PORT = re.compile(r":[0-9]{1,5}")
-_UNSAFE_ID = re.compile(r"[^\x21-\x7e]|[/?#\\%]")  # conversation ids go into the connector's URL
+_UNSAFE_ID = re.compile(r"[^\x21-\x7e]")  # ids go into the connector's URLs: printable ASCII
 MAX_DEPTH = 64  # a Teams activity nests about 6 deep; a card's data a few more
 
 

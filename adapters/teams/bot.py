@@ -25,6 +25,14 @@ from botbuilder.core import (
 )
 from botbuilder.schema import Activity, ActivityTypes
 
+from adapters.teams.activity import (
+    card_action,
+    channel_id_of,
+    reference_json,
+    service_key,
+    tenant_of,
+    without_bot_mention,
+)
 from adapters.teams.cards import adaptive_card, split_action_data
 from dialogs import texts
 from dialogs.conversation import ActionResult, ConversationService, Reply
@@ -47,83 +55,6 @@ class ReplyFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def without_bot_mention(activity: Activity) -> str:
-    """The message's text without the bot's @mention. botbuilder's ``remove_recipient_mention``
-    raises on a malformed mention entity (no type, no ``mentioned``, no recipient) and reads the
-    mentioned name as a regular expression; this reads only well-formed mentions, literally."""
-    text = activity.text if isinstance(activity.text, str) else ""
-    bot_id = activity.recipient.id if activity.recipient is not None else None
-    for entity in activity.entities or []:
-        kind = getattr(entity, "type", None)  # a null in the list deserialises as None
-        if not (isinstance(kind, str) and kind.lower() == "mention"):
-            continue
-        fields = getattr(entity, "additional_properties", None) or {}
-        mentioned, mention_text = fields.get("mentioned"), fields.get("text")
-        if (
-            bot_id
-            and isinstance(mentioned, dict)
-            and mentioned.get("id") == bot_id
-            and isinstance(mention_text, str)
-            and mention_text
-        ):
-            text = text.replace(mention_text, "")
-    return text.strip()
-
-
-def card_action(value: Any) -> tuple[str, dict[str, Any]] | None:
-    """The verb and data of an Action.Execute invoke's value; None if it is malformed."""
-    action = value.get("action") if isinstance(value, dict) else None
-    if not isinstance(action, dict):
-        return None
-    verb, data = action.get("verb"), action.get("data", {})
-    if not isinstance(verb, str) or not verb or not isinstance(data, dict | None):
-        return None
-    return verb, data or {}
-
-
-def tenant_of(activity: Activity) -> str:
-    """The activity's tenant, where Teams sends it: ``channelData.tenant.id``, else the
-    conversation's ``tenantId``. botbuilder reads only ``conversation.tenantID`` (capital D), which
-    Teams never sends, so its own ``conversation.tenant_id`` is empty for every Teams activity."""
-    data = activity.channel_data
-    if isinstance(data, dict):
-        tenant = data.get("tenant")
-        if isinstance(tenant, dict) and isinstance(tenant.get("id"), str) and tenant["id"]:
-            return str(tenant["id"])
-    conversation = activity.conversation
-    if conversation is None:
-        return ""
-    extra = getattr(conversation, "additional_properties", None) or {}
-    for raw in (conversation.tenant_id, extra.get("tenantId")):
-        if isinstance(raw, str) and raw:
-            return raw
-    return ""
-
-
-def service_key(tenant: str) -> str:
-    """Where a tenant's service reference (service URL, bot account, tenant) is kept, to open new
-    1:1 chats in that tenant. (Older databases kept one ``_service`` for all: it is ignored.)"""
-    return f"_service:{tenant}"
-
-
-def channel_id_of(activity: Activity) -> str:
-    """The channel a channel activity came from, without the thread (``;messageid=``) part."""
-    data = activity.channel_data
-    channel = data.get("channel") if isinstance(data, dict) else None
-    if isinstance(channel, dict) and isinstance(channel.get("id"), str) and channel["id"]:
-        return str(channel["id"])
-    conversation_id = activity.conversation.id if activity.conversation else None
-    return (conversation_id or "").split(";", 1)[0]
-
-
-def reference_json(activity: Activity) -> str:
-    """The activity's conversation reference, its tenant filled in (see ``tenant_of``)."""
-    reference = TurnContext.get_conversation_reference(activity)
-    if reference.conversation is not None and not reference.conversation.tenant_id:
-        reference.conversation.tenant_id = tenant_of(activity) or None
-    return json.dumps(reference.serialize())
 
 
 class TeamsBot(ActivityHandler):
@@ -223,11 +154,10 @@ class TeamsBot(ActivityHandler):
             await self._say(turn_context, texts.TEAMS_NOT_KNOWN)
             return
         value = turn_context.activity.value
-        verb = value.get("verb") if isinstance(value, dict) else None
-        if isinstance(verb, str) and verb:  # Action.Submit from an older client
-            assert isinstance(value, dict)
+        if isinstance(value, dict) and isinstance(value.get("verb"), str) and value["verb"]:
+            # Action.Submit from an older client
             data = {k: v for k, v in value.items() if k != "verb"}
-            result = await self._action(actor, verb, data)
+            result = await self._action(actor, value["verb"], data)
             await self._send(turn_context, [Reply(text=result.message, card=result.card)])
             return
         text = without_bot_mention(turn_context.activity)

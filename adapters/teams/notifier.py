@@ -31,7 +31,8 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
-from adapters.teams.bot import CHANNELS, PLATFORM, TENANTS, reference_json, service_key
+from adapters.teams.activity import reference_json, service_key
+from adapters.teams.bot import CHANNELS, PLATFORM, TENANTS
 from adapters.teams.cards import adaptive_card
 from dialogs.notifications import Notification, RecipientKind
 from dialogs.ports import DeliveryFailed, Store

@@ -507,6 +507,10 @@ async def test_with_credentials_only_json_is_read(tmp_path: Path) -> None:
                         {"Content-Type": "application/json", "Host": "bot.example"},
                         {"Content-Type": "application/json", "Origin": "https://teams.example"}):
             assert await h.post_raw(body, headers) == 401, headers
+        # nothing is remembered from a request that did not authenticate
+        saved = h.app.store.conversation_reference
+        assert saved("teams", DANA[1]) is None and saved("teams", "_service:tenant-1") is None
+        assert saved("teams-tenant", DANA[1]) is None
 
 
 # ---- a card action without a valid version is stale (issue 7, defect 9) ------------------------

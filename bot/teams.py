@@ -19,7 +19,7 @@ from botframework.connector.auth import AuthenticationConstants
 
 from adapters.teams.auth import ChannelTokenValidator, TeamsAuthentication
 from adapters.teams.bot import TeamsBot
-from adapters.teams.notifier import TeamsNotifier
+from adapters.teams.notifier import CHANNEL_PREFIX, TeamsNotifier
 from adapters.teams.route import TeamsEndpoint
 from adapters.teams.signing_keys import SigningKeys
 from bot.bootstrap import App
@@ -142,6 +142,19 @@ def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) ->
     sdk = ConfigurationBotFrameworkAuthentication(_BotFrameworkConfig(settings))
     adapter = CloudAdapter(TeamsAuthentication(sdk, validator))
     conversation = ConversationService(app.engine, app.store, today=lambda: app.clock.now().date())
-    bot = TeamsBot(conversation, app.store, aad_to_email.get, after_turn)
-    notifier = TeamsNotifier(adapter, settings.microsoft_app_id, app.store, email_to_aad.get)
-    return Teams(TeamsEndpoint(adapter, bot), notifier, email_to_aad.get, keys)
+    alert_channels = {
+        destination.removeprefix(CHANNEL_PREFIX)
+        for partnership in app.config.partnerships
+        for destination in [partnership.alerts.business_team, *partnership.alerts.stages.values()]
+        if destination.startswith(CHANNEL_PREFIX)
+    }
+    bot = TeamsBot(conversation, app.store, aad_to_email.get, after_turn, alert_channels)
+    notifier = TeamsNotifier(
+        adapter,
+        settings.microsoft_app_id,
+        app.store,
+        email_to_aad.get,
+        tenant_id=settings.microsoft_app_tenant_id,
+    )
+    endpoint = TeamsEndpoint(adapter, bot, local=not settings.microsoft_app_id)
+    return Teams(endpoint, notifier, email_to_aad.get, keys)

@@ -21,7 +21,7 @@ from dialogs import intake, record_dialog, texts
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
 from dialogs.case import Case
 from dialogs.commands import Acknowledge, Command, CompleteStep
-from dialogs.engine import Engine
+from dialogs.engine import Engine, stale_message
 from dialogs.errors import DomainError, InvalidInput, StaleCase
 from dialogs.messages import party_card, to_input, when
 from dialogs.ports import Store
@@ -213,7 +213,11 @@ class ConversationService:
             return ActionResult(Card(title=exc.message), exc.message)
         if verb == REFRESH_VERB:
             return ActionResult(self.case_card(case, actor))
-        version = int(data["version"]) if data.get("version", "").isdigit() else None
+        version = whole_number(data.get("version"))
+        if version is None:
+            # every case card carries the version it shows: without one the click cannot be
+            # checked against the case, so it is treated as stale and changes nothing
+            return self._stale(case, actor)
         if verb in IMMEDIATE:
             base = {"actor": actor, "case_id": case.id, "expected_version": version}
             command: Command = (
@@ -225,7 +229,7 @@ class ConversationService:
         if verb in PURPOSES:
             purpose = record_dialog.Purpose(verb)
             if data.get("submit") != "1":
-                if version is not None and version != case.version:
+                if version != case.version:
                     return self._stale(case, actor)
                 return ActionResult(self.purpose_card(case, purpose, actor, version))
             return self._submit_purpose(actor, case, purpose, version, values)
@@ -246,8 +250,7 @@ class ConversationService:
         session.id = data.get("intake_id") or fallback
         people = self.engine.people(partnership_id)
         session, errors = intake.submit_form(policy, session, values, self.today(), people)
-        start = values.get("start_stage", "1")
-        session.start_stage = int(start) if start.isdigit() else 1
+        session.start_stage = whole_number(values.get("start_stage")) or 1
         session.pathway_choice = values.get("pathway") or None
         if not errors:
             try:
@@ -268,13 +271,12 @@ class ConversationService:
         actor: str,
         case: Case,
         purpose: record_dialog.Purpose,
-        version: int | None,
+        version: int,
         values: dict[str, str],
     ) -> ActionResult:
         policy = self.engine.policy_for(case)
         session = record_dialog.start(case, purpose, actor)
-        if version is not None:
-            session.case_version = version
+        session.case_version = version
         session, errors = record_dialog.submit_form(
             policy, session, values, self.today(), self.engine.people(case.partnership_id)
         )
@@ -313,11 +315,7 @@ class ConversationService:
 
     def _stale(self, case: Case, actor: str) -> ActionResult:
         current = self.store.get_case(case.id) or case
-        notice = StaleCase(
-            texts.STALE.format(
-                reference=current.reference, stage=current.stage, status=current.status.value
-            )
-        ).message
+        notice = stale_message(current)  # the engine's own words for a stale click
         return ActionResult(self.case_card(current, actor, notice=notice), notice)
 
     # ---- cards ---------------------------------------------------------------------------------
@@ -434,6 +432,14 @@ def intake_card(
             )
         ],
     )
+
+
+def whole_number(raw: str | None, max_digits: int = 9) -> int | None:
+    """A non-negative whole number in ASCII digits, as the bot's own cards write one (a case
+    version, a stage). ``str.isdigit`` also accepts "²" and other digits ``int`` refuses."""
+    if raw and len(raw) <= max_digits and raw.isascii() and raw.isdecimal():
+        return int(raw)
+    return None
 
 
 def _prompt_text(prompt: intake.Prompt) -> str:

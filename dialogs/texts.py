@@ -156,6 +156,19 @@ BUTTON_STEP_DONE = "Mark done: {step}"
 BUTTON_DECIDE = "Record final decision"
 
 # chat conversations
+TEAMS_WELCOME = (
+    "Hello. Type **escalate** to raise a professional difference with another agency about a "
+    "child, **status** to see your cases, or **help**."
+)
+TEAMS_NOT_KNOWN = (
+    "I don't know you yet: your Teams account is not in the partnership's directory. "
+    "Ask your business team to add you."
+)
+TEAMS_GROUP_REFUSAL = (
+    "To keep the child's details private I only handle cases in a 1:1 chat. Open a chat with me "
+    "and type **escalate** there. Alerts to this channel never name the child."
+)
+APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 FIX_THE_CARD = "Please check the highlighted fields."
 INTAKE_TITLE = "Raise a professional difference ({policy})"
 IMMEDIATE_RISK_HEADING = "If the child is at immediate risk"

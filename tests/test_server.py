@@ -153,9 +153,14 @@ def test_the_first_tick_processes_what_fell_due_while_down(database: Path) -> No
     )
     try:
         running.wait_ready()
+        # ready means able to serve, not done catching up: wait for the first tick's work
         store = SqliteStore(database)
         try:
+            deadline = time.monotonic() + 30
             escalated = store.get_case(case.id)
+            while escalated is not None and escalated.stage == 1 and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling a real process, not waiting on a deadline
+                escalated = store.get_case(case.id)
             history = store.history(case.id)
         finally:
             store.close()

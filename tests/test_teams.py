@@ -1,169 +1,50 @@
 """Teams end to end through the real botbuilder adapter and our route, over real HTTP on loopback,
-with a fake Bot Connector (the activities' serviceUrl) capturing everything the bot sends.
+with fake Bot Connectors (the activities' serviceUrl) capturing everything the bot sends
+(``teams_harness.py``).
 
 Time moves only through the simulated clock; the scheduler's tick is run explicitly.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
+import sqlite3
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestServer
+from teams_harness import (
+    BEA,
+    CAL,
+    CONFIG,
+    DANA,
+    GUS,
+    HANA,
+    IVO,
+    STRANGER,
+    Harness,
+    card_text,
+    in_tenant,
+    intake_values,
+    open_harness,
+    tenant_of_request,
+)
 
-from bot.bootstrap import App, bootstrap
 from bot.demo import demo_answers, outcome_answers
-from bot.server import TICKER_KEY, build_web_app
 from bot.settings import Settings, SettingsError
 from bot.teams import check_credentials
 from dialogs.case import Case, CaseStatus
-from dialogs.clock import SimulatedClock
 from dialogs.events import EventType
-
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "examples" / "partnerships.yaml"
-MONDAY = datetime(2027, 2, 1, 10, tzinfo=UTC)  # NSSCP stage 1 due Tue 17:00, stage 2 Thu 17:00
-
-DANA = ("dana.marsh@council.northbay.example", "00000000-0000-0000-0000-0000000000020")
-HANA = ("hana.moss@health.northbay.example", "00000000-0000-0000-0000-0000000000021")
-CAL = ("cal.birch@council.northbay.example", "00000000-0000-0000-0000-0000000000022")
-GUS = ("gus.penn@health.northbay.example", "00000000-0000-0000-0000-0000000000023")
-BEA = ("bea.lane@council.northbay.example", "00000000-0000-0000-0000-0000000000025")
-
-
-@dataclass
-class Connector:
-    """A fake Bot Connector: records what the bot sends; refuses chosen people with 403."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    created: list[dict[str, Any]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def post_activity(self, request: web.Request) -> web.Response:
-        activity = await request.json()
-        activity["_conversation"] = request.match_info["conversation"]
-        self.sent.append(activity)
-        return web.json_response({"id": f"activity-{next(self.ids)}"})
-
-    async def create_conversation(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        member = body["members"][0]["id"]
-        if member in self.refuse:
-            return web.json_response({"error": {"code": "Forbidden"}}, status=403)
-        self.created.append(body)
-        return web.json_response({"id": f"a:chat-with-{member}"})
-
-    def cards_to(self, conversation: str) -> list[dict[str, Any]]:
-        return [
-            attachment["content"]
-            for activity in self.sent
-            if activity["_conversation"] == conversation
-            for attachment in activity.get("attachments") or []
-        ]
-
-    def texts_to(self, conversation: str) -> list[str]:
-        return [a.get("text") or "" for a in self.sent if a["_conversation"] == conversation]
-
-
-def card_text(card: dict[str, Any]) -> str:
-    return json.dumps(card)
-
-
-@dataclass
-class Harness:
-    app: App
-    clock: SimulatedClock
-    connector: Connector
-    bot_url: str
-    connector_url: str
-    web_app: web.Application
-    http: ClientSession
-
-    def activity(self, who: tuple[str, str], **fields: Any) -> dict[str, Any]:
-        email, aad = who
-        return {
-            "type": "message",
-            "id": f"in-{email}",
-            "channelId": "msteams",
-            "serviceUrl": self.connector_url,
-            "from": {"id": f"29:{aad}", "aadObjectId": aad, "name": email},
-            "recipient": {"id": "28:bot", "name": "Escalation bot"},
-            "conversation": {"id": f"a:chat-with-{aad}", "conversationType": "personal",
-                             "tenantId": "tenant-1"},
-            "channelData": {"tenant": {"id": "tenant-1"}},
-            **fields,
-        }
-
-    async def post(self, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        async with self.http.post(self.bot_url, json=body, headers=headers) as response:
-            text = await response.text()
-            return response.status, json.loads(text) if text else None
-
-    async def say(self, who: tuple[str, str], text: str) -> int:
-        status, _ = await self.post(self.activity(who, text=text))
-        await self.tick()
-        return status
-
-    async def click(
-        self, who: tuple[str, str], verb: str, data: dict[str, Any]
-    ) -> dict[str, Any]:
-        body = self.activity(who, type="invoke", name="adaptiveCard/action",
-                             value={"action": {"type": "Action.Execute", "verb": verb,
-                                               "data": data}})
-        status, response = await self.post(body)
-        assert status == 200, response
-        assert response["statusCode"] == 200 and response["type"].endswith("card.adaptive")
-        await self.tick()
-        return dict(response["value"])
-
-    async def tick(self) -> None:
-        await self.web_app[TICKER_KEY].tick()
-
-    def case(self) -> Case:
-        (case,) = self.app.store.open_cases() or [
-            c for c in self.app.store.cases_for_person(DANA[0], include_closed=True)
-        ]
-        return case
-
-
-def intake_values(app: App, counterpart: str = HANA[0]) -> dict[str, str]:
-    policy = app.policies.get("nsscp")
-    people = app.engine.people("northbay")
-    return {**demo_answers(policy, people[counterpart]), "child_dob": "2016-04-12"}
 
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    connector = Connector()
-    fake = web.Application()
-    fake.router.add_post("/v3/conversations/{conversation}/activities", connector.post_activity)
-    fake.router.add_post(
-        "/v3/conversations/{conversation}/activities/{reply_to}", connector.post_activity
-    )
-    fake.router.add_post("/v3/conversations", connector.create_conversation)
-    fake_server = TestServer(fake, host="127.0.0.1")
-    await fake_server.start_server()
-    clock = SimulatedClock(MONDAY)
-    app = bootstrap(CONFIG, tmp_path / "bot.sqlite3", clock)
-    settings = Settings(config_path=CONFIG, database_path=tmp_path / "bot.sqlite3",
-                        extra_packs=None, tick_seconds=3600, worker_id="test")
-    web_app = build_web_app(app, settings)
-    bot_server = TestServer(web_app, host="127.0.0.1")
-    await bot_server.start_server()
-    async with ClientSession() as http:
-        yield Harness(app, clock, connector, str(bot_server.make_url("/api/messages")),
-                      str(fake_server.make_url("")).rstrip("/"), web_app, http)
-    await bot_server.close()
-    await fake_server.close()
+    async with open_harness(tmp_path) as h:
+        yield h
 
 
 # ---- a whole case -------------------------------------------------------------------------------
@@ -194,6 +75,7 @@ async def test_a_case_from_escalate_to_resolution(harness: Harness) -> None:
     assert "Case NB-0001 raised: Hana Moss has been told." in card_text(card)
     assert card["refresh"]["userIds"] == [f"29:{DANA[1]}"]
     assert [c["members"][0]["id"] for c in connector.created] == [HANA[1]]
+    assert [tenant_of_request(c) for c in connector.created] == ["tenant-1"]
     ping = connector.cards_to(f"a:chat-with-{HANA[1]}")
     assert any("has raised a professional difference with you" in card_text(c) for c in ping)
     verbs = {a["verb"] for a in ping[-1]["actions"]}
@@ -437,3 +319,390 @@ async def test_cases_are_never_run_in_a_team_channel(harness: Harness) -> None:
     replies = [a for a in h.connector.sent if a["_conversation"] == "19:team-channel"]
     assert replies[0].get("text", "").startswith("To keep the child's details private")
     assert not any(r.get("attachments") for r in replies)  # no intake card in the channel
+
+
+async def test_a_new_chat_takes_the_tenant_teams_sends_in_channel_data(harness: Harness) -> None:
+    # Teams names the tenant in channelData.tenant.id (and conversation.tenantId, which botbuilder
+    # does not read): a new 1:1 chat must be requested in that tenant, or Teams refuses it
+    h = harness
+    activity = h.activity(DANA, text="escalate")
+    del activity["conversation"]["tenantId"]
+    assert (await h.post(activity))[0] == 201
+    await h.click(DANA, "intake", intake_values(h.app))
+    (created,) = h.connector.created
+    assert created["members"][0]["id"] == HANA[1]
+    assert tenant_of_request(created) == "tenant-1"
+    assert created["channelData"]["tenant"]["id"] == "tenant-1"
+
+
+# ---- whose service URL and tenant a new chat uses (issue 7, defect 3) --------------------------
+
+
+async def raise_with_hana(h: Harness) -> Case:
+    await h.say(DANA, "escalate")
+    await h.click(DANA, "intake", intake_values(h.app))
+    return h.case()
+
+
+async def lapse_stage_1(h: Harness, case: Case) -> None:
+    """Stage 1 lapses at Tue 17:00; the stage-2 prompts wait for Wednesday 09:00."""
+    h.clock.set(case.stage_due_at + timedelta(minutes=1))
+    await h.tick()
+    assert h.case().stage == 2
+
+
+async def test_a_strangers_message_does_not_re_point_new_chats(harness: Harness) -> None:
+    h = harness
+    case = await raise_with_hana(h)
+    await lapse_stage_1(h, case)
+    # 08:59: a stranger's "hi" through another service URL
+    h.clock.set(datetime(2027, 2, 3, 8, 59, tzinfo=UTC))
+    status, _ = await h.post(h.activity(STRANGER, text="hi", serviceUrl=h.other_url))
+    assert status == 201
+    assert h.app.store.conversation_reference("teams", STRANGER[1]) is None
+    # 09:00: the stage-2 prompts (with the child's details) go to Cal's and Gus's new chats
+    h.clock.set(datetime(2027, 2, 3, 9, 0, tzinfo=UTC))
+    await h.tick()
+    assert h.other.created == []
+    assert [a["_conversation"] for a in h.other.sent] == [f"a:chat-with-{STRANGER[1]}"]
+    assert {CAL[1], GUS[1]} <= {c["members"][0]["id"] for c in h.connector.created}
+
+
+async def test_a_new_chat_uses_the_persons_own_tenant(harness: Harness) -> None:
+    h = harness
+    case = await raise_with_hana(h)
+    # Bea (in the directory) talks to the bot from tenant-2, through another service URL; Gus is
+    # seen there too, in a group chat (so the bot has no 1:1 chat with him yet)
+    await h.post(in_tenant(h.activity(BEA, text="status", serviceUrl=h.other_url), "tenant-2"))
+    group = {"id": "19:group-chat", "conversationType": "groupChat", "tenantId": "tenant-2"}
+    await h.post(in_tenant(h.activity(GUS, text="hi", serviceUrl=h.other_url,
+                                      conversation=group), "tenant-2"))
+    await lapse_stage_1(h, case)
+    h.clock.set(datetime(2027, 2, 3, 9, 0, tzinfo=UTC))
+    await h.tick()
+    # Cal has never been seen: the configured tenant (tenant-1) and its service URL
+    (cal,) = [c for c in h.connector.created if c["members"][0]["id"] == CAL[1]]
+    assert tenant_of_request(cal) == "tenant-1"
+    # Gus was seen in tenant-2: his new chat is opened there, through tenant-2's service URL
+    (gus,) = [c for c in h.other.created if c["members"][0]["id"] == GUS[1]]
+    assert tenant_of_request(gus) == "tenant-2"
+    assert all(c["members"][0]["id"] != GUS[1] for c in h.connector.created)
+
+
+async def test_with_no_tenant_known_a_new_chat_waits(tmp_path: Path) -> None:
+    async with open_harness(tmp_path, microsoft_app_tenant_id="") as h:
+        # an older database's single "_service" reference, pointing elsewhere: ignored
+        legacy = {"serviceUrl": h.other_url, "channelId": "msteams", "bot": {"id": "28:bot"},
+                  "conversation": {"id": "x", "tenantID": "tenant-9"}}
+        h.app.store.save_conversation_reference("teams", "_service", json.dumps(legacy))
+        case = await raise_with_hana(h)
+        assert h.connector.created == [] and h.other.created == []
+        with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
+            rows = db.execute(
+                "SELECT status, last_error FROM outbox WHERE key LIKE ?",
+                (f"%person:{HANA[0]}",),
+            ).fetchall()
+        assert rows and all(status == "pending" for status, _ in rows)  # retried, not failed
+        assert all("no Teams tenant known" in error for _, error in rows)
+        assert EventType.DELIVERY_FAILED not in [e.type for e in h.app.store.history(case.id)]
+
+
+def config_with_teams_channel(tmp_path: Path) -> Path:
+    text = CONFIG.read_text().replace(
+        "business_team: console:northbay-business-team",
+        "business_team: teams:19:northbay-business@thread.tacv2",
+    )
+    path = tmp_path / "partnerships.yaml"
+    path.write_text(text)
+    return path
+
+
+async def test_channel_references_only_for_configured_alert_channels(tmp_path: Path) -> None:
+    async with open_harness(tmp_path, config_with_teams_channel(tmp_path)) as h:
+        for channel in ("19:somewhere-else@thread.tacv2",
+                        "19:northbay-business@thread.tacv2;messageid=1700000000000"):
+            conversation = {"id": channel, "conversationType": "channel", "tenantId": "tenant-1"}
+            await h.post(h.activity(IVO, text="hi", conversation=conversation))
+        saved = h.app.store.conversation_reference
+        assert saved("teams-channel", "19:somewhere-else@thread.tacv2") is None
+        assert saved("teams-channel", "19:northbay-business@thread.tacv2")
+        await raise_with_hana(h)
+        alerts = h.connector.cards_to("19:northbay-business@thread.tacv2")
+        assert any("New professional difference NB-0001" in card_text(c) for c in alerts)
+        assert "Jamie" not in str(alerts)
+
+
+# ---- local no-credential mode cannot be driven from a web page (issue 7, defect 2) -------------
+
+
+async def test_a_web_page_cannot_drive_no_credential_mode(harness: Harness) -> None:
+    h = harness
+    await raise_with_hana(h)
+    hanas_chat = h.app.store.conversation_reference("teams", HANA[1])
+    assert hanas_chat and h.connector_url in hanas_chat
+    # what a page Hana visits can POST cross-site without a preflight: text/plain, its Origin,
+    # and a serviceUrl on a port of its own
+    attack = json.dumps(h.activity(HANA, text="status", serviceUrl=h.other_url))
+    for headers in (
+        {"Content-Type": "text/plain;x=application/json", "Origin": "http://evil.example"},
+        {"Content-Type": "text/plain;x=application/json"},
+        {"Content-Type": "application/json", "Origin": "http://evil.example"},
+        {"Content-Type": "application/json", "Host": "evil.example:3978"},  # DNS rebinding
+    ):
+        assert await h.post_raw(attack, headers) in {403, 415, 421}, headers
+    assert h.other.sent == [] and h.other.created == []
+    assert h.app.store.conversation_reference("teams", HANA[1]) == hanas_chat
+
+
+CONTENT_TYPES = {
+    "application/json": 201,
+    "application/json; charset=utf-8": 201,
+    'Application/JSON;Charset="UTF-8"': 201,
+    "text/plain;x=application/json": 415,
+    "text/plain": 415,
+    "application/x-www-form-urlencoded": 415,
+    "multipart/form-data; boundary=application/json": 415,
+    "application/json;charset=latin-1": 415,
+    "application/json;charset=application/json": 415,
+    "application/json; x=1": 415,
+    "application/json-seq": 415,
+    "application/json, text/plain": 415,
+    "application/json;": 415,
+    "": 415,
+}
+HOSTS = {
+    "127.0.0.1": 201, "127.0.0.1:3978": 201, "127.9.9.9:1": 201, "localhost:3978": 201,
+    "LOCALHOST": 201, "[::1]:3978": 201,
+    "evil.example": 421, "evil.example:3978": 421, "127.0.0.1.evil.example": 421,
+    "localhost.evil.example:3978": 421, "0.0.0.0:3978": 421, "10.0.0.1:3978": 421,
+    "[::1]:x": 421, "": 421,
+}
+ORIGINS = {
+    "http://evil.example": 403, "null": 403, "http://127.0.0.1:56150": 403,
+    "http://localhost:3978": 403,
+}
+
+
+async def test_no_credential_mode_checks_content_type_host_and_origin(harness: Harness) -> None:
+    h = harness
+    body = json.dumps(h.activity(DANA, text="help"))
+    results = {}
+    for content_type, expected in CONTENT_TYPES.items():
+        results[f"Content-Type: {content_type}"] = (
+            await h.post_raw(body, {"Content-Type": content_type}), expected)
+    for host, expected in HOSTS.items():
+        results[f"Host: {host}"] = (
+            await h.post_raw(body, {"Content-Type": "application/json", "Host": host}), expected)
+    for origin, expected in ORIGINS.items():
+        results[f"Origin: {origin}"] = (
+            await h.post_raw(body, {"Content-Type": "application/json", "Origin": origin}),
+            expected)
+    assert {k: v for k, v in results.items() if v[0] != v[1]} == {}
+
+
+SERVICE_URLS = [
+    "http://10.0.0.5:3978/", "https://smba.trafficmanager.net/emea/", "http://evil.example",
+    "http://127.0.0.1.evil.example:80", "http://localhost.evil.example", "ftp://127.0.0.1/",
+    "file:///etc/passwd", "127.0.0.1:3978", "http://user@evil.example@127.0.0.1/",
+    "http://[::ffff:10.0.0.1]/", "",
+]
+
+
+async def test_no_credential_mode_accepts_only_loopback_service_urls(harness: Harness) -> None:
+    h = harness
+    for service_url in SERVICE_URLS:
+        status, _ = await h.post(h.activity(HANA, text="status", serviceUrl=service_url))
+        assert status == 400, service_url
+    assert h.app.store.conversation_reference("teams", HANA[1]) is None
+    port = h.connector_url.rsplit(":", 1)[1]
+    for service_url in (h.connector_url, f"http://localhost:{port}/"):
+        status, _ = await h.post(h.activity(DANA, text="help", serviceUrl=service_url))
+        assert status == 201, service_url
+
+
+async def test_with_credentials_only_json_is_read(tmp_path: Path) -> None:
+    async with open_harness(tmp_path, microsoft_app_id="11111111-2222-3333-4444-555555555555",
+                            microsoft_app_password="not-a-real-secret") as h:
+        body = json.dumps(h.activity(DANA, text="help"))
+        for content_type in ("text/plain;x=application/json",
+                             "application/json;charset=application/json",
+                             "application/json; charset=latin-1"):
+            assert await h.post_raw(body, {"Content-Type": content_type}) == 415, content_type
+        # the token is the authentication here: a proxy's Host or a Teams web client's Origin
+        # is no reason to refuse, but no token is
+        for headers in ({"Content-Type": "application/json; charset=utf-8"},
+                        {"Content-Type": "application/json", "Host": "bot.example"},
+                        {"Content-Type": "application/json", "Origin": "https://teams.example"}):
+            assert await h.post_raw(body, headers) == 401, headers
+        # nothing is remembered from a request that did not authenticate
+        saved = h.app.store.conversation_reference
+        assert saved("teams", DANA[1]) is None and saved("teams", "_service:tenant-1") is None
+        assert saved("teams-tenant", DANA[1]) is None
+
+
+# ---- a card action without a valid version is stale (issue 7, defect 9) ------------------------
+
+BAD_VERSIONS: list[dict[str, Any]] = [
+    {}, {"version": "abc"}, {"version": ""}, {"version": "\u00b2"}, {"version": "-1"},
+    {"version": "1.0"}, {"version": "\u0661"}, {"version": " 1"}, {"version": "9" * 5000},
+]
+
+
+async def test_a_card_action_without_a_valid_version_is_refused_as_stale(
+    harness: Harness,
+) -> None:
+    h = harness
+    case = await raise_with_hana(h)
+    before = [e.type for e in h.app.store.history(case.id)]
+    for extra in BAD_VERSIONS:
+        for verb, data in (("acknowledge", {}), ("escalate", {}),
+                           ("escalate", {"submit": "1", "unresolved": "Whether it is needed"})):
+            card = await h.click(HANA, verb, {"case_id": case.id, **data, **extra})
+            assert "has changed since this was shown to you" in card_text(card), (verb, extra)
+            assert "Nothing was changed" in card_text(card)
+    # the same through Action.Submit (a message whose value names the verb)
+    status, _ = await h.post(h.activity(HANA, value={"verb": "acknowledge", "case_id": case.id,
+                                                     "version": "abc"}))
+    assert status == 201
+    assert any("has changed since this was shown to you" in (a.get("text") or "")
+               for a in h.connector.sent if a["_conversation"] == f"a:chat-with-{HANA[1]}")
+    assert [e.type for e in h.app.store.history(case.id)] == before
+    assert h.case().version == case.version and h.case().stage == 1
+    # a refresh carries no version, and still redraws the card; a valid version still acts
+    assert "Case NB-0001" in card_text(await h.click(HANA, "refresh", {"case_id": case.id}))
+    card = await h.click(HANA, "acknowledge", {"case_id": case.id, "version": str(case.version)})
+    assert "has acknowledged case NB-0001" in card_text(card)
+
+
+# ---- malformed input gets a 4xx and one log line, never a 5xx (issue 7, defect 8) --------------
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+async def test_malformed_bodies_are_4xx(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    h = harness
+    json_type = {"Content-Type": "application/json"}
+    activity = json.dumps(h.activity(DANA, text="help"))
+    cases = {
+        "5,000 levels deep": activity[:-1] + ', "value": ' + "[" * 5000 + "]" * 5000 + "}",
+        "Latin-1": activity.encode()[:-1] + ', "text": "caf\u00e9"}'.encode("latin-1"),
+        "a lone surrogate": activity[:-1] + ', "text": "\\ud800"}',
+        "NaN": activity[:-1] + ', "value": NaN}',
+        "a 5,000-digit number": activity[:-1] + ', "value": ' + "9" * 5000 + "}",
+        "truncated": activity[:40],
+        "a byte-order mark": "\ufeff" + activity,
+    }
+    for name, body in cases.items():
+        caplog.clear()
+        assert await h.post_raw(body, json_type) == 400, name
+        assert len([r for r in caplog.records if r.name.startswith("escalation_bot")]) == 1, name
+        assert tracebacks(caplog) == [], name
+    caplog.clear()
+    too_large = activity[:-1] + ', "value": "' + "x" * (1024 * 1024) + '"}'
+    assert await h.post_raw(too_large, json_type) == 413
+    assert len([r for r in caplog.records if r.name.startswith("escalation_bot")]) == 1
+    assert h.connector.sent == []
+
+
+async def test_malformed_activities_are_4xx(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    case = await raise_with_hana(h)
+    sent = len(h.connector.sent)
+
+    def invoke(value: Any) -> dict[str, Any]:
+        return h.activity(HANA, type="invoke", name="adaptiveCard/action", value=value)
+
+    cases = {
+        "no conversation": {k: v for k, v in h.activity(DANA, text="help").items()
+                            if k != "conversation"},
+        "a conversation that is a string": h.activity(DANA, text="help", conversation="c"),
+        "no serviceUrl": {k: v for k, v in h.activity(DANA, text="help").items()
+                          if k != "serviceUrl"},
+        "a serviceUrl that is a number": h.activity(DANA, text="help", serviceUrl=5),
+        "a serviceUrl without a host": h.activity(DANA, text="help", serviceUrl="http://"),
+        "a serviceUrl with a bad port": h.activity(DANA, text="help",
+                                                   serviceUrl="http://127.0.0.1:99999"),
+        "a card action whose value is a string": invoke("abc"),
+        "a card action whose action is a list": invoke({"action": [1]}),
+        "a card action whose data is a string": invoke(
+            {"action": {"type": "Action.Execute", "verb": "acknowledge", "data": "x"}}),
+        "a card action whose verb is an object": invoke(
+            {"action": {"type": "Action.Execute", "verb": {}, "data": {}}}),
+        "an invoke the bot does not handle": h.activity(HANA, type="invoke", name="task/fetch"),
+    }
+    for name, body in cases.items():
+        caplog.clear()
+        started = time.monotonic()
+        status, _ = await h.post(body)
+        assert 400 <= status < 500, (name, status)
+        assert time.monotonic() - started < 2, name  # no retrying some public host
+        assert len([r for r in caplog.records if r.name.startswith("escalation_bot")]) == 1, name
+        assert tracebacks(caplog) == [], name
+    assert len(h.connector.sent) == sent
+    assert h.case().version == case.version
+
+
+async def test_odd_numbers_and_mentions_are_not_faults(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    # "²" passes str.isdigit() but not int(): the intake reads it as no later start
+    card = await h.click(DANA, "intake", {**intake_values(h.app), "start_stage": "\u00b2"})
+    assert "Case NB-0001 raised" in card_text(card)
+    # mention entities as a client might mangle them: the text still reaches the bot
+    mention = {"type": "mention", "mentioned": {"id": "28:bot", "name": "Escalation bot"},
+               "text": "<at>Escalation bot</at>"}
+    for entities in ([None], [{"type": None}], [{"type": "mention"}],
+                     [{"type": "mention", "mentioned": 5}],
+                     [{**mention, "text": None}], [{**mention, "text": "<at>(</at>"}],
+                     [{**mention, "mentioned": {"id": "28:bot", "name": None}, "text": 7}],
+                     [mention]):
+        caplog.clear()
+        activity = h.activity(DANA, text="<at>Escalation bot</at> help", entities=entities)
+        status, _ = await h.post(activity)
+        assert status in {201, 400}, entities
+        assert tracebacks(caplog) == [], entities
+    helps = [t for t in h.connector.texts_to(f"a:chat-with-{DANA[1]}") if "**escalate**" in t]
+    assert helps  # the well-formed mention was removed and "help" understood
+    # a recipient without an id, no recipient at all, no sender; a null among new members
+    for fields in ({"recipient": {}}, {"recipient": None}, {"from": None}, {"from": {}},
+                   {"type": "conversationUpdate", "membersAdded": [None, {"id": "29:x"}]}):
+        caplog.clear()
+        status, _ = await h.post(h.activity(DANA, text="<at>Escalation bot</at> help",
+                                            entities=[mention], **fields))
+        assert status in {201, 400}, fields
+        assert tracebacks(caplog) == [], fields
+
+
+# ---- a notification sent twice carries the same activity id (issue 7, defect 10) ---------------
+
+
+async def test_a_notification_sent_again_after_a_crash_has_the_same_activity_id(
+    harness: Harness,
+) -> None:
+    h = harness
+    sent = h.connector.sent
+    await h.say(DANA, "escalate")
+    before = len(sent)
+    await h.click(DANA, "intake", intake_values(h.app))  # Hana is told, in a new chat
+    case = h.case()
+    await h.click(HANA, "acknowledge", {"case_id": case.id, "version": str(case.version)})
+    proactive = sent[before:]  # Hana's card, then Dana's (told of the acknowledgement)
+    assert {a["_conversation"] for a in proactive} == {f"a:chat-with-{HANA[1]}",
+                                                       f"a:chat-with-{DANA[1]}"}
+    first = {a.get("id"): a["_conversation"] for a in proactive}
+    assert all(first) and len(first) == len(proactive)  # an id each, none shared
+    # the process dies after Teams took the messages and before the outbox marked them sent:
+    # after the lease they are due again, and go again
+    with sqlite3.connect(h.app.store.path) as db:  # type: ignore[attr-defined]
+        db.execute("UPDATE outbox SET status = 'pending', sent_at = NULL WHERE status = 'sent'")
+    h.clock.set(h.clock.now() + timedelta(seconds=61))  # the lease (60 s) has run out
+    before = len(sent)
+    await h.tick()
+    again = {a.get("id"): a["_conversation"] for a in sent[before:]}
+    assert again == first  # each repeat carries its first copy's id, to the same chat
+    assert not any(HANA[0] in i or DANA[0] in i or case.id in i for i in again)

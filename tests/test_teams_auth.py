@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "partnerships.yaml"
 MONDAY = datetime(2027, 2, 1, 10, tzinfo=UTC)
 SERVICE_URL = "http://127.0.0.1:9/teams/"  # never contacted: an invoke is answered in the response
-STRANGER = "99999999-0000-0000-0000-000000000000"
+DANA = "00000000-0000-0000-0000-0000000000020"  # in the directory: the turn remembers her chat
 FORGER = "99999999-0000-0000-0000-00000000dead"
 QUICK = 1.5  # seconds: a refusal never waits on anything
 EMULATOR_ISSUER = "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/"
@@ -62,7 +62,7 @@ class Bot:
     base_url: str
     http: ClientSession
 
-    def activity(self, sender: str = STRANGER) -> dict[str, Any]:
+    def activity(self, sender: str = DANA) -> dict[str, Any]:
         return {
             "type": "invoke",
             "name": "adaptiveCard/action",
@@ -93,7 +93,7 @@ class Bot:
             await response.read()
             return response.status, time.monotonic() - started
 
-    def turn_ran(self, sender: str = STRANGER) -> bool:
+    def turn_ran(self, sender: str = DANA) -> bool:
         return self.app.store.conversation_reference("teams", sender) is not None
 
     def token(self, key: rsa.RSAPrivateKey | str | None = None, kid: str | None = "teams-1",
@@ -162,9 +162,9 @@ async def bot(tmp_path: Path, keys: Keys) -> AsyncIterator[Bot]:
 async def test_a_correctly_signed_token_runs_the_turn(bot: Bot) -> None:
     status, body, _ = await bot.post(bot.token())
     assert status == 200, body
-    # the bot's own answer to a stranger's click, straight from the turn
-    assert body["type"] == "application/vnd.microsoft.activity.message"
-    assert "not in the partnership's directory" in body["value"]
+    # the bot's own answer to a click on a card naming no case, straight from the turn
+    assert body["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "I can't find that case" in json.dumps(body["value"])
     assert bot.turn_ran()
 
 
@@ -392,7 +392,7 @@ async def test_without_credentials_a_token_cannot_be_checked_and_is_refused(
             assert status == 401 and elapsed < QUICK
             assert not bot.turn_ran()
             status, body, _ = await bot.post(None)  # the Playground sends none
-            assert status == 200 and "not in the partnership's directory" in body["value"]
+            assert status == 200 and "I can't find that case" in json.dumps(body["value"])
             assert bot.turn_ran()
     finally:
         await server.close()

@@ -1,14 +1,18 @@
 """The Teams bot: turns activities into calls on the conversation service and draws the answers.
 
-No business rules live here. Every inbound activity stores the sender's conversation reference,
-so the bot can message them later (the counterpart, a manager at a later stage).
+No business rules live here. The bot remembers, from authenticated activities of people in the
+directory only: their 1:1 chat (to message them later), their tenant, and that tenant's service
+reference (to open a new 1:1 chat with someone else in the same tenant). Channel references are
+kept only for the channels the configuration names as alert destinations. A stranger's message
+changes nothing the bot will later send through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any, TypeVar
 
@@ -21,29 +25,36 @@ from botbuilder.core import (
 )
 from botbuilder.schema import Activity, ActivityTypes
 
+from adapters.teams.activity import (
+    card_action,
+    channel_id_of,
+    reference_json,
+    service_key,
+    tenant_of,
+    without_bot_mention,
+)
 from adapters.teams.cards import adaptive_card, split_action_data
+from dialogs import texts
 from dialogs.conversation import ActionResult, ConversationService, Reply
 from dialogs.ports import Store
 
-PLATFORM = "teams"
-DEFAULT_REFERENCE = "_service"  # the latest service URL and tenant, for creating new 1:1 chats
-NOT_KNOWN = (
-    "I don't know you yet: your Teams account is not in the partnership's directory. "
-    "Ask your business team to add you."
-)
-GROUP_REFUSAL = (
-    "To keep the child's details private I only handle cases in a 1:1 chat. Open a chat with me "
-    "and type **escalate** there. Alerts to this channel never name the child."
-)
+log = logging.getLogger("escalation_bot.teams")
+
+PLATFORM = "teams"  # a person's 1:1 chat, by AAD object id; and each tenant's service reference
+TENANTS = "teams-tenant"  # a person's tenant, as seen on their own activities, by AAD object id
+CHANNELS = "teams-channel"  # an alert channel's reference, by channel id
 CARD_ACTION = "adaptiveCard/action"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 T = TypeVar("T")
 
 
-def reference_json(activity: Activity) -> str:
-    reference = TurnContext.get_conversation_reference(activity)
-    return json.dumps(reference.serialize())
+class ReplyFailed(Exception):
+    """The connector did not take one of the bot's answers (unreachable, or it refused)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class TeamsBot(ActivityHandler):
@@ -53,45 +64,60 @@ class TeamsBot(ActivityHandler):
         store: Store,
         email_for_aad: Callable[[str], str | None],
         after_turn: Callable[[], None] = lambda: None,
+        alert_channels: Collection[str] = frozenset(),
     ) -> None:
         self.conversation = conversation
         self.store = store
         self.email_for_aad = email_for_aad
         self.after_turn = after_turn
+        self.alert_channels = frozenset(alert_channels)
 
     async def _sync(self, fn: Callable[..., T], *args: Any) -> T:
         """The engine and store are synchronous: keep them off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args))
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        activity = turn_context.activity
-        sender = activity.from_property
-        if sender is not None and sender.aad_object_id and activity.conversation is not None:
-            if (activity.conversation.conversation_type or "personal") == "personal":
+        # the adapter calls this only once the request is authenticated (a valid Bot Framework
+        # token, or in no-credential mode the route's loopback checks)
+        await self._remember(turn_context.activity)
+        await super().on_turn(turn_context)
+        self.after_turn()
+
+    async def _remember(self, activity: Activity) -> None:
+        conversation = activity.conversation
+        if conversation is None:
+            return
+        kind = conversation.conversation_type or "personal"
+        if kind == "channel":
+            channel = channel_id_of(activity)
+            if channel in self.alert_channels:
+                reference = TurnContext.get_conversation_reference(activity)
+                if reference.conversation is not None:
+                    reference.conversation.id = channel  # post alerts as new threads
+                reference.activity_id = None
                 await self._sync(
                     self.store.save_conversation_reference,
-                    PLATFORM,
-                    sender.aad_object_id,
-                    reference_json(activity),
+                    CHANNELS,
+                    channel,
+                    json.dumps(reference.serialize()),
                 )
+        sender = activity.from_property
+        aad = sender.aad_object_id if sender is not None else None
+        if not aad or self.email_for_aad(aad) is None:
+            return  # only people in the directory
+        if kind == "personal":
+            await self._sync(
+                self.store.save_conversation_reference, PLATFORM, aad, reference_json(activity)
+            )
+        tenant = tenant_of(activity)
+        if tenant:
+            await self._sync(self.store.save_conversation_reference, TENANTS, aad, tenant)
             await self._sync(
                 self.store.save_conversation_reference,
                 PLATFORM,
-                DEFAULT_REFERENCE,
+                service_key(tenant),
                 reference_json(activity),
             )
-        if (
-            activity.conversation is not None
-            and activity.conversation.conversation_type == "channel"
-        ):
-            await self._sync(
-                self.store.save_conversation_reference,
-                "teams-channel",
-                activity.conversation.id,
-                reference_json(activity),
-            )
-        await super().on_turn(turn_context)
-        self.after_turn()
 
     def _actor(self, turn_context: TurnContext) -> str | None:
         sender = turn_context.activity.from_property
@@ -101,34 +127,40 @@ class TeamsBot(ActivityHandler):
         sender = turn_context.activity.from_property
         return [sender.id] if sender and sender.id else []
 
+    async def _say(self, turn_context: TurnContext, activity: Activity | str) -> None:
+        try:
+            await turn_context.send_activity(activity)
+        except Exception as exc:  # msrest, aiohttp and the connector's own errors alike
+            raise ReplyFailed(type(exc).__name__) from exc
+
     async def _send(self, turn_context: TurnContext, replies: list[Reply]) -> None:
         for reply in replies:
             if reply.card is not None:
                 card = adaptive_card(reply.card, self._refresh_for(turn_context))
                 activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
                 activity.text = reply.text or None
-                await turn_context.send_activity(activity)
+                await self._say(turn_context, activity)
             elif reply.text:
-                await turn_context.send_activity(reply.text)
+                await self._say(turn_context, reply.text)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         conversation = turn_context.activity.conversation
         if conversation is not None and conversation.conversation_type not in (None, "personal"):
             # Cases carry a child's details: never run one where a whole team or group can read it
-            await turn_context.send_activity(GROUP_REFUSAL)
+            await self._say(turn_context, texts.TEAMS_GROUP_REFUSAL)
             return
         actor = self._actor(turn_context)
         if actor is None:
-            await turn_context.send_activity(NOT_KNOWN)
+            await self._say(turn_context, texts.TEAMS_NOT_KNOWN)
             return
         value = turn_context.activity.value
-        if isinstance(value, dict) and value.get("verb"):  # Action.Submit from an older client
+        if isinstance(value, dict) and isinstance(value.get("verb"), str) and value["verb"]:
+            # Action.Submit from an older client
             data = {k: v for k, v in value.items() if k != "verb"}
-            result = await self._action(actor, str(value["verb"]), data)
+            result = await self._action(actor, value["verb"], data)
             await self._send(turn_context, [Reply(text=result.message, card=result.card)])
             return
-        TurnContext.remove_recipient_mention(turn_context.activity)
-        text = (turn_context.activity.text or "").strip()
+        text = without_bot_mention(turn_context.activity)
         replies = await self._sync(self.conversation.on_text, actor, text)
         await self._send(turn_context, replies)
 
@@ -139,12 +171,15 @@ class TeamsBot(ActivityHandler):
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
         if activity.name != CARD_ACTION:
-            return await super().on_invoke_activity(turn_context)
+            # the SDK answers 501 to invokes nobody handles; the bot takes only card actions
+            return _refusal("unsupported invoke")
+        found = card_action(activity.value)
+        if found is None:
+            return _refusal("malformed card action")
         actor = self._actor(turn_context)
         if actor is None:
-            return _message_response(NOT_KNOWN)
-        action = (activity.value or {}).get("action") or {}
-        result = await self._action(actor, str(action.get("verb", "")), action.get("data") or {})
+            return _message_response(texts.TEAMS_NOT_KNOWN)
+        result = await self._action(actor, *found)
         card = adaptive_card(result.card, self._refresh_for(turn_context))
         return InvokeResponse(
             status=200, body={"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
@@ -155,11 +190,13 @@ class TeamsBot(ActivityHandler):
     ) -> None:
         recipient = turn_context.activity.recipient
         for member in members_added:
-            if recipient is None or member.id != recipient.id:
-                await turn_context.send_activity(
-                    "Hello. Type **escalate** to raise a professional difference with another "
-                    "agency about a child, **status** to see your cases, or **help**."
-                )
+            if member is not None and (recipient is None or member.id != recipient.id):
+                await self._say(turn_context, texts.TEAMS_WELCOME)
+
+
+def _refusal(reason: str) -> InvokeResponse:
+    log.warning("teams request refused", extra={"status": 400, "reason": reason})
+    return InvokeResponse(status=400, body={"error": reason})
 
 
 def _message_response(text: str) -> InvokeResponse:

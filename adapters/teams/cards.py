@@ -118,8 +118,11 @@ def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str,
     return rendered
 
 
-def split_action_data(data: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    """Teams merges a card's inputs into the action's data: take them apart again."""
+def split_action_data(data: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Teams merges a card's inputs into the action's data: take them apart again. Data that is
+    not an object carries neither."""
+    if not isinstance(data, dict):
+        return {}, {}
     control = {k: str(v) for k, v in data.items() if k in CONTROL_KEYS}
     values = {k: "" if v is None else str(v) for k, v in data.items() if k not in CONTROL_KEYS}
     return control, values

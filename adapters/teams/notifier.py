@@ -1,26 +1,68 @@
 """Proactive Teams messages: to a person (their stored 1:1 chat, or a new one) or to a channel.
 
-A person the bot has never seen is reached by creating a 1:1 chat with their AAD object id in the
-tenant and service URL the bot last saw. Teams answers 403 when the app is not installed for that
-person: that is a permanent failure, which the scheduler records on the case and reports to the
-business team, so nothing is silently lost.
+A person the bot has no 1:1 chat with is reached by creating one with their AAD object id in
+*their own* tenant: the tenant seen on their own activities, else the configured
+MicrosoftAppTenantId; and through that tenant's service reference, kept from the activities of
+the directory's people in it. With no tenant or no service reference known the delivery waits
+(retried), rather than going through someone else's. Teams answers 403 when the app is not
+installed for that person: that is a permanent failure, which the scheduler records on the case
+and reports to the business team, so nothing is silently lost.
+
+Delivery is at-least-once (a crash between Teams taking a message and the outbox marking it sent
+repeats it), so every message carries an activity id derived from its notification key: a repeat
+has the same id as the first copy. botbuilder clears outgoing ids, so the connector client is
+called directly. Teams assigns its own ids and documents no de-duplication on ours: in Teams a
+repeat can still show twice (see README, "Children's data").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
+from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import BotAdapter, CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
+from botbuilder.schema import (
+    Activity,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+)
 
-from adapters.teams.bot import DEFAULT_REFERENCE, PLATFORM, reference_json
+from adapters.teams.activity import reference_json, service_key
+from adapters.teams.bot import CHANNELS, PLATFORM, TENANTS
 from adapters.teams.cards import adaptive_card
 from dialogs.notifications import Notification, RecipientKind
 from dialogs.ports import DeliveryFailed, Store
 
 CHANNEL_PREFIX = "teams:"
+
+
+def activity_id(notification_key: str) -> str:
+    """The same notification always gets the same id. A digest rather than the key itself, which
+    names the recipient's address and the case."""
+    return "escalation-" + hashlib.sha256(notification_key.encode()).hexdigest()[:32]
+
+
+async def post_with_id(
+    turn_context: TurnContext, card: dict[str, Any], notification_key: str
+) -> None:
+    """Send ``card`` into the turn's conversation under our own activity id, as
+    ``TurnContext.send_activity`` would, except that it (and CloudAdapter.send_activities) sets
+    every outgoing ``id`` to None."""
+    message: Activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    reference = TurnContext.get_conversation_reference(turn_context.activity)
+    message = TurnContext.apply_conversation_reference(message, reference)
+    message.input_hint = message.input_hint or "acceptingInput"
+    message.id = activity_id(notification_key)
+    client = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+    conversation_id = message.conversation.id
+    if message.reply_to_id:
+        await client.conversations.reply_to_activity(conversation_id, message.reply_to_id, message)
+    else:
+        await client.conversations.send_to_conversation(conversation_id, message)
 
 
 def _status(error: Exception) -> int | None:
@@ -36,15 +78,17 @@ class TeamsNotifier:
         app_id: str,
         store: Store,
         aad_for_email: Callable[[str], str | None],
+        tenant_id: str = "",
     ) -> None:
         self.adapter, self.app_id, self.store = adapter, app_id, store
         self.aad_for_email = aad_for_email
+        self.tenant_id = tenant_id  # MicrosoftAppTenantId, if configured
 
     async def deliver(self, notification: Notification) -> None:
         recipient = notification.recipient
         if recipient.kind is RecipientKind.CHANNEL:
             channel_id = recipient.address.removeprefix(CHANNEL_PREFIX)
-            raw = self.store.conversation_reference("teams-channel", channel_id)
+            raw = self.store.conversation_reference(CHANNELS, channel_id)
             if not raw:
                 raise DeliveryFailed(f"the bot is not installed in channel {channel_id}", True)
             await self._send(_reference(raw), notification, refresh_for=[])
@@ -70,9 +114,7 @@ class TeamsNotifier:
             # caught here: an exception escaping would reach the adapter's on_turn_error, which
             # apologises into the chat and swallows it, and the message would count as sent
             try:
-                await turn_context.send_activity(
-                    MessageFactory.attachment(CardFactory.adaptive_card(card))
-                )
+                await post_with_id(turn_context, card, notification.key)
             except Exception as exc:
                 errors.append(exc)
 
@@ -84,13 +126,21 @@ class TeamsNotifier:
             raise _failure(errors[0]) from errors[0]
 
     async def _create_and_send(self, aad: str, notification: Notification) -> None:
-        raw = self.store.conversation_reference(PLATFORM, DEFAULT_REFERENCE)
+        tenant = self.store.conversation_reference(TENANTS, aad) or self.tenant_id
+        if not tenant:
+            raise DeliveryFailed(
+                "no Teams tenant known for this person: they have not messaged the bot and"
+                " MicrosoftAppTenantId is not set",
+                False,
+            )
+        raw = self.store.conversation_reference(PLATFORM, service_key(tenant))
         if not raw:
             raise DeliveryFailed(
-                "no Teams service URL known yet: nobody has messaged the bot", False
+                f"no Teams service URL known yet for tenant {tenant}: nobody in the directory"
+                " has messaged the bot from it",
+                False,
             )
         seen = _reference(raw)
-        tenant = (seen.conversation.tenant_id if seen.conversation else None) or ""
         parameters = ConversationParameters(
             is_group=False,
             bot=seen.bot,
@@ -104,9 +154,7 @@ class TeamsNotifier:
 
         async def send(turn_context: TurnContext) -> None:
             try:
-                await turn_context.send_activity(
-                    MessageFactory.attachment(CardFactory.adaptive_card(card))
-                )
+                await post_with_id(turn_context, card, notification.key)
             except Exception as exc:
                 errors.append(exc)
                 return

@@ -1,7 +1,8 @@
 """POST /api/messages, written around CloudAdapter.process_activity rather than .process: the
-latter answers 500 to invokes with a body (Action.Execute). Malformed requests get 400 or 415,
-failed authentication 401, and 503 while no token can be checked (Microsoft's signing keys
-unavailable); a fault in our own code is logged and answered with an apology."""
+latter answers 500 to invokes with a body (Action.Execute). Malformed requests get a 4xx and one
+log line (see inbound.py), failed authentication 401, and 503 while no token can be checked
+(Microsoft's signing keys unavailable); a fault in our own code is logged and answered with an
+apology."""
 
 from __future__ import annotations
 
@@ -14,39 +15,44 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
 from adapters.teams.auth import Unauthorized
-from adapters.teams.bot import TeamsBot
+from adapters.teams.bot import ReplyFailed, TeamsBot
+from adapters.teams.inbound import Refused, RequestChecks, parse_json
 from adapters.teams.signing_keys import KeysUnavailable
+from dialogs import texts
 
 log = logging.getLogger("escalation_bot.teams")
 RETRY_AFTER_SECONDS = 30
-APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 
 
 class TeamsEndpoint:
-    def __init__(self, adapter: CloudAdapter, bot: TeamsBot) -> None:
+    def __init__(self, adapter: CloudAdapter, bot: TeamsBot, local: bool = False) -> None:
         self.adapter = adapter
         self.bot = bot
+        self.checks = RequestChecks(local)
         adapter.on_turn_error = self._on_turn_error
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        """Never raises: a failure here would be answered 500 with a second traceback."""
+        if isinstance(error, ReplyFailed):
+            # the connector did not take the bot's answer: one line, and no apology to send
+            # through the same connector
+            log.warning("teams reply not delivered", extra={"error": error.reason})
+            return
         log.error("teams turn failed: %s", type(error).__name__, exc_info=error)
-        await context.send_activity(APOLOGY)
+        try:
+            await context.send_activity(texts.APOLOGY)
+        except Exception as exc:  # the connector is unreachable too: nothing more to say
+            log.warning("teams apology not delivered", extra={"error": type(exc).__name__})
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if "application/json" not in request.headers.get("Content-Type", ""):
-            return web.json_response({"error": "expected application/json"}, status=415)
         try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(body, dict):
-            return web.json_response({"error": "body is not an activity"}, status=400)
-        try:
-            activity = Activity().deserialize(body)
-        except Exception:  # msrest raises several types for a malformed activity
-            return web.json_response({"error": "body is not an activity"}, status=400)
-        if not activity.type:
-            return web.json_response({"error": "activity has no type"}, status=400)
+            activity = await self._read(request)
+        except Refused as refused:
+            log.warning(
+                "teams request refused", extra={"status": refused.status, "reason": refused.reason}
+            )
+            return web.json_response({"error": refused.reason}, status=refused.status)
+
         try:
             response = await self.adapter.process_activity(
                 request.headers.get("Authorization", ""), activity, self.bot.on_turn
@@ -65,6 +71,21 @@ class TeamsEndpoint:
         if response is None:
             return web.Response(status=201)
         return web.json_response(_plain(response.body), status=response.status)
+
+    async def _read(self, request: web.Request) -> Activity:
+        self.checks.headers(request.headers)
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise Refused(413, "body is too large") from None
+        body = parse_json(raw)
+        if not isinstance(body, dict):
+            raise Refused(400, "body is not an activity")
+        self.checks.activity(body)
+        try:
+            return Activity().deserialize(body)
+        except Exception:  # msrest raises several types for a malformed activity
+            raise Refused(400, "body is not an activity") from None
 
 
 def _plain(body: Any) -> Any:

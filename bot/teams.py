@@ -127,10 +127,17 @@ class Teams:
 
 def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) -> Teams:
     check_credentials(settings)
+    # Entra ID object ids are GUIDs: the same id in either case (config check compares them so)
     email_to_aad = {
-        p.email: p.teams_aad_object_id for p in app.config.people if p.teams_aad_object_id
+        p.email: p.teams_aad_object_id.lower()
+        for p in app.config.people
+        if p.teams_aad_object_id
     }
     aad_to_email = {aad: email for email, aad in email_to_aad.items()}
+
+    def email_for_aad(aad: str) -> str | None:
+        return aad_to_email.get(aad.lower())
+
     keys, validator = None, None
     if settings.microsoft_app_id:
         keys = SigningKeys(
@@ -148,7 +155,7 @@ def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) ->
         for destination in [partnership.alerts.business_team, *partnership.alerts.stages.values()]
         if destination.startswith(CHANNEL_PREFIX)
     }
-    bot = TeamsBot(conversation, app.store, aad_to_email.get, after_turn, alert_channels)
+    bot = TeamsBot(conversation, app.store, email_for_aad, after_turn, alert_channels)
     notifier = TeamsNotifier(
         adapter,
         settings.microsoft_app_id,

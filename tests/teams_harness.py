@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -115,7 +116,7 @@ class Harness:
         email, aad = who
         return {
             "type": "message",
-            "id": f"in-{email}",
+            "id": f"in-{uuid.uuid4().hex}",  # Teams gives every activity its own id
             "channelId": "msteams",
             "serviceUrl": self.connector_url,
             "from": {"id": f"29:{aad}", "aadObjectId": aad, "name": email},

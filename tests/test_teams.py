@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import derived_config
 from teams_harness import (
     BEA,
     CAL,
@@ -706,3 +707,46 @@ async def test_a_notification_sent_again_after_a_crash_has_the_same_activity_id(
     again = {a.get("id"): a["_conversation"] for a in sent[before:]}
     assert again == first  # each repeat carries its first copy's id, to the same chat
     assert not any(HANA[0] in i or DANA[0] in i or case.id in i for i in again)
+
+
+# ---- the same intake twice (issue 7, defect 7) -------------------------------------------------
+
+
+async def test_the_same_intake_card_sent_twice_through_teams_raises_one_case(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.say(DANA, "/escalate")
+    (form,) = h.connector.cards_to(f"a:chat-with-{DANA[1]}")
+    (send,) = form["actions"]
+    first = await h.click(DANA, "intake", {**send["data"], **intake_values(h.app)})
+    again = await h.click(DANA, "intake", {**send["data"], **intake_values(h.app)})
+    assert "Case NB-0001 raised" in card_text(first)
+    assert "already sent: it is case NB-0001" in card_text(again)
+    assert len(h.app.store.open_cases()) == 1
+
+
+async def test_the_same_activity_twice_raises_one_case(harness: Harness) -> None:
+    """A platform retry: the very same activity (same id), from a card without its own id."""
+    h = harness
+    body = h.activity(DANA, type="invoke", name="adaptiveCard/action",
+                      value={"action": {"type": "Action.Execute", "verb": "intake",
+                                        "data": intake_values(h.app)}})
+    for _ in range(2):
+        status, _ = await h.post(body)
+        assert status == 200
+    assert len(h.app.store.open_cases()) == 1
+
+
+async def test_an_upper_case_teams_id_in_the_config_still_finds_its_person(
+    tmp_path: Path,
+) -> None:
+    """config check compares Entra ids ignoring case; so does the bot."""
+    def shout(data: dict[str, Any]) -> None:
+        for person in data["people"]:
+            if person.get("teams_aad_object_id") == DANA[1]:
+                person["teams_aad_object_id"] = DANA[1].upper()
+
+    async with open_harness(tmp_path, derived_config(tmp_path, shout)) as h:
+        await h.say(DANA, "/escalate")
+        assert h.connector.cards_to(f"a:chat-with-{DANA[1]}"), "Dana was not recognised"

@@ -102,9 +102,9 @@ class TeamsBot(ActivityHandler):
                     json.dumps(reference.serialize()),
                 )
         sender = activity.from_property
-        aad = sender.aad_object_id if sender is not None else None
+        aad = (sender.aad_object_id or "").lower() if sender is not None else ""
         if not aad or self.email_for_aad(aad) is None:
-            return  # only people in the directory
+            return  # only people in the directory (ids kept lower-case: GUIDs in either case)
         if kind == "personal":
             await self._sync(
                 self.store.save_conversation_reference, PLATFORM, aad, reference_json(activity)
@@ -157,16 +157,23 @@ class TeamsBot(ActivityHandler):
         if isinstance(value, dict) and isinstance(value.get("verb"), str) and value["verb"]:
             # Action.Submit from an older client
             data = {k: v for k, v in value.items() if k != "verb"}
-            result = await self._action(actor, value["verb"], data)
+            result = await self._action(
+                actor, value["verb"], data, turn_context.activity.id or ""
+            )
             await self._send(turn_context, [Reply(text=result.message, card=result.card)])
             return
         text = without_bot_mention(turn_context.activity)
         replies = await self._sync(self.conversation.on_text, actor, text)
         await self._send(turn_context, replies)
 
-    async def _action(self, actor: str, verb: str, data: dict[str, Any]) -> ActionResult:
+    async def _action(
+        self, actor: str, verb: str, data: dict[str, Any], request_id: str
+    ) -> ActionResult:
+        """``request_id`` is Teams' activity id: the same activity sent twice raises one case."""
         control, values = split_action_data(data)
-        return await self._sync(self.conversation.on_action, actor, verb, control, values)
+        return await self._sync(
+            self.conversation.on_action, actor, verb, control, values, request_id
+        )
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
@@ -179,7 +186,7 @@ class TeamsBot(ActivityHandler):
         actor = self._actor(turn_context)
         if actor is None:
             return _message_response(texts.TEAMS_NOT_KNOWN)
-        result = await self._action(actor, *found)
+        result = await self._action(actor, *found, activity.id or "")
         card = adaptive_card(result.card, self._refresh_for(turn_context))
         return InvokeResponse(
             status=200, body={"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}

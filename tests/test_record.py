@@ -8,19 +8,26 @@ import json
 
 import pytest
 from support import (
+    PARTNERSHIPS,
     app,
     current,
+    decide,
     escalate,
     escalate_to,
     handle,
+    pending,
+    people_with,
+    person_notes,
+    policy_of,
     raise_case,
     record,
 )
 
 from bot.bootstrap import App
 from bot.demo import outcome_answers
+from dialogs import texts
 from dialogs.case import Case, EntryKind
-from dialogs.commands import RecordDiscussion, Resolve
+from dialogs.commands import ActionInput, RecordDiscussion, Resolve
 from dialogs.errors import InvalidInput
 
 __all__ = ["app"]
@@ -89,3 +96,73 @@ def test_a_case_stored_with_the_old_merged_records_keeps_what_was_written(app: A
     assert old.record_for(1).summary == "Talked it through."
     assert old.record_for(1).unresolved == "The plan."
     assert old.record_for(1).agreed_actions[0].owner == "Cal"
+
+
+# ---- shown to the right people (every bundled procedure) -----------------------------------
+
+UNRESOLVED = "Whether the assessment must start before the review meeting."
+AGREED = "Agreed: the council starts a joint assessment; health shares the plan."
+
+
+def _to_stage_two(app: App, partnership: str) -> Case:
+    case = raise_case(app, partnership)
+    for _ in range(3):  # SP Jersey's stage 1 has two steps to climb
+        if case.stage >= 2:
+            break
+        case = escalate(app, case, unresolved=UNRESOLVED)
+    assert case.stage == 2
+    return case
+
+
+@pytest.mark.parametrize("partnership", list(PARTNERSHIPS), ids=list(PARTNERSHIPS.values()))
+def test_the_next_tier_starts_from_what_the_last_left(app: App, partnership: str) -> None:
+    case = _to_stage_two(app, partnership)
+    prompts = [n for n in pending(app, case) if n.kind == "stage-prompt"]
+    assert prompts, "nobody was prompted at stage 2"
+    for note in prompts:
+        card = note.card
+        assert (texts.LEFT_UNRESOLVED, [UNRESOLVED]) in card.sections
+        assert card.sections[0][0] == texts.LEFT_UNRESOLVED  # it comes first
+        stage_one = card.record[0]
+        assert stage_one.collapsed and UNRESOLVED in "\n".join(stage_one.lines)
+        assert not card.record[-1].collapsed  # the stage that matters now is open
+
+
+@pytest.mark.parametrize("partnership", list(PARTNERSHIPS), ids=list(PARTNERSHIPS.values()))
+def test_every_party_is_sent_the_agreed_resolution_and_its_actions(
+    app: App, partnership: str
+) -> None:
+    case = current(app, _to_stage_two(app, partnership))
+    actions = [ActionInput(description="Joint home visit", owner="Cal Birch", due="15/02/2027")]
+    handle(app, Resolve(actor=case.raised_by, case_id=case.id, expected_version=case.version,
+                        record=record(AGREED, agreed_actions=actions),
+                        outcome_answers=outcome_answers(policy_of(app, partnership))))
+    closed = current(app, case)
+    told = {n.recipient.address: n.card for n in person_notes(pending(app, case))
+            if n.kind == "resolved"}
+    assert set(told) >= {p.email for p in closed.active_participants()}
+    for card in told.values():
+        shown = card.all_text()
+        assert AGREED in shown
+        assert "Joint home visit: Cal Birch, by 15/02/2027" in shown
+        assert (texts.OUTCOME_RESOLUTION, [AGREED, "• Joint home visit: Cal Birch, by 15/02/2027"]
+                ) in card.sections
+
+
+@pytest.mark.parametrize("partnership", list(PARTNERSHIPS), ids=list(PARTNERSHIPS.values()))
+def test_every_party_is_sent_the_final_word_in_the_procedures_own_name(
+    app: App, partnership: str
+) -> None:
+    policy = policy_of(app, partnership)
+    final = policy.final_stage
+    case = escalate_to(app, raise_case(app, partnership), final.number)
+    decider = people_with(app, partnership, final.decision_by or final.holder_roles[0])[0]
+    decide(app, case, decider.email)
+    closed = current(app, case)
+    told = [n for n in person_notes(pending(app, case)) if n.kind == "decided"]
+    assert {n.recipient.address for n in told} >= {p.email for p in closed.active_participants()}
+    word = final.decision_word
+    for note in told:
+        assert "A joint assessment starts next week." in note.card.all_text()
+        assert note.card.title.endswith(f"the partnership's {word}")
+    assert word == ("recommendation" if partnership == "carrow-board" else "decision")

@@ -15,6 +15,9 @@ def render_card(card: Card, indent: str = "  ") -> str:
     for heading, items in card.sections:
         lines.append(f"{indent}{heading}:")
         lines.extend(f"{indent}  - {item}" for item in items)
+    for block in card.record:  # a terminal has room: every stage, none folded
+        lines.append(f"{indent}{block.title}")
+        lines.extend(f"{indent}  {line}" for line in block.lines)
     for field in card.inputs:
         kind = "" if field.kind is InputKind.TEXT else f" ({field.kind.value})"
         error = f"  <- {field.error}" if field.error else ""

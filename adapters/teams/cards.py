@@ -61,6 +61,31 @@ def _input(field: CardInput) -> list[dict[str, Any]]:
     return rendered
 
 
+def _record(card: Card) -> list[dict[str, Any]]:
+    """A stage per container; folded ones open with a tap on their title (ToggleVisibility),
+    so on a phone the card shows the stage that matters now and nothing is lost."""
+    elements: list[dict[str, Any]] = []
+    for index, block in enumerate(card.record):
+        target = f"record-{index}"
+        title = _text(("▸ " if block.collapsed else "") + block.title, weight="Bolder",
+                      spacing="Medium", size="Small")
+        if block.collapsed:
+            elements.append({
+                "type": "Container",
+                "items": [title],
+                "selectAction": {"type": "Action.ToggleVisibility", "targetElements": [target]},
+            })
+        else:
+            elements.append(title)
+        elements.append({
+            "type": "Container",
+            "id": target,
+            "isVisible": not block.collapsed,
+            "items": [_text(line, spacing="Small") for line in block.lines],
+        })
+    return elements
+
+
 def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str, Any]:
     body: list[dict[str, Any]] = [_text(card.title, weight="Bolder", size="Medium")]
     if card.text:
@@ -72,6 +97,7 @@ def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str,
     for heading, items in card.sections:
         body.append(_text(heading, weight="Bolder", spacing="Medium"))
         body.append(_text("\n".join(f"- {item}" for item in items)))
+    body.extend(_record(card))
     for field in card.inputs:
         body.extend(_input(field))
     control = {}

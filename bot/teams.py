@@ -7,7 +7,6 @@ unauthenticated endpoint would let anyone act as anyone.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from adapters.teams.bot import TeamsBot
 from adapters.teams.notifier import TeamsNotifier
 from adapters.teams.route import TeamsEndpoint
 from bot.bootstrap import App
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, is_loopback
 from dialogs.conversation import ConversationService
 
 
@@ -29,15 +28,6 @@ class _BotFrameworkConfig:
         self.APP_PASSWORD = settings.microsoft_app_password
         self.APP_TYPE = settings.microsoft_app_type
         self.APP_TENANTID = settings.microsoft_app_tenant_id
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_credentials(settings: Settings) -> None:

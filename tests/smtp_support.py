@@ -191,4 +191,4 @@ def body_of(message: EmailMessage) -> str:
     assert part is not None
     content = part.get_content()
     assert isinstance(content, str)
-    return content
+    return content.replace("\r\n", "\n")  # the wire's line ends, as a mail client shows them

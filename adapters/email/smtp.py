@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import ssl
 from dataclasses import dataclass, field
+from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from enum import StrEnum
@@ -54,13 +55,19 @@ class SmtpServer:
         return f"{self.host}:{self.port} ({self.security.value}){who}"
 
 
+# Lines as long as SMTP allows (RFC 5321's 998), not the 78 a person's mail client keeps to:
+# otherwise a long single-word header (the notification key) is cut into encoded words that a
+# receiver matching on it would have to decode first.
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
 async def send(
     message: EmailMessage, server: SmtpServer, recipient: str, local_hostname: str | None = None
 ) -> None:
     """Send or raise DeliveryFailed."""
     try:
         await aiosmtplib.send(
-            message,
+            message.as_bytes(policy=WIRE_POLICY),
             sender=server.envelope_sender,
             recipients=[recipient],
             hostname=server.host,

@@ -11,15 +11,16 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[capture]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,capture]'
 	touch $@ $(VENV)/.installed-run
 
-# The bot (serve, on the embedded defaults) and, when node is here, Microsoft 365 Agents
-# Playground beside it (installed with `npm ci` if node_modules is missing or stale).
+# The bot (serve, on the embedded defaults), a local mail capture writing every email to
+# var/mail/, and, when node is here, Microsoft 365 Agents Playground beside it (installed with
+# `npm ci` if node_modules is missing or stale).
 run: $(VENV)/.installed-run
 	@bash tools/run.sh $(BIN)
 

@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default 127.0.0.1, or ESCALATION_BOT_HOST)")
     serve.add_argument("--port", type=int, help="default 3978, or ESCALATION_BOT_PORT")
 
+    capture = sub.add_parser(
+        "mail-capture", help="a local mail server that writes every message to a folder (.eml)"
+    )
+    capture.add_argument("--dir", help="where to write them (default var/mail)")
+    capture.add_argument("--host", default="127.0.0.1", help="loopback only (default 127.0.0.1)")
+    capture.add_argument("--port", type=int, default=1025, help="default 1025")
+
     chat = sub.add_parser("chat", help="play any role in a terminal against the SQLite store")
     chat.add_argument("--as", dest="as_email", required=True)
     chat.add_argument("--config")
@@ -242,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.serve import run_server
 
             return run_server(args.host, args.port)
+        if args.command == "mail-capture":
+            from bot.mail_capture import run_mail_capture
+
+            return run_mail_capture(args.dir, args.host, args.port)
         if args.command == "chat":
             from bot.chat import run_chat
 

@@ -1,49 +1,91 @@
-"""Which notifier delivers which recipient. Chat platforms add their routes in later issues;
-until then people, channels and mailboxes are recorded in the log (metadata only)."""
+"""Which notifier delivers which recipient, and by which platform the metrics count it.
+
+Webhooks go to the webhook notifier; channels by their destination's platform prefix
+(``teams:``), the rest (``console:``) to the log; people to Teams when they have a Teams account,
+otherwise by email; mailboxes by email. Without a mail server, email is not silently dropped: it
+fails for good, so the case's history and the business team say who got nothing and why.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 from collections.abc import Callable
 
 from adapters.console.log_notifier import LogNotifier
+from adapters.email.attachments import TEXT_ONLY, Attachments
+from adapters.email.notifier import EmailNotifier
+from adapters.email.smtp import SmtpServer
 from adapters.webhook.notifier import WebhookNotifier, WebhookTarget
 from bot.settings import SettingsError
+from dialogs import texts
+from dialogs.documents import FormDocument
 from dialogs.notifications import Notification, RecipientKind
-from dialogs.ports import Notifier
+from dialogs.ports import Clock, DeliveryFailed, Notifier
 from policy.config import Config
+
+log = logging.getLogger("escalation_bot.delivery")
+
+
+class NoEmail:
+    """Stands in for email when no mail server is configured: every message fails for good,
+    saying so, rather than being counted as sent."""
+
+    async def deliver(self, notification: Notification) -> None:
+        recipient = notification.recipient
+        who = (
+            recipient.address
+            if recipient.kind is RecipientKind.PERSON
+            else f"{recipient.kind.value} {recipient.address}"
+        )
+        raise DeliveryFailed(texts.EMAIL_NOT_CONFIGURED.format(who=who), permanent=True)
 
 
 class RoutingNotifier:
-    """Webhooks to the webhook notifier; channels by their destination's platform prefix
-    (``teams:``); people to Teams when they have a Teams account; the rest to the log."""
-
     def __init__(
         self,
         routes: dict[RecipientKind, Notifier],
         fallback: Notifier,
         teams: Notifier | None = None,
         has_teams: Callable[[str], bool] = lambda email: False,
+        email: Notifier | None = None,
     ) -> None:
         self.routes = routes
         self.fallback = fallback
         self.teams = teams
         self.has_teams = has_teams
+        self.email: Notifier = email or NoEmail()
+
+    def route(self, notification: Notification) -> tuple[str, Notifier]:
+        """(platform, notifier) for one notification."""
+        recipient = notification.recipient
+        if recipient.kind in self.routes:
+            return recipient.kind.value, self.routes[recipient.kind]
+        if recipient.kind is RecipientKind.CHANNEL:
+            if self.teams is not None and recipient.address.startswith("teams:"):
+                return "teams", self.teams
+            return "log", self.fallback
+        if recipient.kind is RecipientKind.PERSON:
+            if self.teams is not None and self.has_teams(recipient.address):
+                return "teams", self.teams
+            return "email", self.email
+        if recipient.kind is RecipientKind.MAILBOX:
+            return "email", self.email
+        return "log", self.fallback
 
     def notifier_for(self, notification: Notification) -> Notifier:
-        recipient = notification.recipient
-        if self.teams is not None:
-            if recipient.kind is RecipientKind.CHANNEL and recipient.address.startswith("teams:"):
-                return self.teams
-            if recipient.kind is RecipientKind.PERSON and self.has_teams(recipient.address):
-                return self.teams
-        return self.routes.get(recipient.kind, self.fallback)
+        return self.route(notification)[1]
+
+    def platform_for(self, notification: Notification) -> str:
+        """For the delivery metrics (scheduler.runner.NamesPlatforms)."""
+        return self.route(notification)[0]
 
     async def deliver(self, notification: Notification) -> None:
         await self.notifier_for(notification).deliver(notification)
 
     async def close(self) -> None:
-        for notifier in {*self.routes.values(), self.fallback}:
+        for notifier in {*self.routes.values(), self.fallback, self.email}:
             close = getattr(notifier, "close", None)
             if close is not None:
                 await close()
@@ -64,12 +106,45 @@ def webhook_targets(config: Config) -> dict[str, WebhookTarget]:
     return targets
 
 
+def form_attachments() -> Attachments:
+    """DOCX and PDF drawn by ``adapters.documents`` when it is installed; until then the forms
+    travel as plain text, so a form is never silently left off a message. (Imported by name so
+    this works before that package exists; once it does, a plain import is better.)"""
+    try:
+        documents = importlib.import_module("adapters.documents")
+    except ModuleNotFoundError as exc:
+        if exc.name != "adapters.documents":
+            raise  # the package is there but broken: say so, do not fall back quietly
+        log.warning("no DOCX or PDF renderer is installed: forms are attached as plain text")
+        return TEXT_ONLY
+    drawers: dict[str, Callable[[FormDocument], bytes]] = {
+        "docx": documents.render_docx,
+        "pdf": documents.render_pdf,
+    }
+    return Attachments(lambda document, fmt: drawers[fmt](document), ("docx", "pdf"))
+
+
+def email_notifier(server: SmtpServer | None, clock: Clock) -> Notifier:
+    if server is None:
+        log.warning(
+            "no mail server is configured (ESCALATION_BOT_SMTP_URL): messages to mailboxes and"
+            " to people without Teams will fail, and each case's business team will be told"
+        )
+        return NoEmail()
+    log.info("email goes through %s from %s", server.describe(), server.sender)
+    return EmailNotifier(server, form_attachments(), clock)
+
+
 def build_notifier(
-    config: Config, teams: Notifier | None = None, has_teams: Callable[[str], bool] | None = None
+    config: Config,
+    teams: Notifier | None = None,
+    has_teams: Callable[[str], bool] | None = None,
+    email: Notifier | None = None,
 ) -> RoutingNotifier:
     return RoutingNotifier(
         {RecipientKind.WEBHOOK: WebhookNotifier(webhook_targets(config))},
         fallback=LogNotifier(),
         teams=teams,
         has_teams=has_teams or (lambda email: False),
+        email=email,
     )

@@ -107,9 +107,9 @@ class Metrics:
     def contended(self, released: bool) -> None:
         self.deadline_contended.labels(outcome="released" if released else "retried").inc()
 
-    def delivered(self, recipient_kind: str, ok: bool) -> None:
+    def delivered(self, platform: str, ok: bool) -> None:
         counter = self.notifications_sent if ok else self.notifications_failed
-        counter.labels(platform=recipient_kind).inc()
+        counter.labels(platform=platform).inc()
 
     def ticked(self, at: datetime) -> None:
         self.last_tick.set(at.timestamp())

@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.bootstrap import App, restore_directory
-from bot.delivery import build_notifier
+from bot.delivery import build_notifier, email_notifier
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.teams import build_teams
@@ -113,7 +113,10 @@ def build_web_app(app: App, settings: Settings) -> web.Application:
 
     teams = build_teams(app, settings, deliver_soon)
     notifier = build_notifier(
-        app.config, teams=teams.notifier, has_teams=lambda email: bool(teams.aad_for_email(email))
+        app.config,
+        teams=teams.notifier,
+        has_teams=lambda email: bool(teams.aad_for_email(email)),
+        email=email_notifier(settings.smtp, app.clock),
     )
 
     def ticked(lag: float) -> None:

@@ -3,13 +3,17 @@ that let `make run` work on a fresh machine with nothing set."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from adapters.email.smtp import SmtpServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "examples" / "partnerships.yaml"
@@ -40,9 +44,12 @@ class Settings:
     microsoft_app_type: str = "MultiTenant"
     openid_metadata_url: str = ""  # "": Microsoft's; tests point it at a fake on loopback
     openid_timeout_seconds: float = 5.0
+    smtp: SmtpServer | None = None  # no mail server: mailboxes and email-only people get nothing
 
     @classmethod
     def from_env(cls, config: str | None = None, database: str | None = None) -> Settings:
+        from bot.smtp_settings import smtp_from_env  # it uses this module's helpers
+
         env = os.environ
         packs = env.get("ESCALATION_BOT_PACKS")
         return cls(
@@ -52,11 +59,11 @@ class Settings:
             redis_url=env.get("ESCALATION_BOT_REDIS_URL") or None,
             redis_prefix=env.get("ESCALATION_BOT_REDIS_PREFIX", "escalation"),
             host=env.get("ESCALATION_BOT_HOST", "127.0.0.1"),
-            port=_number(env, "ESCALATION_BOT_PORT", 3978, int),
+            port=number(env, "ESCALATION_BOT_PORT", 3978, int),
             worker_id=env.get("ESCALATION_BOT_WORKER_ID")
             or f"{socket.gethostname()}:{os.getpid()}",
-            tick_seconds=_number(env, "ESCALATION_BOT_TICK_SECONDS", 1.0, float),
-            lease_seconds=_number(env, "ESCALATION_BOT_LEASE_SECONDS", 60.0, float),
+            tick_seconds=number(env, "ESCALATION_BOT_TICK_SECONDS", 1.0, float),
+            lease_seconds=number(env, "ESCALATION_BOT_LEASE_SECONDS", 60.0, float),
             clock_start=_instant(env.get("ESCALATION_BOT_CLOCK_START")),
             log_level=env.get("ESCALATION_BOT_LOG_LEVEL", "INFO").upper(),
             # the Bot Framework's own names, as Azure Bot Service documents them
@@ -65,16 +72,27 @@ class Settings:
             microsoft_app_tenant_id=env.get("MicrosoftAppTenantId", ""),
             microsoft_app_type=env.get("MicrosoftAppType", "MultiTenant"),
             openid_metadata_url=env.get("ESCALATION_BOT_OPENID_METADATA_URL", ""),
-            openid_timeout_seconds=_number(
+            openid_timeout_seconds=number(
                 env, "ESCALATION_BOT_OPENID_TIMEOUT_SECONDS", 5.0, float
             ),
+            smtp=smtp_from_env(env),
         )
+
+
+def is_loopback(host: str) -> bool:
+    """This machine only: what local no-credential Teams mode and plain SMTP are limited to."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _Number = TypeVar("_Number", int, float)
 
 
-def _number(env: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
+def number(env: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
     raw = env.get(name)
     if raw is None or raw == "":
         return default

@@ -9,7 +9,6 @@ the SDK's authentication still does everything outbound.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,7 +22,7 @@ from adapters.teams.notifier import CHANNEL_PREFIX, TeamsNotifier
 from adapters.teams.route import TeamsEndpoint
 from adapters.teams.signing_keys import SigningKeys
 from bot.bootstrap import App
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, is_loopback
 from dialogs.conversation import ConversationService
 
 
@@ -35,15 +34,6 @@ class _BotFrameworkConfig:
         self.APP_PASSWORD = settings.microsoft_app_password
         self.APP_TYPE = app_type(settings)
         self.APP_TENANTID = settings.microsoft_app_tenant_id
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")  # the SDK's, read case-blind

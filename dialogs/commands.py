@@ -111,7 +111,8 @@ class DeadlineLapsed(Command):
 
 
 class RecordDeliveryFailure(Command):
-    """Issued by the delivery loop when a platform refused a message for good (e.g. Teams 403)."""
+    """Issued by the delivery loop when a platform could not take a message: refused for good
+    (e.g. Teams 403, SMTP 550), or not this time (``final`` False: it will be tried again)."""
 
     actor: str = "delivery"
     case_id: str
@@ -119,6 +120,11 @@ class RecordDeliveryFailure(Command):
     notification_kind: str
     recipient: str
     reason: str
+    final: bool = Field(
+        default=True,
+        description="False while the message will be tried again: the failure goes on the"
+        " history, and only the last one alerts the business team",
+    )
 
 
 CASE_COMMANDS: tuple[type[Command], ...] = (

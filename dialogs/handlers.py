@@ -515,15 +515,16 @@ def _remind(turn: Turn, command: DeadlineLapsed) -> None:
 
 
 def record_delivery_failure(turn: Turn, command: RecordDeliveryFailure) -> None:
-    """Nothing is silently lost: the failure goes on the case's history and the business team
-    hears of it (unless what failed was itself such an alert, which would only loop)."""
+    """Nothing is silently lost: the failure goes on the case's history and, once it is final,
+    the business team hears of it (unless what failed was itself such an alert, which would
+    only loop)."""
     who = "a channel" if command.recipient.startswith("channel:") else command.recipient
     turn.emit(
         EventType.DELIVERY_FAILED,
         f"message '{command.notification_kind}' to {who} not delivered: {command.reason}",
         key=command.notification_key,
     )
-    if command.notification_kind != "delivery-failed":
+    if command.final and command.notification_kind != "delivery-failed":
         turn.tell_business_team(
             "delivery-failed",
             texts.CHANNEL_DELIVERY_FAILED.format(

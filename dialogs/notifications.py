@@ -57,6 +57,12 @@ class Notification(BaseModel):
     card: Card
     deliver_at: datetime
     kind: str
+    reference: str = Field(
+        default="",
+        description="The case's reference (NB-0001) when this was queued: what an email subject"
+        " may name, since a subject is seen where the message is not (lock screens, mail logs)",
+    )
+    stage: int | None = Field(default=None, description="The case's stage when this was queued")
     copy_of: Recipient | None = None  # for webhook copies: who the original was for
     documents: list[FormDocument] = Field(
         default_factory=list,

@@ -187,3 +187,63 @@ CHANNEL_DELIVERY_FAILED = (
     "Case {reference}: a message to {who} could not be delivered ({reason}); please make sure "
     "they are told"
 )
+
+# email: a subject is read where the message is not (lock screens, mail server logs), so it
+# carries the case reference, the stage and what happened, and never a child's details
+EMAIL_SUBJECT = "[{reference}] {what}"
+EMAIL_SUBJECT_WHAT = {
+    "stage-prompt": "Stage {stage} is yours",
+    "moved-on": "Moved to stage {stage}",
+    "raised-counterpart": "Stage {stage}: a professional difference has been raised with you",
+    "raised-confirm": "Stage {stage}: your concern has been raised",
+    "reminder": "Stage {stage} is due today",
+    "step-prompt": "Stage {stage}: a step is yours",
+    "step-moved": "Stage {stage}: a step has moved on",
+    "step-lapsed": "Stage {stage}: a step is overdue",
+    "resolved": "Resolved at stage {stage}",
+    "decided": "Stage {stage}: the partnership's decision",
+    "withdrawn": "Withdrawn at stage {stage}",
+    "handed-over": "Stage {stage}: the case has been handed to you",
+    "added": "Stage {stage}: you have been added to the case",
+    "tier-empty": "Stage {stage}: the next manager is not known",
+    "delivery-failed": "Stage {stage}: a message could not be delivered",
+}
+EMAIL_SUBJECT_FORM = "Stage {stage}: {form}"
+EMAIL_SUBJECT_OTHER = "Stage {stage}: an update on the case"
+EMAIL_SUBJECT_NO_STAGE = "An update on the case"
+EMAIL_ATTACHED = "Attached: {files}."
+EMAIL_ATTACHED_CARE = (
+    "The attached form holds the child's details: file it on the child's record and do not "
+    "forward it."
+)
+EMAIL_FOOTER = (
+    "Sent by the partnership's escalation bot. Replies to this address are not read: to act on "
+    "case {reference}, use the bot in your chat, or contact the partnership's business team."
+)
+
+# why an email was not delivered: in the case's history and the business team's alert, so never
+# anything from the message itself (an email address is fine; it is not the child's)
+EMAIL_NOT_CONFIGURED = (
+    "no email server is configured, so {who} got nothing; the IT admin sets "
+    "ESCALATION_BOT_SMTP_URL"
+)
+EMAIL_REFUSED = "the email server refused it ({code} {detail})"
+EMAIL_REFUSED_MESSAGE = "the email server refused the message ({code}{status})"
+EMAIL_UNREACHABLE = "the email server could not be reached ({error})"
+EMAIL_TIMEOUT = "the email server did not answer in time"
+EMAIL_AUTH = (
+    "the email server refused the bot's user name or password ({code}); the IT admin checks "
+    "ESCALATION_BOT_SMTP_USER and ESCALATION_BOT_SMTP_PASSWORD"
+)
+EMAIL_TLS = (
+    "a secure connection to the email server failed ({error}); the IT admin checks the "
+    "server's certificate and ESCALATION_BOT_SMTP_URL"
+)
+EMAIL_UNUSABLE = "the email server cannot be used as configured ({error})"
+EMAIL_NOT_AN_ADDRESS = "'{address}' is not an email address"
+EMAIL_FORM_NOT_DRAWN = "the attached form could not be produced ({error})"
+
+# delivery retries, as the history and the business team read them
+DELIVERY_RETRYING = "{reason}; try {attempt} of {attempts}, the next in {minutes} min"
+DELIVERY_GAVE_UP = "{reason}; gave up after {attempts} tries"
+DELIVERY_BROKE = "the bot failed while sending it ({error})"

@@ -103,6 +103,8 @@ class Turn:
                 card=card,
                 deliver_at=deliver_at,
                 kind=kind,
+                reference=self.case.reference,
+                stage=self.case.stage,
                 documents=documents or [],
             )
         )
@@ -117,6 +119,8 @@ class Turn:
                     card=card,
                     deliver_at=self.now,
                     kind=kind,
+                    reference=self.case.reference,
+                    stage=self.case.stage,
                     copy_of=recipient,
                 )
             )

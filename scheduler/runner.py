@@ -13,17 +13,40 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from dialogs import texts
 from dialogs.commands import DeadlineLapsed, RecordDeliveryFailure
 from dialogs.engine import Engine
 from dialogs.errors import DomainError, StaleCase
-from dialogs.notifications import Notification
+from dialogs.notifications import Notification, RecipientKind
 from dialogs.ports import ClaimedDeadline, Clock, DeliveryFailed, Notifier, OutboxItem, Store
 
 log = logging.getLogger("escalation_bot.scheduler")
 
-RETRY_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How a delivery that may work later is retried: ``first`` after the first failure, each
+    wait ``factor`` times the last, ``attempts`` tries in all. After the last the failure is
+    final: recorded on the case and reported to the business team, like a refusal. The default,
+    1, 2, 4, 8, 16 and 32 minutes, rides out a mail server's restart or a short outage and tells
+    the business team about a longer one within about an hour, while the message can still be
+    passed on the same working day."""
+
+    first: timedelta = timedelta(minutes=1)
+    factor: int = 2
+    attempts: int = 7
+
+    def delay(self, attempt: int) -> timedelta | None:
+        """The wait after failed try number ``attempt`` (from 1), or None if it was the last."""
+        if attempt >= self.attempts:
+            return None
+        return self.first * int(self.factor ** (attempt - 1))
+
+
+BACKOFF = Backoff()
 # Re-reads after a stale refusal before a claim is given back for the next tick: each retry
 # follows a person's committed write, so more than a few in a row means a very busy case.
 STALE_RETRIES = 5
@@ -40,7 +63,15 @@ class Observer(Protocol):
         """A fire refused as stale: retried, or (``released``) given back for the next tick."""
         ...
 
-    def delivered(self, recipient_kind: str, ok: bool) -> None: ...
+    def delivered(self, platform: str, ok: bool) -> None: ...
+
+
+@runtime_checkable
+class NamesPlatforms(Protocol):
+    """A notifier that routes to several platforms says which one carries a notification
+    ("teams", "email", "webhook"), so metrics count by platform rather than recipient kind."""
+
+    def platform_for(self, notification: Notification) -> str: ...
 
 
 class NoObserver:
@@ -53,7 +84,7 @@ class NoObserver:
     def contended(self, released: bool) -> None:
         pass
 
-    def delivered(self, recipient_kind: str, ok: bool) -> None:
+    def delivered(self, platform: str, ok: bool) -> None:
         pass
 
 
@@ -156,10 +187,14 @@ async def deliver_due_notifications(
     engine: Engine | None = None,
     max_batches: int = 1,
     progress: Callable[[], None] = lambda: None,
+    backoff: Backoff = BACKOFF,
 ) -> tuple[int, int]:
-    """Send what is due; returns (sent, failed). Failures are kept and retried, never dropped.
-    Claims another batch while the last came back full, up to ``max_batches``, so the 09:00
-    queue of alerts held overnight drains in a few ticks rather than one batch per tick."""
+    """Send what is due; returns (sent, failed). A failure that may pass is retried with
+    ``backoff``; one that cannot, or the last try, fails for good. With ``engine`` every failure
+    goes on the case's history and a final one alerts the business team: nothing is dropped,
+    and nothing is marked sent that was not. Claims another batch while the last came back
+    full, up to ``max_batches``, so the 09:00 queue of alerts held overnight drains in a few
+    ticks rather than one batch per tick."""
     observer = observer or NoObserver()
     sent = failed = 0
     items: list[OutboxItem] = []
@@ -169,9 +204,17 @@ async def deliver_due_notifications(
         items = store.claim_notifications(clock.now(), worker, lease_seconds, batch)
         if not items:
             break
-        done = await _deliver_batch(store, notifier, clock, items, observer, engine, progress)
+        done = await _deliver_batch(
+            store, notifier, clock, items, observer, engine, progress, backoff
+        )
         sent, failed = sent + done[0], failed + done[1]
     return sent, failed
+
+
+def platform_of(notifier: Notifier, note: Notification) -> str:
+    if isinstance(notifier, NamesPlatforms):
+        return notifier.platform_for(note)
+    return note.recipient.kind.value
 
 
 async def _deliver_batch(
@@ -182,40 +225,91 @@ async def _deliver_batch(
     observer: Observer,
     engine: Engine | None,
     progress: Callable[[], None],
+    backoff: Backoff,
 ) -> tuple[int, int]:
     sent = failed = 0
     for item in items:
         progress()
         note = item.notification
+        platform = platform_of(notifier, note)
         try:
             await notifier.deliver(note)
         except DeliveryFailed as exc:
-            retry = None if exc.permanent else clock.now() + RETRY_AFTER
-            store.mark_failed(note.key, exc.reason, retry)
-            observer.delivered(note.recipient.kind.value, False)
-            failed += 1
-            if exc.permanent and engine is not None:
-                _record_failure(engine, note, exc.reason)
+            failure = exc
+        except Exception as exc:
+            # a bug in one adapter must not stop the batch, nor count as sent: it is a failure
+            # like any other, retried and in the end reported
+            log.exception("delivering notification %s raised", note.key)
+            failure = DeliveryFailed(texts.DELIVERY_BROKE.format(error=type(exc).__name__), False)
         else:
             store.mark_sent(note.key, clock.now())
-            observer.delivered(note.recipient.kind.value, True)
+            observer.delivered(platform, True)
             sent += 1
+            continue
+        failed += 1
+        observer.delivered(platform, False)
+        _failed(store, engine, clock, note, failure, item.attempts + 1, backoff, platform)
     return sent, failed
 
 
-def _record_failure(engine: Engine, note: Notification, reason: str) -> None:
-    recipient = note.copy_of or note.recipient
-    try:
-        engine.handle(
-            RecordDeliveryFailure(
-                case_id=note.case_id,
-                notification_key=note.key,
-                notification_kind=note.kind,
-                recipient=f"{recipient.kind.value}:{recipient.address}"
-                if recipient.kind.value != "person"
-                else recipient.address,
-                reason=reason,
-            )
+def _failed(
+    store: Store,
+    engine: Engine | None,
+    clock: Clock,
+    note: Notification,
+    failure: DeliveryFailed,
+    attempt: int,
+    backoff: Backoff,
+    platform: str,
+) -> None:
+    """Keep the row for its next try, or fail it for good; put it on the case either way."""
+    delay = None if failure.permanent else backoff.delay(attempt)
+    if delay is not None:
+        minutes = max(1, round(delay.total_seconds() / 60))
+        reason = texts.DELIVERY_RETRYING.format(
+            reason=failure.reason, attempt=attempt, attempts=backoff.attempts, minutes=minutes
         )
-    except Exception:
-        log.exception("could not record a failed delivery for case %s", note.case_id)
+    elif not failure.permanent:
+        reason = texts.DELIVERY_GAVE_UP.format(reason=failure.reason, attempts=attempt)
+    else:
+        reason = failure.reason
+    store.mark_failed(note.key, reason, clock.now() + delay if delay is not None else None)
+    # ids, kinds and the reason only: reasons never carry a message's content
+    log.warning(
+        "notification %s (%s by %s) not delivered on try %d: %s",
+        note.key, note.kind, platform, attempt, reason,
+    )
+    if engine is not None:
+        _record_failure(engine, note, reason, final=delay is None)
+
+
+def _record_failure(engine: Engine, note: Notification, reason: str, *, final: bool) -> None:
+    """The failure goes on the case; a final one also alerts the business team. A person's
+    command committing in between is re-read and retried, as a lapse is, so it is not lost."""
+    command = RecordDeliveryFailure(
+        case_id=note.case_id,
+        notification_key=note.key,
+        notification_kind=note.kind,
+        recipient=_who(note),
+        reason=reason,
+        final=final,
+    )
+    for _ in range(STALE_RETRIES):
+        try:
+            engine.handle(command)
+            return
+        except StaleCase:
+            continue
+        except Exception:
+            log.exception("could not record a failed delivery for case %s", note.case_id)
+            return
+    log.warning("could not record a failed delivery for case %s: it kept changing", note.case_id)
+
+
+def _who(note: Notification) -> str:
+    """What failed: a webhook copy is the webhook's failure, not its original's, whose own
+    delivery is a separate row."""
+    recipient = note.recipient
+    if recipient.kind is RecipientKind.PERSON:
+        return recipient.address
+    return f"{recipient.kind.value}:{recipient.address}"

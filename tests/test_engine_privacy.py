@@ -37,6 +37,8 @@ from support import (
     withdraw,
 )
 
+from adapters.email.attachments import Attachments
+from adapters.email.message import build_message
 from bot.bootstrap import App
 from dialogs.case import Case, CaseStatus
 from dialogs.clock import SimulatedClock
@@ -50,6 +52,7 @@ from dialogs.commands import (
     Resolve,
 )
 from dialogs.errors import CaseNotFound, NotAllowed
+from dialogs.notifications import RecipientKind
 
 SECRETS = [
     CHILD_NAME,
@@ -181,6 +184,28 @@ def test_person_messages_go_only_to_people_entitled_to_see_the_case(
             continue  # forms go where the policy's copies_to sends them (see the test below)
         was_party = note.recipient.address in {p.email for p in case.participants}
         assert was_party or app.engine.can_view(case, note.recipient.address), note.kind
+
+
+def test_emails_carry_the_childs_details_only_in_their_body_and_forms(
+    whole_flows: tuple[App, str, list[Case]],
+) -> None:
+    """Everything queued for a person or a mailbox, drawn as the email it would be: the subject,
+    every other header and every attachment's file name say nothing about the child (a subject
+    shows on a lock screen, a file name in a download folder); the body may, 1:1."""
+    app, _, _ = whole_flows
+    attachments = Attachments(lambda document, fmt: document.all_text().encode())
+    emailed = [n for n in pending(app)
+               if n.recipient.kind in (RecipientKind.PERSON, RecipientKind.MAILBOX)]
+    assert len({n.kind.split("-")[0] for n in emailed}) >= 5  # many kinds of message
+    for note in emailed:
+        message = build_message(note, sender="Bot <bot@partnership.example>",
+                                to=note.recipient.address, attachments=attachments,
+                                now=note.deliver_at)
+        for name, value in message.items():
+            assert leaks(str(value)) == [], (name, value)
+        for part in message.iter_attachments():
+            assert leaks(part.get_filename() or "") == []
+            assert CHILD_NAME.encode() in part.get_content()  # the form is the child's record
 
 
 # ---- who may look ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import derived_config
+from support import FAR_FUTURE, derived_config
 from teams_harness import (
     BEA,
     CAL,
@@ -405,7 +405,12 @@ async def test_with_no_tenant_known_a_new_chat_waits(tmp_path: Path) -> None:
             ).fetchall()
         assert rows and all(status == "pending" for status, _ in rows)  # retried, not failed
         assert all("no Teams tenant known" in error for _, error in rows)
-        assert EventType.DELIVERY_FAILED not in [e.type for e in h.app.store.history(case.id)]
+        # each try is on the case's history; the business team hears only after the last
+        failures = [e for e in h.app.store.history(case.id)
+                    if e.type is EventType.DELIVERY_FAILED]
+        assert failures and all("no Teams tenant known" in e.summary for e in failures)
+        assert not [n for n in h.app.store.due_notifications(FAR_FUTURE, 1000)
+                    if n.notification.kind == "delivery-failed"]
 
 
 def config_with_teams_channel(tmp_path: Path) -> Path:

@@ -153,3 +153,24 @@ CHANNEL_DELIVERY_FAILED = (
     "Case {reference}: a message to {who} could not be delivered ({reason}); please make sure "
     "they are told"
 )
+
+# the partnership's forms as documents (DOCX and PDF)
+DOCUMENT_PRIVACY = (
+    "This document contains a child's personal data. File it on the child's record only; do not "
+    "forward it or keep other copies."
+)
+DOCUMENT_BLANK = "—"  # an empty answer, shown rather than left out
+DOCUMENT_REFERENCE = "Case reference"
+DOCUMENT_STAGE = "Stage"
+DOCUMENT_PRODUCED = "Produced"
+DOCUMENT_COLOUR = "Colour: {colour}"  # printed in words too: a black-and-white copy loses the band
+DOCUMENT_PAGE = "Page {page} of {pages}"
+DOCUMENT_CONTINUED = "{title} (continued)"
+DOCUMENT_UNSHOWN_CHARACTERS = (
+    "Some characters cannot be drawn in this PDF's font and are shown as {mark}. The DOCX copy of "
+    "this form holds the exact text."
+)
+DOCUMENT_FONT_MISSING = (
+    "The PDF font DejaVu Sans ({files}) was not found in {places}. Install Debian's {package} "
+    "package (apt-get install {package}), then try again."
+)

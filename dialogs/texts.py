@@ -174,3 +174,43 @@ DOCUMENT_FONT_MISSING = (
     "The PDF font DejaVu Sans ({files}) was not found in {places}. Install Debian's {package} "
     "package (apt-get install {package}), then try again."
 )
+
+# `escalation-bot record`: the business team's command on the server
+RECORD_NO_DATABASE = (
+    "record: there is no database at {path}. Give --db the bot's SQLite file, or set "
+    "ESCALATION_BOT_DATABASE."
+)
+RECORD_BAD_DATABASE = (
+    "record: {path} cannot be read as the bot's database ({reason}). Give --db the bot's SQLite "
+    "file."
+)
+RECORD_NO_REDIS = (
+    "record: cannot use Redis at {url} ({reason}). Check ESCALATION_BOT_REDIS_URL and that Redis "
+    "is running."
+)
+RECORD_UNKNOWN_CASE = (
+    "record: there is no case {reference} in {store}. Check the reference (for example NB-0001) "
+    "and the database."
+)
+RECORD_UNKNOWN_FORM = "record: case {reference} has no form '{form}'. Use one of: {forms}."
+RECORD_POLICY_HAS_NO_FORMS = (
+    "record: case {reference} follows {policy}, which has no forms to produce."
+)
+RECORD_FORM_NOT_REACHED = (
+    "record: case {reference} has not reached form '{form}' yet (it is at stage {stage}). Forms "
+    "so far: {forms}."
+)
+RECORD_NO_FORMS_YET = (
+    "record: case {reference} is at stage {stage} and has reached none of its forms yet; they "
+    "start at later stages or once the case is resolved ({forms})."
+)
+RECORD_SEVERAL_FORMS = (
+    "record: case {reference} has {count} forms ({forms}). Give --form with one of them, or give "
+    "--out an existing folder to write them all."
+)
+RECORD_WRONG_SUFFIX = (
+    "record: --out {path} ends in {suffix} but --format is {format}. Name the file .{format}, or "
+    "change --format."
+)
+RECORD_CANNOT_WRITE = "record: cannot write {path} ({reason}). Choose a folder you can write to."
+RECORD_WROTE = "wrote {path}"

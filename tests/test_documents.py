@@ -1,6 +1,6 @@
 """The partnership's forms as DOCX and PDF files (issue 8), read back the way a person would meet
 them: DOCX opened with python-docx, PDF read with pypdf's text extraction, field by field, for
-every bundled pack.
+every bundled pack; and `escalation-bot record` as a real process against a database made here.
 
 Nothing here renders and then merely checks that bytes came out: each test looks for the words
 a reader needs (labels, values, blanks, page numbers, colour, partnership) in the right place.
@@ -11,9 +11,13 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
@@ -25,6 +29,7 @@ from support import (
     CHILD_DOB,
     app_for,
     current,
+    derived_config,
     escalate,
     escalate_to,
     pending,
@@ -42,6 +47,7 @@ from dialogs.documents import DocumentRow, DocumentSection, FormDocument, docume
 from policy.model import Citation, FieldKind, Form, FormField, FormSection
 
 ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "bot.cli"]
 
 # Names a Latin-1 font could not draw, typed the way people type them.
 CHILD = "Zoë Ó'Brien-Łukasz"
@@ -467,3 +473,143 @@ def test_file_names_carry_no_child_data(app: App) -> None:
                 assert re.fullmatch(r"[A-Za-z0-9-]+\.(docx|pdf)", name), name
                 assert name.startswith(case.reference)
                 assert not any(secret in name for secret in secrets)
+
+
+# ---- `escalation-bot record` as a real process ---------------------------------------------
+
+
+def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESCALATION_BOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [*CLI, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bot database holding NB-0001 at stage 2 and HP-0001 at stage 2, with a Unicode child."""
+    folder = tmp_path_factory.mktemp("record")
+    built, _ = app_for(folder)
+    try:
+        escalate_to(built, raise_case(built, "northbay", child_name=CHILD), 2)
+        escalate_to(built, raise_case(built, "havenport", child_name=CHILD), 2)
+    finally:
+        built.close()
+    return folder / "bot.sqlite3"
+
+
+def test_record_writes_a_pdf_and_prints_nothing_of_the_child(
+    database: Path, tmp_path: Path, fonts: Fonts
+) -> None:
+    out = tmp_path / "nb.pdf"
+    result = _cli("record", "nb-0001", "--format", "pdf", "--out", str(out),
+                  "--db", str(database), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == texts.RECORD_WROTE.format(path=out) + "\n"
+    assert result.stderr == ""
+    assert CHILD not in result.stdout
+    assert out.stat().st_mode & 0o077 == 0  # the child's details: readable by the owner only
+    pages = pdf_pages(out.read_bytes())
+    text = squash(" ".join(pages))
+    assert "Northbay Safeguarding Children Partnership" in text
+    assert "Appendix 1: Recording Form Issue Resolution" in text
+    assert f"Child's name {CHILD}" in text
+    assert texts.DOCUMENT_PAGE.format(page=1, pages=len(pages)) in pages[0]
+
+
+def test_record_writes_one_docx_form_by_id(database: Path, tmp_path: Path) -> None:
+    out = tmp_path / "green.docx"
+    result = _cli("record", "HP-0001", "--form", "notification-stage-2", "--format", "docx",
+                  "--out", str(out), "--db", str(database), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = docx_of(out.read_bytes())
+    assert doc.tables[0].rows[0].cells[0].paragraphs[0].text == "Green Stage 2 Notification Form"
+    rows = {row.cells[0].text: row.cells[1].text for row in doc.tables[2].rows[1:]}
+    assert rows["Child or family name"] == CHILD
+    assert rows["More about their agency"] == texts.DOCUMENT_BLANK
+
+
+def test_record_writes_every_form_into_a_folder_under_safe_names(
+    database: Path, tmp_path: Path
+) -> None:
+    result = _cli("record", "HP-0001", "--format", "docx", "--out", str(tmp_path),
+                  "--db", str(database), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in tmp_path.glob("*.docx"))
+    assert names == [
+        "HP-0001-notification-stage-1-stage-1.docx",
+        "HP-0001-notification-stage-2-stage-2.docx",
+    ]
+    assert result.stdout.splitlines() == [
+        texts.RECORD_WROTE.format(path=tmp_path / name) for name in names
+    ]
+    orange = docx_of((tmp_path / names[0]).read_bytes())
+    assert orange.tables[0].rows[0].cells[0].paragraphs[1].text == "Colour: orange"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["NB-0099", "--format", "pdf", "--out", "x.pdf"],
+         texts.RECORD_UNKNOWN_CASE.format(reference="NB-0099", store="{db}")),
+        (["NB-0001", "--form", "pink", "--format", "pdf", "--out", "x.pdf"],
+         texts.RECORD_UNKNOWN_FORM.format(reference="NB-0001", form="pink", forms="appendix-1")),
+        (["HP-0001", "--form", "resolution-outcome", "--format", "pdf", "--out", "x.pdf"],
+         texts.RECORD_FORM_NOT_REACHED.format(
+             reference="HP-0001", form="resolution-outcome", stage=2,
+             forms="notification-stage-1, notification-stage-2")),
+        (["HP-0001", "--format", "pdf", "--out", "x.pdf"],
+         texts.RECORD_SEVERAL_FORMS.format(
+             reference="HP-0001", count=2, forms="notification-stage-1, notification-stage-2")),
+        (["NB-0001", "--format", "pdf", "--out", "x.docx"],
+         texts.RECORD_WRONG_SUFFIX.format(path="x.docx", suffix=".docx", format="pdf")),
+        (["NB-0001", "--format", "pdf", "--out", "no/such/folder/x.pdf"],
+         texts.RECORD_CANNOT_WRITE.format(
+             path="no/such/folder/x.pdf", reason="No such file or directory")),
+    ],
+    ids=["unknown-reference", "unknown-form", "form-not-reached", "several-forms", "wrong-suffix",
+         "unwritable"],
+)
+def test_record_refuses_with_one_line_and_no_traceback(
+    database: Path, tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    result = _cli("record", *argv, "--db", str(database), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == expected.replace("{db}", str(database)) + "\n"
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_record_refuses_a_missing_database_without_creating_one(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.sqlite3"
+    result = _cli("record", "NB-0001", "--format", "pdf", "--out", "x.pdf",
+                  "--db", str(missing), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == texts.RECORD_NO_DATABASE.format(path=missing) + "\n"
+    assert "Traceback" not in result.stderr
+    assert not missing.exists()
+
+
+def test_record_dob_in_the_document_but_not_in_its_name(database: Path, tmp_path: Path) -> None:
+    result = _cli("record", "NB-0001", "--format", "docx", "--out", str(tmp_path),
+                  "--db", str(database), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (written,) = tmp_path.glob("*.docx")
+    assert written.name == "NB-0001-appendix-1-stage-2.docx"
+    cells = [c.text for t in docx_of(written.read_bytes()).tables for r in t.rows for c in r.cells]
+    assert date(2016, 4, 12).strftime("%d/%m/%Y") in cells
+
+
+def test_record_reads_the_configuration_it_is_given(database: Path, tmp_path: Path) -> None:
+    def rename(data: dict[str, Any]) -> None:
+        data["partnerships"][0]["name"] = "Northbay Partnership (renamed)"
+
+    config = derived_config(tmp_path, rename)
+    out = tmp_path / "nb.docx"
+    result = _cli("record", "NB-0001", "--format", "docx", "--out", str(out),
+                  "--db", str(database), "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = docx_of(out.read_bytes())
+    assert doc.paragraphs[0].text == "Northbay Partnership (renamed)"
+    assert doc.core_properties.author == "Northbay Partnership (renamed)"

@@ -56,9 +56,10 @@ def _repeat_as_header(row: _Row) -> None:
     row._tr.get_or_add_trPr().append(flag)
 
 
-def _field(paragraph: Paragraph, instruction: str) -> None:
+def _field(paragraph: Paragraph, instruction: str, size: float) -> None:
     """A Word field (PAGE, NUMPAGES) showing "1" until the reader's application updates it."""
     run = paragraph.add_run()
+    run.font.size = Pt(size)
     begin, text, separate, shown, end = (
         OxmlElement("w:fldChar"),
         OxmlElement("w:instrText"),
@@ -91,6 +92,8 @@ def _table(doc: DocxDocument) -> Table:
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
+    # Word reads each cell's width, LibreOffice the table grid: set both.
+    table.columns[0].width, table.columns[1].width = LABEL_WIDTH, VALUE_WIDTH
     return table
 
 
@@ -126,6 +129,8 @@ def _page_setup(doc: DocxDocument, page: Layout) -> None:
         setattr(section, side, MARGIN)
     normal = doc.styles["Normal"]
     normal.font.size = Pt(10)
+    normal.paragraph_format.space_before = Pt(1)
+    normal.paragraph_format.space_after = Pt(2)
     _write(section.header.paragraphs[0], page.running_head, size=8)
     footer = section.footer.paragraphs[0]
     _write(footer, f"{page.footer_lead} · ", size=8)
@@ -133,7 +138,7 @@ def _page_setup(doc: DocxDocument, page: Layout) -> None:
     at = 0
     for match in _FIELD.finditer(template):
         _write(footer, template[at : match.start()], size=8)
-        _field(footer, "PAGE" if match.group(1) == "page" else "NUMPAGES")
+        _field(footer, "PAGE" if match.group(1) == "page" else "NUMPAGES", 8)
         at = match.end()
     _write(footer, template[at:], size=8)
 
@@ -175,7 +180,10 @@ def render_docx(document: FormDocument) -> bytes:
     facts = _table(doc)
     for row in page.facts:
         _pair(facts, row)
-    _write(doc.add_paragraph(), page.privacy, bold=True, size=9)
+    privacy = doc.add_paragraph()
+    privacy.paragraph_format.space_before = Pt(8)
+    privacy.paragraph_format.space_after = Pt(8)
+    _write(privacy, page.privacy, bold=True, size=9)
 
     for section in page.sections:
         table = _table(doc)

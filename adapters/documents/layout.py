@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from adapters.documents.colours import Rgb, band_colours
 from dialogs import texts
-from dialogs.documents import FormDocument
+from dialogs.documents import DocumentRow, FormDocument
 
 # Past this many characters, or with a line break, a value reads better across the page than
 # squeezed into the right-hand column, whatever the field's kind.
@@ -71,18 +71,16 @@ def layout_of(document: FormDocument, clean: Clean) -> Layout:
 
     band, band_text = band_colours(document.colour)
     stage = str(document.stage) if document.stage is not None else ""
-    sections = [
-        Section(
-            title=text(section.title),
-            rows=[
-                Row(
-                    label=text(row.label),
-                    value=shown(row.value),
-                    full_width=row.long or "\n" in row.value.strip() or len(row.value) > LONG_VALUE,
-                )
-                for row in section.rows
-            ],
+    def row_of(row: DocumentRow) -> Row:
+        value = shown(row.value)
+        return Row(
+            label=text(row.label),
+            value=value,
+            full_width=row.long or "\n" in value or len(value) > LONG_VALUE,
         )
+
+    sections = [
+        Section(title=text(section.title), rows=[row_of(row) for row in section.rows])
         for section in document.sections
     ]
     reference = text(document.case_reference)

@@ -21,12 +21,16 @@ from typing import Any
 
 import docx
 import pytest
+import redis_support
 from docx.document import Document as DocxDocument
 from docx.oxml.ns import qn
 from docx.table import Table, _Cell
 from pypdf import PdfReader
+from redis_support import fresh_prefix
 from support import (
     CHILD_DOB,
+    EXAMPLE_CONFIG,
+    START,
     app_for,
     current,
     derived_config,
@@ -39,10 +43,12 @@ from support import (
 
 from adapters.documents import FontMissing, render_docx, render_pdf
 from adapters.documents.fonts import FONT_PACKAGE, Fonts, find_fonts
-from bot.bootstrap import App
+from adapters.storage.redis import RedisStore
+from bot.bootstrap import App, bootstrap
 from dialogs import texts
 from dialogs.case import Case
 from dialogs.case_forms import case_document, case_documents, forms_in_use
+from dialogs.clock import SimulatedClock
 from dialogs.documents import DocumentRow, DocumentSection, FormDocument, document_file_name
 from policy.model import Citation, FieldKind, Form, FormField, FormSection
 
@@ -478,9 +484,12 @@ def test_file_names_carry_no_child_data(app: App) -> None:
 # ---- `escalation-bot record` as a real process ---------------------------------------------
 
 
-def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESCALATION_BOT_")}
-    env["PYTHONPATH"] = str(ROOT)
+def _cli(
+    *argv: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command as the business team runs it, with none of this shell's bot settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ESCALATION_BOT_")}
+    env = {**clean, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [*CLI, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
@@ -613,3 +622,24 @@ def test_record_reads_the_configuration_it_is_given(database: Path, tmp_path: Pa
     doc = docx_of(out.read_bytes())
     assert doc.paragraphs[0].text == "Northbay Partnership (renamed)"
     assert doc.core_properties.author == "Northbay Partnership (renamed)"
+
+
+def test_record_reads_the_bots_redis_when_no_database_is_given(tmp_path: Path) -> None:
+    """Several replicas share Redis; the business team's command reads the same store."""
+    with fresh_prefix("record") as prefix:
+        store = RedisStore(redis_support.URL, prefix=prefix)
+        built = bootstrap(EXAMPLE_CONFIG, tmp_path / "unused.sqlite3", SimulatedClock(START),
+                          store=store)
+        try:
+            escalate_to(built, raise_case(built, "carrow", child_name=CHILD), 2)
+        finally:
+            built.close()
+        out = tmp_path / "ic.docx"
+        result = _cli("record", "IC-0001", "--format", "docx", "--out", str(out), cwd=tmp_path,
+                      env={"ESCALATION_BOT_REDIS_URL": redis_support.URL,
+                           "ESCALATION_BOT_REDIS_PREFIX": prefix})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == texts.RECORD_WROTE.format(path=out) + "\n"
+        doc = docx_of(out.read_bytes())
+        rows = {r.cells[0].text: r.cells[1].text for r in doc.tables[2].rows[1:]}
+        assert rows["Name of child or adult"] == CHILD

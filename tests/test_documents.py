@@ -288,7 +288,7 @@ def test_docx_reads_back_field_by_field(app: App, partnership_id: str) -> None:
         assert CHILD not in metadata and "@" not in metadata
 
 
-def test_docx_shows_a_blank_and_keeps_every_character(fonts: Fonts) -> None:
+def test_docx_shows_a_blank_and_keeps_every_character() -> None:
     document = FormDocument(
         partnership="Havenport Safeguarding Children Partnership",
         form_id="resolution-outcome",

@@ -84,6 +84,18 @@ def bootstrap(
     return _assemble(config, policies, store, clock)
 
 
+def bootstrap_reader(
+    config_path: Path, store: ClosableStore, clock: Clock, extra_packs: Path | None = None
+) -> App:
+    """For tools that only read cases (`record`): the same parts as the bot, but the directory
+    in the store is left as the running bot wrote it, so a tool run with another configuration
+    file cannot change whom the live bot thinks people are."""
+    policies = load_policies(extra_packs)
+    config = load_config(config_path, policies)
+    engine = Engine(store, clock, config, policies)
+    return App(config=config, policies=policies, store=store, engine=engine, clock=clock)
+
+
 def _assemble(config: Config, policies: PolicyRegistry, store: ClosableStore, clock: Clock) -> App:
     store.upsert_people(people_from_config(config))
     engine = Engine(store, clock, config, policies)

@@ -67,6 +67,21 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--config")
     chat.add_argument("--db")
 
+    record = sub.add_parser(
+        "record",
+        help="a case's forms as DOCX or PDF files (business team, on the server)",
+        description="Write the current state of a case's forms. Prints only the files written,"
+        " never the child's details; the files hold them, so file them on the child's record.",
+    )
+    record.add_argument("reference", help="the case reference, e.g. NB-0001")
+    record.add_argument("--form", dest="form_id", help="one form id (default: every form reached)")
+    record.add_argument("--format", required=True, choices=["docx", "pdf"])
+    record.add_argument(
+        "--out", required=True, help="the file to write, or an existing folder for every form"
+    )
+    record.add_argument("--db", help="the bot's SQLite file (default: ESCALATION_BOT_DATABASE)")
+    record.add_argument("--config", help="the configuration (default: ESCALATION_BOT_CONFIG)")
+
     manifest = sub.add_parser("manifest", help="build the app package a chat platform needs")
     manifest_sub = manifest.add_subparsers(dest="manifest_command", required=True)
     teams = manifest_sub.add_parser("teams", help="the Teams app package (.zip) to upload")
@@ -257,6 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.chat import run_chat
 
             return run_chat(args.as_email, args.config, args.db)
+        if args.command == "record":
+            from bot.record import run_record
+
+            return run_record(
+                args.reference, args.form_id, args.format, args.out, args.db, args.config
+            )
         if args.command == "manifest":
             from bot.manifest import run_teams_command
 

@@ -201,7 +201,7 @@ EMAIL_SUBJECT_WHAT = {
     "step-moved": "Stage {stage}: a step has moved on",
     "step-lapsed": "Stage {stage}: a step is overdue",
     "resolved": "Resolved at stage {stage}",
-    "decided": "Stage {stage}: the partnership's decision",
+    "decided": "Stage {stage}: the final outcome",
     "withdrawn": "Withdrawn at stage {stage}",
     "handed-over": "Stage {stage}: the case has been handed to you",
     "added": "Stage {stage}: you have been added to the case",
@@ -247,3 +247,64 @@ EMAIL_FORM_NOT_DRAWN = "the attached form could not be produced ({error})"
 DELIVERY_RETRYING = "{reason}; try {attempt} of {attempts}, the next in {minutes} min"
 DELIVERY_GAVE_UP = "{reason}; gave up after {attempts} tries"
 DELIVERY_BROKE = "the bot failed while sending it ({error})"
+
+# the partnership's forms as documents (DOCX and PDF)
+DOCUMENT_PRIVACY = (
+    "This document contains a child's personal data. File it on the child's record only; do not "
+    "forward it or keep other copies."
+)
+DOCUMENT_BLANK = "—"  # an empty answer, shown rather than left out
+DOCUMENT_REFERENCE = "Case reference"
+DOCUMENT_STAGE = "Stage"
+DOCUMENT_PRODUCED = "Produced"
+DOCUMENT_COLOUR = "Colour: {colour}"  # printed in words too: a black-and-white copy loses the band
+DOCUMENT_PAGE = "Page {page} of {pages}"
+DOCUMENT_CONTINUED = "{title} (continued)"
+DOCUMENT_UNSHOWN_CHARACTERS = (
+    "Some characters cannot be drawn in this PDF's font and are shown as {mark}. The DOCX copy of "
+    "this form holds the exact text."
+)
+DOCUMENT_FONT_MISSING = (
+    "The PDF font DejaVu Sans ({files}) was not found in {places}. Install Debian's {package} "
+    "package (apt-get install {package}), then try again."
+)
+
+# `escalation-bot record`: the business team's command on the server
+RECORD_NO_DATABASE = (
+    "record: there is no database at {path}. Give --db the bot's SQLite file, or set "
+    "ESCALATION_BOT_DATABASE."
+)
+RECORD_BAD_DATABASE = (
+    "record: {path} cannot be read as the bot's database ({reason}). Give --db the bot's SQLite "
+    "file."
+)
+RECORD_NO_REDIS = (
+    "record: cannot use Redis at {url} ({reason}). Check ESCALATION_BOT_REDIS_URL and that Redis "
+    "is running."
+)
+RECORD_UNKNOWN_CASE = (
+    "record: there is no case {reference} in {store}. Check the reference (for example NB-0001) "
+    "and the database."
+)
+RECORD_UNKNOWN_FORM = "record: case {reference} has no form '{form}'. Use one of: {forms}."
+RECORD_POLICY_HAS_NO_FORMS = (
+    "record: case {reference} follows {policy}, which has no forms to produce."
+)
+RECORD_FORM_NOT_REACHED = (
+    "record: case {reference} has not reached form '{form}' yet (it is at stage {stage}). Forms "
+    "so far: {forms}."
+)
+RECORD_NO_FORMS_YET = (
+    "record: case {reference} is at stage {stage} and has reached none of its forms yet; they "
+    "start at later stages or once the case is resolved ({forms})."
+)
+RECORD_SEVERAL_FORMS = (
+    "record: case {reference} has {count} forms ({forms}). Give --form with one of them, or give "
+    "--out an existing folder to write them all."
+)
+RECORD_WRONG_SUFFIX = (
+    "record: --out {path} ends in {suffix} but --format is {format}. Name the file .{format}, or "
+    "change --format."
+)
+RECORD_CANNOT_WRITE = "record: cannot write {path} ({reason}). Choose a folder you can write to."
+RECORD_WROTE = "wrote {path}"

@@ -13,8 +13,9 @@ from datetime import datetime
 from dialogs import messages, texts
 from dialogs.cards import Card
 from dialogs.case import Case, ChildDetails, Participant, Side, StageSpan, StepState
+from dialogs.case_forms import case_document
 from dialogs.directory import Person
-from dialogs.documents import FormDocument, form_document
+from dialogs.documents import FormDocument
 from dialogs.events import Event, EventType
 from dialogs.forms import form_values
 from dialogs.notifications import ChildDataInChannel, Notification, Recipient
@@ -188,14 +189,15 @@ class Turn:
             form, self.case, self.calendar, self.now, self.agency_names, stage, self.policy
         )
         card = messages.form_card(form, values, self.case, stage)
-        document = form_document(
+        document = case_document(
             form,
-            values,
+            self.case,
             partnership=self.partnership.name,
-            case_reference=self.case.reference,
             stage=stage,
             calendar=self.calendar,
             now=self.now,
+            agency_names=self.agency_names,
+            policy=self.policy,
         )
         kind = f"form-{form.id}"
         involved = {p.agency for p in self.case.participants}

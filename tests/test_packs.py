@@ -148,7 +148,9 @@ def test_core_intake_has_the_kinds_the_engine_needs(registry: PolicyRegistry, pa
 @pytest.mark.parametrize("pack_id", PACK_IDS)
 def test_roles_and_version(registry: PolicyRegistry, pack_id: str) -> None:
     policy = registry.get(pack_id)
-    assert policy.version == "1"
+    # sp-jersey is "2" since it gained its stage resolution record: a pack that changes must
+    # change its version, or stores holding the old snapshot would keep using it.
+    assert policy.version == ("2" if pack_id == "sp-jersey" else "1")
     assert policy.role(policy.raiser_role).tier == 1
     assert policy.role(policy.business_team_role).tier == 0
 
@@ -287,7 +289,23 @@ def test_sp_jersey_immediate_risk_and_pathway(sp_jersey: Policy) -> None:
     ]
     assert "CASP" in options["casp"].signpost
     assert sp_jersey.special_routes == []
-    assert sp_jersey.forms == []
+
+
+def test_sp_jersey_stage_resolution_record(sp_jersey: Policy) -> None:
+    # 000: each stage records its resolution ("record as Stage One Resolution", "record Stage Two
+    # resolution in the persons records", "Record Stage Three Resolution"); Stage Four must end
+    # with a solution. No form is named, so one record has a section per stage.
+    (form,) = sp_jersey.forms
+    assert form.id == "stage-resolution-record"
+    assert form.cite.seed == SP_JERSEY_SEED
+    assert form.used_at_stages == [1, 2, 3, 4]
+    assert not form.on_resolution
+    assert [s.stage for s in form.sections] == [None, 1, 2, 3, 4]
+    for section in form.sections[1:4]:
+        assert [f.id for f in section.fields] == ["summary", "agreed_actions", "unresolved"]
+    assert [f.id for f in form.sections[4].fields] == ["summary", "agreed_actions"]
+    # it is a document to produce, not a form the engine files: no stage names it
+    assert all(s.recording.form is None for s in sp_jersey.stages)
 
 
 # --- NSSCP (seed 001) ------------------------------------------------------------------------

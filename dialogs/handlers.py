@@ -36,7 +36,7 @@ from dialogs.events import EventType
 from dialogs.messages import record_fields, resolution_fields
 from dialogs.turn import Turn
 from dialogs.validation import check_fields, check_record
-from policy.model import Step, StepLapse, StepStart
+from policy.model import FilingMoment, Step, StepLapse, StepStart
 
 # ---- permissions -------------------------------------------------------------------------
 
@@ -155,13 +155,9 @@ def _close(turn: Turn, status: CaseStatus, summary: str, answers: dict[str, str]
         working_days_taken=_working_days_since_raised(turn),
     )
     turn.case.steps = [s.model_copy(update={"done": True}) for s in turn.case.steps]
-    turn.end_stage("decided" if status is CaseStatus.FINAL_DECISION else "resolved")
-    # The outcome forms, and the stage's own recording form; notification forms were already
-    # filed when their stage began and are not sent twice.
-    recording = turn.stage.recording.form
-    for form in turn.policy.forms:
-        if form.on_resolution or form.id == recording:
-            turn.send_form(form.id, turn.case.stage)
+    decided = status is CaseStatus.FINAL_DECISION
+    turn.end_stage("decided" if decided else "resolved")
+    turn.file_forms(FilingMoment.DECIDED if decided else FilingMoment.RESOLVED)
 
 
 def _announce(
@@ -203,6 +199,7 @@ def record_discussion(turn: Turn, command: RecordDiscussion) -> None:
     require_party(turn)
     entry = _store_record(turn, command.record, EntryKind.DISCUSSION, need_summary=True)
     turn.emit(EventType.DISCUSSION_RECORDED, f"stage {turn.case.stage} record: entry {entry.id}")
+    turn.file_forms(FilingMoment.RECORDED)
     turn.reply = texts.RECORD_SAVED.format(stage=turn.case.stage, reference=turn.case.reference)
 
 
@@ -319,6 +316,7 @@ def _next_stage(turn: Turn, *, reason: str, lapsed: bool) -> None:
         f"escalated: {reason}",
         from_stage=str(previous),
     )
+    turn.file_forms(FilingMoment.ESCALATED, previous)  # the stage left, with its record
     following = turn.policy.stage(previous + 1)
     template = texts.CHANNEL_LAPSED if lapsed else texts.CHANNEL_ESCALATED
     headline = template.format(

@@ -22,7 +22,7 @@ from dialogs.notifications import ChildDataInChannel, Notification, Recipient
 from dialogs.routing import find_holders, joining_roles
 from policy.calendar import WorkingCalendar
 from policy.config import Partnership
-from policy.model import Policy, Stage, Step, StepStart
+from policy.model import CopySide, FilingMoment, Policy, Stage, Step, StepStart
 
 _SENTINEL_CHILD = ChildDetails(name="\u2063child\u2063", identifiers="\u2063id\u2063")
 
@@ -178,6 +178,27 @@ class Turn:
         if destination:
             self.tell_channel(kind, destination, headline)
 
+    def file_forms(self, moment: FilingMoment, stage_number: int | None = None) -> None:
+        """File the forms the pack says go out at ``moment`` of a stage (default: the current
+        one). Without a ``files`` rule the stage keeps the old default: its notification form
+        when it starts, its recording form and the on-resolution forms when the case closes."""
+        number = stage_number or self.case.stage
+        stage = self.policy.stage(number)
+        if stage.files is not None:
+            forms = [f.form for f in stage.files if moment in f.when]
+        elif moment is FilingMoment.STARTED:
+            forms = [stage.notification_form] if stage.notification_form else []
+        elif moment in (FilingMoment.RESOLVED, FilingMoment.DECIDED):
+            forms = [
+                f.id
+                for f in self.policy.forms
+                if f.on_resolution or f.id == stage.recording.form
+            ]
+        else:
+            forms = []
+        for form_id in dict.fromkeys(forms):
+            self.send_form(form_id, number)
+
     def send_form(self, form_id: str, stage: int | None) -> None:
         """File a filled-in form with each copy recipient the stage names.
 
@@ -200,9 +221,15 @@ class Turn:
             policy=self.policy,
         )
         kind = f"form-{form.id}"
-        involved = {p.agency for p in self.case.participants}
+        sides = {
+            CopySide.RAISING: {self.case.raising_agency},
+            CopySide.RECEIVING: {self.case.receiving_agency},
+        }
         sent = False
         for copy in self.policy.stage(stage or self.case.stage).copies_to:
+            involved = (
+                sides[copy.side] if copy.side else {p.agency for p in self.case.participants}
+            )
             if copy.mailbox:
                 self._queue(
                     kind, Recipient.mailbox(copy.mailbox), card, urgent=False,
@@ -328,6 +355,5 @@ class Turn:
             self.tell_parties("moved-on", moved, except_={p.email for p in joined})
         self.tell_stage_channel("stage-alert", channel_headline)
         self.tell_business_team("business-alert", channel_headline)
-        if stage.notification_form:
-            self.send_form(stage.notification_form, number)
+        self.file_forms(FilingMoment.STARTED, number)
         return joined

@@ -103,11 +103,21 @@ class Step(Frozen):
     cite: Citation
 
 
+class CopySide(StrEnum):
+    RAISING = "raising"
+    RECEIVING = "receiving"
+
+
 class CopyRecipient(Frozen):
     """Who must receive a copy of a stage's record: a role, or a named mailbox."""
 
     role: Identifier | None = None
     mailbox: str | None = None
+    side: CopySide | None = Field(
+        default=None,
+        description="Only that side's agency (NSSCP: 'your own agency Head of Safeguarding' is"
+        " the raising agency's); default: the role in every agency involved",
+    )
     description: Text
 
     @model_validator(mode="after")
@@ -115,6 +125,24 @@ class CopyRecipient(Frozen):
         if (self.role is None) == (self.mailbox is None):
             raise ValueError("give exactly one of role or mailbox")
         return self
+
+
+class FilingMoment(StrEnum):
+    """When a stage's form is filed with its copy recipients."""
+
+    STARTED = "started"  # the stage began (St Helens' colour notification forms)
+    RECORDED = "recorded"  # a discussion was recorded at the stage
+    ESCALATED = "escalated"  # the stage ended by moving on, by a person or by lapse
+    RESOLVED = "resolved"  # agreement was reached at the stage
+    DECIDED = "decided"  # the final word was recorded at the stage
+
+
+class FormFiling(Frozen):
+    """One rule of when a form goes to the stage's copy recipients, as the procedure says it."""
+
+    form: Identifier
+    when: list[FilingMoment] = Field(min_length=1)
+    cite: Citation
 
 
 class Recording(Frozen):
@@ -150,6 +178,12 @@ class Stage(Frozen):
         default=None, description="Form to send when this stage is entered (St Helens colours)"
     )
     copies_to: list[CopyRecipient] = Field(default_factory=list)
+    files: list[FormFiling] | None = Field(
+        default=None,
+        description="Which forms go to copies_to, and when. Unset: the notification form when"
+        " the stage starts, the recording form and on-resolution forms when the case closes at"
+        " it; [] files nothing (e.g. NSSCP's stage 1, recorded by email between the parties)",
+    )
     final_and_binding: bool = False
     decision_by: Identifier | None = Field(
         default=None, description="Role whose decision ends the procedure at this stage"
@@ -400,6 +434,9 @@ class Policy(Frozen):
             need_role(f"{where}.decision_by", stage.decision_by)
             need_form(f"{where}.recording.form", stage.recording.form)
             need_form(f"{where}.notification_form", stage.notification_form)
+            for j, filing in enumerate(stage.files or []):
+                need_form(f"{where}.files[{j}].form", filing.form)
+                need_source(f"{where}.files[{j}]", filing.cite)
             for j, copy in enumerate(stage.copies_to):
                 need_role(f"{where}.copies_to[{j}].role", copy.role)
             _no_duplicates(f"{where}.steps", [s.id for s in stage.steps])

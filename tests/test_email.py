@@ -287,7 +287,10 @@ def test_only_mailboxes_and_people_without_teams_get_email(
             assert any("Orange Stage 1 Notification Form" in s for s in colours)
             assert {tuple(r.rcpt_tos) for r in capture.received} == {(HP_MAILBOX,)}
         elif partnership == "northbay":
-            assert {r.rcpt_tos[0] for r in capture.received} == NB_HEADS
+            # stage 3's copy goes to the raising agency's Head of Safeguarding only (seed 001:
+            # "your own agency Head of Safeguarding"); the council raised this case
+            raising_head = "alex.rowe@council.northbay.example"
+            assert {r.rcpt_tos[0] for r in capture.received} == {raising_head}
             assert all("Appendix 1" in str(r.message["Subject"]) for r in capture.received)
         else:
             assert capture.received == []
@@ -456,10 +459,10 @@ def test_without_a_mail_server_nothing_is_counted_as_sent(
         bot.deliver()
         to_heads = [n for n in everything_sent(app)
                     if n.case_id == northbay.id and n.recipient.address in NB_HEADS]
-        assert len(to_heads) == 2
+        assert len(to_heads) == 1  # stage 3's copy: the raising agency's Head only
         for head in to_heads:
             assert bot.status(head.key) == "failed"
-        assert len(business_alerts(app, northbay)) == 2
+        assert len(business_alerts(app, northbay)) == 1
         assert any("not delivered" in r.getMessage() for r in caplog.records)
     finally:
         app.close()

@@ -368,7 +368,9 @@ def test_only_people_on_the_case_complete_its_steps(three_agencies: App) -> None
     assert step is not None and not step.done
 
 
-def test_appendix_1_goes_only_to_the_heads_of_the_agencies_involved(three_agencies: App) -> None:
+def test_appendix_1_goes_only_to_the_raising_agencys_head(three_agencies: App) -> None:
+    """Seed 001, stage 3: "a copy ... to ... your own agency Head of Safeguarding", the agency
+    raising the issue, which keeps the record; never an uninvolved agency's."""
     app = three_agencies
     case = raise_case(app, NB)
     for _ in range(2):
@@ -376,8 +378,8 @@ def test_appendix_1_goes_only_to_the_heads_of_the_agencies_involved(three_agenci
     case = resolve(app, case)
     forms = [n for n in pending(app, case) if n.kind == "form-appendix-1"]
     recipients = {n.recipient.address for n in forms}
-    assert "alex.rowe@council.northbay.example" in recipients  # the council's head
-    assert "eli.wren@health.northbay.example" in recipients  # health's head
+    assert "alex.rowe@council.northbay.example" in recipients  # the council raised it
+    assert "eli.wren@health.northbay.example" not in recipients  # health received it
     assert POLICE_HEAD not in recipients
 
 

@@ -11,6 +11,7 @@ as text, so someone on a client that shows cards poorly can simply answer in the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,6 +24,7 @@ from dialogs.case import Case
 from dialogs.commands import Acknowledge, Command, CompleteStep
 from dialogs.engine import Engine, stale_message
 from dialogs.errors import DomainError, InvalidInput, StaleCase
+from dialogs.history_view import history_lines, known_people
 from dialogs.messages import party_card, to_input, when
 from dialogs.ports import Store
 from policy.model import Policy
@@ -31,15 +33,15 @@ from policy.model import Policy
 # answer, then removed by the scheduler's housekeeping, and at once when it ends either way.
 SESSION_LIFETIME = timedelta(hours=24)
 
-HELP = (
-    "**escalate**: raise a professional difference about a child with another agency.\n"
-    "**status**: your open cases and what is due from you.\n"
-    "**help**: this message.\n"
-    "Buttons on a case's card record a discussion, an agreed resolution, or escalate it; "
-    "you can also type `cancel` or `back` while I'm asking questions."
-)
+HELP = texts.HELP
 INTAKE_VERB = "intake"
 REFRESH_VERB = "refresh"
+# `show NB-0001`, `/history nb-0001`: a command word and one reference (letters, dash, digits).
+# Only that shape is a command, so an answer typed during intake ("Show Jones") is never taken
+# for one.
+_CASE_COMMAND = re.compile(r"^/?(show|history)\s+([A-Za-z]{2,6}-\d+)$", re.IGNORECASE)
+# Teams draws five buttons in a row; the status card's buttons open the latest cases
+STATUS_BUTTONS = 5
 IMMEDIATE = {"acknowledge", "complete_step"}
 PURPOSES = {p.value for p in record_dialog.Purpose}
 
@@ -98,36 +100,66 @@ class ConversationService:
             return {"escalate": self._start_intake, "help": self._help, "status": self._status}[
                 word
             ](actor)
+        asked = _CASE_COMMAND.match(text.strip())
+        if asked is not None:
+            # a look at a case leaves any half-finished conversation where it was
+            verb, reference = asked.group(1).lower(), asked.group(2)
+            if verb == "show":
+                return self._show(actor, reference)
+            return self._history(actor, reference)
         session = self._load(actor)
         if session is not None and session.kind == "intake" and session.intake_session:
             return self._intake_answer(actor, session.intake_session, text)
         if session is not None and session.kind == "record" and session.record_session:
             return self._record_answer(actor, session.record_session, text)
-        return [Reply(text="I didn't catch that. " + HELP)]
+        return [Reply(text=texts.NOT_CAUGHT + HELP)]
 
     def _help(self, actor: str) -> list[Reply]:
         return [Reply(text=HELP)]
 
     def _status(self, actor: str) -> list[Reply]:
-        cases = self.store.cases_for_person(actor)
+        cases = self.store.cases_for_person(actor)  # oldest first
         if not cases:
-            return [Reply(text="You have no open cases.")]
+            return [Reply(text=texts.NO_OPEN_CASES)]
         facts = []
         for case in cases:
             policy = self.engine.policy_for(case)
             calendar = self.engine.calendar_for(
                 self.engine.partnership(case.partnership_id), policy
             )
-            holders = case.current_holders(policy.stage(case.stage).holder_roles)
-            yours = " (your move)" if any(p.email == actor for p in holders) else ""
+            stage = policy.stage(case.stage)
+            holders = case.current_holders(stage.holder_roles)
+            yours = texts.STATUS_YOUR_MOVE if any(p.email == actor for p in holders) else ""
+            due = when(case.stage_due_at, calendar)
             facts.append(
                 Fact(
                     label=case.reference,
-                    value=f"stage {case.stage}, {policy.stage(case.stage).name}; due "
-                    f"{when(case.stage_due_at, calendar)}{yours}",
+                    value=texts.STATUS_LINE.format(
+                        stage=case.stage, stage_name=stage.name, due=due, yours=yours
+                    ),
                 )
             )
-        return [Reply(card=Card(title="Your open cases", facts=facts))]
+        # a button per case reopens its card (REFRESH_VERB): the latest few, so they fit a row
+        latest = cases[-STATUS_BUTTONS:]
+        actions = [open_button(case) for case in latest]
+        text = ""
+        if len(cases) > len(latest):
+            text = texts.STATUS_MORE_CASES.format(shown=len(latest), example=cases[0].reference)
+        return [Reply(card=Card(title=texts.STATUS_TITLE, text=text, facts=facts, actions=actions))]
+
+    def _show(self, actor: str, reference: str) -> list[Reply]:
+        try:
+            case = self.engine.view(reference, actor)
+        except DomainError as exc:
+            return [Reply(text=exc.message)]  # outsiders: the same words as no such case
+        return [Reply(card=self.case_card(case, actor))]
+
+    def _history(self, actor: str, reference: str) -> list[Reply]:
+        try:
+            case = self.engine.view(reference, actor)
+        except DomainError as exc:
+            return [Reply(text=exc.message)]
+        return [Reply(card=self.history_card(case))]
 
     def _start_intake(self, actor: str) -> list[Reply]:
         found = self._policy_for_actor(actor)
@@ -335,6 +367,24 @@ class ConversationService:
             text=notice,
         )
 
+    def history_card(self, case: Case) -> Card:
+        """The case's events in order, by name; only for someone ``engine.view`` let through.
+
+        The card carries no case id: Teams would then redraw it as the case card on refresh.
+        Its one button opens the case card instead."""
+        policy = self.engine.policy_for(case)
+        calendar = self.engine.calendar_for(self.engine.partnership(case.partnership_id), policy)
+        known = known_people(
+            case, self.engine.people(case.partnership_id), self.engine.agency_names
+        )
+        lines, note = history_lines(self.store.history(case.id), known, calendar)
+        return Card(
+            title=texts.HISTORY_TITLE.format(reference=case.reference),
+            text=note,
+            sections=[(texts.HISTORY_HEADING, lines)] if lines else [],
+            actions=[open_button(case)],
+        )
+
     def purpose_card(
         self,
         case: Case,
@@ -431,6 +481,16 @@ def intake_card(
                 data={"intake_id": intake_id} if intake_id else {},
             )
         ],
+    )
+
+
+def open_button(case: Case) -> CardAction:
+    """A button that draws the case's card afresh for whoever presses it (``engine.view`` still
+    decides whether they may see it)."""
+    return CardAction(
+        command=REFRESH_VERB,
+        label=texts.BUTTON_OPEN.format(reference=case.reference),
+        data={"case_id": case.id},
     )
 
 

@@ -156,6 +156,40 @@ BUTTON_STEP_DONE = "Mark done: {step}"
 BUTTON_DECIDE = "Record final decision"
 
 # chat conversations
+HELP = (
+    "**escalate**: raise a professional difference about a child with another agency.\n"
+    "**status**: your open cases and what is due from you, with a button to open each one.\n"
+    "**show REF**: a case's card again, for example `show NB-0001`.\n"
+    "**history REF**: everything that has happened on a case, in order.\n"
+    "**help**: this message.\n"
+    "Buttons on a case's card record a discussion, an agreed resolution, or escalate it; "
+    "you can also type `cancel` or `back` while I'm asking questions."
+)
+NOT_CAUGHT = "I didn't catch that. "
+NO_OPEN_CASES = "You have no open cases."
+STATUS_TITLE = "Your open cases"
+STATUS_YOUR_MOVE = " (your move)"
+STATUS_LINE = "stage {stage}, {stage_name}; due {due}{yours}"
+BUTTON_OPEN = "Open {reference}"
+STATUS_MORE_CASES = (
+    "The buttons open your {shown} most recent cases; for the others type `show` and the "
+    "reference, for example `show {example}`."
+)
+HISTORY_TITLE = "History of case {reference}"
+HISTORY_HEADING = "What happened, oldest first"
+HISTORY_LINE = "{when} — {who} — {what}"
+HISTORY_WHO = "{name} ({agency})"
+HISTORY_THE_BOT = "the bot"
+HISTORY_UNKNOWN_PERSON = "someone no longer in the directory"
+HISTORY_EMPTY = "Nothing has been recorded on this case yet."
+HISTORY_EARLIER = (
+    "{count} earlier events are not shown here, only the latest {shown}. Ask the partnership's "
+    "business team for the case's whole history."
+)
+HISTORY_EARLIER_ONE = (
+    "1 earlier event is not shown here, only the latest {shown}. Ask the partnership's business "
+    "team for the case's whole history."
+)
 TEAMS_WELCOME = (
     "Hello. Type **escalate** to raise a professional difference with another agency about a "
     "child, **status** to see your cases, or **help**."

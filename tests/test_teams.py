@@ -755,3 +755,59 @@ async def test_an_upper_case_teams_id_in_the_config_still_finds_its_person(
     async with open_harness(tmp_path, derived_config(tmp_path, shout)) as h:
         await h.say(DANA, "/escalate")
         assert h.connector.cards_to(f"a:chat-with-{DANA[1]}"), "Dana was not recognised"
+
+
+# ---- show, history and status in Teams ----------------------------------------------------------
+
+
+async def test_show_history_and_status_buttons_in_teams(harness: Harness) -> None:
+    """A card lost from the chat comes back: typed (`show`), or from the status card's button;
+    the history names people; an outsider hears what they would for no such case."""
+    h, connector = harness, harness.connector
+    await h.click(DANA, "intake", intake_values(h.app))
+    case = h.case()
+    hana_chat, ivo_chat, bea_chat = (f"a:chat-with-{who[1]}" for who in (HANA, IVO, BEA))
+
+    # Hana lost her card: `show` draws it again, with its buttons and its refresh
+    await h.say(HANA, f"show {case.reference.lower()}")
+    shown = connector.cards_to(hana_chat)[-1]
+    assert shown["body"][0]["text"] == f"Case {case.reference}: open"
+    assert {"resolve", "escalate", "acknowledge"} <= {a["verb"] for a in shown["actions"]}
+    assert shown["refresh"]["action"]["data"] == {"case_id": case.id}
+    ack = next(a for a in shown["actions"] if a["verb"] == "acknowledge")
+    card = await h.click(HANA, "acknowledge", ack["data"])  # the card brought back works
+    assert EventType.ACKNOWLEDGED in [e.type for e in h.app.store.history(case.id)]
+    assert "Nothing was changed" not in card_text(card)
+
+    # the business team sees the card, with no buttons
+    await h.say(IVO, f"/show {case.reference}")
+    seen = connector.cards_to(ivo_chat)[-1]
+    assert seen["body"][0]["text"] == f"Case {case.reference}: open" and "actions" not in seen
+
+    # history: names, never the directory's email addresses
+    await h.say(IVO, f"history {case.reference}")
+    history = card_text(connector.cards_to(ivo_chat)[-1])
+    assert "History of case NB-0001" in history
+    assert "Dana Marsh" in history and "Hana Moss" in history
+    for email in h.app.engine.people("northbay"):
+        assert email not in history
+
+    # Bea is not on the case: the same words as for a reference that does not exist
+    before = len(connector.cards_to(bea_chat))
+    for verb in ("show", "history"):
+        for reference in (case.reference, "NB-0999"):
+            await h.say(BEA, f"{verb} {reference}")
+            assert connector.texts_to(bea_chat)[-1] == (
+                f"I can't find case {reference}. Check the reference with `status`."
+            )
+    assert len(connector.cards_to(bea_chat)) == before
+
+    # status: a button per case, which opens the case card in place of the list
+    await h.say(DANA, "status")
+    status = connector.cards_to(f"a:chat-with-{DANA[1]}")[-1]
+    (button,) = status["actions"]
+    assert (button["verb"], button["title"]) == ("refresh", f"Open {case.reference}")
+    opened = await h.click(DANA, button["verb"], button["data"])
+    assert opened["body"][0]["text"] == f"Case {case.reference}: open"
+    assert "Jamie Example" in card_text(opened)
+    assert {"resolve", "escalate"} <= {a["verb"] for a in opened["actions"]}

@@ -174,7 +174,9 @@ class FileConsent:
             # someone else's card (or none of ours): nothing drawn, nothing uploaded
             log.warning("teams file consent refused", extra={"reason": "not the recipient"})
             return _answer(403, "not yours")
-        reference = notification.reference
+        # the reference queued with the message; older rows have none, their forms do
+        documents = notification.documents
+        reference = notification.reference or (documents[0].case_reference if documents else "")
         if request.action == "decline":
             await self._say(turn_context, texts.TEAMS_FILE_DECLINED.format(reference=reference))
             return _answer(200)

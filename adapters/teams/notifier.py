@@ -109,7 +109,8 @@ class TeamsNotifier:
                 except Exception as exc:  # a form that cannot be drawn (a font missing)
                     log.warning("teams form not offered as a file: %s", type(exc).__name__)
             if not consents:
-                note = texts.TEAMS_FILE_NOT_SENT.format(reference=notification.reference)
+                reference = notification.reference or notification.documents[0].case_reference
+                note = texts.TEAMS_FILE_NOT_SENT.format(reference=reference)
                 text = "\n\n".join(filter(None, [card.text, note]))
                 card = card.model_copy(update={"text": text})
         messages: list[tuple[dict[str, Any] | Attachment, str]] = [

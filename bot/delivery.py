@@ -106,22 +106,31 @@ def webhook_targets(config: Config) -> dict[str, WebhookTarget]:
     return targets
 
 
-def form_attachments() -> Attachments:
-    """DOCX and PDF drawn by ``adapters.documents`` when it is installed; until then the forms
-    travel as plain text, so a form is never silently left off a message. (Imported by name so
-    this works before that package exists; once it does, a plain import is better.)"""
+def form_renderer() -> Callable[[FormDocument, str], bytes] | None:
+    """DOCX and PDF drawn by ``adapters.documents`` when it is installed, else None. (Imported by
+    name so this works before that package exists; once it does, a plain import is better.)
+    The email and Teams adapters both take it through this seam, so neither imports it."""
     try:
         documents = importlib.import_module("adapters.documents")
     except ModuleNotFoundError as exc:
         if exc.name != "adapters.documents":
             raise  # the package is there but broken: say so, do not fall back quietly
-        log.warning("no DOCX or PDF renderer is installed: forms are attached as plain text")
-        return TEXT_ONLY
+        return None
     drawers: dict[str, Callable[[FormDocument], bytes]] = {
         "docx": documents.render_docx,
         "pdf": documents.render_pdf,
     }
-    return Attachments(lambda document, fmt: drawers[fmt](document), ("docx", "pdf"))
+    return lambda document, fmt: drawers[fmt](document)
+
+
+def form_attachments() -> Attachments:
+    """DOCX and PDF when a renderer is installed; until then the forms travel as plain text, so
+    a form is never silently left off a message."""
+    render = form_renderer()
+    if render is None:
+        log.warning("no DOCX or PDF renderer is installed: forms are attached as plain text")
+        return TEXT_ONLY
+    return Attachments(render, ("docx", "pdf"))
 
 
 def email_notifier(server: SmtpServer | None, clock: Clock) -> Notifier:

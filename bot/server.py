@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.bootstrap import App, restore_directory
-from bot.delivery import build_notifier, email_notifier
+from bot.delivery import build_notifier, email_notifier, form_renderer
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.teams import build_teams
@@ -111,7 +111,7 @@ def build_web_app(app: App, settings: Settings) -> web.Application:
         if ticker_ref:
             asyncio.get_running_loop().create_task(ticker_ref[0].tick())
 
-    teams = build_teams(app, settings, deliver_soon)
+    teams = build_teams(app, settings, deliver_soon, form_renderer())
     notifier = build_notifier(
         app.config,
         teams=teams.notifier,

@@ -18,6 +18,7 @@ from botframework.connector.auth import AuthenticationConstants
 
 from adapters.teams.auth import ChannelTokenValidator, TeamsAuthentication
 from adapters.teams.bot import TeamsBot
+from adapters.teams.files import DocumentRenderer, FileConsent, TeamsFiles
 from adapters.teams.notifier import CHANNEL_PREFIX, TeamsNotifier
 from adapters.teams.route import TeamsEndpoint
 from adapters.teams.signing_keys import SigningKeys
@@ -115,7 +116,14 @@ class Teams:
             await self.signing_keys.close()
 
 
-def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) -> Teams:
+def build_teams(
+    app: App,
+    settings: Settings,
+    after_turn: Callable[[], None],
+    render: DocumentRenderer | None = None,
+) -> Teams:
+    """``render`` draws forms (bot.delivery.form_renderer); without one, forms are not sent as
+    files in Teams and each card says how to get them."""
     check_credentials(settings)
     # Entra ID object ids are GUIDs: the same id in either case (config check compares them so)
     email_to_aad = {
@@ -145,13 +153,16 @@ def build_teams(app: App, settings: Settings, after_turn: Callable[[], None]) ->
         for destination in [partnership.alerts.business_team, *partnership.alerts.stages.values()]
         if destination.startswith(CHANNEL_PREFIX)
     }
-    bot = TeamsBot(conversation, app.store, email_for_aad, after_turn, alert_channels)
+    files = TeamsFiles(render, local=not settings.microsoft_app_id) if render else None
+    consent = FileConsent(files, app.store, email_for_aad) if files else None
+    bot = TeamsBot(conversation, app.store, email_for_aad, after_turn, alert_channels, consent)
     notifier = TeamsNotifier(
         adapter,
         settings.microsoft_app_id,
         app.store,
         email_to_aad.get,
         tenant_id=settings.microsoft_app_tenant_id,
+        files=files,
     )
     endpoint = TeamsEndpoint(adapter, bot, local=not settings.microsoft_app_id)
     return Teams(endpoint, notifier, email_to_aad.get, keys)

@@ -202,6 +202,18 @@ TEAMS_GROUP_REFUSAL = (
     "To keep the child's details private I only handle cases in a 1:1 chat. Open a chat with me "
     "and type **escalate** there. Alerts to this channel never name the child."
 )
+# forms as files in a Teams 1:1 chat (file consent cards); none of these names the child
+TEAMS_FILE_DESCRIPTION = (
+    "{form} for case {reference} ({format}). It holds a child's personal data: Allow saves it to "
+    "your OneDrive; file it on the child's record only."
+)
+TEAMS_FILE_HOW_TO_GET = (
+    "Ask your partnership's business team for a copy of the form for case {reference} (they "
+    "produce it with `escalation-bot record {reference}`, as PDF or Word)."
+)
+TEAMS_FILE_DECLINED = "The file was not saved. " + TEAMS_FILE_HOW_TO_GET
+TEAMS_FILE_NOT_UPLOADED = "I could not save the file to your OneDrive. " + TEAMS_FILE_HOW_TO_GET
+TEAMS_FILE_NOT_SENT = "The form cannot be sent as a file in Teams. " + TEAMS_FILE_HOW_TO_GET
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 FIX_THE_CARD = "Please check the highlighted fields."
 INTAKE_TITLE = "Raise a professional difference ({policy})"

@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "partnerships.yaml"
 MONDAY = datetime(2027, 2, 1, 10, tzinfo=UTC)  # NSSCP stage 1 due Tue 17:00, stage 2 Thu 17:00
 TENANT = "tenant-1"
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 
 DANA = ("dana.marsh@council.northbay.example", "00000000-0000-0000-0000-0000000000020")
 HANA = ("hana.moss@health.northbay.example", "00000000-0000-0000-0000-0000000000021")
@@ -58,6 +61,40 @@ class Connector:
     created: list[dict[str, Any]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    uploads: dict[str, bytes] = field(default_factory=dict)  # OneDrive: file id -> bytes
+    upload_status: int = 201  # what the upload endpoint answers (500: OneDrive failing)
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """OneDrive's upload session, as a bot's PUT reaches it: the whole file in one range."""
+        data = await request.read()
+        size = len(data)
+        if request.headers.get("Content-Range") != f"bytes 0-{size - 1}/{size}":
+            return web.json_response({"error": "bad Content-Range"}, status=400)
+        if request.headers.get("Content-Length") != str(size):
+            return web.json_response({"error": "bad Content-Length"}, status=400)
+        if self.upload_status >= 300:
+            return web.json_response({"error": "failing"}, status=self.upload_status)
+        self.uploads[request.match_info["file"]] = data
+        return web.json_response({"id": request.match_info["file"], "size": size}, status=201)
+
+    def consent_cards_to(self, conversation: str) -> list[dict[str, Any]]:
+        """The FileConsentCard attachments sent into a chat (name and content)."""
+        return [
+            attachment
+            for activity in self.sent
+            if activity["_conversation"] == conversation
+            for attachment in activity.get("attachments") or []
+            if attachment["contentType"] == FILE_CONSENT
+        ]
+
+    def file_info_cards_to(self, conversation: str) -> list[dict[str, Any]]:
+        return [
+            attachment
+            for activity in self.sent
+            if activity["_conversation"] == conversation
+            for attachment in activity.get("attachments") or []
+            if attachment["contentType"] == FILE_INFO
+        ]
 
     async def post_activity(self, request: web.Request) -> web.Response:
         activity = await request.json()
@@ -76,11 +113,13 @@ class Connector:
         return web.json_response({"id": f"a:chat-with-{member}"})
 
     def cards_to(self, conversation: str) -> list[dict[str, Any]]:
+        """The Adaptive Cards sent into a chat (file cards: ``consent_cards_to``)."""
         return [
             attachment["content"]
             for activity in self.sent
             if activity["_conversation"] == conversation
             for attachment in activity.get("attachments") or []
+            if attachment["contentType"] == ADAPTIVE
         ]
 
     def texts_to(self, conversation: str) -> list[str]:
@@ -93,6 +132,7 @@ class Connector:
             "/v3/conversations/{conversation}/activities/{reply_to}", self.post_activity
         )
         fake.router.add_post("/v3/conversations", self.create_conversation)
+        fake.router.add_put("/upload/{file}", self.upload)
         return fake
 
 
@@ -153,6 +193,27 @@ class Harness:
         assert response["statusCode"] == 200 and response["type"].endswith("card.adaptive")
         await self.tick()
         return dict(response["value"])
+
+    async def consent(
+        self, who: tuple[str, str], card: dict[str, Any], action: str = "accept"
+    ) -> tuple[int, Any, str]:
+        """Press Allow (or Decline) on a FileConsentCard, as Teams does: it creates the file in
+        the person's OneDrive and sends ``fileConsent/invoke`` with where to upload it. Returns
+        the invoke's status and body, and the file's id on the fake OneDrive."""
+        file_id = uuid.uuid4().hex
+        context = card["content"]["acceptContext" if action == "accept" else "declineContext"]
+        value: dict[str, Any] = {"type": "fileUpload", "action": action, "context": context}
+        if action == "accept":
+            value["uploadInfo"] = {
+                "contentUrl": f"https://contoso.sharepoint.example/personal/{file_id}",
+                "name": card["name"],
+                "uploadUrl": f"{self.connector_url}/upload/{file_id}",
+                "uniqueId": file_id,
+                "fileType": card["name"].rsplit(".", 1)[-1],
+            }
+        body = self.activity(who, type="invoke", name="fileConsent/invoke", value=value)
+        status, response = await self.post(body)
+        return status, response, file_id
 
     async def tick(self) -> None:
         await self.web_app[TICKER_KEY].tick()

@@ -121,10 +121,12 @@ def test_the_app_id_names_both_the_app_and_the_bot(manifest: dict[str, Any]) -> 
     assert "{{" not in json.dumps(manifest)
 
 
-def test_the_bot_is_offered_in_every_scope_without_files(manifest: dict[str, Any]) -> None:
+def test_the_bot_is_offered_in_every_scope_and_sends_files(manifest: dict[str, Any]) -> None:
+    # supportsFiles: forms reach people as files in their 1:1 chat (Teams' file consent flow,
+    # which Teams offers in personal scope only)
     [bot] = manifest["bots"]
     assert sorted(bot["scopes"]) == sorted(SCOPES)
-    assert bot["supportsFiles"] is False
+    assert bot["supportsFiles"] is True
 
 
 @pytest.mark.parametrize("scope", SCOPES)

@@ -34,6 +34,7 @@ from adapters.teams.activity import (
     without_bot_mention,
 )
 from adapters.teams.cards import adaptive_card, split_action_data
+from adapters.teams.files import FILE_CONSENT, FileConsent
 from dialogs import texts
 from dialogs.conversation import ActionResult, ConversationService, Reply
 from dialogs.ports import Store
@@ -65,12 +66,14 @@ class TeamsBot(ActivityHandler):
         email_for_aad: Callable[[str], str | None],
         after_turn: Callable[[], None] = lambda: None,
         alert_channels: Collection[str] = frozenset(),
+        file_consent: FileConsent | None = None,
     ) -> None:
         self.conversation = conversation
         self.store = store
         self.email_for_aad = email_for_aad
         self.after_turn = after_turn
         self.alert_channels = frozenset(alert_channels)
+        self.file_consent = file_consent  # None: forms are not sent as files
 
     async def _sync(self, fn: Callable[..., T], *args: Any) -> T:
         """The engine and store are synchronous: keep them off the event loop."""
@@ -177,8 +180,12 @@ class TeamsBot(ActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
+        if activity.name == FILE_CONSENT and self.file_consent is not None:
+            # Allow or Decline on a form's FileConsentCard (adapters/teams/files.py)
+            return await self.file_consent.on_invoke(turn_context)
         if activity.name != CARD_ACTION:
             # the SDK answers 501 to invokes nobody handles; the bot takes only card actions
+            # (and file consents)
             return _refusal("unsupported invoke")
         found = card_action(activity.value)
         if found is None:

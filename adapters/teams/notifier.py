@@ -13,12 +13,16 @@ repeats it), so every message carries an activity id derived from its notificati
 has the same id as the first copy. botbuilder clears outgoing ids, so the connector client is
 called directly. Teams assigns its own ids and documents no de-duplication on ours: in Teams a
 repeat can still show twice (see README, "Children's data").
+
+A message to a person that files forms is followed by a FileConsentCard per form (files.py);
+without a renderer, or when a form cannot be drawn, the card itself says how to get the form.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +30,7 @@ from botbuilder.core import BotAdapter, CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
     Activity,
+    Attachment,
     ChannelAccount,
     ConversationParameters,
     ConversationReference,
@@ -34,10 +39,13 @@ from botbuilder.schema import (
 from adapters.teams.activity import reference_json, service_key
 from adapters.teams.bot import CHANNELS, PLATFORM, TENANTS
 from adapters.teams.cards import adaptive_card
+from adapters.teams.files import TeamsFiles
+from dialogs import texts
 from dialogs.notifications import Notification, RecipientKind
 from dialogs.ports import DeliveryFailed, Store
 
 CHANNEL_PREFIX = "teams:"
+log = logging.getLogger("escalation_bot.teams")
 
 
 def activity_id(notification_key: str) -> str:
@@ -47,12 +55,13 @@ def activity_id(notification_key: str) -> str:
 
 
 async def post_with_id(
-    turn_context: TurnContext, card: dict[str, Any], notification_key: str
+    turn_context: TurnContext, card: dict[str, Any] | Attachment, notification_key: str
 ) -> None:
-    """Send ``card`` into the turn's conversation under our own activity id, as
-    ``TurnContext.send_activity`` would, except that it (and CloudAdapter.send_activities) sets
-    every outgoing ``id`` to None."""
-    message: Activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    """Send ``card`` (an Adaptive Card, or any other attachment) into the turn's conversation
+    under our own activity id, as ``TurnContext.send_activity`` would, except that it (and
+    CloudAdapter.send_activities) sets every outgoing ``id`` to None."""
+    attachment = card if isinstance(card, Attachment) else CardFactory.adaptive_card(card)
+    message: Activity = MessageFactory.attachment(attachment)
     reference = TurnContext.get_conversation_reference(turn_context.activity)
     message = TurnContext.apply_conversation_reference(message, reference)
     message.input_hint = message.input_hint or "acceptingInput"
@@ -79,10 +88,38 @@ class TeamsNotifier:
         store: Store,
         aad_for_email: Callable[[str], str | None],
         tenant_id: str = "",
+        files: TeamsFiles | None = None,
     ) -> None:
         self.adapter, self.app_id, self.store = adapter, app_id, store
         self.aad_for_email = aad_for_email
         self.tenant_id = tenant_id  # MicrosoftAppTenantId, if configured
+        self.files = files  # None: no renderer, so forms are not sent as files
+
+    async def _messages(
+        self, notification: Notification, refresh_for: list[str] | None = None
+    ) -> list[tuple[dict[str, Any] | Attachment, str]]:
+        """The card, then a FileConsentCard per form and format, each with its own stable id.
+        Where the forms cannot be sent as files the card says how to get them instead."""
+        card = notification.card
+        consents: list[Attachment] = []
+        if notification.documents and notification.recipient.kind is RecipientKind.PERSON:
+            if self.files is not None:
+                try:
+                    consents = await self.files.consent_cards(notification)
+                except Exception as exc:  # a form that cannot be drawn (a font missing)
+                    log.warning("teams form not offered as a file: %s", type(exc).__name__)
+            if not consents:
+                reference = notification.reference or notification.documents[0].case_reference
+                note = texts.TEAMS_FILE_NOT_SENT.format(reference=reference)
+                text = "\n\n".join(filter(None, [card.text, note]))
+                card = card.model_copy(update={"text": text})
+        messages: list[tuple[dict[str, Any] | Attachment, str]] = [
+            (adaptive_card(card, refresh_for), notification.key)
+        ]
+        messages += [
+            (consent, f"{notification.key}:file:{index}") for index, consent in enumerate(consents)
+        ]
+        return messages
 
     async def deliver(self, notification: Notification) -> None:
         recipient = notification.recipient
@@ -107,14 +144,15 @@ class TeamsNotifier:
     async def _send(
         self, reference: ConversationReference, notification: Notification, refresh_for: list[str]
     ) -> None:
-        card = adaptive_card(notification.card, refresh_for)
+        messages = await self._messages(notification, refresh_for)
         errors: list[Exception] = []
 
         async def send(turn_context: TurnContext) -> None:
             # caught here: an exception escaping would reach the adapter's on_turn_error, which
             # apologises into the chat and swallows it, and the message would count as sent
             try:
-                await post_with_id(turn_context, card, notification.key)
+                for card, key in messages:
+                    await post_with_id(turn_context, card, key)
             except Exception as exc:
                 errors.append(exc)
 
@@ -148,13 +186,14 @@ class TeamsNotifier:
             tenant_id=tenant,
             channel_data={"tenant": {"id": tenant}},
         )
-        card = adaptive_card(notification.card)
+        messages = await self._messages(notification)
         store = self.store
         errors: list[Exception] = []
 
         async def send(turn_context: TurnContext) -> None:
             try:
-                await post_with_id(turn_context, card, notification.key)
+                for card, key in messages:
+                    await post_with_id(turn_context, card, key)
             except Exception as exc:
                 errors.append(exc)
                 return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from redis_support import URL, fresh_prefix
 
 from adapters.console.render import ConsoleNotifier
+from adapters.storage.redis import RedisStore
+from adapters.storage.sqlite import SqliteStore
 from bot.bootstrap import App, bootstrap
 from bot.demo import demo_answers, outcome_answers
 from dialogs.case import Case, Participant
@@ -82,6 +86,31 @@ def app_for(
     clock = SimulatedClock(start)
     app = bootstrap(config, tmp_path / f"{name}.sqlite3", clock)
     return app, clock
+
+
+STORES = ["sqlite", "redis"]
+
+
+@contextmanager
+def app_on_store(kind: str, tmp_path: Path, label: str = "test") -> Iterator[App]:
+    """The bot at START on a real SQLite file or a real Redis (its own key prefix, removed
+    afterwards): for tests that must hold on both stores."""
+    clock = SimulatedClock(START)
+    if kind == "redis":
+        with fresh_prefix(label) as prefix:
+            built = bootstrap(EXAMPLE_CONFIG, tmp_path / "unused.sqlite3", clock,
+                              store=RedisStore(URL, prefix))
+            try:
+                yield built
+            finally:
+                built.close()
+        return
+    path = tmp_path / "bot.sqlite3"
+    built = bootstrap(EXAMPLE_CONFIG, path, clock, store=SqliteStore(path))
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 @pytest.fixture

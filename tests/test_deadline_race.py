@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_support import URL, fresh_prefix
 from support import (
-    EXAMPLE_CONFIG,
-    START,
+    STORES,
+    app_on_store,
     current,
     history,
     local,
@@ -31,9 +30,7 @@ from support import (
     record,
 )
 
-from adapters.storage.redis import RedisStore
-from adapters.storage.sqlite import SqliteStore
-from bot.bootstrap import App, ClosableStore, bootstrap
+from bot.bootstrap import App, ClosableStore
 from dialogs.case import Case
 from dialogs.clock import SimulatedClock
 from dialogs.commands import RecordDiscussion
@@ -65,20 +62,10 @@ class PartyActsFirst:
         return getattr(self._inner, name)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=STORES)
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
-    clock = SimulatedClock(START)
-    if request.param == "redis":
-        with fresh_prefix("race") as prefix:
-            built = bootstrap(EXAMPLE_CONFIG, tmp_path / "unused.sqlite3", clock,
-                              store=RedisStore(URL, prefix))
-            yield built
-            built.close()
-    else:
-        built = bootstrap(EXAMPLE_CONFIG, tmp_path / "bot.sqlite3", clock,
-                          store=SqliteStore(tmp_path / "bot.sqlite3"))
+    with app_on_store(request.param, tmp_path, "race") as built:
         yield built
-        built.close()
 
 
 def _clock(app: App) -> SimulatedClock:

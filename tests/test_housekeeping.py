@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis_support import URL, delete_prefix, fresh_prefix
-from support import EXAMPLE_CONFIG, START, practitioners
+from redis_support import URL, delete_prefix
+from support import STORES, app_on_store, practitioners
 
 from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
-from bot.bootstrap import App, bootstrap
+from bot.bootstrap import App
 from bot.demo import demo_answers
 from bot.server import Housekeeping
 from dialogs import intake, texts
@@ -31,20 +31,10 @@ from dialogs.conversation import SESSION_LIFETIME, ConversationService
 CHILD = "Zebedee Quill"
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=STORES)
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
-    clock = SimulatedClock(START)
-    if request.param == "redis":
-        with fresh_prefix("housekeeping") as prefix:
-            built = bootstrap(EXAMPLE_CONFIG, tmp_path / "unused.sqlite3", clock,
-                              store=RedisStore(URL, prefix))
-            yield built
-            built.close()
-    else:
-        path = tmp_path / "bot.sqlite3"
-        built = bootstrap(EXAMPLE_CONFIG, path, clock, store=SqliteStore(path))
+    with app_on_store(request.param, tmp_path, "housekeeping") as built:
         yield built
-        built.close()
 
 
 def _clock(app: App) -> SimulatedClock:

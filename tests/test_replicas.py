@@ -39,13 +39,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
-import redis
 import yaml
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
+from redis_support import fresh_prefix
 from support import EXAMPLE_CONFIG, LONDON, raise_command, someone
 
 from adapters.storage.redis import RedisStore
@@ -60,10 +59,6 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 URL = "redis://127.0.0.1:6379/0"
-START_REDIS = (
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
-    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
-)
 SECRET_ENV = "ESCALATION_TEST_WEBHOOK_SECRET"
 SECRET = "replica-test-secret"
 NORTHBAY = "northbay"
@@ -91,24 +86,8 @@ POLL = 0.02
 @pytest.fixture
 def prefix() -> Iterator[str]:
     """A fresh key prefix; afterwards only its own keys are deleted (SCAN + DEL)."""
-    probe = redis.Redis.from_url(URL, socket_connect_timeout=1, socket_timeout=2)
-    try:
-        probe.ping()
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI, and {URL} is unreachable: {exc}")
-        pytest.skip(f"Redis on 127.0.0.1:6379 is not running; start it with: {START_REDIS}")
-    finally:
-        probe.close()
-    name = f"test-replicas-{uuid4().hex}"
-    yield name
-    cleaner = redis.Redis.from_url(URL)
-    try:
-        keys = list(cleaner.scan_iter(match="{" + name + "}:*", count=1000))
-        for start in range(0, len(keys), 1000):
-            cleaner.delete(*keys[start:start + 1000])
-    finally:
-        cleaner.close()
+    with fresh_prefix("test-replicas") as name:
+        yield name
 
 
 # ---- the webhook receiver ----------------------------------------------------------------------

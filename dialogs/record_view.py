@@ -123,5 +123,11 @@ def outcome_lines(case: Case, policy: Policy) -> tuple[str, list[str]]:
         )
     else:
         label = texts.OUTCOME_RESOLUTION
-    text = closing[-1].text if closing else case.resolution.summary
-    return label, [text.strip(), *(action_line(a) for a in actions)]
+    said = [e.text.strip() for e in closing if e.text.strip()]
+    # the closing entry may carry no words of its own (they were recorded just before it):
+    # then the stage's record says what was agreed, never an empty heading
+    text = said[-1] if said else (
+        case.resolution.summary.strip() or case.record_for(case.resolution.stage).summary
+    )
+    lines = [text] if text else []
+    return label, [*lines, *(action_line(a) for a in actions)]

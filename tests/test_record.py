@@ -26,9 +26,10 @@ from support import (
 from bot.bootstrap import App
 from bot.demo import outcome_answers
 from dialogs import texts
-from dialogs.case import Case, EntryKind
+from dialogs.case import Case, EntryKind, Resolution
 from dialogs.commands import ActionInput, RecordDiscussion, Resolve
 from dialogs.errors import InvalidInput
+from dialogs.record_view import outcome_lines
 
 __all__ = ["app"]
 
@@ -166,3 +167,17 @@ def test_every_party_is_sent_the_final_word_in_the_procedures_own_name(
         assert "A joint assessment starts next week." in note.card.all_text()
         assert note.card.title.endswith(f"the partnership's {word}")
     assert word == ("recommendation" if partnership == "carrow-board" else "decision")
+
+
+def test_an_outcome_without_words_of_its_own_shows_the_stages_record(app: App) -> None:
+    """The agreed text recorded just before a resolve that adds none: the heading is never
+    shown empty."""
+    case = current(app, _to_stage_two(app, "northbay"))
+    handle(app, RecordDiscussion(actor=case.raised_by, case_id=case.id, record=record(AGREED)))
+    case = current(app, case)
+    closed = current(app, case).model_copy(deep=True)
+    closed.record = [e for e in closed.record if e.stage != 2 or e.text]  # as stored: the text
+    closed.resolution = Resolution(at=case.raised_at, stage=2, by=case.raised_by, summary="")
+    label, lines = outcome_lines(closed, policy_of(app, "northbay"))
+    assert label == texts.OUTCOME_RESOLUTION
+    assert lines and AGREED in lines[0]

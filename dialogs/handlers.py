@@ -172,6 +172,8 @@ def _announce(
     }
     headline = party_text.format(**values)
     turn.tell_parties(kind, headline)
+    if turn.case.status is not CaseStatus.WITHDRAWN:
+        turn.tell_outcome_copies(kind, headline)
     turn.tell_business_team(kind, channel_text.format(**values))
     turn.reply = headline
 

@@ -22,7 +22,15 @@ from dialogs.notifications import ChildDataInChannel, Notification, Recipient
 from dialogs.routing import find_holders, joining_roles
 from policy.calendar import WorkingCalendar
 from policy.config import Partnership
-from policy.model import CopySide, FilingMoment, Policy, Stage, Step, StepStart
+from policy.model import (
+    CopySide,
+    FilingMoment,
+    OutcomeRelation,
+    Policy,
+    Stage,
+    Step,
+    StepStart,
+)
 
 _SENTINEL_CHILD = ChildDetails(name="\u2063child\u2063", identifiers="\u2063id\u2063")
 
@@ -156,6 +164,18 @@ class Turn:
             if except_ and person.email in except_:
                 continue
             self.tell_person(person.email, kind, self.party_card(headline))
+
+    def tell_outcome_copies(self, kind: str, headline: str) -> None:
+        """The outcome to whoever the pack names besides the parties, once each: the first
+        raiser's line manager, say, when the case closed before line managers joined it."""
+        raiser = next((p for p in self.case.participants if p.side is Side.RAISING), None)
+        for copy in self.policy.outcome_also_to:
+            if copy.relation is OutcomeRelation.RAISERS_LINE_MANAGER and raiser is not None:
+                person = self.people.get(raiser.email)
+                manager = person.line_manager if person else None
+                if manager and not self.case.is_party(manager) and manager in self.people:
+                    card = self.party_card(headline, with_actions=False)
+                    self.tell_person(manager, kind, card)
 
     def tell_channel(self, kind: str, destination: str, headline: str) -> None:
         card = self._channel_card(self.case, headline)

@@ -352,6 +352,20 @@ class Pathway(Frozen):
         return self
 
 
+class OutcomeRelation(StrEnum):
+    """Someone tied to the case by who raised it, rather than by a role at a stage."""
+
+    RAISERS_LINE_MANAGER = "raisers_line_manager"
+
+
+class OutcomeCopy(Frozen):
+    """Besides the parties, who is sent the agreed outcome (NSSCP: "shared with relevant
+    personnel, beginning with the practitioner who raised the issue and their line manager")."""
+
+    relation: OutcomeRelation
+    cite: Citation
+
+
 class Policy(Frozen):
     id: Identifier
     version: Text
@@ -368,6 +382,9 @@ class Policy(Frozen):
     pathway: Pathway | None = None
     immediate_risk: ImmediateRisk
     special_routes: list[SpecialRoute] = Field(default_factory=list)
+    outcome_also_to: list[OutcomeCopy] = Field(
+        default_factory=list, description="Who is sent the outcome besides the case's parties"
+    )
     intake: list[FormField] = Field(
         min_length=1, description="The /escalate questions, asked in this order"
     )
@@ -425,6 +442,8 @@ class Policy(Frozen):
             need_source("pathway", self.pathway.cite)
         for i, route in enumerate(self.special_routes):
             need_source(f"special_routes[{i}]", route.cite)
+        for i, outcome_copy in enumerate(self.outcome_also_to):
+            need_source(f"outcome_also_to[{i}]", outcome_copy.cite)
         for i, stage in enumerate(self.stages):
             where = f"stages[{i}]"
             need_source(where, stage.cite)

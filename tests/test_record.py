@@ -181,3 +181,28 @@ def test_an_outcome_without_words_of_its_own_shows_the_stages_record(app: App) -
     label, lines = outcome_lines(closed, policy_of(app, "northbay"))
     assert label == texts.OUTCOME_RESOLUTION
     assert lines and AGREED in lines[0]
+
+
+def test_nsscp_shares_a_stage_1_outcome_with_the_raisers_line_manager(app: App) -> None:
+    """Seed 001, Recording: "shared with relevant personnel, beginning with the practitioner
+    who raised the issue and their line manager", who is not on a stage-1 case."""
+    case = raise_case(app, "northbay")
+    manager = app.engine.people("northbay")[case.raised_by].line_manager
+    assert manager is not None and not case.is_party(manager)
+    case = current(app, case)
+    handle(app, Resolve(actor=case.raised_by, case_id=case.id, expected_version=case.version,
+                        record=record(AGREED),
+                        outcome_answers=outcome_answers(policy_of(app, "northbay"))))
+    (told,) = [n for n in person_notes(pending(app, case), manager) if n.kind == "resolved"]
+    assert AGREED in told.card.all_text() and told.card.actions == []
+
+
+def test_a_line_manager_already_on_the_case_is_told_once(app: App) -> None:
+    case = current(app, _to_stage_two(app, "northbay"))
+    manager = app.engine.people("northbay")[case.raised_by].line_manager
+    assert manager is not None and case.is_party(manager)
+    handle(app, Resolve(actor=case.raised_by, case_id=case.id, expected_version=case.version,
+                        record=record(AGREED),
+                        outcome_answers=outcome_answers(policy_of(app, "northbay"))))
+    told = [n for n in person_notes(pending(app, case), manager) if n.kind == "resolved"]
+    assert len(told) == 1

@@ -16,6 +16,8 @@ from policy.model import Policy
 # Teams refuses cards over ~28 KB; a block per stage with a few entries of this size stays well
 # inside it, and the whole text is always in the case's record form.
 MAX_ENTRY_CHARS = 1200
+# ... and the whole record on one card stays under this; older stages give way first
+MAX_RECORD_CHARS = 9000
 
 
 def _day(entry: RecordEntry, calendar: WorkingCalendar) -> str:
@@ -101,7 +103,23 @@ def record_blocks(
         if len(lines) <= (1 if held else 0):
             lines.append(texts.RECORD_NOTHING_YET)
         blocks.append(RecordBlock(title=title, lines=lines, collapsed=number != numbers[-1]))
-    return blocks
+    return _within_card(blocks, case.reference)
+
+
+def _within_card(blocks: list[RecordBlock], reference: str) -> list[RecordBlock]:
+    """Keep the card drawable: while the record is too long, the oldest stage's entries give
+    way to one line saying how many were left out and where the whole record is."""
+    def size(items: list[RecordBlock]) -> int:
+        return sum(len(b.title) + sum(len(line) for line in b.lines) for b in items)
+
+    kept = list(blocks)
+    for index in range(len(kept) - 1):  # the current stage is always shown whole
+        if size(kept) <= MAX_RECORD_CHARS:
+            break
+        block = kept[index]
+        note = texts.RECORD_FOLDED.format(count=len(block.lines), reference=reference)
+        kept[index] = block.model_copy(update={"lines": [note]})
+    return kept
 
 
 def left_unresolved(case: Case) -> str:

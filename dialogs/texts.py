@@ -136,6 +136,11 @@ RECORD_SHORTENED = (
     "… [shortened here: the whole text is in the case's record form, which your business team"
     " can produce with `escalation-bot record {reference}`]"
 )
+RECORD_FOLDED = (
+    "{count} lines of this stage are left off this card to keep it readable; `show {reference}`"
+    " has the latest, and the case's record form (`escalation-bot record {reference}`, from your"
+    " business team) has everything."
+)
 LEFT_UNRESOLVED = "Where the last stage left it"
 BRING = "What the procedure asks of this stage"
 OUTCOME_RESOLUTION = "Agreed resolution"

@@ -206,3 +206,22 @@ def test_a_line_manager_already_on_the_case_is_told_once(app: App) -> None:
                         outcome_answers=outcome_answers(policy_of(app, "northbay"))))
     told = [n for n in person_notes(pending(app, case), manager) if n.kind == "resolved"]
     assert len(told) == 1
+
+
+def test_a_long_record_still_fits_a_card_and_says_where_the_rest_is(app: App) -> None:
+    """Teams refuses cards over ~28 KB: older stages give way, with a note, never silently."""
+    case = raise_case(app, "northbay")
+    long_text = "We went over the chronology again in detail. " * 25  # ~1,100 characters
+    for _ in range(12):
+        case = current(app, case)
+        handle(app, RecordDiscussion(actor=case.raised_by, case_id=case.id,
+                                     record=record(long_text)))
+    case = escalate(app, current(app, case), unresolved=UNRESOLVED)
+    card = next(n.card for n in pending(app, case) if n.kind == "stage-prompt")
+    total = sum(len(b.title) + sum(len(line) for line in b.lines) for b in card.record)
+    assert total <= 9000
+    first, last = card.record[0], card.record[-1]
+    assert len(first.lines) == 1 and "left off this card" in first.lines[0]
+    assert f"escalation-bot record {case.reference}" in first.lines[0]
+    assert (texts.LEFT_UNRESOLVED, [UNRESOLVED]) in card.sections  # the next tier still sees it
+    assert last.lines  # the current stage is whole

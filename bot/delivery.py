@@ -8,13 +8,13 @@ fails for good, so the case's history and the business team say who got nothing 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Callable
 
 from adapters.console.log_notifier import LogNotifier
-from adapters.email.attachments import TEXT_ONLY, Attachments
+from adapters.documents import render_docx, render_pdf
+from adapters.email.attachments import Attachments
 from adapters.email.notifier import EmailNotifier
 from adapters.email.smtp import SmtpServer
 from adapters.webhook.notifier import WebhookNotifier, WebhookTarget
@@ -106,31 +106,17 @@ def webhook_targets(config: Config) -> dict[str, WebhookTarget]:
     return targets
 
 
-def form_renderer() -> Callable[[FormDocument, str], bytes] | None:
-    """DOCX and PDF drawn by ``adapters.documents`` when it is installed, else None. (Imported by
-    name so this works before that package exists; once it does, a plain import is better.)
-    The email and Teams adapters both take it through this seam, so neither imports it."""
-    try:
-        documents = importlib.import_module("adapters.documents")
-    except ModuleNotFoundError as exc:
-        if exc.name != "adapters.documents":
-            raise  # the package is there but broken: say so, do not fall back quietly
-        return None
-    drawers: dict[str, Callable[[FormDocument], bytes]] = {
-        "docx": documents.render_docx,
-        "pdf": documents.render_pdf,
-    }
-    return lambda document, fmt: drawers[fmt](document)
+_DRAWERS: dict[str, Callable[[FormDocument], bytes]] = {"docx": render_docx, "pdf": render_pdf}
+
+
+def render_form(document: FormDocument, fmt: str) -> bytes:
+    """A form as DOCX or PDF. The email and Teams adapters both take it through this seam, so
+    neither imports adapters.documents."""
+    return _DRAWERS[fmt](document)
 
 
 def form_attachments() -> Attachments:
-    """DOCX and PDF when a renderer is installed; until then the forms travel as plain text, so
-    a form is never silently left off a message."""
-    render = form_renderer()
-    if render is None:
-        log.warning("no DOCX or PDF renderer is installed: forms are attached as plain text")
-        return TEXT_ONLY
-    return Attachments(render, ("docx", "pdf"))
+    return Attachments(render_form, ("docx", "pdf"))
 
 
 def email_notifier(server: SmtpServer | None, clock: Clock) -> Notifier:

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from adapters.teams.files import DocumentRenderer
 from bot.bootstrap import App, restore_directory
-from bot.delivery import build_notifier, email_notifier, form_renderer
+from bot.delivery import build_notifier, email_notifier, render_form
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.teams import build_teams
@@ -101,8 +102,11 @@ class Housekeeping:
                 log.info("removed %d expired conversations", purged)
 
 
-def build_web_app(app: App, settings: Settings) -> web.Application:
-    """Raises SettingsError (bad credentials mode, missing webhook secret) before anything runs."""
+def build_web_app(
+    app: App, settings: Settings, render: DocumentRenderer = render_form
+) -> web.Application:
+    """Raises SettingsError (bad credentials mode, missing webhook secret) before anything runs.
+    ``render`` draws forms for Teams files (tests pass one that fails as a missing font does)."""
     metrics_ = Metrics(app.store, app.clock)
     ticker_ref: list[Ticker] = []
 
@@ -111,7 +115,7 @@ def build_web_app(app: App, settings: Settings) -> web.Application:
         if ticker_ref:
             asyncio.get_running_loop().create_task(ticker_ref[0].tick())
 
-    teams = build_teams(app, settings, deliver_soon, form_renderer())
+    teams = build_teams(app, settings, deliver_soon, render)
     notifier = build_notifier(
         app.config,
         teams=teams.notifier,

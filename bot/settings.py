@@ -45,6 +45,7 @@ class Settings:
     openid_metadata_url: str = ""  # "": Microsoft's; tests point it at a fake on loopback
     openid_timeout_seconds: float = 5.0
     smtp: SmtpServer | None = None  # no mail server: mailboxes and email-only people get nothing
+    teams_file_formats: tuple[str, ...] = ("pdf",)  # forms offered as files in a Teams chat
 
     @classmethod
     def from_env(cls, config: str | None = None, database: str | None = None) -> Settings:
@@ -76,6 +77,7 @@ class Settings:
                 env, "ESCALATION_BOT_OPENID_TIMEOUT_SECONDS", 5.0, float
             ),
             smtp=smtp_from_env(env),
+            teams_file_formats=_file_formats(env.get("ESCALATION_BOT_TEAMS_FILE_FORMATS")),
         )
 
 
@@ -115,3 +117,20 @@ def _instant(raw: str | None) -> datetime | None:
     if moment.tzinfo is None:
         raise SettingsError("ESCALATION_BOT_CLOCK_START needs a UTC offset, e.g. +00:00")
     return moment
+
+
+_FILE_FORMATS = ("pdf", "docx")
+
+
+def _file_formats(raw: str | None) -> tuple[str, ...]:
+    """Which formats a form is offered in as files in a Teams chat: each is one Allow card on
+    a phone, so PDF alone unless the partnership wants the Word copy there too."""
+    if not raw or not raw.strip():
+        return ("pdf",)
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    unknown = [f for f in chosen if f not in _FILE_FORMATS]
+    if unknown or not chosen:
+        raise SettingsError(
+            f"ESCALATION_BOT_TEAMS_FILE_FORMATS={raw!r}: use pdf, docx or pdf,docx"
+        )
+    return chosen

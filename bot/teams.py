@@ -153,7 +153,11 @@ def build_teams(
         for destination in [partnership.alerts.business_team, *partnership.alerts.stages.values()]
         if destination.startswith(CHANNEL_PREFIX)
     }
-    files = TeamsFiles(render, local=not settings.microsoft_app_id) if render else None
+    files = (
+        TeamsFiles(render, formats=settings.teams_file_formats, local=not settings.microsoft_app_id)
+        if render
+        else None
+    )
     consent = FileConsent(files, app.store, email_for_aad) if files else None
     bot = TeamsBot(conversation, app.store, email_for_aad, after_turn, alert_channels, consent)
     notifier = TeamsNotifier(

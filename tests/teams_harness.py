@@ -22,7 +22,9 @@ from typing import Any
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
+from adapters.teams.files import DocumentRenderer
 from bot.bootstrap import App, bootstrap
+from bot.delivery import render_form
 from bot.demo import demo_answers
 from bot.server import TICKER_KEY, build_web_app
 from bot.settings import Settings
@@ -249,7 +251,10 @@ def settings_for(tmp_path: Path, config: Path = CONFIG, **overrides: Any) -> Set
 
 @contextlib.asynccontextmanager
 async def open_harness(
-    tmp_path: Path, config: Path = CONFIG, **overrides: Any
+    tmp_path: Path,
+    config: Path = CONFIG,
+    render: DocumentRenderer = render_form,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
     connector, other = Connector(), Connector()
     fake_server = TestServer(connector.web_app(), host="127.0.0.1")
@@ -258,7 +263,7 @@ async def open_harness(
     await other_server.start_server()
     clock = SimulatedClock(MONDAY)
     app = bootstrap(config, tmp_path / "bot.sqlite3", clock)
-    web_app = build_web_app(app, settings_for(tmp_path, config, **overrides))
+    web_app = build_web_app(app, settings_for(tmp_path, config, **overrides), render)
     bot_server = TestServer(web_app, host="127.0.0.1")
     await bot_server.start_server()
     try:

@@ -12,7 +12,6 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,11 @@ import pytest
 from pypdf import PdfReader
 from teams_harness import CAL, DANA, HANA, IVO, Harness, card_text, intake_values, open_harness
 
+from adapters.documents.fonts import FontMissing
 from adapters.teams.files import TeamsFiles
-from bot.delivery import form_renderer
+from bot.delivery import render_form
+from bot.settings import Settings, SettingsError
+from dialogs.documents import FormDocument
 
 IVO_CHAT = f"a:chat-with-{IVO[1]}"
 CHILD_NAME = "Zoë Ó'Brien"  # a name that must never reach a log, file name or card context
@@ -151,12 +153,15 @@ async def test_an_upload_url_off_loopback_is_refused_in_no_credential_mode(
     assert h.connector.file_info_cards_to(IVO_CHAT) == []
 
 
-async def test_without_a_renderer_the_card_says_how_to_get_the_form(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _no_font(document: FormDocument, fmt: str) -> bytes:
+    """What rendering does on a machine without the PDF font."""
+    raise FontMissing("the PDF font is not installed")
+
+
+async def test_a_form_that_cannot_be_drawn_is_not_offered_and_the_card_says_how_to_get_it(
+    tmp_path: Path,
 ) -> None:
-    # adapters.documents not installed: no file is offered, and the card itself says what to do
-    monkeypatch.setattr("bot.server.form_renderer", lambda: None)
-    async with open_harness(tmp_path) as h:
+    async with open_harness(tmp_path, render=_no_font) as h:
         await resolve_at_stage_2(h)
         assert h.connector.consent_cards_to(IVO_CHAT) == []
         reference = h.case().reference
@@ -164,11 +169,8 @@ async def test_without_a_renderer_the_card_says_how_to_get_the_form(
                    for c in h.connector.cards_to(IVO_CHAT))
 
 
-async def test_docx_too_when_both_formats_are_offered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("bot.teams.TeamsFiles", partial(TeamsFiles, formats=("pdf", "docx")))
-    async with open_harness(tmp_path) as h:
+async def test_docx_too_when_both_formats_are_offered(tmp_path: Path) -> None:
+    async with open_harness(tmp_path, teams_file_formats=("pdf", "docx")) as h:
         await resolve_at_stage_2(h)
         cards = h.connector.consent_cards_to(IVO_CHAT)
         assert [c["name"].rsplit(".", 1)[1] for c in cards] == ["pdf", "docx"]
@@ -182,11 +184,20 @@ async def test_docx_too_when_both_formats_are_offered(
 
 
 def test_upload_urls_with_credentials_must_be_https() -> None:
-    render = form_renderer()
-    assert render is not None
+    render = render_form
     files = TeamsFiles(render)
     assert files.upload_url_ok("https://contoso-my.sharepoint.com/personal/x/upload")
     assert not files.upload_url_ok("http://contoso-my.sharepoint.com/upload")
     assert not files.upload_url_ok("file:///etc/passwd")
     with pytest.raises(ValueError):
         TeamsFiles(render, formats=("exe",))
+
+
+def test_which_formats_go_to_a_chat_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ESCALATION_BOT_TEAMS_FILE_FORMATS", raising=False)
+    assert Settings.from_env().teams_file_formats == ("pdf",)
+    monkeypatch.setenv("ESCALATION_BOT_TEAMS_FILE_FORMATS", "PDF, docx")
+    assert Settings.from_env().teams_file_formats == ("pdf", "docx")
+    monkeypatch.setenv("ESCALATION_BOT_TEAMS_FILE_FORMATS", "pdf,exe")
+    with pytest.raises(SettingsError, match="ESCALATION_BOT_TEAMS_FILE_FORMATS"):
+        Settings.from_env()

@@ -10,7 +10,7 @@ from typing import Protocol
 from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
 from bot.settings import Settings
-from dialogs.directory import people_from_config
+from dialogs.directory import Person, people_from_config
 from dialogs.engine import Engine
 from dialogs.ports import Clock, Store
 from policy.config import Config, load_config
@@ -48,11 +48,12 @@ def open_store(settings: Settings) -> ClosableStore:
     return SqliteStore(settings.database_path)
 
 
-def restore_directory(app: App) -> int:
+def restore_directory(app: App, people: list[Person] | None = None) -> int:
     """Write the configured directory back if the store has lost it (a Redis that restarted
     empty, or was flushed), so people are not told they are unknown until someone restarts the
-    bot. One lookup when nothing is missing. Returns how many people were written."""
-    people = people_from_config(app.config)
+    bot. Two lookups when nothing is missing; ``people`` spares rebuilding the list each tick.
+    Returns how many people were written."""
+    people = people if people is not None else people_from_config(app.config)
     probes = {people[0].email, people[-1].email} if people else set()
     if all(app.store.person(email) is not None for email in probes):
         return 0

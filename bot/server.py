@@ -17,6 +17,7 @@ from bot.delivery import build_notifier, email_notifier, render_form
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.teams import build_teams
+from dialogs.directory import people_from_config
 from scheduler.ticker import Ticker
 
 log = logging.getLogger("escalation_bot.server")
@@ -88,10 +89,11 @@ class Housekeeping:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self._people = people_from_config(app.config)  # the config does not change while serving
         self._next_purge: datetime | None = None
 
     def __call__(self) -> None:
-        restored = restore_directory(self.app)
+        restored = restore_directory(self.app, self._people)
         if restored:
             log.warning("the directory was missing from the store; wrote %d people back", restored)
         now = self.app.clock.now()

@@ -24,6 +24,7 @@ from dialogs.commands import (
     AddParticipant,
     Command,
     CompleteStep,
+    UpdateAction,
 )
 from dialogs.errors import DomainError, InvalidInput
 from dialogs.messages import party_card
@@ -40,6 +41,8 @@ HELP = """Commands (REF is a case reference such as NB-0001):
   escalate REF             cannot agree: move to the next tier
   decide REF               record the partnership's final decision (final stage only)
   done REF STEP            mark a step done
+  done REF ACTION          an agreed action (e.g. 2.1.1, as on the card) is done
+  notyet REF ACTION DATE WHY   it is not done yet: its new date and why
   handover REF             hand your part to a colleague
   add REF EMAIL            bring someone into the case
   withdraw REF             withdraw the concern
@@ -48,6 +51,7 @@ HELP = """Commands (REF is a case reference such as NB-0001):
   help | quit"""
 
 Ask = Callable[[str], str]
+_ACTION_ID = re.compile(r"^\d+\.\d+\.\d+$")  # an agreed action's place in the record
 
 
 class Inbox:
@@ -233,6 +237,17 @@ class Chat:
             self.run_command(Acknowledge(**base))
         elif verb in {purpose.value for purpose in record_dialog.Purpose}:
             self.run_dialog(case, record_dialog.Purpose(verb))
+        elif verb == "done" and len(args) > 1 and _ACTION_ID.match(args[1]):
+            self.run_command(
+                UpdateAction(actor=self.me, case_id=case.id, action_id=args[1], done=True)
+            )
+        elif verb == "notyet" and len(args) > 3:
+            self.run_command(
+                UpdateAction(
+                    actor=self.me, case_id=case.id, action_id=args[1], done=False,
+                    new_due=args[2], reason=" ".join(args[3:]),
+                )
+            )
         elif verb == "done" and len(args) > 1:
             self.run_command(CompleteStep(**base, step_id=args[1]))
         elif verb == "add" and len(args) > 1:

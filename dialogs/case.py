@@ -57,6 +57,19 @@ class AgreedAction(Model):
     due: date
 
 
+class ActionUpdate(Model):
+    """What an action's owner said when asked whether it is done: appended, never changed, so
+    the record keeps every new date and the reason it was given."""
+
+    action_id: str = Field(description="'<entry id>.<n>': the action's place in the record")
+    at: datetime
+    by: str
+    by_name: str
+    done: bool
+    new_due: date | None = Field(default=None, description="When not done: the new date")
+    reason: str = ""
+
+
 class EntryKind(StrEnum):
     """What one entry of a case's written record says."""
 
@@ -171,6 +184,9 @@ class Case(Model):
     resolution: Resolution | None = None
     withdrawn_reason: str = ""
     handovers: list[HandOverNote] = Field(default_factory=list)
+    action_updates: list[ActionUpdate] = Field(
+        default_factory=list, description="Append-only: follow-ups of the agreed actions"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -6,7 +6,7 @@ looking at. If the case has moved on since, the command changes nothing and says
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,6 +99,18 @@ class AddParticipant(CaseCommand):
     stage: int | None = None
 
 
+class UpdateAction(CaseCommand):
+    """An agreed action's owner answers the follow-up: done, or not yet with a new date and why.
+    ``asked_due`` is the date the question was about: an answer to an older question (the date
+    has moved since) changes nothing and says so."""
+
+    action_id: str
+    done: bool
+    new_due: str = ""
+    reason: str = ""
+    asked_due: date | None = None
+
+
 class DeadlineLapsed(Command):
     """Issued by the scheduler, never by a person. Fenced by what fell due, not by version."""
 
@@ -137,6 +149,7 @@ CASE_COMMANDS: tuple[type[Command], ...] = (
     HandOver,
     Withdraw,
     AddParticipant,
+    UpdateAction,
     DeadlineLapsed,
     RecordDeliveryFailure,
 )
@@ -158,5 +171,6 @@ __all__ = [
     "RecordDiscussion",
     "RecordInput",
     "Resolve",
+    "UpdateAction",
     "Withdraw",
 ]

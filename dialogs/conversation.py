@@ -19,13 +19,20 @@ from datetime import date, timedelta
 from pydantic import BaseModel
 
 from dialogs import intake, record_dialog, texts
+from dialogs.actions import find_action
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
 from dialogs.case import Case
-from dialogs.commands import Acknowledge, Command, CompleteStep
+from dialogs.commands import Acknowledge, Command, CompleteStep, UpdateAction
 from dialogs.engine import Engine, stale_message
 from dialogs.errors import DomainError, InvalidInput, StaleCase
 from dialogs.history_view import history_lines, known_people
-from dialogs.messages import party_card, to_input, when
+from dialogs.messages import (
+    ACTION_DONE_VERB,
+    ACTION_NOT_YET_VERB,
+    party_card,
+    to_input,
+    when,
+)
 from dialogs.ports import Store
 from policy.model import Policy
 
@@ -44,6 +51,7 @@ _CASE_COMMAND = re.compile(r"^/?(show|history)\s+([A-Za-z]{2,6}-\d+)$", re.IGNOR
 STATUS_BUTTONS = 5
 IMMEDIATE = {"acknowledge", "complete_step"}
 PURPOSES = {p.value for p in record_dialog.Purpose}
+ACTION_VERBS = {ACTION_DONE_VERB, ACTION_NOT_YET_VERB}
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,8 @@ class ConversationService:
             return ActionResult(Card(title=exc.message), exc.message)
         if verb == REFRESH_VERB:
             return ActionResult(self.case_card(case, actor))
+        if verb in ACTION_VERBS:
+            return self._action_follow_up(actor, case, verb, data, values)
         version = whole_number(data.get("version"))
         if version is None:
             # every case card carries the version it shows: without one the click cannot be
@@ -266,6 +276,44 @@ class ConversationService:
                 return ActionResult(self.purpose_card(case, purpose, actor, version))
             return self._submit_purpose(actor, case, purpose, version, values)
         return ActionResult(self.case_card(case, actor), "That button is no longer available.")
+
+    def _action_follow_up(
+        self, actor: str, case: Case, verb: str, data: dict[str, str], values: dict[str, str]
+    ) -> ActionResult:
+        """Done / Not yet on an agreed action's follow-up. Fenced by the date the question was
+        about, not by the case's version: the case may have moved on for other reasons, and the
+        answer still stands unless the action itself has."""
+        state = find_action(case, data.get("action_id", ""))
+        if state is None:
+            message = texts.ACTION_UNKNOWN.format(
+                reference=case.reference, action=data.get("action_id", "")
+            )
+            return ActionResult(self.case_card(case, actor, notice=message), message)
+        try:
+            asked = date.fromisoformat(data.get("action_due", ""))
+        except ValueError:
+            asked = state.due
+        if verb == ACTION_NOT_YET_VERB and data.get("submit") != "1":
+            return ActionResult(self.not_yet_card(case, state.id, asked))
+        command = UpdateAction(
+            actor=actor,
+            case_id=case.id,
+            action_id=state.id,
+            done=verb == ACTION_DONE_VERB,
+            new_due=values.get("new_due", ""),
+            reason=values.get("reason", ""),
+            asked_due=asked,
+        )
+        try:
+            outcome = self.engine.handle(command)
+        except InvalidInput as exc:
+            card = self.not_yet_card(case, state.id, asked, values, exc.field_errors)
+            return ActionResult(card, texts.FIX_THE_CARD)
+        except DomainError as exc:
+            current = self.store.get_case(case.id) or case
+            return ActionResult(self.case_card(current, actor, notice=exc.message), exc.message)
+        current = outcome.case or case
+        return ActionResult(self.case_card(current, actor, notice=outcome.reply), outcome.reply)
 
     def _submit_intake(
         self, actor: str, values: dict[str, str], data: dict[str, str], request_id: str
@@ -355,7 +403,8 @@ class ConversationService:
         """The case as ``viewer`` should see it now: buttons only while it is open and theirs."""
         policy = self.engine.policy_for(case)
         calendar = self.engine.calendar_for(self.engine.partnership(case.partnership_id), policy)
-        acting = case.is_party(viewer) and case.is_open
+        # parties act on an open case, and answer follow-ups of its actions after it closes
+        acting = case.is_party(viewer)
         headline = f"Case {case.reference}: {case.status.value.replace('_', ' ')}"
         return party_card(
             case,
@@ -383,6 +432,41 @@ class ConversationService:
             text=note,
             sections=[(texts.HISTORY_HEADING, lines)] if lines else [],
             actions=[open_button(case)],
+        )
+
+    def not_yet_card(
+        self,
+        case: Case,
+        action_id: str,
+        asked: date,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> Card:
+        values, errors = values or {}, errors or {}
+        inputs = [
+            CardInput(
+                id="new_due", label=texts.ACTION_NEW_DUE_LABEL, kind=InputKind.DATE,
+                required=True, value=values.get("new_due", ""), error=errors.get("new_due", ""),
+            ),
+            CardInput(
+                id="reason", label=texts.ACTION_REASON_LABEL, kind=InputKind.LONG_TEXT,
+                required=True, value=values.get("reason", ""), error=errors.get("reason", ""),
+            ),
+        ]
+        data = {"submit": "1", "action_id": action_id, "action_due": asked.isoformat()}
+        return Card(
+            title=texts.ACTION_NOT_YET_TITLE.format(reference=case.reference, action=action_id),
+            text=texts.FIX_THE_CARD if errors else "",
+            inputs=inputs,
+            actions=[
+                CardAction(
+                    command=ACTION_NOT_YET_VERB, label=texts.BUTTON_SEND, style="positive",
+                    data=data, submits_inputs=True,
+                ),
+                CardAction(command=REFRESH_VERB, label=texts.BUTTON_BACK),
+            ],
+            case_id=case.id,
+            case_version=case.version,
         )
 
     def purpose_card(

@@ -1,13 +1,15 @@
 """The durable due times an open case has, derived from its state after every change.
 
 Deriving instead of scheduling imperatively means a case's deadlines can never drift from its
-state: the store replaces them in the same write as the case, and a closed case has none.
+state: the store replaces them in the same write as the case. A closed case keeps only the
+follow-ups of the actions it agreed.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from dialogs.actions import action_deadlines
 from dialogs.case import Case
 from dialogs.ports import Deadline
 from policy.calendar import WorkingCalendar
@@ -26,8 +28,11 @@ def _deadline(case: Case, kind: str, due: datetime, step_id: str | None = None) 
 
 
 def deadlines_for(case: Case, policy: Policy, calendar: WorkingCalendar) -> list[Deadline]:
+    """The stage's and its steps' due times while the case is open, and the agreed actions'
+    follow-ups, which outlive the case's closing (see ``dialogs.actions``)."""
+    follow_ups = action_deadlines(case, calendar)
     if not case.is_open:
-        return []
+        return follow_ups
     found: list[Deadline] = []
     final = case.stage == policy.final_stage.number
     if case.overdue_since is None:
@@ -44,4 +49,4 @@ def deadlines_for(case: Case, policy: Policy, calendar: WorkingCalendar) -> list
     for step in case.steps:
         if not step.done and not step.lapsed:
             found.append(_deadline(case, "step", step.due_at, step.id))
-    return found
+    return found + follow_ups

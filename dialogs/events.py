@@ -31,6 +31,9 @@ class EventType(StrEnum):
     DECISION_RECORDED = "decision_recorded"
     WITHDRAWN = "withdrawn"
     DELIVERY_FAILED = "delivery_failed"
+    ACTION_ASKED = "action_asked"
+    ACTION_UPDATED = "action_updated"
+    ACTION_LATE = "action_late"
 
 
 class Event(BaseModel):

@@ -3,10 +3,11 @@ the change, then who is told. The transition table decides which of these may ru
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from dialogs import texts
+from dialogs import actions, messages, texts
 from dialogs.case import (
+    ActionUpdate,
     AgreedAction,
     CaseStatus,
     EntryKind,
@@ -27,6 +28,7 @@ from dialogs.commands import (
     RecordDiscussion,
     RecordInput,
     Resolve,
+    UpdateAction,
     Withdraw,
 )
 from dialogs.deadlines import reminder_key
@@ -35,7 +37,7 @@ from dialogs.errors import IllegalTransition, InvalidInput, NotAllowed
 from dialogs.events import EventType
 from dialogs.messages import record_fields, resolution_fields
 from dialogs.turn import Turn
-from dialogs.validation import check_fields, check_record
+from dialogs.validation import check_fields, check_record, parse_date
 from policy.model import FilingMoment, Step, StepLapse, StepStart
 
 # ---- permissions -------------------------------------------------------------------------
@@ -453,6 +455,9 @@ def add_participant(turn: Turn, command: AddParticipant) -> None:
 def deadline_lapsed(turn: Turn, command: DeadlineLapsed) -> None:
     """The scheduler's command. Fenced by what fell due: a stale deadline changes nothing."""
     case = turn.case
+    if command.kind in actions.KINDS:
+        action_deadline_lapsed(turn, command)
+        return
     if command.stage != case.stage:
         return
     if command.kind == "stage" and command.due_at == case.stage_due_at:
@@ -531,3 +536,126 @@ def record_delivery_failure(turn: Turn, command: RecordDeliveryFailure) -> None:
                 reference=turn.case.reference, who=who, reason=command.reason
             ),
         )
+
+
+# ---- agreed actions, followed up -----------------------------------------------------------
+
+
+def update_action(turn: Turn, command: UpdateAction) -> None:
+    """An owner's answer to 'is it done?'. Any party may answer (the owner is free text, so the
+    bot's guess at who it is must not lock out the person who did it); a second answer to the
+    same question changes nothing."""
+    require_party(turn)
+    case = turn.case
+    state = actions.find_action(case, command.action_id)
+    if state is None:
+        raise IllegalTransition(
+            texts.ACTION_UNKNOWN.format(reference=case.reference, action=command.action_id)
+        )
+    if state.done:
+        last = next(u for u in reversed(state.updates) if u.done)
+        raise IllegalTransition(
+            texts.ACTION_ALREADY_DONE.format(
+                action=state.id, reference=case.reference, who=last.by_name,
+                day=turn.calendar.local(last.at).strftime("%d/%m/%Y"),
+            )
+        )
+    if command.asked_due is not None and command.asked_due != state.due:
+        raise IllegalTransition(
+            texts.ACTION_MOVED.format(
+                action=state.id, reference=case.reference, due=_date(state.due)
+            )
+        )
+    new_due = None if command.done else _new_due(turn, command)
+    person = turn.people.get(turn.actor)
+    who = person.name if person else turn.actor
+    case.action_updates = [
+        *case.action_updates,
+        ActionUpdate(
+            action_id=state.id, at=turn.now, by=turn.actor, by_name=who, done=command.done,
+            new_due=new_due, reason="" if command.done else command.reason.strip(),
+        ),
+    ]
+    if new_due is None:
+        turn.emit(EventType.ACTION_UPDATED, f"action {state.id} done", action=state.id)
+        turn.reply = texts.ACTION_DONE_REPLY.format(action=state.id, reference=case.reference)
+        told = texts.ACTION_DONE_FOR_RAISER.format(
+            reference=case.reference, who=who, action=state.id
+        )
+        why = ""
+    else:
+        turn.emit(
+            EventType.ACTION_UPDATED,
+            f"action {state.id} not done yet: new date {_date(new_due)}",
+            action=state.id,
+        )
+        turn.reply = texts.ACTION_NOT_YET_REPLY.format(
+            action=state.id, reference=case.reference, due=_date(new_due)
+        )
+        told = texts.ACTION_NOT_YET_FOR_RAISER.format(
+            reference=case.reference, who=who, action=state.id, due=_date(new_due)
+        )
+        why = texts.ACTION_NOT_YET_WHY.format(reason=command.reason.strip())
+    if case.raised_by != turn.actor and case.is_party(case.raised_by):
+        card = turn.party_card(told, with_actions=False, text=why)
+        turn.tell_person(case.raised_by, f"action-update-{state.id}", card)
+
+
+def _new_due(turn: Turn, command: UpdateAction) -> date:
+    errors: dict[str, str] = {}
+    new_due: date | None = None
+    try:
+        new_due = parse_date(command.new_due) if command.new_due.strip() else None
+    except ValueError as exc:
+        errors["new_due"] = str(exc)
+    else:
+        today = turn.calendar.local(turn.now).date()
+        if new_due is None:
+            errors["new_due"] = texts.ACTION_NEEDS_NEW_DATE
+        elif new_due < today:
+            errors["new_due"] = texts.ACTION_NEW_DATE_PAST.format(due=_date(new_due))
+    if not command.reason.strip():
+        errors["reason"] = texts.ACTION_NEEDS_REASON
+    if errors or new_due is None:
+        raise InvalidInput(errors)
+    return new_due
+
+
+def _date(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def action_deadline_lapsed(turn: Turn, command: DeadlineLapsed) -> None:
+    """An action's date has come (ask its owner), or passed two working days ago while it is
+    still open (tell the business team too). Fenced like every deadline: only the follow-up
+    the case's state still derives, and only once for each date."""
+    case = turn.case
+    if command.kind not in actions.KINDS or command.step_id is None:
+        return  # any other lapse on a closed case is stale scheduler work
+    state = actions.find_action(case, command.step_id)
+    if state is None or state.done:
+        return
+    due = actions.ask_at(state, turn.calendar) if command.kind == actions.ASK else (
+        actions.late_at(state, turn.calendar)
+    )
+    key = actions.sent_key(command.kind, state)
+    if due != command.due_at or key in case.reminded:
+        return
+    case.reminded = [*case.reminded, key]
+    late = command.kind == actions.LATE
+    template = texts.ACTION_LATE_TITLE if late else texts.ACTION_ASK_TITLE
+    headline = template.format(reference=case.reference, action=state.id)
+    card = messages.action_card(turn.party_card(headline, with_actions=False), state, case,
+                                turn.calendar)
+    for owner in actions.owners(case, state, turn.agency_names):
+        turn.tell_person(owner.email, f"{command.kind}-{state.id}", card)
+    if late:
+        turn.emit(EventType.ACTION_LATE, f"action {state.id} still open", action=state.id)
+        turn.tell_business_team(
+            f"{command.kind}-{state.id}",
+            texts.CHANNEL_ACTION_LATE.format(
+                reference=case.reference, action=state.id, due=_date(state.due)
+            ),
+        )
+    else:
+        turn.emit(EventType.ACTION_ASKED, f"action {state.id} followed up", action=state.id)

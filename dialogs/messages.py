@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialogs import texts
+from dialogs.actions import ASK, ActionState, action_states, sent_key
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
 from dialogs.case import Case
 from dialogs.record_view import left_unresolved, outcome_lines, record_blocks
@@ -106,6 +107,8 @@ def party_card(
     actions: list[CardAction] = []
     if with_actions and case.is_open:
         actions = stage_actions(case, policy)
+    if with_actions:
+        actions += [b for s in asked_actions(case) for b in action_buttons(s, named=True)]
     if case.is_open and not text:
         is_last = stage.number == policy.final_stage.number
         text = (
@@ -125,7 +128,7 @@ def party_card(
             sections.append((texts.BRING, asks))
         sections += _stage_sections(stage)
     else:
-        label, lines = outcome_lines(case, policy)
+        label, lines = outcome_lines(case, policy, calendar)
         if label:
             sections.append((label, lines))
     return Card(
@@ -257,3 +260,44 @@ def form_card(form: Form, values: dict[str, str], case: Case, stage: int | None)
     return Card(
         title=title, facts=facts, sections=sections, case_id=case.id, case_version=case.version
     )
+
+
+ACTION_DONE_VERB = "action_done"
+ACTION_NOT_YET_VERB = "action_not_yet"
+
+
+def action_buttons(state: ActionState, *, named: bool = False) -> list[CardAction]:
+    """Done / Not yet for one agreed action; they carry the date asked about, so an answer to
+    an older question is recognised after the date has moved. ``named`` puts the action's id
+    on each button, for a card that may hold several."""
+    data = {"action_id": state.id, "action_due": state.due.isoformat()}
+    done, not_yet = texts.BUTTON_ACTION_DONE, texts.BUTTON_ACTION_NOT_YET
+    if named:
+        done = texts.BUTTON_ACTION_NAMED.format(button=done, action=state.id)
+        not_yet = texts.BUTTON_ACTION_NAMED.format(button=not_yet, action=state.id)
+    return [
+        CardAction(command=ACTION_DONE_VERB, label=done, style="positive", data=data),
+        CardAction(command=ACTION_NOT_YET_VERB, label=not_yet, data=data),
+    ]
+
+
+def asked_actions(case: Case) -> list[ActionState]:
+    """Open actions whose owners have been asked: their buttons stay on the case card, so the
+    question can be answered even when its own card is lost from the chat."""
+    return [
+        state
+        for state in action_states(case)
+        if not state.done and sent_key(ASK, state) in case.reminded
+    ]
+
+
+def action_card(base: Card, state: ActionState, case: Case, calendar: WorkingCalendar) -> Card:
+    """The follow-up question to an action's owner: the case card with the action on top."""
+    text = texts.ACTION_ASK_TEXT.format(
+        stage=state.entry.stage,
+        day=calendar.local(state.entry.at).strftime("%d/%m/%Y"),
+        what=state.action.description,
+        who=state.action.owner,
+        due=state.due.strftime("%d/%m/%Y"),
+    )
+    return base.model_copy(update={"text": text, "actions": action_buttons(state)})

@@ -8,6 +8,7 @@ the last one left, and everyone sees what was agreed.
 from __future__ import annotations
 
 from dialogs import texts
+from dialogs.actions import ActionState, action_states
 from dialogs.cards import RecordBlock
 from dialogs.case import AgreedAction, Case, EntryKind, RecordEntry, Side
 from policy.calendar import WorkingCalendar
@@ -33,10 +34,38 @@ def _shortened(text: str, reference: str) -> str:
     )
 
 
-def action_line(action: AgreedAction) -> str:
-    return texts.RECORD_ACTION.format(
-        what=action.description, who=action.owner, due=action.due.strftime("%d/%m/%Y")
+def action_line(
+    action: AgreedAction, state: ActionState | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> str:
+    """An agreed action as agreed, with its id and where its follow-up stands once it has one."""
+    if state is None:
+        return texts.RECORD_ACTION.format(
+            what=action.description, who=action.owner, due=action.due.strftime("%d/%m/%Y")
+        )
+    line = texts.RECORD_ACTION_ID.format(
+        id=state.id, what=action.description, who=action.owner,
+        due=action.due.strftime("%d/%m/%Y"),
     )
+    last = state.updates[-1] if state.updates else None
+    if state.done and last is not None:
+        done = next(u for u in reversed(state.updates) if u.done)
+        at = calendar.local(done.at) if calendar else done.at
+        line += texts.RECORD_ACTION_DONE.format(day=at.strftime("%d/%m/%Y"), who=done.by_name)
+    elif last is not None and last.new_due is not None:
+        line += texts.RECORD_ACTION_MOVED.format(
+            due=last.new_due.strftime("%d/%m/%Y"), reason=last.reason
+        )
+    return line
+
+
+def _action_lines(
+    entry: RecordEntry, states: dict[str, ActionState], calendar: WorkingCalendar
+) -> list[str]:
+    return [
+        action_line(action, states.get(f"{entry.id}.{n}"), calendar)
+        for n, action in enumerate(entry.agreed_actions, start=1)
+    ]
 
 
 def entry_lines(
@@ -59,8 +88,8 @@ def entry_lines(
     lines = [f"{entry.id} {head}"]
     if entry.text.strip():
         lines.append(_shortened(entry.text, case.reference))
-    lines += [action_line(a) for a in entry.agreed_actions]
-    return lines
+    states = {state.id: state for state in action_states(case)}
+    return lines + _action_lines(entry, states, calendar)
 
 
 def _holders(case: Case, stage: int, names: dict[str, str]) -> str:
@@ -128,13 +157,20 @@ def left_unresolved(case: Case) -> str:
     return earlier[-1].text.strip() if earlier else ""
 
 
-def outcome_lines(case: Case, policy: Policy) -> tuple[str, list[str]]:
+def outcome_lines(
+    case: Case, policy: Policy, calendar: WorkingCalendar | None = None
+) -> tuple[str, list[str]]:
     """The agreed resolution or the final word, with its actions: what every party is sent."""
     if case.resolution is None:
         return "", []
     kind = EntryKind.DECISION if case.resolution.final_decision else EntryKind.RESOLUTION
     closing = [e for e in case.record if e.kind is kind]
-    actions = [a for e in case.entries_at(case.resolution.stage) for a in e.agreed_actions]
+    states = {state.id: state for state in action_states(case)}
+    actions = [
+        action_line(action, states.get(f"{e.id}.{n}"), calendar)
+        for e in case.entries_at(case.resolution.stage)
+        for n, action in enumerate(e.agreed_actions, start=1)
+    ]
     if case.resolution.final_decision:
         label = texts.OUTCOME_DECISION.format(
             word=policy.stage(case.resolution.stage).decision_word.capitalize()
@@ -148,4 +184,4 @@ def outcome_lines(case: Case, policy: Policy) -> tuple[str, list[str]]:
         case.resolution.summary.strip() or case.record_for(case.resolution.stage).summary
     )
     lines = [text] if text else []
-    return label, [*lines, *(action_line(a) for a in actions)]
+    return label, [*lines, *actions]

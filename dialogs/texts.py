@@ -359,3 +359,45 @@ RECORD_WRONG_SUFFIX = (
 )
 RECORD_CANNOT_WRITE = "record: cannot write {path} ({reason}). Choose a folder you can write to."
 RECORD_WROTE = "wrote {path}"
+
+# ---- agreed actions, followed up on their dates
+RECORD_ACTION_ID = "• {id} {what}: {who}, by {due}"
+RECORD_ACTION_DONE = " (done {day}, {who})"
+RECORD_ACTION_MOVED = " (not yet: now due {due}; {reason})"
+ACTION_ASK_TITLE = "Case {reference}: is agreed action {action} done?"
+ACTION_LATE_TITLE = (
+    "Case {reference}: agreed action {action} is still open two working days after its date"
+)
+ACTION_ASK_TEXT = (
+    "Agreed at stage {stage} on {day}: {what} ({who}), by {due}. Press Done, or Not yet to give"
+    " a new date and the reason."
+)
+CHANNEL_ACTION_LATE = (
+    "Case {reference}: agreed action {action} (due {due}) is still open two working days after"
+    " its date"
+)
+ACTION_DONE_REPLY = "Thank you: action {action} on case {reference} is marked done."
+ACTION_NOT_YET_REPLY = "Noted: action {action} on case {reference} is now due {due}."
+ACTION_DONE_FOR_RAISER = "Case {reference}: {who} says agreed action {action} is done"
+ACTION_NOT_YET_FOR_RAISER = (
+    "Case {reference}: {who} says agreed action {action} is not done yet; new date {due}"
+)
+ACTION_NOT_YET_WHY = "Why: {reason}"
+ACTION_UNKNOWN = "Case {reference} has no agreed action {action}."
+ACTION_ALREADY_DONE = (
+    "Action {action} on case {reference} was already marked done on {day} by {who}."
+    " Nothing was changed."
+)
+ACTION_MOVED = (
+    "That question about action {action} on case {reference} is out of date: the action is now"
+    " due {due}. Nothing was changed."
+)
+ACTION_NEEDS_NEW_DATE = "Give the new date it will be done by, for example 14/12/2026."
+ACTION_NEW_DATE_PAST = "{due} has passed: give a date from today on."
+ACTION_NEEDS_REASON = "Say why it is not done yet; the raiser will read this."
+ACTION_NOT_YET_TITLE = "Case {reference}: action {action} is not done yet"
+ACTION_NEW_DUE_LABEL = "New date it will be done by"
+ACTION_REASON_LABEL = "Why it is not done yet"
+BUTTON_ACTION_DONE = "Done"
+BUTTON_ACTION_NOT_YET = "Not yet"
+BUTTON_ACTION_NAMED = "{button}: {action}"

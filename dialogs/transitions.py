@@ -24,6 +24,7 @@ from dialogs.commands import (
     RecordDeliveryFailure,
     RecordDiscussion,
     Resolve,
+    UpdateAction,
     Withdraw,
 )
 from dialogs.turn import Turn
@@ -48,6 +49,7 @@ _OPEN: dict[type[Command], Handler] = {
     AddParticipant: handlers.add_participant,
     DeadlineLapsed: handlers.deadline_lapsed,
     RecordDeliveryFailure: handlers.record_delivery_failure,
+    UpdateAction: handlers.update_action,
 }
 
 _CLOSED: dict[type[Command], Handler | Refusal] = {
@@ -57,10 +59,18 @@ _CLOSED: dict[type[Command], Handler | Refusal] = {
     RecordDeliveryFailure: handlers.record_delivery_failure,
 }
 
+# What a resolution or decision agreed is still followed up after the case closes: the owners
+# answer, and the follow-up deadlines fire (every other lapse on a closed case is stale).
+_AGREED: dict[type[Command], Handler | Refusal] = {
+    **_CLOSED,
+    UpdateAction: handlers.update_action,
+    DeadlineLapsed: handlers.action_deadline_lapsed,
+}
+
 TRANSITIONS: dict[CaseStatus, dict[type[Command], Handler | Refusal]] = {
     CaseStatus.OPEN: dict(_OPEN),
-    CaseStatus.RESOLVED: dict(_CLOSED),
-    CaseStatus.FINAL_DECISION: dict(_CLOSED),
+    CaseStatus.RESOLVED: dict(_AGREED),
+    CaseStatus.FINAL_DECISION: dict(_AGREED),
     CaseStatus.WITHDRAWN: dict(_CLOSED),
 }
 

@@ -32,6 +32,7 @@ from support import (
 )
 
 from bot.bootstrap import App
+from dialogs.actions import action_states
 from dialogs.case import Case, CaseStatus, Side
 from dialogs.commands import (
     CASE_COMMANDS,
@@ -47,6 +48,7 @@ from dialogs.commands import (
     RecordDeliveryFailure,
     RecordDiscussion,
     Resolve,
+    UpdateAction,
     Withdraw,
 )
 from dialogs.errors import CaseNotFound, IllegalTransition, InvalidInput, NotAllowed, StaleCase
@@ -95,6 +97,11 @@ def build(command_type: type[Command], case: Case) -> Command:
         return DeadlineLapsed(
             case_id=case.id, kind="stage", stage=case.stage, due_at=case.stage_due_at
         )
+    if command_type is UpdateAction:
+        states = action_states(case)
+        return UpdateAction(
+            **base, action_id=states[0].id if states else "1.1.1", done=True
+        )
     if command_type is RecordDeliveryFailure:
         return RecordDeliveryFailure(
             case_id=case.id, notification_key=f"{case.id}:v1:raised-counterpart:person:{HANA}",
@@ -104,14 +111,28 @@ def build(command_type: type[Command], case: Case) -> Command:
     raise AssertionError(f"no builder for {command_type.__name__}")
 
 
+def with_an_action(app: App, case: Case) -> Case:
+    due = app.clock.now().date() + timedelta(days=7)
+    handle(app, RecordDiscussion(
+        actor=DANA, case_id=case.id, expected_version=case.version,
+        record=record(agreed_actions=[ActionInput(
+            description="Share the chronology", owner="Dana", due=due.isoformat())]),
+    ))
+    return current(app, case)
+
+
 # ---- the table itself ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", list(CaseStatus))
 def test_the_table_names_every_command_in_every_state(status: CaseStatus) -> None:
     assert set(TRANSITIONS[status]) == set(CASE_COMMANDS)
+    agreed = status in (CaseStatus.RESOLVED, CaseStatus.FINAL_DECISION)
     for command_type, entry in TRANSITIONS[status].items():
         if status is CaseStatus.OPEN:
+            assert callable(entry) and not isinstance(entry, Refusal)
+        elif agreed and command_type in (UpdateAction, DeadlineLapsed):
+            # what was agreed is still followed up after the case closes
             assert callable(entry) and not isinstance(entry, Refusal)
         elif command_type is DeadlineLapsed:
             assert entry is Refusal.IGNORE
@@ -201,6 +222,11 @@ def test_a_closed_case_refuses_every_person_and_ignores_the_scheduler(
         assert [e.type for e in outcome.events] == [EventType.DELIVERY_FAILED]
         assert outcome.case is not None and outcome.case.status is status
         return
+    elif command_type is UpdateAction and status is not CaseStatus.WITHDRAWN:
+        # the follow-up of agreed actions goes on; these cases agreed none
+        with pytest.raises(IllegalTransition, match="has no agreed action") as refused:
+            handle(app, command)
+        assert case.reference in refused.value.message
     else:
         with pytest.raises(IllegalTransition) as refused:
             handle(app, command)
@@ -282,6 +308,11 @@ def _failure_recorded(app: App, before: Case, after: Case) -> None:
     assert after.stage == before.stage and after.status is before.status
 
 
+def _action_done(app: App, before: Case, after: Case) -> None:
+    (state,) = action_states(after)
+    assert state.done and state.updates[-1].by == DANA
+
+
 def _lapsed(app: App, before: Case, after: Case) -> None:
     assert (before.stage, after.stage) == (1, 2)
     assert any(e.summary == "escalated: deadline lapsed" for e in history(app, after))
@@ -299,6 +330,7 @@ HAPPY: dict[type[Command], tuple[int, EventType, Callable[[App, Case, Case], Non
     AddParticipant: (1, EventType.PARTICIPANT_ADDED, _added),
     DeadlineLapsed: (1, EventType.DEADLINE_LAPSED, _lapsed),
     RecordDeliveryFailure: (1, EventType.DELIVERY_FAILED, _failure_recorded),
+    UpdateAction: (1, EventType.ACTION_UPDATED, _action_done),
 }
 
 
@@ -313,6 +345,8 @@ def test_an_open_case_accepts_every_command(shared: App, command_type: type[Comm
     case = escalate_to(app, raise_case(app, NB), stage)
     if command_type is DeadlineLapsed:
         clock_of(app).set(case.stage_due_at)
+    if command_type is UpdateAction:
+        case = with_an_action(app, case)
     events_before = len(history(app, case))
     outcome = handle(app, build(command_type, case))
     assert outcome.changed

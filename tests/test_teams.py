@@ -39,6 +39,7 @@ from bot.demo import demo_answers, outcome_answers
 from bot.settings import Settings, SettingsError
 from bot.teams import check_credentials
 from dialogs.case import Case, CaseStatus
+from dialogs.commands import ActionInput, RecordInput, Resolve
 from dialogs.events import EventType
 
 
@@ -811,3 +812,55 @@ async def test_show_history_and_status_buttons_in_teams(harness: Harness) -> Non
     assert opened["body"][0]["text"] == f"Case {case.reference}: open"
     assert "Jamie Example" in card_text(opened)
     assert {"resolve", "escalate"} <= {a["verb"] for a in opened["actions"]}
+
+
+# ---- agreed actions followed up in Teams --------------------------------------------------------
+
+
+async def test_an_agreed_action_is_followed_up_in_the_owners_chat(harness: Harness) -> None:
+    h, connector = harness, harness.connector
+    hana_chat, dana_chat = f"a:chat-with-{HANA[1]}", f"a:chat-with-{DANA[1]}"
+    await h.click(DANA, "intake", intake_values(h.app))
+    case = h.case()
+    actions = [ActionInput(description="Send the chronology", owner="Hana Moss",
+                           due="2027-02-05")]
+    h.app.engine.handle(Resolve(
+        actor=DANA[0], case_id=case.id, expected_version=case.version,
+        record=RecordInput(summary="Agreed a joint plan.", agreed_actions=actions),
+        outcome_answers=outcome_answers(h.app.policies.get("nsscp"))))
+    await h.tick()
+    asked_before = len(connector.cards_to(hana_chat))
+
+    # Friday 5 February, 09:00 in London: Hana is asked in her chat
+    h.clock.set(datetime(2027, 2, 5, 9, 0, tzinfo=UTC))
+    await h.tick()
+    question = connector.cards_to(hana_chat)[asked_before:]
+    (card,) = [c for c in question if "is agreed action" in card_text(c)]
+    assert "Send the chronology" in card_text(card)
+    buttons = {a["verb"]: a["data"] for a in card["actions"]}
+    assert set(buttons) == {"action_done", "action_not_yet"}
+
+    # Not yet: a small form, its errors shown back, then a new date and a reason
+    form = await h.click(HANA, "action_not_yet", buttons["action_not_yet"])
+    assert [e["id"] for e in form["body"] if e.get("id")] == ["new_due", "reason"]
+    submit = next(a for a in form["actions"] if a["verb"] == "action_not_yet")["data"]
+    shown = await h.click(HANA, "action_not_yet", {**submit, "new_due": "", "reason": ""})
+    assert "Say why it is not done yet" in card_text(shown)
+    done = await h.click(HANA, "action_not_yet", {**submit, "new_due": "10/02/2027",
+                                                  "reason": "Waiting for the GP letter."})
+    assert "is now due 10/02/2027" in card_text(done)
+    await h.tick()
+    told = [c for c in connector.cards_to(dana_chat) if "is not done yet" in card_text(c)]
+    assert len(told) == 1 and "Waiting for the GP letter." in card_text(told[0])
+
+    # Wednesday 10 February: asked again; Done; a second Done changes nothing and says so
+    h.clock.set(datetime(2027, 2, 10, 9, 0, tzinfo=UTC))
+    await h.tick()
+    again = [c for c in connector.cards_to(hana_chat) if "is agreed action" in card_text(c)]
+    assert len(again) == 2
+    data = {a["verb"]: a["data"] for a in again[-1]["actions"]}["action_done"]
+    card = await h.click(HANA, "action_done", data)
+    assert "is marked done" in card_text(card)
+    card = await h.click(HANA, "action_done", data)
+    assert "already marked done" in card_text(card) and "Nothing was changed" in card_text(card)
+    assert h.app.store.deadlines_for_case(case.id) == []

@@ -12,7 +12,9 @@ from typing import Any
 from dialogs.cards import Card, CardInput, InputKind
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-CONTROL_KEYS = {"case_id", "version", "submit", "step_id", "intake_id"}
+CONTROL_KEYS = {
+    "case_id", "version", "submit", "step_id", "intake_id", "action_id", "action_due"
+}
 MAX_ACTIONS = 5  # Teams' host config
 
 

@@ -74,6 +74,11 @@ class Card(Neutral):
     record: list[RecordBlock] = Field(
         default_factory=list, description="The record so far, a block per stage (1:1 only)"
     )
+    notes: list[RecordBlock] = Field(
+        default_factory=list,
+        description="What the procedure says about the record: where it is kept, its"
+        " principles (folded: reading, not news)",
+    )
     case_id: str | None = None
     case_version: int | None = None
 
@@ -86,7 +91,7 @@ class Card(Neutral):
             parts.extend(items)
         parts += [f"{i.label} {i.value} {i.help}" for i in self.inputs]
         parts += [a.label for a in self.actions]
-        for block in self.record:
+        for block in [*self.record, *self.notes]:
             parts.append(block.title)
             parts.extend(block.lines)
         return "\n".join(parts)

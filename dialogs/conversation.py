@@ -177,13 +177,14 @@ class ConversationService:
         session = intake.start(policy, partnership_id, actor)
         self._save(actor, _Session(kind="intake", intake_session=session))
         first = intake.prompt(policy, session)
-        return [
-            Reply(card=intake_card(policy, intake_id=session.id)),
-            Reply(
-                text="Fill in the card, or answer here one question at a time.\n"
-                + _prompt_text(first)
-            ),
-        ]
+        replies = [Reply(card=intake_card(policy, intake_id=session.id))]
+        if policy.at_intake is not None:
+            # for someone who cannot see the card: what the procedure asks them to weigh first
+            considered = [policy.at_intake.heading + ":"]
+            considered += [f"• {item}" for item in policy.at_intake.items]
+            replies.append(Reply(text="\n".join(considered)))
+        replies.append(Reply(text=texts.CARD_OR_TYPE + "\n" + _prompt_text(first)))
+        return replies
 
     def _intake_answer(self, actor: str, session: intake.IntakeSession, text: str) -> list[Reply]:
         policy = self.engine.policies.get(session.policy_id)
@@ -544,6 +545,8 @@ def intake_card(
             )
         )
     sections = [(texts.IMMEDIATE_RISK_HEADING, [risk.guidance, risk.action])]
+    if policy.at_intake is not None:
+        sections.append((policy.at_intake.heading, list(policy.at_intake.items)))
     if policy.special_routes:
         sections.append(
             (

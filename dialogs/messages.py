@@ -11,7 +11,7 @@ from datetime import datetime
 
 from dialogs import texts
 from dialogs.actions import ASK, ActionState, action_states, sent_key
-from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
+from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, RecordBlock
 from dialogs.case import Case
 from dialogs.record_view import left_unresolved, outcome_lines, record_blocks
 from policy.calendar import WorkingCalendar
@@ -131,6 +131,9 @@ def party_card(
         label, lines = outcome_lines(case, policy, calendar)
         if label:
             sections.append((label, lines))
+        after = policy.after_resolution
+        if after is not None and case.resolution is not None:
+            sections.append((after.heading, list(after.items)))
     return Card(
         title=headline,
         text=text,
@@ -138,9 +141,28 @@ def party_card(
         sections=sections,
         actions=actions,
         record=record_blocks(case, policy, calendar, names),
+        notes=procedure_notes(case, policy),
         case_id=case.id,
         case_version=case.version,
     )
+
+
+def procedure_notes(case: Case, policy: Policy) -> list[RecordBlock]:
+    """Beside the record, what the procedure says of it: who records it and where it is kept
+    (one line, open), and the procedure's principles (folded: there to read, not news)."""
+    notes: list[RecordBlock] = []
+    recording = policy.stage(case.stage).recording
+    if recording.kept_on:
+        line = texts.KEPT_ON.format(
+            who=recording.recorded_by, where="; ".join(recording.kept_on)
+        )
+        notes.append(RecordBlock(title=texts.KEPT_ON_TITLE, lines=[line]))
+    if policy.principles:
+        notes.append(
+            RecordBlock(title=texts.PRINCIPLES_TITLE, lines=list(policy.principles),
+                        collapsed=True)
+        )
+    return notes
 
 
 def stage_actions(case: Case, policy: Policy) -> list[CardAction]:

@@ -77,7 +77,10 @@ def questions(policy: Policy, stage: int, purpose: Purpose) -> list[FormField]:
         rest = [f for f in record if f.id != "summary"]
         return [_DECISION, *rest, *resolution_fields(policy)]
     if purpose is Purpose.HANDOVER:
-        return [_HAND_TO, _HAND_WHY]
+        # the pack's own words on handing over (NSSCP: "your professional responsibility")
+        guidance = policy.handover_guidance.strip()
+        return [_HAND_TO.model_copy(update={"help": guidance}) if guidance else _HAND_TO,
+                _HAND_WHY]
     return [_WITHDRAW_WHY]
 
 

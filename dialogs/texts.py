@@ -401,3 +401,11 @@ ACTION_REASON_LABEL = "Why it is not done yet"
 BUTTON_ACTION_DONE = "Done"
 BUTTON_ACTION_NOT_YET = "Not yet"
 BUTTON_ACTION_NAMED = "{button}: {action}"
+
+# ---- what the pack says, where it matters
+KEPT_ON_TITLE = "Where this record is kept"
+KEPT_ON = "{who} records it; it is kept on: {where}."
+PRINCIPLES_TITLE = "Principles of this procedure"
+ROLE_IS = "A {role} here means: {description}"
+DATA_DUTIES = "For the partnership's data: {duties}"
+CARD_OR_TYPE = "Fill in the card, or answer here one question at a time."

@@ -177,21 +177,23 @@ class Turn:
                     card = self.party_card(headline, with_actions=False)
                     self.tell_person(manager, kind, card)
 
-    def tell_channel(self, kind: str, destination: str, headline: str) -> None:
-        card = self._channel_card(self.case, headline)
+    def tell_channel(self, kind: str, destination: str, headline: str, text: str = "") -> None:
+        card = self._channel_card(self.case, headline, text)
         # The guard is exact rather than a text search: the card must come out identical when the
         # child's details are swapped for a sentinel, i.e. nothing in it depends on them. (A text
         # search misfires on a family called "Key" at St Helens' "Key partner" stage.)
         stand_in = self.case.model_copy(update={"child": _SENTINEL_CHILD})
-        if card != self._channel_card(stand_in, headline):
+        if card != self._channel_card(stand_in, headline, text):
             raise ChildDataInChannel(f"channel card for {self.case.reference} holds child data")
         self._queue(kind, Recipient.channel(destination), card, urgent=False)
 
-    def _channel_card(self, case: Case, headline: str) -> Card:
-        return messages.channel_card(case, self.policy, self.calendar, headline, self.agency_names)
+    def _channel_card(self, case: Case, headline: str, text: str = "") -> Card:
+        card = messages.channel_card(case, self.policy, self.calendar, headline, self.agency_names)
+        return card.model_copy(update={"text": text}) if text else card
 
-    def tell_business_team(self, kind: str, headline: str) -> None:
-        self.tell_channel(kind, self.partnership.alerts.business_team, headline)
+    def tell_business_team(self, kind: str, headline: str, text: str = "") -> None:
+        """``text`` is pack text only (never a person's words): it goes to a shared channel."""
+        self.tell_channel(kind, self.partnership.alerts.business_team, headline, text)
 
     def tell_stage_channel(self, kind: str, headline: str) -> None:
         destination = self.partnership.alerts.stages.get(self.case.stage)
@@ -299,16 +301,22 @@ class Turn:
         return joined
 
     def report_gap(self, role_id: str, agency_id: str) -> None:
-        role = self.policy.role(role_id).name
+        role_def = self.policy.role(role_id)
+        role = role_def.name
         agency = self.agency_names.get(agency_id, agency_id)
         self.emit(EventType.TIER_EMPTY, f"nobody known as {role} for {agency}", role=role_id)
         ask = texts.ASK_FOR_NAME.format(
             reference=self.case.reference, role=role, agency=agency, stage=self.case.stage
         )
+        # what the role is, in the pack's words, so the raiser knows whom to bring in
+        about = role_def.description.strip()
         self.tell_person(
             self.case.raised_by,
             f"tier-empty-{role_id}-{agency_id}",
-            self.party_card(ask, with_actions=False),
+            self.party_card(
+                ask, with_actions=False,
+                text=texts.ROLE_IS.format(role=role, description=about) if about else "",
+            ),
         )
         self.tell_business_team(
             f"tier-empty-{role_id}-{agency_id}",
@@ -374,6 +382,13 @@ class Turn:
         if tell_existing:
             self.tell_parties("moved-on", moved, except_={p.email for p in joined})
         self.tell_stage_channel("stage-alert", channel_headline)
-        self.tell_business_team("business-alert", channel_headline)
+        # the data the procedure asks the partnership to collect when a case reaches this stage
+        duties = "; ".join(
+            f"{d.description} ({d.frequency}, to {d.recipient})" for d in stage.data_collection
+        )
+        self.tell_business_team(
+            "business-alert", channel_headline,
+            texts.DATA_DUTIES.format(duties=duties) if duties else "",
+        )
         self.file_forms(FilingMoment.STARTED, number)
         return joined

@@ -352,6 +352,15 @@ class Pathway(Frozen):
         return self
 
 
+class Guidance(Frozen):
+    """A few short lines the procedure asks people to keep in mind at one moment, e.g. Jersey
+    2014's factors to consider before raising, or NSSCP's reflective debrief after agreement."""
+
+    heading: Text
+    items: list[Text] = Field(min_length=1)
+    cite: Citation
+
+
 class OutcomeRelation(StrEnum):
     """Someone tied to the case by who raised it, rather than by a role at a stage."""
 
@@ -392,6 +401,12 @@ class Policy(Frozen):
     stages: list[Stage] = Field(min_length=1)
     forms: list[Form] = Field(default_factory=list)
     principles: list[Text] = Field(default_factory=list)
+    at_intake: Guidance | None = Field(
+        default=None, description="Shown to the raiser before the first question"
+    )
+    after_resolution: Guidance | None = Field(
+        default=None, description="Shown to every party once agreement is reached"
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Policy:
@@ -436,6 +451,10 @@ class Policy(Frozen):
         need_role("business_team_role", self.business_team_role)
         need_source("calendar", self.calendar.cite)
         need_source("immediate_risk", self.immediate_risk.cite)
+        for where, guidance in (("at_intake", self.at_intake),
+                                ("after_resolution", self.after_resolution)):
+            if guidance is not None:
+                need_source(where, guidance.cite)
         if self.intake_cite.seed not in self.sources:
             need_source("intake_cite", self.intake_cite)
         if self.pathway:

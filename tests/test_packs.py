@@ -490,9 +490,12 @@ def test_jersey_2014_stage_one_guiding_questions(jersey_2014: Policy) -> None:
     questions = jersey_2014.stage(1).guiding_questions
     assert len(questions) >= 10
     assert any("case conference" in q for q in jersey_2014.stage(4).guiding_questions)
-    # 003 section 2 "Factors to Consider" are pack principles (five factors).
-    assert any("mirror" in p for p in jersey_2014.principles)
-    assert any("emotions" in p for p in jersey_2014.principles)
+    # 003 section 2 "Factors to Consider" (five factors) are shown at intake, cited there.
+    factors = jersey_2014.at_intake
+    assert factors is not None and len(factors.items) == 5
+    assert factors.cite.section == "2. Factors to Consider"
+    assert any("mirror" in p for p in factors.items)
+    assert any("emotions" in p for p in factors.items)
 
 
 def test_jersey_2014_stage_five_and_six(jersey_2014: Policy) -> None:

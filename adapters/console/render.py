@@ -18,6 +18,12 @@ def render_card(card: Card, indent: str = "  ") -> str:
     for block in card.record:  # a terminal has room: every stage, none folded
         lines.append(f"{indent}{block.title}")
         lines.extend(f"{indent}  {line}" for line in block.lines)
+    for note in card.notes:  # the procedure's reading: folded ones by title only
+        if note.collapsed:
+            lines.append(f"{indent}▸ {note.title} ({len(note.lines)})")
+            continue
+        lines.append(f"{indent}{note.title}")
+        lines.extend(f"{indent}  {line}" for line in note.lines)
     for field in card.inputs:
         kind = "" if field.kind is InputKind.TEXT else f" ({field.kind.value})"
         error = f"  <- {field.error}" if field.error else ""

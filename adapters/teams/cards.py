@@ -67,8 +67,10 @@ def _record(card: Card) -> list[dict[str, Any]]:
     """A stage per container; folded ones open with a tap on their title (ToggleVisibility),
     so on a phone the card shows the stage that matters now and nothing is lost."""
     elements: list[dict[str, Any]] = []
-    for index, block in enumerate(card.record):
-        target = f"record-{index}"
+    blocks = [("record", block) for block in card.record]
+    blocks += [("note", block) for block in card.notes]
+    for index, (kind, block) in enumerate(blocks):
+        target = f"{kind}-{index}"
         title = _text(("▸ " if block.collapsed else "") + block.title, weight="Bolder",
                       spacing="Medium", size="Small")
         if block.collapsed:

@@ -26,6 +26,7 @@ from dialogs.commands import (
     CompleteStep,
     UpdateAction,
 )
+from dialogs.conversation import ConversationService
 from dialogs.errors import DomainError, InvalidInput
 from dialogs.messages import party_card
 from dialogs.notifications import Notification, RecipientKind
@@ -147,21 +148,10 @@ class Chat:
             print(f"  {session.closing_text}")
 
     def status(self) -> None:
-        cases = self.app.store.cases_for_person(self.me)
-        if not cases:
-            print("  You have no open cases.")
-        for case in cases:
-            policy = self.app.engine.policy_for(case)
-            calendar = self.app.engine.calendar_for(
-                self.app.engine.partnership(case.partnership_id), policy
-            )
-            holders = case.current_holders(policy.stage(case.stage).holder_roles)
-            yours = " - your move" if any(p.email == self.me for p in holders) else ""
-            due = calendar.local(case.stage_due_at).strftime("%a %d %b %H:%M")
-            print(
-                f"  {case.reference}: stage {case.stage} ({policy.stage(case.stage).name}),"
-                f" due {due}{yours}"
-            )
+        """The same status as any chat gets: open cases, and closed ones awaiting an answer."""
+        service = ConversationService(self.app.engine, self.app.store)
+        for reply in service.on_text(self.me, "status"):
+            print(render_card(reply.card) if reply.card else f"  {reply.text}")
 
     def handle_line(self, line: str) -> bool:
         """Run one typed line; False when the session should end (quit, or input ran out)."""
@@ -231,8 +221,9 @@ class Chat:
                 )
             )
         elif verb == "history":
-            for event in self.app.store.history(case.id):
-                print(f"  {event.at:%d %b %H:%M} stage {event.stage} {event.summary}")
+            # the same lines, with names, as `history REF` in Teams
+            print(render_card(ConversationService(self.app.engine, self.app.store).history_card(
+                case)))
         elif verb == "ack":
             self.run_command(Acknowledge(**base))
         elif verb in {purpose.value for purpose in record_dialog.Purpose}:
@@ -241,11 +232,12 @@ class Chat:
             self.run_command(
                 UpdateAction(actor=self.me, case_id=case.id, action_id=args[1], done=True)
             )
-        elif verb == "notyet" and len(args) > 3:
+        elif verb == "notyet" and len(args) > 1:
+            # whatever is missing (the date, the reason) is named by the engine's own answer
             self.run_command(
                 UpdateAction(
                     actor=self.me, case_id=case.id, action_id=args[1], done=False,
-                    new_due=args[2], reason=" ".join(args[3:]),
+                    new_due=args[2] if len(args) > 2 else "", reason=" ".join(args[3:]),
                 )
             )
         elif verb == "done" and len(args) > 1:

@@ -87,6 +87,13 @@ def owners(case: Case, state: ActionState, agency_names: dict[str, str]) -> list
     return case.active_participants()
 
 
+def owner_label(case: Case, owner: str) -> str:
+    """The owner as people read it: a party's name where the owner was typed as their email."""
+    typed = owner.strip()
+    person = next((p for p in case.participants if p.email == typed.lower()), None)
+    return person.name if person is not None else typed
+
+
 def _contains(text: str, name: str) -> bool:
     name = name.strip().lower()
     return bool(name) and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None

@@ -23,12 +23,13 @@ from dialogs.actions import find_action
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
 from dialogs.case import Case
 from dialogs.commands import Acknowledge, Command, CompleteStep, UpdateAction
-from dialogs.engine import Engine, stale_message
+from dialogs.engine import Engine, stale_message, status_words
 from dialogs.errors import DomainError, InvalidInput, StaleCase
 from dialogs.history_view import history_lines, known_people
 from dialogs.messages import (
     ACTION_DONE_VERB,
     ACTION_NOT_YET_VERB,
+    asked_actions,
     party_card,
     to_input,
     when,
@@ -127,9 +128,18 @@ class ConversationService:
 
     def _status(self, actor: str) -> list[Reply]:
         cases = self.store.cases_for_person(actor)  # oldest first
-        if not cases:
+        # a closed case stays on the list while one of its agreed actions awaits an answer
+        waiting = [
+            c for c in self.store.cases_for_person(actor, include_closed=True)
+            if not c.is_open and c.is_party(actor) and asked_actions(c)
+        ]
+        if not cases and not waiting:
             return [Reply(text=texts.NO_OPEN_CASES)]
         facts = []
+        for case in waiting:
+            ids = ", ".join(s.id for s in asked_actions(case))
+            facts.append(Fact(label=case.reference, value=status_words(case).capitalize()
+                              + texts.STATUS_ACTIONS_WAITING.format(actions=ids)))
         for case in cases:
             policy = self.engine.policy_for(case)
             calendar = self.engine.calendar_for(
@@ -139,15 +149,15 @@ class ConversationService:
             holders = case.current_holders(stage.holder_roles)
             yours = texts.STATUS_YOUR_MOVE if any(p.email == actor for p in holders) else ""
             due = when(case.stage_due_at, calendar)
-            facts.append(
-                Fact(
-                    label=case.reference,
-                    value=texts.STATUS_LINE.format(
-                        stage=case.stage, stage_name=stage.name, due=due, yours=yours
-                    ),
-                )
+            line = texts.STATUS_LINE.format(
+                stage=case.stage, stage_name=stage.name, due=due, yours=yours
             )
+            asked = asked_actions(case)
+            if asked:
+                line += texts.STATUS_ACTIONS_WAITING.format(actions=", ".join(s.id for s in asked))
+            facts.append(Fact(label=case.reference, value=line))
         # a button per case reopens its card (REFRESH_VERB): the latest few, so they fit a row
+        cases = [*waiting, *cases]
         latest = cases[-STATUS_BUTTONS:]
         actions = [open_button(case) for case in latest]
         text = ""

@@ -127,7 +127,7 @@ class Engine:
             return Outcome(case, "")
         if transition is Refusal.CLOSED:
             raise IllegalTransition(
-                texts.CLOSED.format(reference=case.reference, status=_status_words(case))
+                texts.CLOSED.format(reference=case.reference, status=status_words(case))
             )
         if (
             isinstance(command, CaseCommand)
@@ -362,7 +362,8 @@ def _unknown_case(asked: str) -> str:
     return texts.CASE_NOT_KNOWN
 
 
-def _status_words(case: Case) -> str:
+def status_words(case: Case) -> str:
+    """A closed case's state in a few words: 'resolved at stage 2'."""
     if case.status is CaseStatus.RESOLVED and case.resolution:
         return f"resolved at stage {case.resolution.stage}"
     if case.status is CaseStatus.FINAL_DECISION:
@@ -373,5 +374,5 @@ def _status_words(case: Case) -> str:
 def stale_message(case: Case) -> str:
     """What a person is told when their card is older than the case."""
     return texts.STALE.format(
-        reference=case.reference, stage=case.stage, status=_status_words(case)
+        reference=case.reference, stage=case.stage, status=status_words(case)
     )

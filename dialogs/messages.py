@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialogs import texts
-from dialogs.actions import ASK, ActionState, action_states, sent_key
+from dialogs.actions import ASK, FOLLOWED_UP, ActionState, action_states, owner_label, sent_key
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, RecordBlock
 from dialogs.case import Case
 from dialogs.record_view import left_unresolved, outcome_lines, record_blocks
@@ -306,6 +306,8 @@ def action_buttons(state: ActionState, *, named: bool = False) -> list[CardActio
 def asked_actions(case: Case) -> list[ActionState]:
     """Open actions whose owners have been asked: their buttons stay on the case card, so the
     question can be answered even when its own card is lost from the chat."""
+    if case.status not in FOLLOWED_UP:
+        return []  # a withdrawn concern's actions are not followed up
     return [
         state
         for state in action_states(case)
@@ -319,7 +321,7 @@ def action_card(base: Card, state: ActionState, case: Case, calendar: WorkingCal
         stage=state.entry.stage,
         day=calendar.local(state.entry.at).strftime("%d/%m/%Y"),
         what=state.action.description,
-        who=state.action.owner,
+        who=owner_label(case, state.action.owner),
         due=state.due.strftime("%d/%m/%Y"),
     )
     return base.model_copy(update={"text": text, "actions": action_buttons(state)})

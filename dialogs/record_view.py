@@ -8,7 +8,7 @@ the last one left, and everyone sees what was agreed.
 from __future__ import annotations
 
 from dialogs import texts
-from dialogs.actions import ActionState, action_states
+from dialogs.actions import ActionState, action_states, owner_label
 from dialogs.cards import RecordBlock
 from dialogs.case import AgreedAction, Case, EntryKind, RecordEntry, Side
 from policy.calendar import WorkingCalendar
@@ -36,17 +36,22 @@ def _shortened(text: str, reference: str) -> str:
 
 def action_line(
     action: AgreedAction, state: ActionState | None = None,
-    calendar: WorkingCalendar | None = None,
+    calendar: WorkingCalendar | None = None, case: Case | None = None, *, bullet: bool = True,
 ) -> str:
-    """An agreed action as agreed, with its id and where its follow-up stands once it has one."""
+    """An agreed action as agreed, with its id and where its follow-up stands once it has one.
+    ``bullet`` is off in a card section, which draws its own."""
+    who = owner_label(case, action.owner) if case is not None else action.owner
     if state is None:
-        return texts.RECORD_ACTION.format(
-            what=action.description, who=action.owner, due=action.due.strftime("%d/%m/%Y")
+        line = texts.RECORD_ACTION.format(
+            what=action.description, who=who, due=action.due.strftime("%d/%m/%Y")
         )
+        return line if bullet else line.removeprefix("• ")
     line = texts.RECORD_ACTION_ID.format(
-        id=state.id, what=action.description, who=action.owner,
+        id=state.id, what=action.description, who=who,
         due=action.due.strftime("%d/%m/%Y"),
     )
+    if not bullet:
+        line = line.removeprefix("• ")
     last = state.updates[-1] if state.updates else None
     if state.done and last is not None:
         done = next(u for u in reversed(state.updates) if u.done)
@@ -60,10 +65,10 @@ def action_line(
 
 
 def _action_lines(
-    entry: RecordEntry, states: dict[str, ActionState], calendar: WorkingCalendar
+    entry: RecordEntry, states: dict[str, ActionState], calendar: WorkingCalendar, case: Case
 ) -> list[str]:
     return [
-        action_line(action, states.get(f"{entry.id}.{n}"), calendar)
+        action_line(action, states.get(f"{entry.id}.{n}"), calendar, case)
         for n, action in enumerate(entry.agreed_actions, start=1)
     ]
 
@@ -89,7 +94,7 @@ def entry_lines(
     if entry.text.strip():
         lines.append(_shortened(entry.text, case.reference))
     states = {state.id: state for state in action_states(case)}
-    return lines + _action_lines(entry, states, calendar)
+    return lines + _action_lines(entry, states, calendar, case)
 
 
 def _holders(case: Case, stage: int, names: dict[str, str]) -> str:
@@ -167,7 +172,7 @@ def outcome_lines(
     closing = [e for e in case.record if e.kind is kind]
     states = {state.id: state for state in action_states(case)}
     actions = [
-        action_line(action, states.get(f"{e.id}.{n}"), calendar)
+        action_line(action, states.get(f"{e.id}.{n}"), calendar, case, bullet=False)
         for e in case.entries_at(case.resolution.stage)
         for n, action in enumerate(e.agreed_actions, start=1)
     ]

@@ -174,6 +174,7 @@ NOT_CAUGHT = "I didn't catch that. "
 NO_OPEN_CASES = "You have no open cases."
 STATUS_TITLE = "Your open cases"
 STATUS_YOUR_MOVE = " (your move)"
+STATUS_ACTIONS_WAITING = "; agreed action {actions} waiting for an answer"
 STATUS_LINE = "stage {stage}, {stage_name}; due {due}{yours}"
 BUTTON_OPEN = "Open {reference}"
 STATUS_MORE_CASES = (
@@ -393,7 +394,7 @@ ACTION_MOVED = (
     " due {due}. Nothing was changed."
 )
 ACTION_NEEDS_NEW_DATE = "Give the new date it will be done by, for example 14/12/2026."
-ACTION_NEW_DATE_PAST = "{due} has passed: give a date from today on."
+ACTION_NEW_DATE_PAST = "{due} has already passed; give a date from today on."
 ACTION_NEEDS_REASON = "Say why it is not done yet; the raiser will read this."
 ACTION_NOT_YET_TITLE = "Case {reference}: action {action} is not done yet"
 ACTION_NEW_DUE_LABEL = "New date it will be done by"

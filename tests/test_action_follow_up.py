@@ -38,6 +38,7 @@ from support import (
 )
 
 from bot.bootstrap import App
+from bot.chat import Chat
 from bot.demo import outcome_answers
 from dialogs import actions, texts
 from dialogs.case import Case, CaseStatus
@@ -323,7 +324,7 @@ def test_not_yet_asks_for_a_date_and_a_reason_and_moves_the_follow_up(
     assert "not a date" in {i.id: i.error for i in shown.card.inputs}["new_due"]
     shown = service(app).on_action(owner, ACTION_NOT_YET_VERB, sent,
                                    {"new_due": "01/02/2027", "reason": "Waiting"})
-    assert "has passed" in {i.id: i.error for i in shown.card.inputs}["new_due"]
+    assert "has already passed" in {i.id: i.error for i in shown.card.inputs}["new_due"]
     assert {i.id: i.value for i in shown.card.inputs}["reason"] == "Waiting"  # nothing lost
     assert snapshot(app, case) == before
 
@@ -440,3 +441,71 @@ def test_each_follow_up_goes_exactly_once(tmp_path: Path, kind: str) -> None:
         stale = DeadlineLapsed(case_id=case.id, kind=actions.LATE, stage=case.stage,
                                step_id=state.id, due_at=late - timedelta(days=1))
         assert not handle(app, stale).changed
+
+
+# ---- found by a fresh-clone trial --------------------------------------------------------------
+
+
+def test_an_owner_typed_as_an_email_is_shown_by_name(app: App) -> None:
+    case = raise_case(app, "northbay")
+    other = case.participant(counterpart(case))
+    assert other is not None
+    case = resolved_with_action(app, "northbay", owner=other.email)
+    clock_of(app).set(at(app, "northbay", DUE, 9, 0))
+    fire(app)
+    (asked,) = follow_ups(app, case)
+    assert asked.recipient.address == other.email
+    assert f"({other.name})" in asked.card.text and other.email not in asked.card.text
+    shown = service(app).case_card(current(app, case), other.email).all_text()
+    assert f"{WHAT}: {other.name}, by 05/02/2027" in shown
+    assert other.email not in shown
+
+
+def test_a_withdrawn_case_shows_no_follow_up_buttons(app: App) -> None:
+    case = raise_case(app, "northbay")
+    action = ActionInput(description=WHAT, owner=case.raised_by, due=DUE.isoformat())
+    handle(app, RecordDiscussion(actor=case.raised_by, case_id=case.id,
+                                 record=record(agreed_actions=[action])))
+    clock_of(app).set(at(app, "northbay", DUE, 9, 0))
+    fire(app)
+    case = current(app, case)
+    labels = [a.label for a in service(app).case_card(case, case.raised_by).actions]
+    assert any(label.startswith(texts.BUTTON_ACTION_DONE) for label in labels)
+    handle(app, Withdraw(actor=case.raised_by, case_id=case.id, reason="Agreed by phone."))
+    card = service(app).case_card(current(app, case), case.raised_by)
+    assert card.actions == []
+
+
+def test_status_brings_back_a_closed_case_whose_action_awaits_an_answer(app: App) -> None:
+    case, asked = _asked(app, "havenport")
+    owner = asked.recipient.address
+    state = the_action(case)
+    (reply,) = service(app).on_text(owner, "status")
+    assert reply.card is not None
+    facts = {f.label: f.value for f in reply.card.facts}
+    assert state.id in facts[case.reference] and "waiting for an answer" in facts[case.reference]
+    assert [a.data.get("case_id") for a in reply.card.actions] == [case.id]
+    # once answered it leaves the list
+    service(app).on_action(owner, ACTION_DONE_VERB,
+                           {"case_id": case.id, **asked.card.actions[0].data}, {})
+    (reply,) = service(app).on_text(owner, "status")
+    assert reply.text == texts.NO_OPEN_CASES
+
+
+def test_the_terminal_chat_names_what_a_not_yet_is_missing_and_shows_names(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case, asked = _asked(app, "northbay")
+    owner = asked.recipient.address
+    state = the_action(case)
+    chat = Chat(app, clock_of(app), owner, ask=lambda prompt: "")
+    chat.handle_line(f"notyet {case.reference} {state.id} 12/02/2027")
+    chat.handle_line(f"notyet {case.reference} {state.id}")
+    out = capsys.readouterr().out
+    assert f"reason: {texts.ACTION_NEEDS_REASON}" in out
+    assert f"new_due: {texts.ACTION_NEEDS_NEW_DATE}" in out
+    assert not the_action(current(app, case)).updates
+    chat.handle_line(f"history {case.reference}")
+    out = capsys.readouterr().out
+    assert "@" not in out  # names, as in Teams
+    assert "followed up" in out

@@ -348,7 +348,7 @@ def test_chat_plays_two_roles(tmp_path: Path) -> None:
     out = result.stdout
     assert "'31/02/2016' is not a date I can read" in out
     assert "Case NB-0001 raised: Hana Moss has been told." in out
-    assert "NB-0001: stage 1 (Practitioner to practitioner)" in out
+    assert "NB-0001: stage 1, Practitioner to practitioner; due" in out  # status, as in Teams
     assert "Hana Moss has acknowledged case NB-0001" in out
     assert "I can't find case NB-0001" in out  # an outsider is not told the case exists
     assert "Traceback" not in result.stderr

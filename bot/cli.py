@@ -116,7 +116,7 @@ def _policy_or_exit(policy_id: str) -> tuple[Policy | None, int]:
 
 def _region(policy: Policy) -> str:
     subdivision = policy.calendar.subdivision
-    return policy.calendar.country.value + (f"-{subdivision}" if subdivision else "")
+    return policy.calendar.country + (f"-{subdivision}" if subdivision else "")
 
 
 def _policy_list(as_json: bool) -> int:
@@ -202,7 +202,7 @@ def _timeline(policy_id: str, start: str, as_json: bool) -> int:
     if policy is None:
         return code
     calendar = WorkingCalendar(
-        country=policy.calendar.country.value,
+        country=policy.calendar.country,
         subdivision=policy.calendar.subdivision,
         time_zone=policy.calendar.time_zone,
     )

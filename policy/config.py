@@ -22,10 +22,10 @@ from pydantic import (
     model_validator,
 )
 
-from policy.calendar import CalendarError, WorkingCalendar
+from policy.calendar import CalendarError, WorkingCalendar, region_problem, time_zone_problem
 from policy.errors import FileProblems, Problem, problems_from_validation
 from policy.loader import PolicyRegistry, read_yaml_mapping
-from policy.model import Country, Identifier, Policy
+from policy.model import CountryCode, Identifier, Policy
 from policy.people_checks import people_problems
 from policy.webhook_secrets import unset_webhook_secrets
 
@@ -55,21 +55,34 @@ class Partnership(Strict):
     name: Text
     policy: Identifier
     reference_prefix: ReferencePrefix = Field(description="Case references look like PREFIX-0042")
-    country: Country | None = Field(default=None, description="Defaults to the policy's region")
-    subdivision: str | None = None
+    country: CountryCode | None = Field(default=None, description="Defaults to the policy's")
+    subdivision: str | None = Field(
+        default=None,
+        description="Defaults to the policy's when country is not given either; with only a"
+        " subdivision, the policy's country in that subdivision (a GB pack run in SCT)",
+    )
     time_zone: str | None = Field(default=None, description="Defaults to the policy's zone")
     start_of_business: time = time(9, 0)
     end_of_business: time = time(17, 0)
     closure_days: list[date] = Field(default_factory=list)
     alerts: AlertRouting
 
-    def calendar(self, policy: Policy) -> WorkingCalendar:
+    def region(self, policy: Policy) -> tuple[str, str | None, str]:
+        """Country, subdivision and time zone: this partnership's where it gives them, else the
+        pack's. A subdivision alone keeps the pack's country (a GB pack used in Scotland)."""
         country = self.country or policy.calendar.country
-        subdivision = self.subdivision if self.country else policy.calendar.subdivision
+        if self.country or self.subdivision:
+            subdivision = self.subdivision
+        else:
+            subdivision = policy.calendar.subdivision
+        return country, subdivision, self.time_zone or policy.calendar.time_zone
+
+    def calendar(self, policy: Policy) -> WorkingCalendar:
+        country, subdivision, time_zone = self.region(policy)
         return WorkingCalendar(
-            country=country.value,
+            country=country,
             subdivision=subdivision,
-            time_zone=self.time_zone or policy.calendar.time_zone,
+            time_zone=time_zone,
             start_of_business=self.start_of_business,
             end_of_business=self.end_of_business,
             closure_days=self.closure_days,
@@ -219,10 +232,17 @@ def _check_against_policies(config: Config, policies: PolicyRegistry) -> list[Pr
                 Problem(f"{where}.policy", str(exc.args[0]), "use one of `policy list`'s ids")
             )
             continue
-        try:
-            partnership.calendar(policy)
-        except CalendarError as exc:
-            problems.append(Problem(where, str(exc), "correct country, subdivision or time_zone"))
+        country, subdivision, time_zone = partnership.region(policy)
+        region = region_problem(country, subdivision) or time_zone_problem(time_zone)
+        if region is not None:
+            problems.append(Problem(f"{where}.{region.field}", region.message, region.fix))
+        else:
+            try:
+                partnership.calendar(policy)
+            except CalendarError as exc:
+                problems.append(
+                    Problem(where, str(exc), "correct start_of_business or end_of_business")
+                )
         for number in partnership.alerts.stages:
             if number not in {s.number for s in policy.stages}:
                 problems.append(

@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from policy.calendar import region_problem, time_zone_problem
+
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 
@@ -36,32 +38,34 @@ class Scope(StrEnum):
     ADULTS_AT_RISK = "adults_at_risk"
 
 
-class Country(StrEnum):
-    JERSEY = "JE"
-    UNITED_KINGDOM = "GB"
+CountryCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    Field(description="A country code the holidays package knows: JE, GG, IM, IE, GB ..."),
+]
 
 
 class CalendarDefaults(Frozen):
     """The calendar a pack assumes when no partnership configuration overrides it."""
 
-    country: Country
+    country: CountryCode
     subdivision: str | None = Field(
-        default=None, description="Required for GB: ENG, WLS, SCT or NIR; must be empty for JE."
+        default=None,
+        description="The country's subdivision code in the holidays package (GB: ENG, WLS, SCT"
+        " or NIR, and then required); must be left out for a country without subdivisions",
     )
     time_zone: Text
     cite: Citation
 
     @model_validator(mode="after")
-    def _subdivision_matches_country(self) -> CalendarDefaults:
-        if self.country is Country.UNITED_KINGDOM and self.subdivision not in {
-            "ENG",
-            "WLS",
-            "SCT",
-            "NIR",
-        }:
-            raise ValueError("country GB needs subdivision ENG, WLS, SCT or NIR")
-        if self.country is Country.JERSEY and self.subdivision is not None:
-            raise ValueError("country JE has no subdivision; remove it")
+    def _region_is_known(self) -> CalendarDefaults:
+        """Refused here, when the pack is checked, rather than when a partnership first uses the
+        pack: the valid codes come from the holidays package, as the due dates do."""
+        problem = region_problem(self.country, self.subdivision) or time_zone_problem(
+            self.time_zone
+        )
+        if problem is not None:
+            raise ValueError(f"{problem.field}: {problem.message}; fix: {problem.fix}")
         return self
 
 

@@ -166,7 +166,7 @@ def _broken_config(tmp_path: Path, change: str) -> Path:
         ("manager", "people[0].line_manager", "ghost@nowhere.example"),
         ("email", "people[0].email", "email"),
         ("stage", "partnerships[0].alerts.stages.9", "has no stage 9"),
-        ("zone", "partnerships[0]", "unknown time zone"),
+        ("zone", "partnerships[0].time_zone", "unknown time zone"),
     ],
 )
 def test_config_check_names_file_field_and_fix(

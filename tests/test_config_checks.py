@@ -209,3 +209,55 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
             "webhooks[0].secret_env",
         ]
     )
+
+
+# ---- a partnership's own region (issue 9) --------------------------------------------------------
+
+
+def _northbay_calendar(tmp_path: Path, **region: str) -> tuple[str, str | None, str]:
+    def change(data: dict[str, Any]) -> None:
+        data["partnerships"][0].update(region)
+
+    config = load_config(write(tmp_path, change), REGISTRY)
+    northbay = config.partnership("northbay")
+    calendar = northbay.calendar(REGISTRY.get(northbay.policy))
+    return calendar.country, calendar.subdivision, calendar.time_zone
+
+
+def test_a_partnership_may_run_its_pack_in_any_region_the_holidays_package_knows(
+    tmp_path: Path,
+) -> None:
+    assert _northbay_calendar(tmp_path, country="IE", time_zone="Europe/Dublin") == (
+        "IE",
+        None,
+        "Europe/Dublin",
+    )
+    assert _northbay_calendar(tmp_path, country="GG", time_zone="Europe/Guernsey")[0] == "GG"
+
+
+def test_a_subdivision_alone_keeps_the_packs_country(tmp_path: Path) -> None:
+    # an English pack run by a Scottish partnership: once silently England's holidays
+    assert _northbay_calendar(tmp_path, subdivision="SCT") == ("GB", "SCT", "Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("region", "field", "words", "fix"),
+    [
+        ({"country": "XX"}, "country", "'XX' is not a country code", "ISO 3166"),
+        ({"country": "GB", "subdivision": "ENGLAND"}, "subdivision", "'ENGLAND'",
+         "use one of ENG, NIR, SCT, WLS"),
+        ({"country": "IE", "subdivision": "D"}, "subdivision", "IE has no subdivisions",
+         "remove subdivision"),
+        ({"time_zone": "Europe/Atlantis"}, "time_zone", "unknown time zone", "IANA"),
+    ],
+)
+def test_an_unknown_region_names_the_field_and_the_valid_codes(
+    tmp_path: Path, region: dict[str, str], field: str, words: str, fix: str
+) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["partnerships"][0].update(region)
+
+    problem = only(problems(write(tmp_path, change)))
+    assert problem.field == f"partnerships[0].{field}"
+    assert words in problem.message
+    assert fix in problem.fix

@@ -160,9 +160,9 @@ def test_gb_calendar_without_subdivision(tmp_path: Path) -> None:
     del data["calendar"]["subdivision"]
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert problem.field == "calendar"
-    assert "subdivision ENG, WLS, SCT or NIR" in problem.message
-    assert problem.fix
+    assert problem.field == "calendar.subdivision"
+    assert "needs a subdivision: ENG, NIR, SCT, WLS" in problem.message
+    assert problem.fix == "add subdivision: one of ENG, NIR, SCT, WLS"
 
 
 def test_je_calendar_with_subdivision(tmp_path: Path) -> None:
@@ -170,7 +170,7 @@ def test_je_calendar_with_subdivision(tmp_path: Path) -> None:
     data["calendar"]["subdivision"] = "ENG"
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert problem.field == "calendar"
+    assert problem.field == "calendar.subdivision"
     assert "remove it" in problem.message
 
 

@@ -23,14 +23,21 @@ from pydantic import (
 )
 
 from policy.calendar import CalendarError, WorkingCalendar, region_problem, time_zone_problem
-from policy.errors import FileProblems, Problem, problems_from_validation
+from policy.errors import (
+    ENV_NAME_PATTERN,
+    REFERENCE_PREFIX_PATTERN,
+    WEBHOOK_URL_PATTERN,
+    FileProblems,
+    Problem,
+    problems_from_validation,
+)
 from policy.loader import PolicyRegistry, read_yaml_mapping
 from policy.model import CountryCode, Identifier, Policy
 from policy.people_checks import people_problems
 from policy.webhook_secrets import unset_webhook_secrets
 
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
-ReferencePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,6}$")]
+ReferencePrefix = Annotated[str, StringConstraints(pattern=REFERENCE_PREFIX_PATTERN)]
 
 
 class Strict(BaseModel):
@@ -119,8 +126,8 @@ class Webhook(Strict):
     """
 
     id: Identifier
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
-    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+    url: Annotated[str, StringConstraints(pattern=WEBHOOK_URL_PATTERN)]
+    secret_env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
     include_child_data: bool = False
     partnerships: list[Identifier] = Field(
         default_factory=list, description="Only these partnerships' notifications; empty = all"

@@ -51,7 +51,7 @@ _FIXES = {
     "enum": "use one of the allowed values listed",
     "greater_than_equal": "give a larger number",
     "too_short": "add at least one entry",
-    "string_pattern_mismatch": "use lower-case letters, digits, '-' or '_' only",
+    "string_pattern_mismatch": "write it in the form docs/policy-format.md gives",
     "string_too_short": "give a non-empty value",
     "date_from_datetime_parsing": "give a date as YYYY-MM-DD",
     "date_parsing": "give a date as YYYY-MM-DD",
@@ -59,6 +59,35 @@ _FIXES = {
     "time_parsing": "give a time as HH:MM",
     "time_type": "give a time as HH:MM",
     "value_error": "correct the value as the message says",
+}
+
+
+# Every pattern a pack or configuration value must match, with what it means in words. A pattern
+# and its fix live together so that each field's fix states that field's own rule (a reference
+# prefix was once told to use "lower-case letters", the identifiers' rule, when it must be
+# capitals). policy.model and policy.config take their patterns from here.
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+REFERENCE_PREFIX_PATTERN = r"^[A-Z]{2,6}$"
+WEBHOOK_URL_PATTERN = r"^https?://\S+$"
+ENV_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"
+
+_PATTERNS = {
+    IDENTIFIER_PATTERN: (
+        "must be an id: lower-case letters, digits, '-' or '_', starting with a letter or digit",
+        "use lower-case letters, digits, '-' or '_' only, e.g. first_line_manager",
+    ),
+    REFERENCE_PREFIX_PATTERN: (
+        "must be 2 to 6 capital letters",
+        "use 2 to 6 capital letters (A-Z, no digits or spaces), e.g. NB",
+    ),
+    WEBHOOK_URL_PATTERN: (
+        "must be a web address",
+        "give the full address, starting https:// or http://",
+    ),
+    ENV_NAME_PATTERN: (
+        "must be an environment variable's name",
+        "use capital letters, digits and '_', starting with a letter or '_', e.g. FLOW_SECRET",
+    ),
 }
 
 
@@ -83,6 +112,11 @@ def problems_from_validation(error: ValidationError) -> list[Problem]:
     for detail in error.errors(include_url=False):
         message = detail["msg"].removeprefix("Value error, ")
         fix = _FIXES.get(detail["type"], "correct the value")
+        if detail["type"] == "string_pattern_mismatch":
+            pattern = str(detail.get("ctx", {}).get("pattern", ""))
+            if pattern in _PATTERNS:
+                rule, fix = _PATTERNS[pattern]
+                message = f"'{detail['input']}' {rule}"
         field = _field_path(detail["loc"])
         located = _LOCATED.match(message) if detail["type"] == "value_error" else None
         if located:

@@ -261,3 +261,24 @@ def test_an_unknown_region_names_the_field_and_the_valid_codes(
     assert problem.field == f"partnerships[0].{field}"
     assert words in problem.message
     assert fix in problem.fix
+
+
+# ---- reference prefixes (issue 9) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["nb", "N", "NORTHBAY", "N1"])
+def test_a_bad_reference_prefix_is_told_the_rule_it_breaks(tmp_path: Path, prefix: str) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["partnerships"][0]["reference_prefix"] = prefix
+
+    problem = only(problems(write(tmp_path, change)))
+    assert problem.field == "partnerships[0].reference_prefix"
+    assert "2 to 6 capital letters" in problem.fix
+    assert "lower-case" not in problem.fix
+
+
+def test_a_good_reference_prefix_passes(tmp_path: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["partnerships"][0]["reference_prefix"] = "NBSCP"
+
+    assert load_config(write(tmp_path, change), REGISTRY).partnership("northbay")

@@ -309,3 +309,13 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
     problem = _only(_problems(path), path)
     assert problem.message.startswith("cannot read")
     assert "UTF-8" in problem.fix
+
+
+def test_an_id_with_capitals_is_told_the_id_rule(tmp_path: Path) -> None:
+    data = _bundled_data("nsscp")
+    data["roles"][0]["id"] = "Business Manager"
+    path = _write(tmp_path, data)
+    problems = _problems(path).problems
+    (problem,) = [p for p in problems if p.field == "roles[0].id"]
+    assert "'Business Manager' must be an id" in problem.message
+    assert problem.fix.startswith("use lower-case letters, digits, '-' or '_' only")

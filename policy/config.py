@@ -31,7 +31,7 @@ from policy.errors import (
     Problem,
     problems_from_validation,
 )
-from policy.loader import PolicyRegistry, read_yaml_mapping
+from policy.loader import PolicyRegistry, read_yaml_document
 from policy.model import CountryCode, Identifier, Policy
 from policy.people_checks import people_problems
 from policy.webhook_secrets import unset_webhook_secrets
@@ -214,16 +214,18 @@ def load_config(
     ``environ``: loading never reads the environment by itself.
     """
     path = Path(path)
-    data = read_yaml_mapping(path)
+    document = read_yaml_document(path)
+    duplicates = list(document.duplicate_keys)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(document.data)
     except ValidationError as exc:
-        raise FileProblems(path, problems_from_validation(exc)) from None
-    problems = [*_check_against_policies(config, policies), *people_problems(config)]
+        problems = [*duplicates, *problems_from_validation(exc)]
+        raise FileProblems(path, document.located(problems)) from None
+    problems = [*duplicates, *_check_against_policies(config, policies), *people_problems(config)]
     if environ is not None:
         problems += unset_webhook_secrets(config.webhooks, environ)
     if problems:
-        raise FileProblems(path, problems)
+        raise FileProblems(path, document.located(problems))
     return config
 
 

@@ -16,9 +16,18 @@ from pydantic import ValidationError
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with a file. ``field`` is the path as the author wrote it, counting list
+    positions from 0 (``stages[1]`` is the second stage); ``line`` is the file's line, from 1 as
+    editors count, where the loader could find the field (None for a missing top-level field)."""
+
     field: str
     message: str
     fix: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"line {self.line}, {self.field}" if self.line is not None else self.field
 
 
 class FileProblems(Exception):
@@ -32,7 +41,7 @@ class FileProblems(Exception):
     def render(self) -> str:
         lines = [f"{self.path}: {len(self.problems)} problem(s)"]
         for problem in self.problems:
-            lines.append(f"  {problem.field}: {problem.message}")
+            lines.append(f"  {problem.where}: {problem.message}")
             lines.append(f"    fix: {problem.fix}")
         return "\n".join(lines)
 

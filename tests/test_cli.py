@@ -85,6 +85,38 @@ def test_policy_check_reports_bad_yaml_by_line(
     assert "line 3" in err and "not valid YAML" in err
 
 
+def test_policy_check_refuses_a_file_named_other_than_its_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 9: `check` said OK and the bot then refused the same file at load
+    other = tmp_path / "other-name.yaml"
+    other.write_text((ROOT / "policy/packs/nsscp.yaml").read_text(encoding="utf-8"))
+    code, out, err = run(capsys, "policy", "check", str(other))
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"{other}: 1 problem(s)\n")
+    assert "id 'nsscp' does not match the file name 'other-name.yaml'" in err
+    assert "fix: rename the file to nsscp.yaml or change the id" in err
+
+
+def test_policy_check_reports_every_problem_in_one_run_with_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (ROOT / "policy/packs/st-helens.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    first_allowance = next(i for i, line in enumerate(lines) if "allowance_working_days:" in line)
+    lines[first_allowance] = lines[first_allowance].replace("allowance", "alowance")
+    raiser = next(i for i, line in enumerate(lines) if line.startswith("raiser_role:"))
+    lines[raiser] = "raiser_role: social_worker_x\n"
+    bad = tmp_path / "st-helens.yaml"
+    bad.write_text("".join(lines), encoding="utf-8")
+    code, _, err = run(capsys, "policy", "check", str(bad))
+    assert code == 1
+    assert f"  line {first_allowance + 1}, stages[" in err  # the misspelt key, with its line
+    assert f"  line {raiser + 1}, raiser_role: names role 'social_worker_x'" in err  # not hidden
+    assert "Traceback" not in err
+
+
 # ---- timeline ------------------------------------------------------------------------------
 
 
@@ -176,7 +208,7 @@ def test_config_check_names_file_field_and_fix(
     code, _, err = run(capsys, "config", "check", str(path))
     assert code == 1
     assert str(path) in err
-    assert f"  {field}:" in err
+    assert f", {field}:" in err
     assert words in err
     assert "fix:" in err
     assert "Traceback" not in err
@@ -239,7 +271,7 @@ def test_config_check_refuses_identity_collisions_and_unset_secrets(
     assert code == 1
     assert out == ""
     assert err.startswith(f"{path}: 1 problem(s)\n")
-    assert f"  {field}: " in err
+    assert f", {field}: " in err
     assert words in err
     assert f"    {fix}" in err
     assert "Traceback" not in err
@@ -277,7 +309,7 @@ def test_config_check_reports_every_problem_in_one_run(
         "people[0].line_manager",
         "webhooks[0].secret_env",
     ):
-        assert f"  {field}: " in err
+        assert f", {field}: " in err
 
 
 def test_config_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

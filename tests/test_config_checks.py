@@ -282,3 +282,26 @@ def test_a_good_reference_prefix_passes(tmp_path: Path) -> None:
         data["partnerships"][0]["reference_prefix"] = "NBSCP"
 
     assert load_config(write(tmp_path, change), REGISTRY).partnership("northbay")
+
+
+# ---- line numbers (issue 9) ------------------------------------------------------------------
+
+
+def test_each_problem_names_its_line(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "partnerships.yaml").read_text(encoding="utf-8")
+    old = "  role: practitioner\n"
+    assert old in text
+    path = tmp_path / "partnerships.yaml"
+    path.write_text(text.replace(old, "  role: team_leader\n", 1), encoding="utf-8")
+    problem = only(problems(path))
+    assert problem.field == "people[0].role"
+    assert problem.line == text.count("\n", 0, text.index(old)) + 1
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "partnerships.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "partnerships.yaml"
+    path.write_text(text.replace("  policy: nsscp\n", "  policy: nsscp\n  policy: nsscp\n", 1))
+    problem = only(problems(path))
+    assert problem.field == "partnerships[0].policy"
+    assert "twice" in problem.message

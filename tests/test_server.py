@@ -206,7 +206,7 @@ def test_a_missing_webhook_secret_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     # the same report as `config check`: file, field and fix
     assert result.stderr.startswith(f"{config}: 1 problem(s)\n")
-    assert "  webhooks[0].secret_env: $FLOW_KEY is not set" in result.stderr
+    assert ", webhooks[0].secret_env: $FLOW_KEY is not set" in result.stderr
     assert "    fix: export FLOW_KEY=" in result.stderr
     assert "Traceback" not in result.stderr
     assert not database.exists()  # refused before the store was opened
@@ -226,9 +226,9 @@ def test_a_teams_id_on_two_people_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.startswith(f"{config}: 2 problem(s)\n")
-    assert "  people[8].teams_aad_object_id: " in result.stderr
+    assert ", people[8].teams_aad_object_id: " in result.stderr
     assert "people[5].teams_aad_object_id" in result.stderr
-    assert "  people[3].line_manager: " in result.stderr
+    assert ", people[3].line_manager: " in result.stderr
     assert result.stderr.count("    fix: ") == 2
     assert "Traceback" not in result.stderr
     assert not database.exists()

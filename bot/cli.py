@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from dialogs import texts
 from policy.calendar import CalendarError, WorkingCalendar
 from policy.config import load_config
 from policy.errors import FileProblems
@@ -35,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     show = policy_sub.add_parser("show", help="one pack, readably")
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
-    check = policy_sub.add_parser("check", help="validate a pack file")
+    check = policy_sub.add_parser(
+        "check", help="validate a pack file: every problem, with its line and fix"
+    )
     check.add_argument("file")
 
     timeline = sub.add_parser("timeline", help="what-if timeline if nothing is resolved")
@@ -123,6 +126,16 @@ def _policy_list(as_json: bool) -> int:
     registry, code = _registry_or_exit()
     if registry is None:
         return code
+    listed = _policy_rows(registry, as_json)
+    if registry.broken:
+        print(texts.POLICY_LIST_BROKEN.format(count=len(registry.broken)), file=sys.stderr)
+        for problems in registry.broken.values():
+            print(problems.render(), file=sys.stderr)
+        return EXIT_PROBLEM
+    return listed
+
+
+def _policy_rows(registry: PolicyRegistry, as_json: bool) -> int:
     if as_json:
         rows = [
             {
@@ -186,7 +199,11 @@ def _policy_check(file: str) -> int:
     except FileProblems as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_PROBLEM
-    print(f"{file}: OK - {policy.id} v{policy.version}, {len(policy.stages)} stages")
+    print(
+        texts.POLICY_CHECK_OK.format(
+            file=file, id=policy.id, version=policy.version, stages=len(policy.stages)
+        )
+    )
     return EXIT_OK
 
 

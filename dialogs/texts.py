@@ -359,3 +359,10 @@ RECORD_WRONG_SUFFIX = (
 )
 RECORD_CANNOT_WRITE = "record: cannot write {path} ({reason}). Choose a folder you can write to."
 RECORD_WROTE = "wrote {path}"
+
+# `escalation-bot policy` and `timeline`: the pack tooling a business manager runs
+POLICY_LIST_BROKEN = (
+    "{count} installed pack file(s) could not be loaded and are not listed above; a partnership"
+    " that uses one cannot start until it is fixed:"
+)
+POLICY_CHECK_OK = "{file}: OK - {id} v{version}, {stages} stages"

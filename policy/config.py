@@ -31,7 +31,7 @@ from policy.errors import (
     Problem,
     problems_from_validation,
 )
-from policy.loader import PolicyRegistry, read_yaml_document
+from policy.loader import BrokenPack, PolicyRegistry, read_yaml_document
 from policy.model import CountryCode, Identifier, Policy
 from policy.people_checks import people_problems
 from policy.webhook_secrets import unset_webhook_secrets
@@ -236,6 +236,9 @@ def _check_against_policies(config: Config, policies: PolicyRegistry) -> list[Pr
         where = f"partnerships[{index}]"
         try:
             policy = policies.get(partnership.policy)
+        except BrokenPack as exc:
+            problems.append(Problem(f"{where}.policy", exc.message, exc.fix))
+            continue
         except KeyError as exc:
             problems.append(
                 Problem(f"{where}.policy", str(exc.args[0]), "use one of `policy list`'s ids")

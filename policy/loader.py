@@ -200,19 +200,62 @@ def bundled_pack_paths() -> list[Path]:
     )
 
 
-class PolicyRegistry:
-    """Every known pack by id; a pack's file name must equal its id so lookups are obvious."""
+class BrokenPack(KeyError):
+    """A policy id whose pack file is installed but has problems, so it is not loaded: asked
+    for, it names the file and how to see what is wrong, not "no such policy"."""
 
-    def __init__(self, policies: dict[str, Policy]) -> None:
+    def __init__(self, policy_id: str, problems: FileProblems) -> None:
+        self.policy_id = policy_id
+        self.problems = problems
+        count = len(problems.problems)
+        self.message = (
+            f"the pack for policy '{policy_id}' ({problems.path}) has {count} problem(s),"
+            " so it is not loaded"
+        )
+        self.fix = f"escalation-bot policy check {problems.path} lists them; correct the file"
+        super().__init__(f"{self.message}; fix: {self.fix}")
+
+
+class PolicyRegistry:
+    """Every known pack by id; a pack's file name must equal its id so lookups are obvious.
+
+    ``broken`` holds the installed files that could not be loaded, by the id their file name
+    gives them, so one bad file among a partnership's packs costs that pack only: whoever needs
+    it is told which file and why, and everyone else carries on.
+    """
+
+    def __init__(
+        self, policies: dict[str, Policy], broken: dict[str, FileProblems] | None = None
+    ) -> None:
         self._policies = dict(policies)
+        self.broken: dict[str, FileProblems] = dict(broken or {})
 
     @classmethod
     def load(cls, paths: list[Path]) -> PolicyRegistry:
+        """Every pack in ``paths``, refusing them all at the first broken file: for the bundled
+        packs, where a problem is a bug in the release."""
         policies: dict[str, Policy] = {}
         for path in paths:
             policy = load_policy_file(path)
             policies[policy.id] = policy
         return cls(policies)
+
+    @classmethod
+    def load_each(cls, paths: list[Path]) -> PolicyRegistry:
+        """Every pack in ``paths`` that loads; the others on ``broken`` with their problems.
+        For installed packs (ESCALATION_BOT_PACKS), which partnership staff write."""
+        policies: dict[str, Policy] = {}
+        broken: dict[str, FileProblems] = {}
+        for path in paths:
+            try:
+                policy = load_policy_file(path)
+            except FileProblems as problems:
+                broken[path.stem] = problems
+                policies.pop(path.stem, None)  # a broken file replaces no pack silently
+                continue
+            policies[policy.id] = policy
+            broken.pop(policy.id, None)
+        return cls(policies, broken)
 
     @classmethod
     def bundled(cls) -> PolicyRegistry:
@@ -222,6 +265,8 @@ class PolicyRegistry:
         try:
             return self._policies[policy_id]
         except KeyError:
+            if policy_id in self.broken:
+                raise BrokenPack(policy_id, self.broken[policy_id]) from None
             known = ", ".join(sorted(self._policies)) or "none"
             raise KeyError(f"no policy '{policy_id}'; known policies: {known}") from None
 

@@ -162,6 +162,61 @@ def test_timeline_rejects_a_bad_start(capsys: pytest.CaptureFixture[str]) -> Non
     assert "--start" in err
 
 
+def _own_pack(folder: Path, pack_id: str, **changes: object) -> Path:
+    """NSSCP's pack under another id, with ``changes`` made at its top level."""
+    data = yaml.safe_load((ROOT / "policy/packs/nsscp.yaml").read_text(encoding="utf-8"))
+    data.update(id=pack_id, name=f"{pack_id} resolution", **changes)
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{pack_id}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# ---- a broken pack among the installed ones -------------------------------------------------
+
+
+def test_policy_list_lists_the_good_packs_and_names_the_broken_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packs = tmp_path / "packs"
+    _own_pack(packs, "coastal-scp")
+    broken = _own_pack(packs, "harbour-scp", raiser_role="worker")
+    monkeypatch.setenv("ESCALATION_BOT_PACKS", str(packs))
+    code, out, err = run(capsys, "policy", "list")
+    assert code == 1
+    listed = [line.split()[0] for line in out.splitlines()]
+    assert listed == ["coastal-scp", "jersey-spb-2014", "nsscp", "sp-jersey", "st-helens"]
+    assert f"{broken}: 1 problem(s)" in err
+    assert "raiser_role: names role 'worker'" in err
+    assert "Traceback" not in err
+    code, out, err = run(capsys, "policy", "list", "--json")
+    assert code == 1
+    assert {row["id"] for row in json.loads(out)} == set(listed)
+    assert str(broken) in err
+
+
+def test_the_other_commands_name_the_broken_file_only_when_they_need_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packs = tmp_path / "packs"
+    broken = _own_pack(packs, "harbour-scp", raiser_role="worker")
+    monkeypatch.setenv("ESCALATION_BOT_PACKS", str(packs))
+    assert run(capsys, "policy", "show", "nsscp")[0] == 0
+    assert run(capsys, "config", "check", str(EXAMPLE_CONFIG))[0] == 0  # it uses no broken pack
+    code, _, err = run(capsys, "policy", "show", "harbour-scp")
+    assert code == 1
+    assert str(broken) in err and "policy check" in err
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["partnerships"][0]["policy"] = "harbour-scp"
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data))
+    code, _, err = run(capsys, "config", "check", str(config))
+    assert code == 1
+    assert "partnerships[0].policy: the pack for policy 'harbour-scp'" in err
+    assert str(broken) in err
+    assert f"fix: escalation-bot policy check {broken}" in err
+
+
 # ---- config --------------------------------------------------------------------------------
 
 

@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file")
 
     timeline = sub.add_parser("timeline", help="what-if timeline if nothing is resolved")
-    timeline.add_argument("--policy", required=True)
+    which = timeline.add_mutually_exclusive_group(required=True)
+    which.add_argument("--policy", help="an installed pack's id (see `policy list`)")
+    which.add_argument("--pack", help="a pack file, installed or not: dry-run your own")
     timeline.add_argument("--start", required=True, help="local date-time, e.g. 2026-11-30T10:00")
     timeline.add_argument("--json", action="store_true")
 
@@ -214,8 +216,20 @@ def _parse_local(text: str, calendar: WorkingCalendar) -> datetime:
     return moment
 
 
-def _timeline(policy_id: str, start: str, as_json: bool) -> int:
-    policy, code = _policy_or_exit(policy_id)
+def _pack_or_exit(file: str) -> tuple[Policy | None, int]:
+    """A pack file loaded with every check the bot makes, installed or not."""
+    try:
+        return load_policy_file(Path(file)), EXIT_OK
+    except FileProblems as exc:
+        print(exc.render(), file=sys.stderr)
+        return None, EXIT_PROBLEM
+
+
+def _timeline(policy_id: str | None, pack_file: str | None, start: str, as_json: bool) -> int:
+    if pack_file is not None:
+        policy, code = _pack_or_exit(pack_file)
+    else:
+        policy, code = _policy_or_exit(policy_id or "")
     if policy is None:
         return code
     calendar = WorkingCalendar(
@@ -270,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _policy_show(args.id, args.json)
             return _policy_check(args.file)
         if args.command == "timeline":
-            return _timeline(args.policy, args.start, args.json)
+            return _timeline(args.policy, args.pack, args.start, args.json)
         if args.command == "config":
             return _config_check(args.file)
         if args.command == "demo":

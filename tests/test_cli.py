@@ -172,6 +172,55 @@ def _own_pack(folder: Path, pack_id: str, **changes: object) -> Path:
     return path
 
 
+def test_timeline_dry_runs_a_pack_that_is_not_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = _own_pack(tmp_path, "coastal-scp")
+    code, out, _ = run(
+        capsys, "timeline", "--pack", str(pack), "--start", "2026-12-21T10:00", "--json"
+    )
+    assert code == 0, out
+    timeline = json.loads(out)
+    assert timeline["policy"] == "coastal-scp"
+    code, installed, _ = run(
+        capsys, "timeline", "--policy", "nsscp", "--start", "2026-12-21T10:00", "--json"
+    )
+    assert timeline["stages"] == json.loads(installed)["stages"]  # the same rules, the same dates
+    code, text, _ = run(capsys, "timeline", "--pack", str(pack), "--start", "2026-12-21T10:00")
+    assert code == 0
+    assert text.startswith("coastal-scp resolution: if nothing is resolved (Europe/London)")
+
+
+def test_timeline_of_a_broken_pack_file_prints_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = _own_pack(tmp_path, "coastal-scp", raiser_role="worker")
+    code, out, err = run(capsys, "timeline", "--pack", str(pack), "--start", "2026-12-21T10:00")
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"{pack}: 1 problem(s)")
+    assert "raiser_role: names role 'worker'" in err
+    code, _, err = run(
+        capsys, "timeline", "--pack", str(tmp_path / "absent.yaml"), "--start", "2026-12-21"
+    )
+    assert code == 1
+    assert "file not found" in err
+
+
+def test_timeline_takes_a_policy_or_a_pack_not_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = _own_pack(tmp_path, "coastal-scp")
+    for argv in (
+        ["timeline", "--start", "2026-12-21T10:00"],
+        ["timeline", "--policy", "nsscp", "--pack", str(pack), "--start", "2026-12-21T10:00"],
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert "--policy" in capsys.readouterr().err
+
+
 # ---- a broken pack among the installed ones -------------------------------------------------
 
 

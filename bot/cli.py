@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,8 +15,8 @@ from pathlib import Path
 from dialogs import texts
 from policy.calendar import CalendarError, WorkingCalendar
 from policy.config import load_config
-from policy.errors import FileProblems
-from policy.loader import PolicyRegistry, load_policy_file
+from policy.errors import IDENTIFIER_PATTERN, FileProblems
+from policy.loader import PolicyRegistry, load_policy_file, starter_pack
 from policy.model import Policy
 from policy.timeline import timeline_as_json, what_if_timeline
 
@@ -40,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="validate a pack file: every problem, with its line and fix"
     )
     check.add_argument("file")
+    new = policy_sub.add_parser(
+        "new",
+        help="print a starter pack with comments: escalation-bot policy new ID > ID.yaml",
+    )
+    new.add_argument("id", help="the new pack's id, which is also its file name")
 
     timeline = sub.add_parser("timeline", help="what-if timeline if nothing is resolved")
     which = timeline.add_mutually_exclusive_group(required=True)
@@ -209,6 +215,14 @@ def _policy_check(file: str) -> int:
     return EXIT_OK
 
 
+def _policy_new(pack_id: str) -> int:
+    if not re.fullmatch(IDENTIFIER_PATTERN, pack_id) or len(pack_id) > 64:
+        print(texts.POLICY_NEW_BAD_ID.format(id=pack_id), file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(starter_pack(pack_id))
+    return EXIT_OK
+
+
 def _parse_local(text: str, calendar: WorkingCalendar) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
@@ -282,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _policy_list(args.json)
             if args.policy_command == "show":
                 return _policy_show(args.id, args.json)
+            if args.policy_command == "new":
+                return _policy_new(args.id)
             return _policy_check(args.file)
         if args.command == "timeline":
             return _timeline(args.policy, args.pack, args.start, args.json)

@@ -366,3 +366,7 @@ POLICY_LIST_BROKEN = (
     " that uses one cannot start until it is fixed:"
 )
 POLICY_CHECK_OK = "{file}: OK - {id} v{version}, {stages} stages"
+POLICY_NEW_BAD_ID = (
+    "'{id}' cannot be a pack id: use lower-case letters, digits, '-' or '_' (at most 64),"
+    " starting with a letter or digit, e.g. coastal-scp"
+)

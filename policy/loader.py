@@ -192,6 +192,17 @@ def load_policy_file(path: Path | str) -> Policy:
     return policy
 
 
+STARTER_ID = "__PACK_ID__"
+
+
+def starter_pack(pack_id: str) -> str:
+    """A complete, valid pack with plain-English comments, for `policy new ID > ID.yaml`: a
+    business manager who has never written YAML edits a file that already passes the check,
+    rather than starting from a blank page or a seed pack's long citations."""
+    template = resources.files("policy").joinpath("starter", "starter-pack.yaml")
+    return template.read_text(encoding="utf-8").replace(STARTER_ID, pack_id)
+
+
 def bundled_pack_paths() -> list[Path]:
     """The packs shipped with the bot, one per procedure it runs out of the box."""
     folder = resources.files("policy").joinpath("packs")

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.cli import main
+from policy.loader import PolicyRegistry, bundled_pack_paths, load_policy_file
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "examples" / "partnerships.yaml"
@@ -219,6 +220,99 @@ def test_timeline_takes_a_policy_or_a_pack_not_both(
             main(argv)
         assert exit_.value.code == 2
         assert "--policy" in capsys.readouterr().err
+
+
+# ---- a starter pack ---------------------------------------------------------------------------
+
+
+def test_policy_new_prints_a_starter_pack_that_passes_the_check_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, starter, err = run(capsys, "policy", "new", "coastal-scp")
+    assert code == 0 and err == ""
+    path = tmp_path / "coastal-scp.yaml"  # escalation-bot policy new coastal-scp > coastal-scp.yaml
+    path.write_text(starter, encoding="utf-8")
+    code, out, err = run(capsys, "policy", "check", str(path))
+    assert (code, err) == (0, "")
+    assert out == f"{path}: OK - coastal-scp v1, 3 stages\n"
+    policy = load_policy_file(path)
+    assert policy.id == "coastal-scp"
+    registry = PolicyRegistry.load_each([*bundled_pack_paths(), path])
+    assert registry.get("coastal-scp") == policy and not registry.broken
+    code, out, _ = run(capsys, "timeline", "--pack", str(path), "--start", "2026-12-21T10:00")
+    assert code == 0 and "Stage 3" in out
+
+
+def test_a_partnership_can_run_the_starter_pack_once_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    _, starter, _ = run(capsys, "policy", "new", "coastal-scp")
+    (packs / "coastal-scp.yaml").write_text(starter, encoding="utf-8")
+    monkeypatch.setenv("ESCALATION_BOT_PACKS", str(packs))
+    config = tmp_path / "config.yaml"
+    people = [
+        ("ana.ray@council.coast.example", "council", "practitioner", "bo.ng@council.coast.example"),
+        ("bo.ng@council.coast.example", "council", "line_manager", "cy.ito@council.coast.example"),
+        ("cy.ito@council.coast.example", "council", "senior_manager", None),
+        ("di.oak@health.coast.example", "health", "practitioner", None),
+        ("em.fox@coast.example", "council", "business_manager", None),
+    ]
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "partnerships": [
+                    {
+                        "id": "coast",
+                        "name": "Coast Safeguarding Children Partnership",
+                        "policy": "coastal-scp",
+                        "reference_prefix": "CO",
+                        "alerts": {"business_team": "console:coast"},
+                    }
+                ],
+                "agencies": [
+                    {"id": "council", "name": "Coast Council", "partnership": "coast"},
+                    {"id": "health", "name": "Coast Health", "partnership": "coast"},
+                ],
+                "people": [
+                    {"email": email, "name": email.split("@")[0], "agency": agency, "role": role}
+                    | ({"line_manager": manager} if manager else {})
+                    for email, agency, role, manager in people
+                ],
+            }
+        )
+    )
+    code, out, err = run(capsys, "config", "check", str(config))
+    assert (code, err) == (0, ""), err
+    assert "1 partnership(s)" in out
+
+
+def test_the_starter_pack_explains_itself_to_someone_new_to_yaml(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, starter, _ = run(capsys, "policy", "new", "coastal-scp")
+    lines = starter.splitlines()
+    assert "\t" not in starter  # tabs break YAML; the comments say to use spaces
+    assert "id: coastal-scp" in lines
+    assert "escalation-bot policy check coastal-scp.yaml" in starter
+    assert "escalation-bot timeline --pack coastal-scp.yaml" in starter
+    assert "docs/policy-format.md" in starter
+    # every top-level setting has a comment just above it or its group
+    data = yaml.safe_load(starter)
+    for key in data:
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{key}:")]
+        above = [line for line in lines[max(0, index - 8) : index] if line.startswith("#")]
+        assert above, key
+
+
+@pytest.mark.parametrize("bad", ["Coastal SCP", "coastal_SCP", "coastal.scp", "x" * 65])
+def test_policy_new_refuses_an_id_that_cannot_be_a_pack_id(
+    capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    code, out, err = run(capsys, "policy", "new", bad)
+    assert code == 2 and out == ""
+    assert f"'{bad}' cannot be a pack id" in err
 
 
 # ---- a broken pack among the installed ones -------------------------------------------------

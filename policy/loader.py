@@ -74,9 +74,15 @@ def _child(node: yaml.Node, part: int | str) -> tuple[int, yaml.Node] | None:
     return None
 
 
-def _duplicate_keys(node: yaml.Node, field: str = "") -> list[Problem]:
+def _duplicate_keys(
+    node: yaml.Node, field: str = "", within: frozenset[int] = frozenset()
+) -> list[Problem]:
     """Keys given twice in one mapping: YAML keeps the last without a word, so an author's
-    first value would silently be lost."""
+    first value would silently be lost. ``within`` holds the nodes above this one, so that an
+    anchor used inside itself (``a: &x [*x]``) is walked once, not until the stack overflows."""
+    if id(node) in within:
+        return []
+    within = within | {id(node)}
     problems: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -93,10 +99,10 @@ def _duplicate_keys(node: yaml.Node, field: str = "") -> list[Problem]:
                     )
                 )
             seen.add(name)
-            problems += _duplicate_keys(value, path)
+            problems += _duplicate_keys(value, path, within)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            problems += _duplicate_keys(item, f"{field}[{index}]")
+            problems += _duplicate_keys(item, f"{field}[{index}]", within)
     return problems
 
 
@@ -113,6 +119,9 @@ def read_yaml_document(path: Path) -> YamlDocument:
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
+        # before constructing: that flattens merges (<<: *base) into the mappings, where an
+        # overridden key would look like a key given twice
+        duplicates = tuple(_duplicate_keys(root)) if root is not None else ()
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -128,7 +137,7 @@ def read_yaml_document(path: Path) -> YamlDocument:
             path,
             [Problem("(top level)", "expected a mapping of fields", "start with 'id: ...' lines")],
         )
-    return YamlDocument(path, data, root, tuple(_duplicate_keys(root)))
+    return YamlDocument(path, data, root, duplicates)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

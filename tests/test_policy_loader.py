@@ -449,6 +449,18 @@ def test_a_key_given_twice_is_reported(tmp_path: Path) -> None:
     assert problem.line == _line(text, "name: Managers")
 
 
+def test_a_key_a_yaml_merge_overrides_is_not_given_twice(tmp_path: Path) -> None:
+    # `<<: *stage-two` brings in stage 2's keys; stage 3's own keys override them, as YAML says
+    path, _ = _edited(
+        tmp_path,
+        ("  - number: 2\n", "  - &stage-two\n    number: 2\n"),
+        ("  - number: 3\n", "  - <<: *stage-two\n    number: 3\n"),
+    )
+    policy = load_policy_file(path)
+    assert [s.number for s in policy.stages] == [1, 2, 3, 4]
+    assert policy.stage(3).name == "Senior managers"
+
+
 def test_a_field_error_is_not_repeated_as_a_reference_error(tmp_path: Path) -> None:
     data = _bundled_data("nsscp")
     (dob,) = [f for f in data["intake"] if f["id"] == "child_dob"]
@@ -490,3 +502,15 @@ def _locate(data: Any, base: Any, container: Any) -> Any:
             if found is not None:
                 return found
     return None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["id: nsscp\nroles: &x\n  - *x\n", "id: nsscp\nstages: &s\n  - steps: *s\n"],
+    ids=["list-in-itself", "mapping-in-itself"],
+)
+def test_an_anchor_used_inside_itself_is_a_problem_not_a_crash(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "nsscp.yaml"
+    path.write_text(text, encoding="utf-8")
+    problems = _problems(path)
+    assert problems.problems and all(p.fix for p in problems.problems)

@@ -131,6 +131,8 @@ def _region(policy: Policy) -> str:
 
 
 def _policy_list(as_json: bool) -> int:
+    """The packs that loaded, then each installed file that did not, with its problems: one bad
+    file must not hide the others, nor pass unnoticed (exit 1)."""
     registry, code = _registry_or_exit()
     if registry is None:
         return code
@@ -201,12 +203,19 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _policy_check(file: str) -> int:
+def _pack_or_exit(file: str) -> tuple[Policy | None, int]:
+    """A pack file loaded with every check the bot makes, installed or not."""
     try:
-        policy = load_policy_file(Path(file))
+        return load_policy_file(Path(file)), EXIT_OK
     except FileProblems as exc:
         print(exc.render(), file=sys.stderr)
-        return EXIT_PROBLEM
+        return None, EXIT_PROBLEM
+
+
+def _policy_check(file: str) -> int:
+    policy, code = _pack_or_exit(file)
+    if policy is None:
+        return code
     print(
         texts.POLICY_CHECK_OK.format(
             file=file, id=policy.id, version=policy.version, stages=len(policy.stages)
@@ -216,6 +225,8 @@ def _policy_check(file: str) -> int:
 
 
 def _policy_new(pack_id: str) -> int:
+    """The starter pack on stdout (for `> ID.yaml`); an id the check would refuse is refused
+    here, so the first file a business manager writes already passes."""
     if not re.fullmatch(IDENTIFIER_PATTERN, pack_id) or len(pack_id) > 64:
         print(texts.POLICY_NEW_BAD_ID.format(id=pack_id), file=sys.stderr)
         return EXIT_USAGE
@@ -228,15 +239,6 @@ def _parse_local(text: str, calendar: WorkingCalendar) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=calendar.zone)
     return moment
-
-
-def _pack_or_exit(file: str) -> tuple[Policy | None, int]:
-    """A pack file loaded with every check the bot makes, installed or not."""
-    try:
-        return load_policy_file(Path(file)), EXIT_OK
-    except FileProblems as exc:
-        print(exc.render(), file=sys.stderr)
-        return None, EXIT_PROBLEM
 
 
 def _timeline(policy_id: str | None, pack_file: str | None, start: str, as_json: bool) -> int:

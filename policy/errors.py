@@ -27,6 +27,7 @@ class Problem:
 
     @property
     def where(self) -> str:
+        """"line 48, stages[1].name": the line first, as editors and CI logs read it."""
         return f"line {self.line}, {self.field}" if self.line is not None else self.field
 
 

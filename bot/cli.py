@@ -287,6 +287,13 @@ def _config_check(file: str) -> int:
         f"{file}: OK - {len(config.partnerships)} partnership(s), {len(config.agencies)} agencies,"
         f" {len(config.people)} people"
     )
+    for problems in registry.broken.values():  # not used here, or the check would have failed
+        print(
+            texts.CONFIG_CHECK_UNUSED_BROKEN_PACK.format(
+                path=problems.path, count=len(problems.problems)
+            ),
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -34,10 +34,14 @@ class App:
 
 
 def load_policies(extra_packs: Path | None = None) -> PolicyRegistry:
+    """The bundled packs and those installed in ``extra_packs``. A broken installed file is
+    kept on the registry's ``broken`` rather than refusing every pack: the configuration check
+    then refuses only a partnership that uses it, naming the file (so `serve` will not start
+    with it), and `policy list` names it."""
     paths = bundled_pack_paths()
     if extra_packs is not None:
         paths += sorted(extra_packs.glob("*.yaml"))
-    return PolicyRegistry.load(paths)
+    return PolicyRegistry.load_each(paths)
 
 
 def open_store(settings: Settings) -> ClosableStore:

@@ -6,15 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from dialogs import texts
 from policy.calendar import CalendarError, WorkingCalendar
 from policy.config import load_config
-from policy.errors import FileProblems
-from policy.loader import PolicyRegistry, load_policy_file
+from policy.errors import IDENTIFIER_PATTERN, FileProblems
+from policy.loader import PolicyRegistry, load_policy_file, starter_pack
 from policy.model import Policy
 from policy.timeline import timeline_as_json, what_if_timeline
 
@@ -35,11 +37,20 @@ def _parser() -> argparse.ArgumentParser:
     show = policy_sub.add_parser("show", help="one pack, readably")
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
-    check = policy_sub.add_parser("check", help="validate a pack file")
+    check = policy_sub.add_parser(
+        "check", help="validate a pack file: every problem, with its line and fix"
+    )
     check.add_argument("file")
+    new = policy_sub.add_parser(
+        "new",
+        help="print a starter pack with comments: escalation-bot policy new ID > ID.yaml",
+    )
+    new.add_argument("id", help="the new pack's id, which is also its file name")
 
     timeline = sub.add_parser("timeline", help="what-if timeline if nothing is resolved")
-    timeline.add_argument("--policy", required=True)
+    which = timeline.add_mutually_exclusive_group(required=True)
+    which.add_argument("--policy", help="an installed pack's id (see `policy list`)")
+    which.add_argument("--pack", help="a pack file, installed or not: dry-run your own")
     timeline.add_argument("--start", required=True, help="local date-time, e.g. 2026-11-30T10:00")
     timeline.add_argument("--json", action="store_true")
 
@@ -116,13 +127,25 @@ def _policy_or_exit(policy_id: str) -> tuple[Policy | None, int]:
 
 def _region(policy: Policy) -> str:
     subdivision = policy.calendar.subdivision
-    return policy.calendar.country.value + (f"-{subdivision}" if subdivision else "")
+    return policy.calendar.country + (f"-{subdivision}" if subdivision else "")
 
 
 def _policy_list(as_json: bool) -> int:
+    """The packs that loaded, then each installed file that did not, with its problems: one bad
+    file must not hide the others, nor pass unnoticed (exit 1)."""
     registry, code = _registry_or_exit()
     if registry is None:
         return code
+    listed = _policy_rows(registry, as_json)
+    if registry.broken:
+        print(texts.POLICY_LIST_BROKEN.format(count=len(registry.broken)), file=sys.stderr)
+        for problems in registry.broken.values():
+            print(problems.render(), file=sys.stderr)
+        return EXIT_PROBLEM
+    return listed
+
+
+def _policy_rows(registry: PolicyRegistry, as_json: bool) -> int:
     if as_json:
         rows = [
             {
@@ -180,13 +203,34 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _policy_check(file: str) -> int:
+def _pack_or_exit(file: str) -> tuple[Policy | None, int]:
+    """A pack file loaded with every check the bot makes, installed or not."""
     try:
-        policy = load_policy_file(Path(file))
+        return load_policy_file(Path(file)), EXIT_OK
     except FileProblems as exc:
         print(exc.render(), file=sys.stderr)
-        return EXIT_PROBLEM
-    print(f"{file}: OK - {policy.id} v{policy.version}, {len(policy.stages)} stages")
+        return None, EXIT_PROBLEM
+
+
+def _policy_check(file: str) -> int:
+    policy, code = _pack_or_exit(file)
+    if policy is None:
+        return code
+    print(
+        texts.POLICY_CHECK_OK.format(
+            file=file, id=policy.id, version=policy.version, stages=len(policy.stages)
+        )
+    )
+    return EXIT_OK
+
+
+def _policy_new(pack_id: str) -> int:
+    """The starter pack on stdout (for `> ID.yaml`); an id the check would refuse is refused
+    here, so the first file a business manager writes already passes."""
+    if not re.fullmatch(IDENTIFIER_PATTERN, pack_id) or len(pack_id) > 64:
+        print(texts.POLICY_NEW_BAD_ID.format(id=pack_id), file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(starter_pack(pack_id))
     return EXIT_OK
 
 
@@ -197,12 +241,15 @@ def _parse_local(text: str, calendar: WorkingCalendar) -> datetime:
     return moment
 
 
-def _timeline(policy_id: str, start: str, as_json: bool) -> int:
-    policy, code = _policy_or_exit(policy_id)
+def _timeline(policy_id: str | None, pack_file: str | None, start: str, as_json: bool) -> int:
+    if pack_file is not None:
+        policy, code = _pack_or_exit(pack_file)
+    else:
+        policy, code = _policy_or_exit(policy_id or "")
     if policy is None:
         return code
     calendar = WorkingCalendar(
-        country=policy.calendar.country.value,
+        country=policy.calendar.country,
         subdivision=policy.calendar.subdivision,
         time_zone=policy.calendar.time_zone,
     )
@@ -240,6 +287,13 @@ def _config_check(file: str) -> int:
         f"{file}: OK - {len(config.partnerships)} partnership(s), {len(config.agencies)} agencies,"
         f" {len(config.people)} people"
     )
+    for problems in registry.broken.values():  # not used here, or the check would have failed
+        print(
+            texts.CONFIG_CHECK_UNUSED_BROKEN_PACK.format(
+                path=problems.path, count=len(problems.problems)
+            ),
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -251,9 +305,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _policy_list(args.json)
             if args.policy_command == "show":
                 return _policy_show(args.id, args.json)
+            if args.policy_command == "new":
+                return _policy_new(args.id)
             return _policy_check(args.file)
         if args.command == "timeline":
-            return _timeline(args.policy, args.start, args.json)
+            return _timeline(args.policy, args.pack, args.start, args.json)
         if args.command == "config":
             return _config_check(args.file)
         if args.command == "demo":

@@ -34,6 +34,11 @@ def run_server(host: str | None, port: int | None) -> int:
     except RedisError as exc:
         print(f"store: cannot use Redis at {settings.redis_url}: {exc}", file=sys.stderr)
         return 1
+    for problems in app.policies.broken.values():  # the configuration does not use them
+        log.warning(
+            "pack not loaded: no partnership uses it",
+            extra={"file": problems.path, "problems": len(problems.problems)},
+        )
     try:
         web_app = build_web_app(app, settings)
     except SettingsError as exc:

@@ -410,3 +410,17 @@ PRINCIPLES_TITLE = "Principles of this procedure"
 ROLE_IS = "A {role} here means: {description}"
 DATA_DUTIES = "For the partnership's data: {duties}"
 CARD_OR_TYPE = "Fill in the card, or answer here one question at a time."
+# `escalation-bot policy` and `timeline`: the pack tooling a business manager runs
+POLICY_LIST_BROKEN = (
+    "{count} installed pack file(s) could not be loaded and are not listed above; a partnership"
+    " that uses one cannot start until it is fixed:"
+)
+CONFIG_CHECK_UNUSED_BROKEN_PACK = (
+    "note: {path} has {count} problem(s) and is not loaded; no partnership in this configuration"
+    " uses it (`escalation-bot policy check {path}` lists them)"
+)
+POLICY_CHECK_OK = "{file}: OK - {id} v{version}, {stages} stages"
+POLICY_NEW_BAD_ID = (
+    "'{id}' cannot be a pack id: use lower-case letters, digits, '-' or '_' (at most 64),"
+    " starting with a letter or digit, e.g. coastal-scp"
+)

@@ -3,8 +3,9 @@
 Every deadline in a procedure is counted in working days ("within 2 working days"), so this is the
 only place that turns an allowance into an instant. The definition (also in README.md):
 
-* A working day is Monday to Friday, except the region's public holidays (``holidays``: JE, or GB
-  with its subdivision) and the partnership's configured closure days.
+* A working day is Monday to Friday, except the region's public holidays (any country and
+  subdivision the ``holidays`` package knows: JE, GG, IM, IE, GB with its nation ...) and the
+  partnership's configured closure days.
 * Something that starts at local time S with an allowance of N >= 1 working days is due at end of
   business (default 17:00) on the Nth working day strictly after S's local date.
 * An allowance of 0 ("the same day") is due at end of business on S's date when that date is a
@@ -18,10 +19,12 @@ deadline across a daylight-saving change is still 17:00 local.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays
 
@@ -31,6 +34,118 @@ _MAX_SEARCH_DAYS = 3660  # ten years of calendar days: far beyond any procedure'
 
 class CalendarError(ValueError):
     """A calendar that cannot be built (unknown zone, region or business hours)."""
+
+
+# Countries whose subdivisions keep different public holidays so far apart that the country alone
+# would be wrong for every partnership in it: England, Wales, Scotland and Northern Ireland.
+SUBDIVISION_REQUIRED = frozenset({"GB"})
+
+_EXAMPLE_COUNTRIES = "JE, GG, IM, IE or GB"
+
+
+@dataclass(frozen=True)
+class RegionProblem:
+    """What is wrong with a calendar's country, subdivision or zone, in the words the pack check
+    and the configuration check print: the field it is about, what is wrong and the fix."""
+
+    field: str  # "country", "subdivision" or "time_zone"
+    message: str
+    fix: str
+
+
+@lru_cache(maxsize=1)
+def supported_regions() -> dict[str, tuple[str, ...]]:
+    """Every country code the ``holidays`` package has a calendar for, with its subdivision
+    codes: the one source of which regions a pack or a partnership may name."""
+    return {
+        code: tuple(subdivisions)
+        for code, subdivisions in holidays.list_supported_countries(include_aliases=False).items()
+    }
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """Squashed names and aliases ("isleofman", "uk", "gbr") -> the code to write, so that a
+    country written by name is pointed to its code."""
+    known = supported_regions()
+    names: dict[str, str] = {}
+    registry = getattr(getattr(holidays, "registry", None), "COUNTRIES", {})
+    for module, entry in registry.items():
+        code = entry[1] if len(entry) > 1 else ""
+        if code not in known:
+            continue
+        for alias in (module, *entry):
+            if isinstance(alias, str) and not alias.startswith("Holidays"):
+                names.setdefault(_squash(alias), code)
+    return names
+
+
+def closest_countries(country: str) -> list[str]:
+    """The codes someone who wrote ``country`` most likely meant, best first (at most three)."""
+    by_name = _country_names()
+    exact = by_name.get(_squash(country))
+    if exact:
+        return [exact]
+    near_names = difflib.get_close_matches(_squash(country), list(by_name), n=3, cutoff=0.75)
+    near_codes = difflib.get_close_matches(country.upper(), list(supported_regions()), n=3)
+    return list(dict.fromkeys([*(by_name[n] for n in near_names), *near_codes]))[:3]
+
+
+def region_problem(country: str, subdivision: str | None) -> RegionProblem | None:
+    """Whether the ``holidays`` package has a calendar for this country and subdivision; the
+    valid codes are in the fix, so nobody has to look them up."""
+    regions = supported_regions()
+    if country not in regions:
+        closest = closest_countries(country)
+        hint = f"did you mean {' or '.join(closest)}? " if closest else ""
+        return RegionProblem(
+            "country",
+            f"'{country}' is not a country code the holidays package has a calendar for",
+            f"{hint}use the country's two-letter ISO 3166 code, e.g. {_EXAMPLE_COUNTRIES}"
+            " (docs/policy-format.md#calendar says where the full list is)",
+        )
+    subdivisions = regions[country]
+    if subdivision is None:
+        if country in SUBDIVISION_REQUIRED:
+            return RegionProblem(
+                "subdivision",
+                f"country {country} needs a subdivision: {', '.join(subdivisions)}",
+                f"add subdivision: one of {', '.join(subdivisions)}",
+            )
+        return None
+    if not subdivisions:
+        return RegionProblem(
+            "subdivision",
+            f"country {country} has no subdivisions in the holidays package; remove it",
+            "remove subdivision",
+        )
+    if subdivision not in subdivisions:
+        return RegionProblem(
+            "subdivision",
+            f"'{subdivision}' is not a subdivision of {country} the holidays package knows",
+            f"use one of {', '.join(subdivisions)}",
+        )
+    return None
+
+
+def time_zone_problem(time_zone: str) -> RegionProblem | None:
+    """Whether ``time_zone`` is an IANA zone this machine knows (tzdata)."""
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        near = difflib.get_close_matches(time_zone, sorted(available_timezones()), n=3)
+        hint = f"did you mean {' or '.join(near)}? " if near else ""
+        return RegionProblem(
+            "time_zone",
+            f"unknown time zone '{time_zone}'",
+            f"{hint}use an IANA time zone name, e.g. Europe/London, Europe/Jersey,"
+            " Europe/Guernsey, Europe/Isle_of_Man or Europe/Dublin",
+        )
+    return None
 
 
 @lru_cache(maxsize=64)
@@ -55,16 +170,10 @@ class WorkingCalendar:
         end_of_business: time = time(17, 0),
         closure_days: Iterable[date] = (),
     ) -> None:
-        if country not in {"JE", "GB"}:
-            raise CalendarError(
-                f"region '{country}' is not supported: use JE, or GB with a subdivision"
-            )
-        if country == "GB" and subdivision not in {"ENG", "WLS", "SCT", "NIR"}:
-            raise CalendarError("region GB needs a subdivision: ENG, WLS, SCT or NIR")
-        try:
-            self.zone = ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise CalendarError(f"unknown time zone '{time_zone}'") from exc
+        problem = region_problem(country, subdivision) or time_zone_problem(time_zone)
+        if problem is not None:
+            raise CalendarError(f"{problem.field}: {problem.message}; fix: {problem.fix}")
+        self.zone = ZoneInfo(time_zone)
         if not start_of_business < end_of_business:
             raise CalendarError("start of business must be before end of business")
         _public_holidays(country, subdivision, 2000)  # fail now, not at the first deadline

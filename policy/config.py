@@ -22,15 +22,22 @@ from pydantic import (
     model_validator,
 )
 
-from policy.calendar import CalendarError, WorkingCalendar
-from policy.errors import FileProblems, Problem, problems_from_validation
-from policy.loader import PolicyRegistry, read_yaml_mapping
-from policy.model import Country, Identifier, Policy
+from policy.calendar import CalendarError, WorkingCalendar, region_problem, time_zone_problem
+from policy.errors import (
+    ENV_NAME_PATTERN,
+    REFERENCE_PREFIX_PATTERN,
+    WEBHOOK_URL_PATTERN,
+    FileProblems,
+    Problem,
+    problems_from_validation,
+)
+from policy.loader import BrokenPack, PolicyRegistry, read_yaml_document
+from policy.model import CountryCode, Identifier, Policy
 from policy.people_checks import people_problems
 from policy.webhook_secrets import unset_webhook_secrets
 
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
-ReferencePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,6}$")]
+ReferencePrefix = Annotated[str, StringConstraints(pattern=REFERENCE_PREFIX_PATTERN)]
 
 
 class Strict(BaseModel):
@@ -55,21 +62,34 @@ class Partnership(Strict):
     name: Text
     policy: Identifier
     reference_prefix: ReferencePrefix = Field(description="Case references look like PREFIX-0042")
-    country: Country | None = Field(default=None, description="Defaults to the policy's region")
-    subdivision: str | None = None
+    country: CountryCode | None = Field(default=None, description="Defaults to the policy's")
+    subdivision: str | None = Field(
+        default=None,
+        description="Defaults to the policy's when country is not given either; with only a"
+        " subdivision, the policy's country in that subdivision (a GB pack run in SCT)",
+    )
     time_zone: str | None = Field(default=None, description="Defaults to the policy's zone")
     start_of_business: time = time(9, 0)
     end_of_business: time = time(17, 0)
     closure_days: list[date] = Field(default_factory=list)
     alerts: AlertRouting
 
-    def calendar(self, policy: Policy) -> WorkingCalendar:
+    def region(self, policy: Policy) -> tuple[str, str | None, str]:
+        """Country, subdivision and time zone: this partnership's where it gives them, else the
+        pack's. A subdivision alone keeps the pack's country (a GB pack used in Scotland)."""
         country = self.country or policy.calendar.country
-        subdivision = self.subdivision if self.country else policy.calendar.subdivision
+        if self.country or self.subdivision:
+            subdivision = self.subdivision
+        else:
+            subdivision = policy.calendar.subdivision
+        return country, subdivision, self.time_zone or policy.calendar.time_zone
+
+    def calendar(self, policy: Policy) -> WorkingCalendar:
+        country, subdivision, time_zone = self.region(policy)
         return WorkingCalendar(
-            country=country.value,
+            country=country,
             subdivision=subdivision,
-            time_zone=self.time_zone or policy.calendar.time_zone,
+            time_zone=time_zone,
             start_of_business=self.start_of_business,
             end_of_business=self.end_of_business,
             closure_days=self.closure_days,
@@ -106,8 +126,8 @@ class Webhook(Strict):
     """
 
     id: Identifier
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
-    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+    url: Annotated[str, StringConstraints(pattern=WEBHOOK_URL_PATTERN)]
+    secret_env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
     include_child_data: bool = False
     partnerships: list[Identifier] = Field(
         default_factory=list, description="Only these partnerships' notifications; empty = all"
@@ -194,16 +214,18 @@ def load_config(
     ``environ``: loading never reads the environment by itself.
     """
     path = Path(path)
-    data = read_yaml_mapping(path)
+    document = read_yaml_document(path)
+    duplicates = list(document.duplicate_keys)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(document.data)
     except ValidationError as exc:
-        raise FileProblems(path, problems_from_validation(exc)) from None
-    problems = [*_check_against_policies(config, policies), *people_problems(config)]
+        problems = [*duplicates, *problems_from_validation(exc)]
+        raise FileProblems(path, document.located(problems)) from None
+    problems = [*duplicates, *_check_against_policies(config, policies), *people_problems(config)]
     if environ is not None:
         problems += unset_webhook_secrets(config.webhooks, environ)
     if problems:
-        raise FileProblems(path, problems)
+        raise FileProblems(path, document.located(problems))
     return config
 
 
@@ -214,15 +236,25 @@ def _check_against_policies(config: Config, policies: PolicyRegistry) -> list[Pr
         where = f"partnerships[{index}]"
         try:
             policy = policies.get(partnership.policy)
+        except BrokenPack as exc:
+            problems.append(Problem(f"{where}.policy", exc.message, exc.fix))
+            continue
         except KeyError as exc:
             problems.append(
                 Problem(f"{where}.policy", str(exc.args[0]), "use one of `policy list`'s ids")
             )
             continue
-        try:
-            partnership.calendar(policy)
-        except CalendarError as exc:
-            problems.append(Problem(where, str(exc), "correct country, subdivision or time_zone"))
+        country, subdivision, time_zone = partnership.region(policy)
+        region = region_problem(country, subdivision) or time_zone_problem(time_zone)
+        if region is not None:
+            problems.append(Problem(f"{where}.{region.field}", region.message, region.fix))
+        else:
+            try:
+                partnership.calendar(policy)
+            except CalendarError as exc:
+                problems.append(
+                    Problem(where, str(exc), "correct start_of_business or end_of_business")
+                )
         for number in partnership.alerts.stages:
             if number not in {s.number for s in policy.stages}:
                 problems.append(

@@ -16,9 +16,19 @@ from pydantic import ValidationError
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with a file. ``field`` is the path as the author wrote it, counting list
+    positions from 0 (``stages[1]`` is the second stage); ``line`` is the file's line, from 1 as
+    editors count, where the loader could find the field (None for a missing top-level field)."""
+
     field: str
     message: str
     fix: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        """"line 48, stages[1].name": the line first, as editors and CI logs read it."""
+        return f"line {self.line}, {self.field}" if self.line is not None else self.field
 
 
 class FileProblems(Exception):
@@ -32,7 +42,7 @@ class FileProblems(Exception):
     def render(self) -> str:
         lines = [f"{self.path}: {len(self.problems)} problem(s)"]
         for problem in self.problems:
-            lines.append(f"  {problem.field}: {problem.message}")
+            lines.append(f"  {problem.where}: {problem.message}")
             lines.append(f"    fix: {problem.fix}")
         return "\n".join(lines)
 
@@ -51,7 +61,7 @@ _FIXES = {
     "enum": "use one of the allowed values listed",
     "greater_than_equal": "give a larger number",
     "too_short": "add at least one entry",
-    "string_pattern_mismatch": "use lower-case letters, digits, '-' or '_' only",
+    "string_pattern_mismatch": "write it in the form docs/policy-format.md gives",
     "string_too_short": "give a non-empty value",
     "date_from_datetime_parsing": "give a date as YYYY-MM-DD",
     "date_parsing": "give a date as YYYY-MM-DD",
@@ -59,6 +69,35 @@ _FIXES = {
     "time_parsing": "give a time as HH:MM",
     "time_type": "give a time as HH:MM",
     "value_error": "correct the value as the message says",
+}
+
+
+# Every pattern a pack or configuration value must match, with what it means in words. A pattern
+# and its fix live together so that each field's fix states that field's own rule (a reference
+# prefix was once told to use "lower-case letters", the identifiers' rule, when it must be
+# capitals). policy.model and policy.config take their patterns from here.
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+REFERENCE_PREFIX_PATTERN = r"^[A-Z]{2,6}$"
+WEBHOOK_URL_PATTERN = r"^https?://\S+$"
+ENV_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"
+
+_PATTERNS = {
+    IDENTIFIER_PATTERN: (
+        "must be an id: lower-case letters, digits, '-' or '_', starting with a letter or digit",
+        "use lower-case letters, digits, '-' or '_' only, e.g. first_line_manager",
+    ),
+    REFERENCE_PREFIX_PATTERN: (
+        "must be 2 to 6 capital letters",
+        "use 2 to 6 capital letters (A-Z, no digits or spaces), e.g. NB",
+    ),
+    WEBHOOK_URL_PATTERN: (
+        "must be a web address",
+        "give the full address, starting https:// or http://",
+    ),
+    ENV_NAME_PATTERN: (
+        "must be an environment variable's name",
+        "use capital letters, digits and '_', starting with a letter or '_', e.g. FLOW_SECRET",
+    ),
 }
 
 
@@ -83,6 +122,11 @@ def problems_from_validation(error: ValidationError) -> list[Problem]:
     for detail in error.errors(include_url=False):
         message = detail["msg"].removeprefix("Value error, ")
         fix = _FIXES.get(detail["type"], "correct the value")
+        if detail["type"] == "string_pattern_mismatch":
+            pattern = str(detail.get("ctx", {}).get("pattern", ""))
+            if pattern in _PATTERNS:
+                rule, fix = _PATTERNS[pattern]
+                message = f"'{detail['input']}' {rule}"
         field = _field_path(detail["loc"])
         located = _LOCATED.match(message) if detail["type"] == "value_error" else None
         if located:

@@ -12,7 +12,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+from policy.calendar import region_problem, time_zone_problem
+from policy.errors import IDENTIFIER_PATTERN
+from policy.pack_checks import CORE_INTAKE_KINDS, cross_reference_problems
+
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=64)]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 
 
@@ -36,32 +40,34 @@ class Scope(StrEnum):
     ADULTS_AT_RISK = "adults_at_risk"
 
 
-class Country(StrEnum):
-    JERSEY = "JE"
-    UNITED_KINGDOM = "GB"
+CountryCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    Field(description="A country code the holidays package knows: JE, GG, IM, IE, GB ..."),
+]
 
 
 class CalendarDefaults(Frozen):
     """The calendar a pack assumes when no partnership configuration overrides it."""
 
-    country: Country
+    country: CountryCode
     subdivision: str | None = Field(
-        default=None, description="Required for GB: ENG, WLS, SCT or NIR; must be empty for JE."
+        default=None,
+        description="The country's subdivision code in the holidays package (GB: ENG, WLS, SCT"
+        " or NIR, and then required); must be left out for a country without subdivisions",
     )
     time_zone: Text
     cite: Citation
 
     @model_validator(mode="after")
-    def _subdivision_matches_country(self) -> CalendarDefaults:
-        if self.country is Country.UNITED_KINGDOM and self.subdivision not in {
-            "ENG",
-            "WLS",
-            "SCT",
-            "NIR",
-        }:
-            raise ValueError("country GB needs subdivision ENG, WLS, SCT or NIR")
-        if self.country is Country.JERSEY and self.subdivision is not None:
-            raise ValueError("country JE has no subdivision; remove it")
+    def _region_is_known(self) -> CalendarDefaults:
+        """Refused here, when the pack is checked, rather than when a partnership first uses the
+        pack: the valid codes come from the holidays package, as the due dates do."""
+        problem = region_problem(self.country, self.subdivision) or time_zone_problem(
+            self.time_zone
+        )
+        if problem is not None:
+            raise ValueError(f"{problem.field}: {problem.message}; fix: {problem.fix}")
         return self
 
 
@@ -410,96 +416,14 @@ class Policy(Frozen):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Policy:
-        """Cross-references between parts of the pack. Messages are 'path: what; fix: how' so the
-        loader can name the exact field, as pydantic does for single-field errors."""
-        role_ids = [r.id for r in self.roles]
-        form_ids = [f.id for f in self.forms]
-        _no_duplicates("roles", role_ids)
-        _no_duplicates("forms", form_ids)
-        _no_duplicates("intake", [f.id for f in self.intake])
-        _core_intake_present(self.intake)
-        known_roles, known_forms = set(role_ids), set(form_ids)
-        stage_numbers = [s.number for s in self.stages]
-        if stage_numbers != list(range(1, len(self.stages) + 1)):
-            raise ValueError(
-                f"stages: stages must be numbered 1, 2, 3 ... in order; got {stage_numbers};"
-                " fix: renumber the stages from 1 with no gaps"
-            )
-
-        def need_role(where: str, role: str | None) -> None:
-            if role is not None and role not in known_roles:
-                raise ValueError(
-                    f"{where}: names role '{role}', which is not in roles;"
-                    f" fix: use one of {', '.join(role_ids)} or add the role"
-                )
-
-        def need_form(where: str, form: str | None) -> None:
-            if form is not None and form not in known_forms:
-                raise ValueError(
-                    f"{where}: names form '{form}', which is not in forms;"
-                    f" fix: use one of {', '.join(form_ids) or '(no forms)'} or add the form"
-                )
-
-        def need_source(where: str, cite: Citation | None) -> None:
-            if cite is not None and cite.seed not in self.sources:
-                raise ValueError(
-                    f"{where}.cite.seed: cites '{cite.seed}', which is not in sources;"
-                    " fix: add the file to sources or correct the name"
-                )
-
-        need_role("raiser_role", self.raiser_role)
-        need_role("business_team_role", self.business_team_role)
-        need_source("calendar", self.calendar.cite)
-        need_source("immediate_risk", self.immediate_risk.cite)
-        for where, guidance in (("at_intake", self.at_intake),
-                                ("after_resolution", self.after_resolution)):
-            if guidance is not None:
-                need_source(where, guidance.cite)
-        if self.intake_cite.seed not in self.sources:
-            need_source("intake_cite", self.intake_cite)
-        if self.pathway:
-            need_source("pathway", self.pathway.cite)
-        for i, route in enumerate(self.special_routes):
-            need_source(f"special_routes[{i}]", route.cite)
-        for i, outcome_copy in enumerate(self.outcome_also_to):
-            need_source(f"outcome_also_to[{i}]", outcome_copy.cite)
-        for i, stage in enumerate(self.stages):
-            where = f"stages[{i}]"
-            need_source(where, stage.cite)
-            need_source(f"{where}.recording", stage.recording.cite)
-            for j, role in enumerate(stage.holder_roles):
-                need_role(f"{where}.holder_roles[{j}]", role)
-            need_role(f"{where}.decision_by", stage.decision_by)
-            need_form(f"{where}.recording.form", stage.recording.form)
-            need_form(f"{where}.notification_form", stage.notification_form)
-            for j, filing in enumerate(stage.files or []):
-                need_form(f"{where}.files[{j}].form", filing.form)
-                need_source(f"{where}.files[{j}]", filing.cite)
-            for j, copy in enumerate(stage.copies_to):
-                need_role(f"{where}.copies_to[{j}].role", copy.role)
-            _no_duplicates(f"{where}.steps", [s.id for s in stage.steps])
-            for j, step in enumerate(stage.steps):
-                need_role(f"{where}.steps[{j}].owner_role", step.owner_role)
-                need_source(f"{where}.steps[{j}]", step.cite)
-            if stage.steps and stage.steps[0].starts is StepStart.AFTER_PREVIOUS:
-                raise ValueError(
-                    f"{where}.steps[0].starts: the first step cannot start after_previous;"
-                    " fix: use with_stage"
-                )
-        for i, form in enumerate(self.forms):
-            need_source(f"forms[{i}]", form.cite)
-            for j, n in enumerate(form.used_at_stages):
-                if n not in stage_numbers:
-                    raise ValueError(
-                        f"forms[{i}].used_at_stages[{j}]: stage {n} is not in the pack;"
-                        f" fix: use stage numbers 1 to {len(self.stages)}"
-                    )
-        for j, n in enumerate(self.immediate_risk.allowed_start_stages):
-            if n not in stage_numbers:
-                raise ValueError(
-                    f"immediate_risk.allowed_start_stages[{j}]: stage {n} is not in the pack;"
-                    f" fix: use stage numbers 2 to {len(self.stages)}"
-                )
+        """Cross-references between parts of the pack (policy.pack_checks, which the loader also
+        runs on the raw file so that they are reported alongside field errors). The message is
+        'path: what; fix: how' so the loader can name the exact field, as pydantic does for
+        single-field errors."""
+        problems = cross_reference_problems(self.model_dump(mode="json"))
+        if problems:
+            first = problems[0]
+            raise ValueError(f"{first.field}: {first.message}; fix: {first.fix}")
         return self
 
     def stage(self, number: int) -> Stage:
@@ -528,44 +452,6 @@ class Policy(Frozen):
 # The intake questions the engine itself reads; a pack may add others after or between them.
 CORE_INTAKE: dict[str, tuple[FieldKind, bool]] = {
     # id: (kind, sensitive)
-    "counterpart": (FieldKind.PERSON, False),
-    "counterpart_agency": (FieldKind.TEXT, False),
-    "child_name": (FieldKind.TEXT, True),
-    "child_dob": (FieldKind.DATE, True),
-    "child_identifiers": (FieldKind.TEXT, True),
-    "summary": (FieldKind.LONG_TEXT, False),
-    "impact_on_child": (FieldKind.LONG_TEXT, False),
-    "reason": (FieldKind.CHOICE, False),
-    "outcome_sought": (FieldKind.LONG_TEXT, False),
-    "immediate_risk": (FieldKind.BOOLEAN, False),
+    field_id: (FieldKind(kind), sensitive)
+    for field_id, (kind, sensitive) in CORE_INTAKE_KINDS.items()
 }
-
-
-def _core_intake_present(intake: list[FormField]) -> None:
-    by_id = {f.id: f for f in intake}
-    for field_id, (kind, sensitive) in CORE_INTAKE.items():
-        field = by_id.get(field_id)
-        if field is None:
-            raise ValueError(
-                f"intake: intake must ask '{field_id}' ({kind.value}); fix: add it, the engine"
-                " needs it"
-            )
-        index = intake.index(field)
-        if field.kind is not kind:
-            raise ValueError(
-                f"intake[{index}].kind: '{field_id}' must be kind {kind.value};"
-                f" fix: set kind: {kind.value}"
-            )
-        if sensitive and not field.sensitive:
-            raise ValueError(
-                f"intake[{index}].sensitive: '{field_id}' holds child data;"
-                " fix: mark it sensitive: true"
-            )
-
-
-def _no_duplicates(where: str, ids: list[str]) -> None:
-    seen: set[str] = set()
-    for item in ids:
-        if item in seen:
-            raise ValueError(f"{where}: id '{item}' appears twice; fix: give each a unique id")
-        seen.add(item)

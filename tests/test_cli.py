@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.cli import main
+from policy.loader import PolicyRegistry, bundled_pack_paths, load_policy_file
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "examples" / "partnerships.yaml"
@@ -85,6 +86,38 @@ def test_policy_check_reports_bad_yaml_by_line(
     assert "line 3" in err and "not valid YAML" in err
 
 
+def test_policy_check_refuses_a_file_named_other_than_its_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 9: `check` said OK and the bot then refused the same file at load
+    other = tmp_path / "other-name.yaml"
+    other.write_text((ROOT / "policy/packs/nsscp.yaml").read_text(encoding="utf-8"))
+    code, out, err = run(capsys, "policy", "check", str(other))
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"{other}: 1 problem(s)\n")
+    assert "id 'nsscp' does not match the file name 'other-name.yaml'" in err
+    assert "fix: rename the file to nsscp.yaml or change the id" in err
+
+
+def test_policy_check_reports_every_problem_in_one_run_with_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (ROOT / "policy/packs/st-helens.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    first_allowance = next(i for i, line in enumerate(lines) if "allowance_working_days:" in line)
+    lines[first_allowance] = lines[first_allowance].replace("allowance", "alowance")
+    raiser = next(i for i, line in enumerate(lines) if line.startswith("raiser_role:"))
+    lines[raiser] = "raiser_role: social_worker_x\n"
+    bad = tmp_path / "st-helens.yaml"
+    bad.write_text("".join(lines), encoding="utf-8")
+    code, _, err = run(capsys, "policy", "check", str(bad))
+    assert code == 1
+    assert f"  line {first_allowance + 1}, stages[" in err  # the misspelt key, with its line
+    assert f"  line {raiser + 1}, raiser_role: names role 'social_worker_x'" in err  # not hidden
+    assert "Traceback" not in err
+
+
 # ---- timeline ------------------------------------------------------------------------------
 
 
@@ -130,6 +163,208 @@ def test_timeline_rejects_a_bad_start(capsys: pytest.CaptureFixture[str]) -> Non
     assert "--start" in err
 
 
+def _own_pack(folder: Path, pack_id: str, **changes: object) -> Path:
+    """NSSCP's pack under another id, with ``changes`` made at its top level."""
+    data = yaml.safe_load((ROOT / "policy/packs/nsscp.yaml").read_text(encoding="utf-8"))
+    data.update(id=pack_id, name=f"{pack_id} resolution", **changes)
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{pack_id}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_timeline_dry_runs_a_pack_that_is_not_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = _own_pack(tmp_path, "coastal-scp")
+    code, out, _ = run(
+        capsys, "timeline", "--pack", str(pack), "--start", "2026-12-21T10:00", "--json"
+    )
+    assert code == 0, out
+    timeline = json.loads(out)
+    assert timeline["policy"] == "coastal-scp"
+    code, installed, _ = run(
+        capsys, "timeline", "--policy", "nsscp", "--start", "2026-12-21T10:00", "--json"
+    )
+    assert timeline["stages"] == json.loads(installed)["stages"]  # the same rules, the same dates
+    code, text, _ = run(capsys, "timeline", "--pack", str(pack), "--start", "2026-12-21T10:00")
+    assert code == 0
+    assert text.startswith("coastal-scp resolution: if nothing is resolved (Europe/London)")
+
+
+def test_timeline_of_a_broken_pack_file_prints_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = _own_pack(tmp_path, "coastal-scp", raiser_role="worker")
+    code, out, err = run(capsys, "timeline", "--pack", str(pack), "--start", "2026-12-21T10:00")
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"{pack}: 1 problem(s)")
+    assert "raiser_role: names role 'worker'" in err
+    code, _, err = run(
+        capsys, "timeline", "--pack", str(tmp_path / "absent.yaml"), "--start", "2026-12-21"
+    )
+    assert code == 1
+    assert "file not found" in err
+
+
+def test_timeline_takes_a_policy_or_a_pack_not_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = _own_pack(tmp_path, "coastal-scp")
+    for argv in (
+        ["timeline", "--start", "2026-12-21T10:00"],
+        ["timeline", "--policy", "nsscp", "--pack", str(pack), "--start", "2026-12-21T10:00"],
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert "--policy" in capsys.readouterr().err
+
+
+# ---- a starter pack ---------------------------------------------------------------------------
+
+
+def test_policy_new_prints_a_starter_pack_that_passes_the_check_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, starter, err = run(capsys, "policy", "new", "coastal-scp")
+    assert code == 0 and err == ""
+    path = tmp_path / "coastal-scp.yaml"  # escalation-bot policy new coastal-scp > coastal-scp.yaml
+    path.write_text(starter, encoding="utf-8")
+    code, out, err = run(capsys, "policy", "check", str(path))
+    assert (code, err) == (0, "")
+    assert out == f"{path}: OK - coastal-scp v1, 3 stages\n"
+    policy = load_policy_file(path)
+    assert policy.id == "coastal-scp"
+    registry = PolicyRegistry.load_each([*bundled_pack_paths(), path])
+    assert registry.get("coastal-scp") == policy and not registry.broken
+    code, out, _ = run(capsys, "timeline", "--pack", str(path), "--start", "2026-12-21T10:00")
+    assert code == 0 and "Stage 3" in out
+
+
+def test_a_partnership_can_run_the_starter_pack_once_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    _, starter, _ = run(capsys, "policy", "new", "coastal-scp")
+    (packs / "coastal-scp.yaml").write_text(starter, encoding="utf-8")
+    monkeypatch.setenv("ESCALATION_BOT_PACKS", str(packs))
+    config = tmp_path / "config.yaml"
+    people = [
+        ("ana.ray@council.coast.example", "council", "practitioner", "bo.ng@council.coast.example"),
+        ("bo.ng@council.coast.example", "council", "line_manager", "cy.ito@council.coast.example"),
+        ("cy.ito@council.coast.example", "council", "senior_manager", None),
+        ("di.oak@health.coast.example", "health", "practitioner", None),
+        ("em.fox@coast.example", "council", "business_manager", None),
+    ]
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "partnerships": [
+                    {
+                        "id": "coast",
+                        "name": "Coast Safeguarding Children Partnership",
+                        "policy": "coastal-scp",
+                        "reference_prefix": "CO",
+                        "alerts": {"business_team": "console:coast"},
+                    }
+                ],
+                "agencies": [
+                    {"id": "council", "name": "Coast Council", "partnership": "coast"},
+                    {"id": "health", "name": "Coast Health", "partnership": "coast"},
+                ],
+                "people": [
+                    {"email": email, "name": email.split("@")[0], "agency": agency, "role": role}
+                    | ({"line_manager": manager} if manager else {})
+                    for email, agency, role, manager in people
+                ],
+            }
+        )
+    )
+    code, out, err = run(capsys, "config", "check", str(config))
+    assert (code, err) == (0, ""), err
+    assert "1 partnership(s)" in out
+
+
+def test_the_starter_pack_explains_itself_to_someone_new_to_yaml(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, starter, _ = run(capsys, "policy", "new", "coastal-scp")
+    lines = starter.splitlines()
+    assert "\t" not in starter  # tabs break YAML; the comments say to use spaces
+    assert "id: coastal-scp" in lines
+    assert "escalation-bot policy check coastal-scp.yaml" in starter
+    assert "escalation-bot timeline --pack coastal-scp.yaml" in starter
+    assert "docs/policy-format.md" in starter
+    # every top-level setting has a comment just above it or its group
+    data = yaml.safe_load(starter)
+    for key in data:
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{key}:")]
+        above = [line for line in lines[max(0, index - 8) : index] if line.startswith("#")]
+        assert above, key
+
+
+@pytest.mark.parametrize("bad", ["Coastal SCP", "coastal_SCP", "coastal.scp", "x" * 65])
+def test_policy_new_refuses_an_id_that_cannot_be_a_pack_id(
+    capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    code, out, err = run(capsys, "policy", "new", bad)
+    assert code == 2 and out == ""
+    assert f"'{bad}' cannot be a pack id" in err
+
+
+# ---- a broken pack among the installed ones -------------------------------------------------
+
+
+def test_policy_list_lists_the_good_packs_and_names_the_broken_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packs = tmp_path / "packs"
+    _own_pack(packs, "coastal-scp")
+    broken = _own_pack(packs, "harbour-scp", raiser_role="worker")
+    monkeypatch.setenv("ESCALATION_BOT_PACKS", str(packs))
+    code, out, err = run(capsys, "policy", "list")
+    assert code == 1
+    listed = [line.split()[0] for line in out.splitlines()]
+    assert listed == ["coastal-scp", "jersey-spb-2014", "nsscp", "sp-jersey", "st-helens"]
+    assert f"{broken}: 1 problem(s)" in err
+    assert "raiser_role: names role 'worker'" in err
+    assert "Traceback" not in err
+    code, out, err = run(capsys, "policy", "list", "--json")
+    assert code == 1
+    assert {row["id"] for row in json.loads(out)} == set(listed)
+    assert str(broken) in err
+
+
+def test_the_other_commands_name_the_broken_file_only_when_they_need_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packs = tmp_path / "packs"
+    broken = _own_pack(packs, "harbour-scp", raiser_role="worker")
+    monkeypatch.setenv("ESCALATION_BOT_PACKS", str(packs))
+    assert run(capsys, "policy", "show", "nsscp")[0] == 0
+    code, _, err = run(capsys, "config", "check", str(EXAMPLE_CONFIG))
+    assert code == 0  # it uses no broken pack, and is told the file is there
+    assert err == (
+        f"note: {broken} has 1 problem(s) and is not loaded; no partnership in this"
+        f" configuration uses it (`escalation-bot policy check {broken}` lists them)\n"
+    )
+    code, _, err = run(capsys, "policy", "show", "harbour-scp")
+    assert code == 1
+    assert str(broken) in err and "policy check" in err
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["partnerships"][0]["policy"] = "harbour-scp"
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data))
+    code, _, err = run(capsys, "config", "check", str(config))
+    assert code == 1
+    assert "partnerships[0].policy: the pack for policy 'harbour-scp'" in err
+    assert str(broken) in err
+    assert f"fix: escalation-bot policy check {broken}" in err
+
+
 # ---- config --------------------------------------------------------------------------------
 
 
@@ -166,7 +401,7 @@ def _broken_config(tmp_path: Path, change: str) -> Path:
         ("manager", "people[0].line_manager", "ghost@nowhere.example"),
         ("email", "people[0].email", "email"),
         ("stage", "partnerships[0].alerts.stages.9", "has no stage 9"),
-        ("zone", "partnerships[0]", "unknown time zone"),
+        ("zone", "partnerships[0].time_zone", "unknown time zone"),
     ],
 )
 def test_config_check_names_file_field_and_fix(
@@ -176,7 +411,7 @@ def test_config_check_names_file_field_and_fix(
     code, _, err = run(capsys, "config", "check", str(path))
     assert code == 1
     assert str(path) in err
-    assert f"  {field}:" in err
+    assert f", {field}:" in err
     assert words in err
     assert "fix:" in err
     assert "Traceback" not in err
@@ -239,7 +474,7 @@ def test_config_check_refuses_identity_collisions_and_unset_secrets(
     assert code == 1
     assert out == ""
     assert err.startswith(f"{path}: 1 problem(s)\n")
-    assert f"  {field}: " in err
+    assert f", {field}: " in err
     assert words in err
     assert f"    {fix}" in err
     assert "Traceback" not in err
@@ -277,7 +512,7 @@ def test_config_check_reports_every_problem_in_one_run(
         "people[0].line_manager",
         "webhooks[0].secret_env",
     ):
-        assert f"  {field}: " in err
+        assert f", {field}: " in err
 
 
 def test_config_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -209,3 +209,99 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
             "webhooks[0].secret_env",
         ]
     )
+
+
+# ---- a partnership's own region (issue 9) --------------------------------------------------------
+
+
+def _northbay_calendar(tmp_path: Path, **region: str) -> tuple[str, str | None, str]:
+    def change(data: dict[str, Any]) -> None:
+        data["partnerships"][0].update(region)
+
+    config = load_config(write(tmp_path, change), REGISTRY)
+    northbay = config.partnership("northbay")
+    calendar = northbay.calendar(REGISTRY.get(northbay.policy))
+    return calendar.country, calendar.subdivision, calendar.time_zone
+
+
+def test_a_partnership_may_run_its_pack_in_any_region_the_holidays_package_knows(
+    tmp_path: Path,
+) -> None:
+    assert _northbay_calendar(tmp_path, country="IE", time_zone="Europe/Dublin") == (
+        "IE",
+        None,
+        "Europe/Dublin",
+    )
+    assert _northbay_calendar(tmp_path, country="GG", time_zone="Europe/Guernsey")[0] == "GG"
+
+
+def test_a_subdivision_alone_keeps_the_packs_country(tmp_path: Path) -> None:
+    # an English pack run by a Scottish partnership: once silently England's holidays
+    assert _northbay_calendar(tmp_path, subdivision="SCT") == ("GB", "SCT", "Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("region", "field", "words", "fix"),
+    [
+        ({"country": "XX"}, "country", "'XX' is not a country code", "ISO 3166"),
+        ({"country": "GB", "subdivision": "ENGLAND"}, "subdivision", "'ENGLAND'",
+         "use one of ENG, NIR, SCT, WLS"),
+        ({"country": "IE", "subdivision": "D"}, "subdivision", "IE has no subdivisions",
+         "remove subdivision"),
+        ({"time_zone": "Europe/Atlantis"}, "time_zone", "unknown time zone", "IANA"),
+    ],
+)
+def test_an_unknown_region_names_the_field_and_the_valid_codes(
+    tmp_path: Path, region: dict[str, str], field: str, words: str, fix: str
+) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["partnerships"][0].update(region)
+
+    problem = only(problems(write(tmp_path, change)))
+    assert problem.field == f"partnerships[0].{field}"
+    assert words in problem.message
+    assert fix in problem.fix
+
+
+# ---- reference prefixes (issue 9) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["nb", "N", "NORTHBAY", "N1"])
+def test_a_bad_reference_prefix_is_told_the_rule_it_breaks(tmp_path: Path, prefix: str) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["partnerships"][0]["reference_prefix"] = prefix
+
+    problem = only(problems(write(tmp_path, change)))
+    assert problem.field == "partnerships[0].reference_prefix"
+    assert "2 to 6 capital letters" in problem.fix
+    assert "lower-case" not in problem.fix
+
+
+def test_a_good_reference_prefix_passes(tmp_path: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["partnerships"][0]["reference_prefix"] = "NBSCP"
+
+    assert load_config(write(tmp_path, change), REGISTRY).partnership("northbay")
+
+
+# ---- line numbers (issue 9) ------------------------------------------------------------------
+
+
+def test_each_problem_names_its_line(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "partnerships.yaml").read_text(encoding="utf-8")
+    old = "  role: practitioner\n"
+    assert old in text
+    path = tmp_path / "partnerships.yaml"
+    path.write_text(text.replace(old, "  role: team_leader\n", 1), encoding="utf-8")
+    problem = only(problems(path))
+    assert problem.field == "people[0].role"
+    assert problem.line == text.count("\n", 0, text.index(old)) + 1
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "partnerships.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "partnerships.yaml"
+    path.write_text(text.replace("  policy: nsscp\n", "  policy: nsscp\n  policy: nsscp\n", 1))
+    problem = only(problems(path))
+    assert problem.field == "partnerships[0].policy"
+    assert "twice" in problem.message

@@ -160,9 +160,9 @@ def test_gb_calendar_without_subdivision(tmp_path: Path) -> None:
     del data["calendar"]["subdivision"]
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert problem.field == "calendar"
-    assert "subdivision ENG, WLS, SCT or NIR" in problem.message
-    assert problem.fix
+    assert problem.field == "calendar.subdivision"
+    assert "needs a subdivision: ENG, NIR, SCT, WLS" in problem.message
+    assert problem.fix == "add subdivision: one of ENG, NIR, SCT, WLS"
 
 
 def test_je_calendar_with_subdivision(tmp_path: Path) -> None:
@@ -170,7 +170,7 @@ def test_je_calendar_with_subdivision(tmp_path: Path) -> None:
     data["calendar"]["subdivision"] = "ENG"
     path = _write(tmp_path, data)
     problem = _only(_problems(path), path)
-    assert problem.field == "calendar"
+    assert problem.field == "calendar.subdivision"
     assert "remove it" in problem.message
 
 
@@ -309,3 +309,208 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
     problem = _only(_problems(path), path)
     assert problem.message.startswith("cannot read")
     assert "UTF-8" in problem.fix
+
+
+def test_an_id_with_capitals_is_told_the_id_rule(tmp_path: Path) -> None:
+    data = _bundled_data("nsscp")
+    data["roles"][0]["id"] = "Business Manager"
+    path = _write(tmp_path, data)
+    problems = _problems(path).problems
+    (problem,) = [p for p in problems if p.field == "roles[0].id"]
+    assert "'Business Manager' must be an id" in problem.message
+    assert problem.fix.startswith("use lower-case letters, digits, '-' or '_' only")
+
+
+# ---- every problem in one run, each with its line (issue 9) ------------------------------------
+#
+# These edit the bundled file's own text, comments and all, so the line numbers expected are the
+# lines an author sees in their editor.
+
+NSSCP_TEXT = (Path(__file__).resolve().parents[1] / "policy/packs/nsscp.yaml").read_text("utf-8")
+
+
+def _edited(tmp_path: Path, *edits: tuple[str, str], name: str = "nsscp") -> tuple[Path, str]:
+    """The NSSCP pack with each (old, new) line edit made once, at the old text's first line."""
+    text = NSSCP_TEXT
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path, text
+
+
+def _line(text: str, fragment: str, after: str = "") -> int:
+    """The 1-based line of the first ``fragment`` after the first ``after``."""
+    start = text.index(after) if after else 0
+    return text.count("\n", 0, text.index(fragment, start)) + 1
+
+
+def test_a_misspelt_key_does_not_hide_an_unknown_role_or_a_bad_reference(tmp_path: Path) -> None:
+    path, text = _edited(
+        tmp_path,
+        ("    allowance_working_days: 1\n", "    alowance_working_days: 1\n"),  # stage 1
+        ("holder_roles: [senior_manager]", "holder_roles: [senior_managr]"),  # stage 3
+        ("raiser_role: practitioner", "raiser_role: practitioner\ncolour: blue"),
+        ("    recording:\n      form: appendix-1", "    recording:\n      form: appendix-9"),
+    )
+    found = {p.field: p for p in _problems(path).problems}
+    assert set(found) >= {
+        "stages[0].alowance_working_days",  # the misspelt key
+        "stages[0].allowance_working_days",  # and so the real one is missing
+        "stages[2].holder_roles[0]",  # the unknown role, found despite the field errors
+        "colour",  # an unknown top-level key
+    }
+    assert "'appendix-9'" in found["stages[1].recording.form"].message  # a bad form reference
+    assert "'senior_managr'" in found["stages[2].holder_roles[0]"].message
+    assert "senior_manager" in found["stages[2].holder_roles[0]"].fix
+    assert found["stages[0].alowance_working_days"].line == _line(text, "alowance_working_days")
+    assert found["stages[2].holder_roles[0]"].line == _line(text, "senior_managr")
+    assert found["colour"].line == _line(text, "colour: blue")
+    assert found["stages[1].recording.form"].line == _line(text, "form: appendix-9")
+    assert all(p.fix for p in found.values())
+
+
+def test_each_problem_is_rendered_with_its_line_field_and_fix(tmp_path: Path) -> None:
+    path, text = _edited(
+        tmp_path,
+        ("holder_roles: [senior_manager]", "holder_roles: [senior_managr]"),
+        ("    allowance_working_days: 2\n", "    allowance_working_days: two\n"),
+    )
+    rendered = _problems(path).render()
+    assert rendered.startswith(f"{path}: 2 problem(s)\n")
+    assert (
+        f"  line {_line(text, 'senior_managr')}, stages[2].holder_roles[0]:"
+        " names role 'senior_managr', which is not in roles\n"
+    ) in rendered
+    two = _line(text, "allowance_working_days: two")
+    assert f"  line {two}, stages[1].allowance_working_days:" in rendered
+    assert rendered.count("\n    fix: ") == 2
+
+
+def test_a_missing_field_points_at_the_mapping_it_belongs_in(tmp_path: Path) -> None:
+    path, text = _edited(tmp_path, ("      recorded_by: Agency raising the issue\n", ""))
+    (problem,) = _problems(path).problems
+    assert problem.field == "stages[1].recording.recorded_by"
+    assert problem.line == _line(text, "    recording:", after="number: 2")
+
+
+def test_a_missing_top_level_field_has_no_line_to_point_at(tmp_path: Path) -> None:
+    path, _ = _edited(tmp_path, ("name: NSSCP issue resolution\n", ""))
+    (problem,) = _problems(path).problems
+    assert (problem.field, problem.line) == ("name", None)
+    assert _problems(path).render().splitlines()[1] == "  name: Field required"
+
+
+def test_a_bad_citation_in_intake_cite_names_the_seed_field(tmp_path: Path) -> None:
+    cite = "intake_cite:\n  seed: "
+    path, text = _edited(tmp_path, (f"{cite}001_9a127cc8a84eb14f.txt", f"{cite}009.txt"))
+    (problem,) = _problems(path).problems
+    assert problem.field == "intake_cite.seed"
+    assert problem.line == _line(text, "seed: 009.txt")
+
+
+def test_duplicate_ids_and_the_core_intake_are_reported_alongside_field_errors(
+    tmp_path: Path,
+) -> None:
+    data = _bundled_data("sp-jersey")
+    data["roles"].append(dict(data["roles"][0]))
+    data["intake"] = [f for f in data["intake"] if f["id"] != "reason"]
+    data["stages"][1]["allowance_working_days"] = "five"
+    data["stages"][0]["steps"] = [*data["stages"][0]["steps"], *data["stages"][0]["steps"]]
+    path = _write(tmp_path, data)
+    fields = {p.field for p in _problems(path).problems}
+    assert {"roles", "intake", "stages[1].allowance_working_days", "stages[0].steps"} <= fields
+
+
+def test_the_file_name_rule_is_part_of_the_check(tmp_path: Path) -> None:
+    path, text = _edited(tmp_path, name="nsscp-2027")
+    problem = _only(_problems(path), path)
+    assert problem.field == "id"
+    assert "'nsscp-2027.yaml'" in problem.message
+    assert problem.fix == "rename the file to nsscp.yaml or change the id"
+    assert problem.line == _line(text, "id: nsscp")
+
+
+def test_the_file_name_rule_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    path, _ = _edited(tmp_path, ("raiser_role: practitioner", "raiser_role: worker"), name="x")
+    fields = {p.field for p in _problems(path).problems}
+    assert fields == {"id", "raiser_role"}
+
+
+def test_a_key_given_twice_is_reported(tmp_path: Path) -> None:
+    # YAML keeps the last of two equal keys without a word: an author's first value is lost
+    path, text = _edited(
+        tmp_path, ("    name: Line managers\n", "    name: Line managers\n    name: Managers\n")
+    )
+    problem = _only(_problems(path), path)
+    assert problem.field == "stages[1].name"
+    assert "twice" in problem.message
+    assert problem.line == _line(text, "name: Managers")
+
+
+def test_a_key_a_yaml_merge_overrides_is_not_given_twice(tmp_path: Path) -> None:
+    # `<<: *stage-two` brings in stage 2's keys; stage 3's own keys override them, as YAML says
+    path, _ = _edited(
+        tmp_path,
+        ("  - number: 2\n", "  - &stage-two\n    number: 2\n"),
+        ("  - number: 3\n", "  - <<: *stage-two\n    number: 3\n"),
+    )
+    policy = load_policy_file(path)
+    assert [s.number for s in policy.stages] == [1, 2, 3, 4]
+    assert policy.stage(3).name == "Senior managers"
+
+
+def test_a_field_error_is_not_repeated_as_a_reference_error(tmp_path: Path) -> None:
+    data = _bundled_data("nsscp")
+    (dob,) = [f for f in data["intake"] if f["id"] == "child_dob"]
+    dob["kind"] = "birthday"  # not a kind at all: one problem, not two
+    path = _write(tmp_path, data)
+    problem = _only(_problems(path), path)
+    assert problem.field.endswith("].kind")
+    assert "'date'" in problem.message  # pydantic's list of the kinds
+
+
+@pytest.mark.parametrize("wrong", [None, 7, "text", ["a"], {"a": 1}])
+def test_any_shape_in_any_place_is_a_problem_not_a_crash(tmp_path: Path, wrong: object) -> None:
+    # The cross-reference checks read the raw file, so nothing may assume its shape.
+    base = _bundled_data("jersey-spb-2014")
+    places: list[tuple[Any, str | int]] = [(base, key) for key in base if key != "id"]
+    places += [(base["stages"][5], key) for key in base["stages"][5]]
+    places += [(base["stages"][5]["steps"], 0), (base["roles"], 0), (base["intake"], 0)]
+    for container, key in places:
+        data = copy.deepcopy(base)
+        target = data
+        if container is not base:
+            target = _locate(data, base, container)
+        target[key] = wrong
+        path = _write(tmp_path, data)
+        try:
+            load_policy_file(path)
+        except FileProblems as exc:
+            assert exc.problems and all(p.fix for p in exc.problems)
+
+
+def _locate(data: Any, base: Any, container: Any) -> Any:
+    """The copy of ``container`` (a part of ``base``) inside ``data``, a deep copy of ``base``."""
+    if base is container:
+        return data
+    children = base.items() if isinstance(base, dict) else enumerate(base)
+    for key, child in children:
+        if isinstance(child, (dict, list)):
+            found = _locate(data[key], child, container)
+            if found is not None:
+                return found
+    return None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["id: nsscp\nroles: &x\n  - *x\n", "id: nsscp\nstages: &s\n  - steps: *s\n"],
+    ids=["list-in-itself", "mapping-in-itself"],
+)
+def test_an_anchor_used_inside_itself_is_a_problem_not_a_crash(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "nsscp.yaml"
+    path.write_text(text, encoding="utf-8")
+    problems = _problems(path)
+    assert problems.problems and all(p.fix for p in problems.problems)

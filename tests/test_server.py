@@ -206,7 +206,7 @@ def test_a_missing_webhook_secret_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     # the same report as `config check`: file, field and fix
     assert result.stderr.startswith(f"{config}: 1 problem(s)\n")
-    assert "  webhooks[0].secret_env: $FLOW_KEY is not set" in result.stderr
+    assert ", webhooks[0].secret_env: $FLOW_KEY is not set" in result.stderr
     assert "    fix: export FLOW_KEY=" in result.stderr
     assert "Traceback" not in result.stderr
     assert not database.exists()  # refused before the store was opened
@@ -226,9 +226,9 @@ def test_a_teams_id_on_two_people_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.startswith(f"{config}: 2 problem(s)\n")
-    assert "  people[8].teams_aad_object_id: " in result.stderr
+    assert ", people[8].teams_aad_object_id: " in result.stderr
     assert "people[5].teams_aad_object_id" in result.stderr
-    assert "  people[3].line_manager: " in result.stderr
+    assert ", people[3].line_manager: " in result.stderr
     assert result.stderr.count("    fix: ") == 2
     assert "Traceback" not in result.stderr
     assert not database.exists()
@@ -325,3 +325,54 @@ def test_a_hanging_key_endpoint_does_not_freeze_serve(tmp_path: Path) -> None:
         stderr = running.stop()
         hanging.close()
     assert "Traceback" not in stderr
+
+
+# ---- a broken pack among the installed ones (issue 9) ------------------------------------------
+
+
+def _broken_pack(folder: Path) -> Path:
+    data = yaml.safe_load((ROOT / "policy" / "packs" / "nsscp.yaml").read_text())
+    data.update(id="harbour-scp", raiser_role="worker")
+    folder.mkdir()
+    path = folder / "harbour-scp.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_serve_refuses_to_start_on_a_broken_pack_the_configuration_uses(tmp_path: Path) -> None:
+    pack = _broken_pack(tmp_path / "packs")
+    data = yaml.safe_load(CONFIG.read_text())
+    data["partnerships"][1]["policy"] = "harbour-scp"
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data))
+    database = tmp_path / "x.db"
+    result = run_serve(
+        {
+            "ESCALATION_BOT_CONFIG": str(config),
+            "ESCALATION_BOT_DATABASE": str(database),
+            "ESCALATION_BOT_PACKS": str(pack.parent),
+        }
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{config}: ")
+    assert ", partnerships[1].policy: the pack for policy 'harbour-scp'" in result.stderr
+    assert f"fix: escalation-bot policy check {pack}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not database.exists()
+
+
+def test_serve_starts_beside_a_broken_pack_nobody_uses_and_logs_it(
+    tmp_path: Path, database: Path
+) -> None:
+    pack = _broken_pack(tmp_path / "packs")
+    running = Server(
+        {"ESCALATION_BOT_DATABASE": str(database), "ESCALATION_BOT_PACKS": str(pack.parent)}
+    )
+    try:
+        running.wait_ready()
+    finally:
+        stderr = running.stop()
+    (warning,) = [json.loads(line) for line in stderr.splitlines() if "pack not loaded" in line]
+    assert warning["level"] == "warning"
+    assert warning["file"] == str(pack)
+    assert warning["problems"] == 1

@@ -1,0 +1,246 @@
+"""Checks that compare parts of a pack with each other: roles, forms and stages named elsewhere,
+citations of the sources, the core intake questions, unique ids.
+
+They read the pack as parsed from YAML, not the validated model, because a pack author must see
+every problem in one run (issue 9): pydantic stops before a model's own validator when any field
+below it is wrong, so a misspelt key anywhere used to hide an unknown role everywhere. Every
+lookup here therefore tolerates any shape (a list where a mapping belongs, a number for a
+name): the field checks report the shape, these report the references. ``Policy`` runs the same
+function on itself, so a pack is held to one set of rules however it is loaded.
+
+Field paths count list positions from 0, as pydantic's and every other message the bot prints;
+the loader adds the YAML line number of each, which is where an author looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from policy.errors import Problem
+
+# The intake questions the engine itself reads: id -> (kind, must be sensitive). A pack may add
+# others after or between them.
+CORE_INTAKE_KINDS: dict[str, tuple[str, bool]] = {
+    "counterpart": ("person", False),
+    "counterpart_agency": ("text", False),
+    "child_name": ("text", True),
+    "child_dob": ("date", True),
+    "child_identifiers": ("text", True),
+    "summary": ("long_text", False),
+    "impact_on_child": ("long_text", False),
+    "reason": ("choice", False),
+    "outcome_sought": ("long_text", False),
+    "immediate_risk": ("boolean", False),
+}
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _items(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: object) -> str | None:
+    """A name as pydantic would read it (text is stripped), or None for anything that is not
+    text: the field check reports those, and a missing name is not a bad reference."""
+    return value.strip() if isinstance(value, str) else None
+
+
+def _number(value: object) -> object:
+    """A whole number as pydantic reads one ("2" is 2), so a quoted number is not a problem."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+def _true(value: object) -> bool:
+    """True as pydantic reads a flag (true, yes, on, 1 ...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "on", "t", "true", "y", "yes"}
+    return value is True or (type(value) is int and value == 1)
+
+
+def _ids(entries: list[Any]) -> list[str]:
+    return [i for i in (_text(_mapping(e).get("id")) for e in entries) if i is not None]
+
+
+def _numbers(entries: list[Any]) -> list[object]:
+    return [_number(_mapping(e).get("number")) for e in entries]
+
+
+def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Every cross-reference problem in a pack, in file order where it has one."""
+    problems: list[Problem] = []
+    roles = _items(data.get("roles"))
+    forms = _items(data.get("forms"))
+    stages = _items(data.get("stages"))
+    intake = _items(data.get("intake"))
+    sources = {s for s in (_text(x) for x in _items(data.get("sources"))) if s is not None}
+    role_ids, form_ids = _ids(roles), _ids(forms)
+    known_roles, known_forms = set(role_ids), set(form_ids)
+    problems += _duplicates("roles", role_ids)
+    problems += _duplicates("forms", form_ids)
+    problems += _duplicates("intake", _ids(intake))
+    problems += _core_intake(intake)
+    stage_numbers = _numbers(stages)
+    numbered = stage_numbers == list(range(1, len(stages) + 1))
+    if stages and not numbered:
+        problems.append(
+            Problem(
+                "stages",
+                f"stages must be numbered 1, 2, 3 ... in order; got {stage_numbers}",
+                "renumber the stages from 1 with no gaps",
+            )
+        )
+
+    def need_role(where: str, value: object) -> None:
+        role = _text(value)
+        if role is not None and role not in known_roles:
+            problems.append(
+                Problem(
+                    where,
+                    f"names role '{role}', which is not in roles",
+                    f"use one of {', '.join(role_ids) or '(no roles)'} or add the role",
+                )
+            )
+
+    def need_form(where: str, value: object) -> None:
+        form = _text(value)
+        if form is not None and form not in known_forms:
+            problems.append(
+                Problem(
+                    where,
+                    f"names form '{form}', which is not in forms",
+                    f"use one of {', '.join(form_ids) or '(no forms)'} or add the form",
+                )
+            )
+
+    def need_source(where: str, citation: object) -> None:
+        seed = _text(_mapping(citation).get("seed"))
+        if seed is not None and seed not in sources:
+            problems.append(
+                Problem(
+                    f"{where}.seed",
+                    f"cites '{seed}', which is not in sources",
+                    "add the file to sources or correct the name",
+                )
+            )
+
+    def cited(where: str, part: object) -> None:
+        need_source(f"{where}.cite", _mapping(part).get("cite"))
+
+    def need_stage(where: str, value: object, lowest: int) -> None:
+        # judged once the stages are numbered 1, 2, 3 ...: until then the numbers will change
+        value = _number(value)
+        if numbered and isinstance(value, int) and value not in stage_numbers:
+            problems.append(
+                Problem(
+                    where,
+                    f"stage {value} is not in the pack",
+                    f"use stage numbers {lowest} to {len(stages)}",
+                )
+            )
+
+    need_role("raiser_role", data.get("raiser_role"))
+    need_role("business_team_role", data.get("business_team_role"))
+    cited("calendar", data.get("calendar"))
+    cited("immediate_risk", data.get("immediate_risk"))
+    need_source("intake_cite", data.get("intake_cite"))
+    cited("pathway", data.get("pathway"))
+    cited("at_intake", data.get("at_intake"))
+    cited("after_resolution", data.get("after_resolution"))
+    _each("special_routes", data.get("special_routes"), cited)
+    _each("outcome_also_to", data.get("outcome_also_to"), cited)
+    for i, raw_stage in enumerate(stages):
+        where, stage = f"stages[{i}]", _mapping(raw_stage)
+        recording = _mapping(stage.get("recording"))
+        cited(where, stage)
+        cited(f"{where}.recording", recording)
+        for j, role in enumerate(_items(stage.get("holder_roles"))):
+            need_role(f"{where}.holder_roles[{j}]", role)
+        need_role(f"{where}.decision_by", stage.get("decision_by"))
+        need_form(f"{where}.recording.form", recording.get("form"))
+        need_form(f"{where}.notification_form", stage.get("notification_form"))
+        for j, filing in enumerate(_items(stage.get("files"))):
+            need_form(f"{where}.files[{j}].form", _mapping(filing).get("form"))
+            cited(f"{where}.files[{j}]", filing)
+        for j, copy in enumerate(_items(stage.get("copies_to"))):
+            need_role(f"{where}.copies_to[{j}].role", _mapping(copy).get("role"))
+        steps = _items(stage.get("steps"))
+        problems += _duplicates(f"{where}.steps", _ids(steps))
+        for j, step in enumerate(steps):
+            need_role(f"{where}.steps[{j}].owner_role", _mapping(step).get("owner_role"))
+            cited(f"{where}.steps[{j}]", step)
+        if steps and _mapping(steps[0]).get("starts") == "after_previous":
+            problems.append(
+                Problem(
+                    f"{where}.steps[0].starts",
+                    "the first step cannot start after_previous",
+                    "use with_stage",
+                )
+            )
+    for i, raw_form in enumerate(forms):
+        cited(f"forms[{i}]", raw_form)
+        for j, number in enumerate(_items(_mapping(raw_form).get("used_at_stages"))):
+            need_stage(f"forms[{i}].used_at_stages[{j}]", number, 1)
+    immediate_risk = _mapping(data.get("immediate_risk"))
+    for j, number in enumerate(_items(immediate_risk.get("allowed_start_stages"))):
+        need_stage(f"immediate_risk.allowed_start_stages[{j}]", number, 2)
+    return problems
+
+
+def _each(where: str, value: object, check: Callable[[str, object], None]) -> None:
+    for i, entry in enumerate(_items(value)):
+        check(f"{where}[{i}]", entry)
+
+
+def _core_intake(intake: list[Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    by_id: dict[str, tuple[int, Mapping[str, Any]]] = {}
+    for index, entry in enumerate(intake):
+        field_id = _text(_mapping(entry).get("id"))
+        if field_id is not None:
+            by_id.setdefault(field_id, (index, _mapping(entry)))
+    for field_id, (kind, sensitive) in CORE_INTAKE_KINDS.items():
+        if field_id not in by_id:
+            problems.append(
+                Problem(
+                    "intake",
+                    f"intake must ask '{field_id}' ({kind})",
+                    "add it, the engine needs it",
+                )
+            )
+            continue
+        index, field = by_id[field_id]
+        if field.get("kind", "text") != kind:
+            problems.append(
+                Problem(
+                    f"intake[{index}].kind",
+                    f"'{field_id}' must be kind {kind}",
+                    f"set kind: {kind}",
+                )
+            )
+        if sensitive and not _true(field.get("sensitive")):
+            problems.append(
+                Problem(
+                    f"intake[{index}].sensitive",
+                    f"'{field_id}' holds child data",
+                    "mark it sensitive: true",
+                )
+            )
+    return problems
+
+
+def _duplicates(where: str, ids: list[str]) -> list[Problem]:
+    seen: set[str] = set()
+    problems: list[Problem] = []
+    for item in ids:
+        if item in seen:
+            problems.append(
+                Problem(where, f"id '{item}' appears twice", "give each a unique id")
+            )
+        seen.add(item)
+    return problems

@@ -295,6 +295,22 @@ def _advance_step(turn: Turn, *, reason: str, starts: datetime) -> bool:
     return False
 
 
+def _chain_from(turn: Turn, step: Step, starts: datetime) -> None:
+    """A step that is done or has lapsed starts the step after it, if that one waits for it.
+
+    Whatever the lapsed step's ``on_lapse``: chasing a late referral must not stop the clock of
+    the person it goes to (Jersey 2014's Board Chair), or the engine would keep fewer deadlines
+    than ``timeline`` shows. A step already running (its predecessor lapsed, then was done
+    late) keeps its own start and due time."""
+    steps = turn.stage.steps
+    index = steps.index(step)
+    if index + 1 >= len(steps):
+        return
+    following = steps[index + 1]
+    if following.starts is StepStart.AFTER_PREVIOUS and turn.case.step(following.id) is None:
+        _start_following_step(turn, following, starts)
+
+
 def _start_following_step(turn: Turn, following: Step, starts: datetime) -> list[Person]:
     """Start the next step of the stage and prompt its owners, who join the case now."""
     turn.start_step(following, starts)
@@ -356,9 +372,7 @@ def complete_step(turn: Turn, command: CompleteStep) -> None:
         _entry(turn, EntryKind.STEP_DONE, text=step.name, step_id=step.id),
     ]
     turn.emit(EventType.STEP_COMPLETED, f"step '{step.name}' done", step=step.id)
-    index = stage.steps.index(step)
-    if index + 1 < len(stage.steps) and stage.steps[index + 1].starts is StepStart.AFTER_PREVIOUS:
-        _start_following_step(turn, stage.steps[index + 1], turn.now)
+    _chain_from(turn, step, turn.now)
     turn.reply = f"Done: {step.name}."
 
 
@@ -496,6 +510,7 @@ def _step_lapsed(turn: Turn, step_id: str, due_at: datetime) -> None:
         s.model_copy(update={"lapsed": True}) if s.id == step_id else s for s in turn.case.steps
     ]
     turn.emit(EventType.STEP_LAPSED, f"step '{step.name}' overdue", step=step_id)
+    _chain_from(turn, step, state.due_at)  # from its due time, as the timeline counts it
     due = turn.calendar.local(state.due_at).strftime("%a %d %b, %H:%M")
     headline = texts.STEP_REMINDER.format(step=step.name, reference=turn.case.reference, due=due)
     for person in turn.case.active_participants():

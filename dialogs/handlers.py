@@ -491,10 +491,15 @@ def _final_stage_overdue(turn: Turn) -> None:
     case = turn.case
     if case.overdue_since is None:
         case.overdue_since = turn.now
-    case.last_overdue_alert = turn.now
     turn.emit(EventType.FINAL_STAGE_OVERDUE, f"decision at stage {case.stage} overdue")
     turn.tell_business_team(
         "overdue", texts.CHANNEL_OVERDUE.format(reference=case.reference, stage=case.stage)
+    )
+    # When the alert reaches the team, not when it was queued: one queued after hours goes out
+    # at the next working time, and the daily re-alert counted from the queuing day would fall
+    # due at that same moment and say it twice.
+    case.last_overdue_alert = min(
+        (n.deliver_at for n in turn.notifications if n.kind == "overdue"), default=turn.now
     )
 
 
@@ -516,6 +521,9 @@ def _step_lapsed(turn: Turn, step_id: str, due_at: datetime) -> None:
     for person in turn.case.active_participants():
         if person.role == step.owner_role:
             turn.tell_person(person.email, f"step-lapsed-{step_id}", turn.party_card(headline))
+    final = turn.policy.final_stage.number
+    if turn.case.stage == final and state.due_at == turn.case.stage_due_at:
+        return  # the same lapse as the final stage's own: its overdue alert tells the team
     turn.tell_business_team(
         f"step-lapsed-{step_id}",
         texts.CHANNEL_STEP_LAPSED.format(reference=turn.case.reference, step=step.name),

@@ -279,27 +279,33 @@ def test_the_final_stage_lapsing_realerts_the_business_team_each_working_day(
     assert (stored.stage, stored.status) == (4, CaseStatus.OPEN)
     assert stored.overdue_since == local(4, 17, 1)
     assert overdue not in titles(deliveries(app))  # after hours: held for the morning
+    # the next alert is counted from when this one reaches the team (Fri 09:00), not from when
+    # it was queued, or both would go out together on Friday morning (issue 9)
     assert [d.due_at for d in app.store.deadlines_for_case(case.id) if d.kind == "overdue"] == [
-        local(5, 9)
+        local(8, 9)
     ]
 
-    clock.set(local(5, 9))  # Fri 09:00: yesterday's alert goes out, and today's
-    fire(app)
-    assert len(alerts()) == 2
-    assert titles(to_channel(deliveries(app), NB_TEAM)).count(overdue) == 2
+    clock.set(local(5, 9))  # Fri 09:00: yesterday's alert goes out, once
+    assert fire(app).fired == 0
+    assert len(alerts()) == 1
+    assert titles(to_channel(deliveries(app), NB_TEAM)).count(overdue) == 1
     clock.set(local(5, 16))
     assert fire(app).fired == 0  # not twice in a day
     clock.set(local(6, 9))  # Saturday: not a working day
     assert fire(app).fired == 0
     clock.set(local(8, 9))  # Mon 8 Feb 09:00
     fire(app)
+    assert len(alerts()) == 2
+    assert titles(to_channel(deliveries(app), NB_TEAM)) == [overdue]
+    clock.set(local(9, 9))  # Tue 9 Feb 09:00
+    fire(app)
     assert len(alerts()) == 3
     assert titles(to_channel(deliveries(app), NB_TEAM)) == [overdue]
 
-    clock.set(local(8, 10))
+    clock.set(local(9, 10))
     decide(app, case, KIT)
     assert app.store.deadlines_for_case(case.id) == []
-    clock.set(local(9, 9))
+    clock.set(local(10, 9))
     assert fire(app).fired == 0
     assert len(alerts()) == 3
 

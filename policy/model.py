@@ -95,7 +95,9 @@ class Step(Frozen):
     name: Text
     owner_role: Identifier
     allowance_working_days: int = Field(
-        ge=0, description="0 means by end of business on the same working day"
+        ge=0,
+        description="0 means by end of business on the same working day; started at or after"
+        " end of business, by end of business on the next working day",
     )
     starts: StepStart = StepStart.WITH_STAGE
     on_lapse: StepLapse = StepLapse.REMIND

@@ -88,6 +88,18 @@ def test_every_deadline_the_timeline_shows_is_kept_by_the_engine(
     assert len(expected) == sum(len(stage.steps) for stage in policy.stages)
 
 
+@pytest.mark.parametrize("raised", list(STARTS.values()), ids=list(STARTS))
+@pytest.mark.parametrize("partnership", list(PARTNERSHIPS))
+def test_no_step_of_any_pack_is_due_the_moment_it_starts(
+    tmp_path: Path, partnership: str, raised: datetime
+) -> None:
+    """Stages are entered by lapse at end of business: a same-day step started then must not be
+    overdue at birth (NSSCP stage 4's referral was)."""
+    app, _ = app_for(tmp_path, start=raised)
+    steps, _spans = _run_to_the_end(app, raise_case(app, partnership))
+    assert [key for key, (start, due) in steps.items() if due <= start] == []
+
+
 def test_jersey_2014_the_chair_is_prompted_when_the_referral_lapses(tmp_path: Path) -> None:
     """Stage 6: nobody refers to the Board Chair within 2 working days. The referral is chased
     (``remind``), and the Chair's step starts at its due time all the same: the Chair joins,

@@ -2,7 +2,7 @@
 
 Every due time below is worked out by hand from the calendar rule (README / policy.calendar): an
 allowance of N >= 1 working days is due at 17:00 local on the Nth working day strictly after the
-start date; 0 means 17:00 the same day if that is a working day and it is not yet past 17:00.
+start date; 0 means 17:00 the same day if that is a working day and it is not yet 17:00.
 Everything starts on Monday 1 February 2027 (GMT in London and Jersey; no holidays nearby):
 
     February 2027   Mo Tu We Th Fr Sa Su
@@ -217,7 +217,8 @@ def test_nsscp_case_from_raise_to_the_partnerships_decision(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     ("arrive", "refer_due"),
-    [(local(4, 11), local(4, 17)), (local(4, 17), local(4, 17)), (local(4, 18), local(5, 17))],
+    # at close, the same day would be due at once: the next working day instead (issue 9)
+    [(local(4, 11), local(4, 17)), (local(4, 17), local(5, 17)), (local(4, 18), local(5, 17))],
     ids=["in-the-day", "at-close", "after-hours"],
 )
 def test_nsscp_stage_4_refer_is_due_the_same_day_and_the_dsps_have_3_days(

@@ -294,6 +294,23 @@ class Form(Frozen):
     cite: Citation
 
 
+class RiskContact(Frozen):
+    """Someone the procedure says to tell at once when a child is at immediate risk (NSSCP: "raise
+    this with their line manager immediately"): a person tied to the raiser, or a role, found
+    on the raising side (the raiser's line-management chain, then their agency), or across the
+    partnership for partnership-level roles."""
+
+    relation: OutcomeRelation | None = None
+    role: Identifier | None = None
+    cite: Citation
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RiskContact:
+        if (self.relation is None) == (self.role is None):
+            raise ValueError("give exactly one of relation or role")
+        return self
+
+
 class ImmediateRisk(Frozen):
     """What the procedure says to do when a child is at risk of immediate harm."""
 
@@ -301,6 +318,18 @@ class ImmediateRisk(Frozen):
     action: Text = Field(description="What the practitioner must do now, in plain words")
     allows_later_start: bool = False
     allowed_start_stages: list[int] = Field(default_factory=list)
+    start_stage: int = Field(
+        default=1,
+        ge=1,
+        description="Where a case at immediate risk starts when the raiser chooses no other"
+        " allowed stage; the stages before it are skipped (NSSCP: 2, 'don't start with a peer"
+        " discussion')",
+    )
+    tell: list[RiskContact] = Field(
+        default_factory=list,
+        description="Who is told at once, at any hour, flagged urgent, when a case at immediate"
+        " risk is raised",
+    )
     outside_procedure: bool = Field(
         default=False, description="Urgent action is taken outside this procedure (e.g. police)"
     )
@@ -312,7 +341,20 @@ class ImmediateRisk(Frozen):
             raise ValueError("allows_later_start is true but allowed_start_stages is empty")
         if not self.allows_later_start and self.allowed_start_stages:
             raise ValueError("allowed_start_stages given but allows_later_start is false")
+        earlier = [n for n in self.allowed_start_stages if n <= self.start_stage]
+        if earlier:
+            raise ValueError(
+                f"allowed_start_stages {earlier} are not after start_stage {self.start_stage};"
+                " fix: list only later stages, since a case at risk never starts before"
+                " start_stage"
+            )
         return self
+
+    @property
+    def start_choices(self) -> list[int]:
+        """The stages a raiser at immediate risk may start at: the pack's, then any later ones
+        it allows them to choose."""
+        return [self.start_stage, *self.allowed_start_stages]
 
 
 class SpecialRoute(Frozen):
@@ -496,6 +538,14 @@ class Policy(Frozen):
                         f"forms[{i}].used_at_stages[{j}]: stage {n} is not in the pack;"
                         f" fix: use stage numbers 1 to {len(self.stages)}"
                     )
+        if self.immediate_risk.start_stage not in stage_numbers:
+            raise ValueError(
+                f"immediate_risk.start_stage: stage {self.immediate_risk.start_stage} is not in"
+                f" the pack; fix: use a stage number from 1 to {len(self.stages)}"
+            )
+        for j, contact in enumerate(self.immediate_risk.tell):
+            need_role(f"immediate_risk.tell[{j}].role", contact.role)
+            need_source(f"immediate_risk.tell[{j}]", contact.cite)
         for j, n in enumerate(self.immediate_risk.allowed_start_stages):
             if n not in stage_numbers:
                 raise ValueError(

@@ -389,6 +389,15 @@ class Turn:
         )
         for person in joined:
             self.tell_person(person.email, "stage-prompt", self.party_card(headline))
+        for step in stage.steps:
+            # A step's owner who holds no role at this stage joins when the step starts, prompted
+            # with the step: otherwise nobody would be chased when it lapses. Brought in one
+            # role at a time, since a stage's own holder roles are alternatives and this is not.
+            if step.starts is StepStart.WITH_STAGE and step.owner_role not in stage.holder_roles:
+                prompt = texts.STEP_YOURS.format(reference=self.case.reference, step=step.name)
+                for person in self.bring_in([step.owner_role]):
+                    self.tell_person(person.email, "step-prompt", self.party_card(prompt))
+                    joined.append(person)
         moved = texts.MOVED_ON.format(
             reference=self.case.reference, stage=number, stage_name=stage.name
         )

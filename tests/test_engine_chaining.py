@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from support import (
     JERSEY,
     PARTNERSHIPS,
+    REPO,
+    START,
     app_for,
     current,
+    derived_config,
     escalate_to,
     fire,
     local,
@@ -28,13 +32,16 @@ from support import (
     raise_case,
 )
 
-from bot.bootstrap import App
+from bot.bootstrap import App, bootstrap
 from dialogs.case import Case
+from dialogs.clock import SimulatedClock
 from dialogs.events import EventType
 from policy.timeline import what_if_timeline
 
 OLI_R = "oli.rowe@partnership.carrow-board.example"  # Jersey 2014's Board Chair
 CB = "carrow-board"
+BEA = "bea.lane@council.northbay.example"  # senior manager, council
+FERN = "fern.ash@health.northbay.example"  # senior manager, health
 
 # Raised on a Monday morning, on a Friday after hours, and just before Christmas (holidays in
 # the chain), so the same-day and weekend rules are crossed on the way through.
@@ -143,3 +150,50 @@ def test_jersey_2014_the_chair_is_prompted_when_the_referral_lapses(tmp_path: Pa
     )
     chair_now = current(app, case).step("chair-recommendation")
     assert chair_now is not None and chair_now.due_at == chair.due_at
+
+
+def _pack_with_a_step_for_senior_managers(tmp_path: Path) -> Path:
+    """NSSCP with one more stage-2 step, owned by a role that does not hold stage 2: the senior
+    managers are asked to be told within a day (an invented variant, for the rule)."""
+    data = yaml.safe_load((REPO / "policy" / "packs" / "nsscp.yaml").read_text(encoding="utf-8"))
+    data["id"] = "nsscp-steps"
+    data["stages"][1]["steps"] = [
+        {
+            "id": "brief-senior-managers",
+            "name": "Brief the senior managers",
+            "owner_role": "senior_manager",
+            "allowance_working_days": 1,
+            "cite": {"seed": "001_9a127cc8a84eb14f.txt", "section": "Procedure: Stage 2"},
+        }
+    ]
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "nsscp-steps.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    return packs
+
+
+def _northbay_on(policy_id: str) -> Any:
+    def edit(data: dict[str, Any]) -> None:
+        for partnership in data["partnerships"]:
+            if partnership["id"] == "northbay":
+                partnership["policy"] = policy_id
+
+    return edit
+
+
+def test_a_step_brings_in_its_owners_when_it_starts_with_the_stage(tmp_path: Path) -> None:
+    """A step owner who holds no role at the stage joins when the step starts, and is prompted
+    with the step, or nobody would be chased when it lapses."""
+    packs = _pack_with_a_step_for_senior_managers(tmp_path)
+    config = derived_config(tmp_path, _northbay_on("nsscp-steps"))
+    app = bootstrap(config, tmp_path / "bot.sqlite3", SimulatedClock(START), packs)
+    case = escalate_to(app, raise_case(app, "northbay"), 2)
+
+    seniors = {BEA, FERN}
+    assert seniors <= {p.email for p in case.participants if p.stage == 2}
+    prompts = [n for n in pending(app, case) if n.kind == "step-prompt"]
+    assert {n.recipient.address for n in prompts} == seniors
+    assert {n.card.title for n in prompts} == {
+        "Case NB-0001: 'Brief the senior managers' is now yours"
+    }
+    app.close()

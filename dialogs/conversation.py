@@ -542,7 +542,7 @@ def intake_card(
     risk = policy.immediate_risk
     if risk.allows_later_start:
         choices = [
-            (str(n), f"Stage {n}: {policy.stage(n).name}") for n in [1, *risk.allowed_start_stages]
+            (str(n), f"Stage {n}: {policy.stage(n).name}") for n in risk.start_choices
         ]
         inputs.append(
             CardInput(
@@ -550,7 +550,7 @@ def intake_card(
                 label="Immediate risk only: start at stage",
                 kind=InputKind.CHOICE,
                 choices=choices,
-                value=values.get("start_stage", "1"),
+                value=values.get("start_stage", str(risk.start_stage)),
                 error=errors.get("start_stage", ""),
             )
         )

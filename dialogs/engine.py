@@ -23,13 +23,14 @@ from dialogs.errors import (
 from dialogs.events import Event, EventType
 from dialogs.notifications import Notification
 from dialogs.ports import CaseExists, Clock, StaleVersion, Store
+from dialogs.routing import raising_side_holders
 from dialogs.transitions import Refusal, transition_for
 from dialogs.turn import Turn
 from dialogs.validation import check_fields, parse_boolean
 from policy.calendar import WorkingCalendar
 from policy.config import Config, Partnership
 from policy.loader import PolicyRegistry
-from policy.model import Policy
+from policy.model import OutcomeRelation, Policy
 
 
 @dataclass(frozen=True)
@@ -250,12 +251,13 @@ class Engine:
             self.agency_names,
             partnership_webhooks=[w.id for w in self.config.webhooks_for(partnership.id)],
         )
+        first = _first_stage(policy, command.start_stage, at_risk=case.immediate_risk)
         turn.emit(
             EventType.CONCERN_RAISED,
             f"raised by {actor} with {counterpart.email}",
-            start_stage=str(command.start_stage),
+            start_stage=str(first),
         )
-        stage = policy.stage(command.start_stage)
+        stage = policy.stage(first)
         headline = texts.CHANNEL_RAISED.format(reference=case.reference, stage=stage.number)
         turn.enter_stage(
             stage.number, reason="concern raised", channel_headline=headline, tell_existing=False
@@ -267,8 +269,9 @@ class Engine:
         confirm = texts.RAISED_CONFIRM.format(
             reference=case.reference, counterpart=counterpart.name
         )
-        turn.tell_person(actor, "raised-confirm", turn.party_card(confirm))
-        turn.reply = confirm
+        do_now = _tell_at_once(turn, raiser) if case.immediate_risk else ""
+        turn.tell_person(actor, "raised-confirm", turn.party_card(confirm, text=do_now))
+        turn.reply = f"{confirm}\n{do_now}" if do_now else confirm
         self.store.save_policy_snapshot(policy)
         try:
             return self._commit(turn, expected_version=0, new=True)
@@ -331,20 +334,82 @@ def _pathway_errors(policy: Policy, choice: str | None) -> dict[str, str]:
     return {}
 
 
+def _first_stage(policy: Policy, asked: int, *, at_risk: bool) -> int:
+    """Where the case starts. 1 is what every intake sends when nobody chose a stage; a child
+    at immediate risk then starts where the pack says (NSSCP: line management, never the peer
+    discussion its guidance says to skip). A stage asked for has passed _start_stage_errors."""
+    if asked != 1:
+        return asked
+    return policy.immediate_risk.start_stage if at_risk else 1
+
+
+def _tell_at_once(turn: Turn, raiser: Person) -> str:
+    """Tell whom the pack names, now, at any hour, flagged urgent; return what the raiser is
+    shown: what to do now, and who has been told."""
+    risk = turn.policy.immediate_risk
+    told: list[Person] = []
+    for contact in risk.tell:
+        if contact.relation is OutcomeRelation.RAISERS_LINE_MANAGER:
+            manager = turn.people.get(raiser.line_manager or "")
+            found = [manager] if manager is not None else []
+            who = "line manager"
+        else:
+            assert contact.role is not None  # the model allows exactly one of the two
+            found = raising_side_holders(turn.case, turn.policy, contact.role, turn.people)
+            who = turn.policy.role(contact.role).name
+        if not found:
+            turn.tell_business_team(
+                "immediate-risk-nobody",
+                texts.CHANNEL_RISK_NOBODY.format(reference=turn.case.reference, who=who),
+                flagged=True,
+            )
+        told += [p for p in found if p.email != raiser.email and p not in told]
+    headline = texts.RISK_URGENT.format(
+        raiser=raiser.name,
+        agency=turn.agency_names.get(raiser.agency, raiser.agency),
+        reference=turn.case.reference,
+    )
+    text = texts.RISK_URGENT_TEXT.format(action=risk.action)
+    for person in told:
+        card = turn.party_card(headline, with_actions=False, text=text)
+        turn.tell_person(person.email, "immediate-risk", card, flagged=True)
+    if told:
+        turn.emit(
+            EventType.IMMEDIATE_RISK_TOLD,
+            f"told at once: {', '.join(p.email for p in told)}",
+        )
+    lines = [texts.RISK_DO_NOW.format(action=risk.action)]
+    if told:
+        lines.append(texts.RISK_TOLD.format(names=", ".join(p.name for p in told)))
+    elif risk.tell:
+        lines.append(texts.RISK_NOBODY_TOLD)
+    return "\n".join(lines)
+
+
 def _start_stage_errors(
     policy: Policy, start_stage: int, answers: dict[str, str]
 ) -> dict[str, str]:
     if start_stage == 1:
         return {}
     risk = policy.immediate_risk
-    if not risk.allows_later_start:
-        return {"start_stage": texts.LATER_START_NOT_ALLOWED.format(action=risk.action)}
     try:
         at_risk = parse_boolean(answers.get("immediate_risk", "no"))
     except ValueError:
         at_risk = False
+    if at_risk and start_stage == risk.start_stage:
+        return {}
+    if not risk.allows_later_start and (not at_risk or risk.start_stage == 1):
+        if risk.start_stage != 1:
+            return {"start_stage": texts.LATER_START_NEEDS_RISK}
+        return {"start_stage": texts.LATER_START_NOT_ALLOWED.format(action=risk.action)}
     if not at_risk:
         return {"start_stage": texts.LATER_START_NEEDS_RISK}
+    if not risk.allows_later_start:
+        return {
+            "start_stage": texts.AT_RISK_STARTS_AT.format(
+                start=risk.start_stage, asked=start_stage, action=risk.action
+            )
+        }
     if start_stage not in risk.allowed_start_stages:
         allowed = ", ".join(str(n) for n in risk.allowed_start_stages)
         return {"start_stage": texts.LATER_START_STAGE.format(allowed=allowed, asked=start_stage)}

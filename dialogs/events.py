@@ -34,6 +34,7 @@ class EventType(StrEnum):
     ACTION_ASKED = "action_asked"
     ACTION_UPDATED = "action_updated"
     ACTION_LATE = "action_late"
+    IMMEDIATE_RISK_TOLD = "immediate_risk_told"
 
 
 class Event(BaseModel):

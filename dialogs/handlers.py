@@ -295,6 +295,22 @@ def _advance_step(turn: Turn, *, reason: str, starts: datetime) -> bool:
     return False
 
 
+def _chain_from(turn: Turn, step: Step, starts: datetime) -> None:
+    """A step that is done or has lapsed starts the step after it, if that one waits for it.
+
+    Whatever the lapsed step's ``on_lapse``: chasing a late referral must not stop the clock of
+    the person it goes to (Jersey 2014's Board Chair), or the engine would keep fewer deadlines
+    than ``timeline`` shows. A step already running (its predecessor lapsed, then was done
+    late) keeps its own start and due time."""
+    steps = turn.stage.steps
+    index = steps.index(step)
+    if index + 1 >= len(steps):
+        return
+    following = steps[index + 1]
+    if following.starts is StepStart.AFTER_PREVIOUS and turn.case.step(following.id) is None:
+        _start_following_step(turn, following, starts)
+
+
 def _start_following_step(turn: Turn, following: Step, starts: datetime) -> list[Person]:
     """Start the next step of the stage and prompt its owners, who join the case now."""
     turn.start_step(following, starts)
@@ -356,9 +372,7 @@ def complete_step(turn: Turn, command: CompleteStep) -> None:
         _entry(turn, EntryKind.STEP_DONE, text=step.name, step_id=step.id),
     ]
     turn.emit(EventType.STEP_COMPLETED, f"step '{step.name}' done", step=step.id)
-    index = stage.steps.index(step)
-    if index + 1 < len(stage.steps) and stage.steps[index + 1].starts is StepStart.AFTER_PREVIOUS:
-        _start_following_step(turn, stage.steps[index + 1], turn.now)
+    _chain_from(turn, step, turn.now)
     turn.reply = f"Done: {step.name}."
 
 
@@ -477,10 +491,15 @@ def _final_stage_overdue(turn: Turn) -> None:
     case = turn.case
     if case.overdue_since is None:
         case.overdue_since = turn.now
-    case.last_overdue_alert = turn.now
     turn.emit(EventType.FINAL_STAGE_OVERDUE, f"decision at stage {case.stage} overdue")
     turn.tell_business_team(
         "overdue", texts.CHANNEL_OVERDUE.format(reference=case.reference, stage=case.stage)
+    )
+    # When the alert reaches the team, not when it was queued: one queued after hours goes out
+    # at the next working time, and the daily re-alert counted from the queuing day would fall
+    # due at that same moment and say it twice.
+    case.last_overdue_alert = min(
+        (n.deliver_at for n in turn.notifications if n.kind == "overdue"), default=turn.now
     )
 
 
@@ -496,11 +515,15 @@ def _step_lapsed(turn: Turn, step_id: str, due_at: datetime) -> None:
         s.model_copy(update={"lapsed": True}) if s.id == step_id else s for s in turn.case.steps
     ]
     turn.emit(EventType.STEP_LAPSED, f"step '{step.name}' overdue", step=step_id)
+    _chain_from(turn, step, state.due_at)  # from its due time, as the timeline counts it
     due = turn.calendar.local(state.due_at).strftime("%a %d %b, %H:%M")
     headline = texts.STEP_REMINDER.format(step=step.name, reference=turn.case.reference, due=due)
     for person in turn.case.active_participants():
         if person.role == step.owner_role:
             turn.tell_person(person.email, f"step-lapsed-{step_id}", turn.party_card(headline))
+    final = turn.policy.final_stage.number
+    if turn.case.stage == final and state.due_at == turn.case.stage_due_at:
+        return  # the same lapse as the final stage's own: its overdue alert tells the team
     turn.tell_business_team(
         f"step-lapsed-{step_id}",
         texts.CHANNEL_STEP_LAPSED.format(reference=turn.case.reference, step=step.name),

@@ -109,7 +109,7 @@ def _prompt_risk(policy: Policy, session: IntakeSession) -> Prompt:
 
 
 def _prompt_start_stage(policy: Policy, session: IntakeSession) -> Prompt:
-    allowed = [1, *policy.immediate_risk.allowed_start_stages]
+    allowed = policy.immediate_risk.start_choices
     choices = tuple((str(n), f"Stage {n}: {policy.stage(n).name}") for n in allowed)
     return Prompt("Which stage should this start at?", choices=choices)
 
@@ -183,6 +183,7 @@ def _answer_risk(ctx: Context, session: IntakeSession, text: str) -> Reply:
         session.start_stage = 1  # a later start chosen before going 'back' no longer applies
         return _go(session, IntakeState.SPECIAL_ROUTES)
     risk = ctx.policy.immediate_risk
+    session.start_stage = risk.start_stage  # the pack's, unless a later one is chosen next
     guidance = f"{risk.guidance}\nDo this now: {risk.action}"
     if risk.allows_later_start:
         return Reply(_go(session, IntakeState.START_STAGE).session, guidance=guidance)
@@ -190,7 +191,7 @@ def _answer_risk(ctx: Context, session: IntakeSession, text: str) -> Reply:
 
 
 def _answer_start_stage(ctx: Context, session: IntakeSession, text: str) -> Reply:
-    allowed = [1, *ctx.policy.immediate_risk.allowed_start_stages]
+    allowed = ctx.policy.immediate_risk.start_choices
     cleaned = text.strip().lower().removeprefix("stage").strip()
     if not cleaned.isdigit() or int(cleaned) not in allowed:
         return Reply(session, error="Pick one of stages " + ", ".join(map(str, allowed)))

@@ -63,6 +63,11 @@ class Notification(BaseModel):
         " may name, since a subject is seen where the message is not (lock screens, mail logs)",
     )
     stage: int | None = Field(default=None, description="The case's stage when this was queued")
+    urgent: bool = Field(
+        default=False,
+        description="Flagged urgent to its reader (a child at immediate risk): sent at once at any"
+        " hour, and marked so (an email's subject and Importance header)",
+    )
     copy_of: Recipient | None = None  # for webhook copies: who the original was for
     documents: list[FormDocument] = Field(
         default_factory=list,

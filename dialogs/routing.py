@@ -88,6 +88,27 @@ def find_holders(
     return holders, gaps
 
 
+def raising_side_holders(
+    case: Case, policy: Policy, role_id: str, people: dict[str, Person]
+) -> list[Person]:
+    """Who holds ``role_id`` for the raiser: up the raiser's line-management chain, then anyone
+    in the raising agency; every holder across the partnership for a partnership-level role.
+    For the people a pack says to tell at once, before anyone else has joined the case."""
+    if policy.role(role_id).tier == 0:
+        return sorted(
+            (
+                p
+                for p in people.values()
+                if p.role == role_id and p.partnership_id == case.partnership_id
+            ),
+            key=lambda p: p.email,
+        )
+    found = _climb(people, case.raised_by, role_id) or _any_in_agency(
+        people, case.raising_agency, role_id
+    )
+    return [found] if found else []
+
+
 def _climb(people: dict[str, Person], start: str, role_id: str) -> Person | None:
     seen: set[str] = set()
     current = people.get(start)

@@ -61,6 +61,10 @@ LATER_START_NOT_ALLOWED = (
     "guidance: {action}"
 )
 LATER_START_STAGE = "Under this procedure you may start at stage {allowed}, not stage {asked}."
+AT_RISK_STARTS_AT = (
+    "Under this procedure a case at immediate risk starts at stage {start}, not stage {asked}."
+    " Do this now: {action}"
+)
 LATER_START_NEEDS_RISK = "Starting at a later stage is only for a child at immediate risk."
 PATHWAY_SIGNPOST = "This procedure is not the right route: {signpost}"
 PATHWAY_REQUIRED = "First say which route fits: {options}."
@@ -82,6 +86,20 @@ DUPLICATE_ACK = "You had already acknowledged case {reference}. Nothing was chan
 
 # headlines (cards and channel alerts); no child data in any headline
 RAISED_CONFIRM = "Case {reference} raised: {counterpart} has been told."
+# immediate risk: the raiser's card and reply, then the urgent message to whom the pack names
+RISK_DO_NOW = "Do this now: {action}"
+RISK_TOLD = "Told now, as urgent: {names}."
+RISK_NOBODY_TOLD = "Nobody could be found to tell now: the business team has been alerted."
+RISK_URGENT = (
+    "Urgent: {raiser} ({agency}) says a child in case {reference} may be at immediate risk"
+)
+RISK_URGENT_TEXT = (
+    "They have been told to do this now: {action} Please speak to them straight away."
+)
+CHANNEL_RISK_NOBODY = (
+    "Urgent: case {reference} is at immediate risk and nobody is known to tell at once"
+    " ({who}); please contact the raising agency now"
+)
 ALREADY_RAISED = (
     "This form was already sent: it is case {reference}, shown below. Nothing new was raised."
     " To raise another concern, type escalate for a new form."
@@ -243,7 +261,9 @@ CHANNEL_DELIVERY_FAILED = (
 # email: a subject is read where the message is not (lock screens, mail server logs), so it
 # carries the case reference, the stage and what happened, and never a child's details
 EMAIL_SUBJECT = "[{reference}] {what}"
+EMAIL_SUBJECT_URGENT = "Urgent: {what}"
 EMAIL_SUBJECT_WHAT = {
+    "immediate-risk": "Stage {stage}: a case at immediate risk needs you now",
     "stage-prompt": "Stage {stage} is yours",
     "moved-on": "Moved to stage {stage}",
     "raised-counterpart": "Stage {stage}: a professional difference has been raised with you",

@@ -97,9 +97,11 @@ class Turn:
         card: Card,
         urgent: bool,
         documents: list[FormDocument] | None = None,
+        flagged: bool = False,
     ) -> None:
-        # A child at immediate risk is not kept waiting for office hours.
-        urgent = urgent or self.case.immediate_risk
+        # A child at immediate risk is not kept waiting for office hours; what is ``flagged`` is
+        # also marked urgent to its reader, and is never held back.
+        urgent = urgent or flagged or self.case.immediate_risk
         deliver_at = self.now if urgent else self.calendar.next_working_time(self.now)
         key = self._key(kind, recipient)
         if any(n.key == key for n in self.notifications):
@@ -115,6 +117,7 @@ class Turn:
                 reference=self.case.reference,
                 stage=self.case.stage,
                 documents=documents or [],
+                urgent=flagged,
             )
         )
         # Machines are not kept waiting for office hours: webhook copies go at once, one outbox
@@ -131,6 +134,7 @@ class Turn:
                     reference=self.case.reference,
                     stage=self.case.stage,
                     copy_of=recipient,
+                    urgent=flagged,
                 )
             )
 
@@ -142,10 +146,13 @@ class Turn:
         *,
         urgent: bool = False,
         documents: list[FormDocument] | None = None,
+        flagged: bool = False,
     ) -> None:
-        """1:1 message; the actor's own confirmations go at once, others in working time."""
+        """1:1 message; the actor's own confirmations go at once, others in working time.
+        ``flagged``: marked urgent to the reader and sent at once, at any hour."""
         self._queue(
-            kind, Recipient.person(email), card, urgent or email == self.actor, documents
+            kind, Recipient.person(email), card, urgent or email == self.actor, documents,
+            flagged,
         )
 
     def party_card(self, headline: str, *, with_actions: bool = True, text: str = "") -> Card:
@@ -177,7 +184,9 @@ class Turn:
                     card = self.party_card(headline, with_actions=False)
                     self.tell_person(manager, kind, card)
 
-    def tell_channel(self, kind: str, destination: str, headline: str, text: str = "") -> None:
+    def tell_channel(
+        self, kind: str, destination: str, headline: str, text: str = "", *, flagged: bool = False
+    ) -> None:
         card = self._channel_card(self.case, headline, text)
         # The guard is exact rather than a text search: the card must come out identical when the
         # child's details are swapped for a sentinel, i.e. nothing in it depends on them. (A text
@@ -185,15 +194,19 @@ class Turn:
         stand_in = self.case.model_copy(update={"child": _SENTINEL_CHILD})
         if card != self._channel_card(stand_in, headline, text):
             raise ChildDataInChannel(f"channel card for {self.case.reference} holds child data")
-        self._queue(kind, Recipient.channel(destination), card, urgent=False)
+        self._queue(kind, Recipient.channel(destination), card, urgent=False, flagged=flagged)
 
     def _channel_card(self, case: Case, headline: str, text: str = "") -> Card:
         card = messages.channel_card(case, self.policy, self.calendar, headline, self.agency_names)
         return card.model_copy(update={"text": text}) if text else card
 
-    def tell_business_team(self, kind: str, headline: str, text: str = "") -> None:
+    def tell_business_team(
+        self, kind: str, headline: str, text: str = "", *, flagged: bool = False
+    ) -> None:
         """``text`` is pack text only (never a person's words): it goes to a shared channel."""
-        self.tell_channel(kind, self.partnership.alerts.business_team, headline, text)
+        self.tell_channel(
+            kind, self.partnership.alerts.business_team, headline, text, flagged=flagged
+        )
 
     def tell_stage_channel(self, kind: str, headline: str) -> None:
         destination = self.partnership.alerts.stages.get(self.case.stage)
@@ -376,6 +389,15 @@ class Turn:
         )
         for person in joined:
             self.tell_person(person.email, "stage-prompt", self.party_card(headline))
+        for step in stage.steps:
+            # A step's owner who holds no role at this stage joins when the step starts, prompted
+            # with the step: otherwise nobody would be chased when it lapses. Brought in one
+            # role at a time, since a stage's own holder roles are alternatives and this is not.
+            if step.starts is StepStart.WITH_STAGE and step.owner_role not in stage.holder_roles:
+                prompt = texts.STEP_YOURS.format(reference=self.case.reference, step=step.name)
+                for person in self.bring_in([step.owner_role]):
+                    self.tell_person(person.email, "step-prompt", self.party_card(prompt))
+                    joined.append(person)
         moved = texts.MOVED_ON.format(
             reference=self.case.reference, stage=number, stage_name=stage.name
         )

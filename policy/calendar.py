@@ -9,8 +9,9 @@ only place that turns an allowance into an instant. The definition (also in READ
 * Something that starts at local time S with an allowance of N >= 1 working days is due at end of
   business (default 17:00) on the Nth working day strictly after S's local date.
 * An allowance of 0 ("the same day") is due at end of business on S's date when that date is a
-  working day and S is no later than end of business; otherwise at end of business on the next
-  working day.
+  working day and S is before end of business; otherwise (S at or after end of business, or on a
+  non-working day) at end of business on the next working day. So nothing starts already due: a
+  stage entered by lapse at 17:00 gives its same-day step until 17:00 the next working day.
 * Notifications that fall outside working time wait for the next working time (default 09:00).
 
 All arithmetic happens on local dates and wall-clock times; results are aware datetimes, so a
@@ -224,8 +225,9 @@ class WorkingCalendar:
         local_start = self.local(start)
         start_day = local_start.date()
         if working_days == 0:
+            # strictly before: started at end of business, it would be due the moment it began
             same_day_ok = (
-                self.is_working_day(start_day) and local_start.time() <= self.end_of_business
+                self.is_working_day(start_day) and local_start.time() < self.end_of_business
             )
             day = start_day if same_day_ok else self.next_working_day(start_day)
         else:

@@ -101,7 +101,9 @@ class Step(Frozen):
     name: Text
     owner_role: Identifier
     allowance_working_days: int = Field(
-        ge=0, description="0 means by end of business on the same working day"
+        ge=0,
+        description="0 means by end of business on the same working day; started at or after"
+        " end of business, by end of business on the next working day",
     )
     starts: StepStart = StepStart.WITH_STAGE
     on_lapse: StepLapse = StepLapse.REMIND
@@ -298,6 +300,23 @@ class Form(Frozen):
     cite: Citation
 
 
+class RiskContact(Frozen):
+    """Someone the procedure says to tell at once when a child is at immediate risk (NSSCP: "raise
+    this with their line manager immediately"): a person tied to the raiser, or a role, found
+    on the raising side (the raiser's line-management chain, then their agency), or across the
+    partnership for partnership-level roles."""
+
+    relation: OutcomeRelation | None = None
+    role: Identifier | None = None
+    cite: Citation
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RiskContact:
+        if (self.relation is None) == (self.role is None):
+            raise ValueError("give exactly one of relation or role")
+        return self
+
+
 class ImmediateRisk(Frozen):
     """What the procedure says to do when a child is at risk of immediate harm."""
 
@@ -305,6 +324,18 @@ class ImmediateRisk(Frozen):
     action: Text = Field(description="What the practitioner must do now, in plain words")
     allows_later_start: bool = False
     allowed_start_stages: list[int] = Field(default_factory=list)
+    start_stage: int = Field(
+        default=1,
+        ge=1,
+        description="Where a case at immediate risk starts when the raiser chooses no other"
+        " allowed stage; the stages before it are skipped (NSSCP: 2, 'don't start with a peer"
+        " discussion')",
+    )
+    tell: list[RiskContact] = Field(
+        default_factory=list,
+        description="Who is told at once, at any hour, flagged urgent, when a case at immediate"
+        " risk is raised",
+    )
     outside_procedure: bool = Field(
         default=False, description="Urgent action is taken outside this procedure (e.g. police)"
     )
@@ -316,7 +347,20 @@ class ImmediateRisk(Frozen):
             raise ValueError("allows_later_start is true but allowed_start_stages is empty")
         if not self.allows_later_start and self.allowed_start_stages:
             raise ValueError("allowed_start_stages given but allows_later_start is false")
+        earlier = [n for n in self.allowed_start_stages if n <= self.start_stage]
+        if earlier:
+            raise ValueError(
+                f"allowed_start_stages {earlier} are not after start_stage {self.start_stage};"
+                " fix: list only later stages, since a case at risk never starts before"
+                " start_stage"
+            )
         return self
+
+    @property
+    def start_choices(self) -> list[int]:
+        """The stages a raiser at immediate risk may start at: the pack's, then any later ones
+        it allows them to choose."""
+        return [self.start_stage, *self.allowed_start_stages]
 
 
 class SpecialRoute(Frozen):

@@ -189,6 +189,11 @@ def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
     immediate_risk = _mapping(data.get("immediate_risk"))
     for j, number in enumerate(_items(immediate_risk.get("allowed_start_stages"))):
         need_stage(f"immediate_risk.allowed_start_stages[{j}]", number, 2)
+    if "start_stage" in immediate_risk:
+        need_stage("immediate_risk.start_stage", immediate_risk.get("start_stage"), 1)
+    for j, contact in enumerate(_items(immediate_risk.get("tell"))):
+        need_role(f"immediate_risk.tell[{j}].role", _mapping(contact).get("role"))
+        cited(f"immediate_risk.tell[{j}]", contact)
     return problems
 
 

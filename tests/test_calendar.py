@@ -281,9 +281,11 @@ def test_due_across_holidays(
         # Before opening: Wed 11 07:00 + 1 -> Thu 12; N = 0 -> that same Wed 11.
         ((2025, 6, 11, 7, 0, 0), 1, 12),
         ((2025, 6, 11, 7, 0, 0), 0, 11),
-        # N = 0 during hours -> same day; exactly 17:00 is "no later than" -> same day.
+        # N = 0 during hours -> same day; exactly 17:00 is not before end of business -> the
+        # next working day, or it would be due the moment it started (issue 9).
         ((2025, 6, 11, 14, 0, 0), 0, 11),
-        ((2025, 6, 11, 17, 0, 0), 0, 11),
+        ((2025, 6, 11, 16, 59, 59), 0, 11),
+        ((2025, 6, 11, 17, 0, 0), 0, 12),
         # One second after end of business -> next working day.
         ((2025, 6, 11, 17, 0, 1), 0, 12),
         # Fri 13 June 18:00, N = 0 -> Mon 16; N = 1 -> Mon 16 too (first working day after Fri).
@@ -612,7 +614,7 @@ def test_prop_due_is_a_working_day_at_end_of_business(case: tuple[str, datetime]
         assert due.date() > start_day
     else:
         assert due.date() >= start_day
-    assert due > start or (n == 0 and due == start)
+    assert due > start  # never due the moment it starts, not even the same day (issue 9)
 
 
 @PROPS
@@ -631,7 +633,7 @@ def test_prop_counts_exactly_n_working_days(case: tuple[str, datetime], n: int) 
         # Working days in (start date, due date] is exactly N; the due date is the Nth.
         assert count == n
     else:
-        same_day = oracle_working(region, start_day) and local_start.time() <= time(17, 0)
+        same_day = oracle_working(region, start_day) and local_start.time() < time(17, 0)
         assert count == (0 if same_day else 1)
         assert (due.date() == start_day) is same_day
 

@@ -140,7 +140,9 @@ def test_timeline_json_across_christmas(capsys: pytest.CaptureFixture[str]) -> N
     ]
     assert [s["starts"] for s in timeline["stages"]][1:] == dues[:3]
     referral, response = timeline["stages"][3]["steps"]
-    assert referral["due"] == "2026-12-30T17:00:00+00:00"  # "on Day 5"
+    # "on Day 5": stage 3 runs out at 17:00 on Day 5, so the referral it starts has until the
+    # end of the next working day (Thu 31 Dec), never due the moment it begins (issue 9)
+    assert referral["due"] == "2026-12-31T17:00:00+00:00"
     assert response["due"] == "2027-01-05T17:00:00+00:00"  # "within 3 working days, by Day 8"
 
 

@@ -2,7 +2,7 @@
 
 Every due time below is worked out by hand from the calendar rule (README / policy.calendar): an
 allowance of N >= 1 working days is due at 17:00 local on the Nth working day strictly after the
-start date; 0 means 17:00 the same day if that is a working day and it is not yet past 17:00.
+start date; 0 means 17:00 the same day if that is a working day and it is not yet 17:00.
 Everything starts on Monday 1 February 2027 (GMT in London and Jersey; no holidays nearby):
 
     February 2027   Mo Tu We Th Fr Sa Su
@@ -217,7 +217,8 @@ def test_nsscp_case_from_raise_to_the_partnerships_decision(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     ("arrive", "refer_due"),
-    [(local(4, 11), local(4, 17)), (local(4, 17), local(4, 17)), (local(4, 18), local(5, 17))],
+    # at close, the same day would be due at once: the next working day instead (issue 9)
+    [(local(4, 11), local(4, 17)), (local(4, 17), local(5, 17)), (local(4, 18), local(5, 17))],
     ids=["in-the-day", "at-close", "after-hours"],
 )
 def test_nsscp_stage_4_refer_is_due_the_same_day_and_the_dsps_have_3_days(
@@ -279,27 +280,33 @@ def test_the_final_stage_lapsing_realerts_the_business_team_each_working_day(
     assert (stored.stage, stored.status) == (4, CaseStatus.OPEN)
     assert stored.overdue_since == local(4, 17, 1)
     assert overdue not in titles(deliveries(app))  # after hours: held for the morning
+    # the next alert is counted from when this one reaches the team (Fri 09:00), not from when
+    # it was queued, or both would go out together on Friday morning (issue 9)
     assert [d.due_at for d in app.store.deadlines_for_case(case.id) if d.kind == "overdue"] == [
-        local(5, 9)
+        local(8, 9)
     ]
 
-    clock.set(local(5, 9))  # Fri 09:00: yesterday's alert goes out, and today's
-    fire(app)
-    assert len(alerts()) == 2
-    assert titles(to_channel(deliveries(app), NB_TEAM)).count(overdue) == 2
+    clock.set(local(5, 9))  # Fri 09:00: yesterday's alert goes out, once
+    assert fire(app).fired == 0
+    assert len(alerts()) == 1
+    assert titles(to_channel(deliveries(app), NB_TEAM)).count(overdue) == 1
     clock.set(local(5, 16))
     assert fire(app).fired == 0  # not twice in a day
     clock.set(local(6, 9))  # Saturday: not a working day
     assert fire(app).fired == 0
     clock.set(local(8, 9))  # Mon 8 Feb 09:00
     fire(app)
+    assert len(alerts()) == 2
+    assert titles(to_channel(deliveries(app), NB_TEAM)) == [overdue]
+    clock.set(local(9, 9))  # Tue 9 Feb 09:00
+    fire(app)
     assert len(alerts()) == 3
     assert titles(to_channel(deliveries(app), NB_TEAM)) == [overdue]
 
-    clock.set(local(8, 10))
+    clock.set(local(9, 10))
     decide(app, case, KIT)
     assert app.store.deadlines_for_case(case.id) == []
-    clock.set(local(9, 9))
+    clock.set(local(10, 9))
     assert fire(app).fired == 0
     assert len(alerts()) == 3
 
@@ -472,8 +479,8 @@ def test_st_helens_may_start_later_when_the_child_is_at_immediate_risk(
         (HP, "no", 2, "only for a child at immediate risk"),
         (HP, "yes", 5, "not stage 5"),
         (HP, "yes", 0, "not stage 0"),
-        (NB, "yes", 2, "always starts at stage 1"),
-        (NB, "yes", 4, "always starts at stage 1"),
+        (NB, "no", 2, "only for a child at immediate risk"),
+        (NB, "yes", 4, "a case at immediate risk starts at stage 2, not stage 4"),
         (IC, "yes", 2, "always starts at stage 1"),
         (CB, "yes", 3, "always starts at stage 1"),
     ],

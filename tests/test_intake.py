@@ -211,9 +211,10 @@ def test_every_signposting_pathway_ends_the_conversation_with_its_signpost(
 
 
 @pytest.mark.parametrize("partnership", ["northbay", "carrow", "carrow-board"])
-def test_immediate_risk_shows_the_guidance_and_carries_on_at_stage_1(
+def test_immediate_risk_shows_the_guidance_and_carries_on_where_the_pack_starts(
     app: App, partnership: str
 ) -> None:
+    """Stage 1 for the Jersey packs; NSSCP's case at risk skips the peer discussion (stage 2)."""
     chat = Chat(app, partnership)
     risk = chat.policy.immediate_risk
     if chat.policy.pathway is not None:
@@ -223,7 +224,7 @@ def test_immediate_risk_shows_the_guidance_and_carries_on_at_stage_1(
     assert f"Do this now: {risk.action}" in reply.guidance
     assert chat.state is IntakeState.QUESTIONS  # no start-stage question here
     assert chat.session.answers["immediate_risk"] == "yes"
-    assert chat.session.start_stage == 1
+    assert chat.session.start_stage == risk.start_stage == (2 if partnership == "northbay" else 1)
 
 
 def test_st_helens_offers_a_later_start_when_the_child_is_at_risk(app: App) -> None:

@@ -148,11 +148,10 @@ def test_core_intake_has_the_kinds_the_engine_needs(registry: PolicyRegistry, pa
 @pytest.mark.parametrize("pack_id", PACK_IDS)
 def test_roles_and_version(registry: PolicyRegistry, pack_id: str) -> None:
     policy = registry.get(pack_id)
-    # every pack is "2" since issue 8 (sp-jersey gained its stage resolution record; NSSCP's
-    # "Date Stage 2 started" names its stage; St Helens splits the ICS and NHS numbers; Jersey
-    # 2014's Chair recommends): a pack that changes must change its version, or stores holding
-    # the old snapshot would keep using it.
-    assert policy.version == "2"
+    # every pack is "3" since issue 9 (immediate risk's start stage and whom to tell; Jersey
+    # 2014's factors at intake; NSSCP's debrief after resolution): a pack that changes must
+    # change its version, or stores holding the old snapshot would keep using it.
+    assert policy.version == "3"
     assert policy.role(policy.raiser_role).tier == 1
     assert policy.role(policy.business_team_role).tier == 0
 

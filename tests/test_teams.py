@@ -864,3 +864,22 @@ async def test_an_agreed_action_is_followed_up_in_the_owners_chat(harness: Harne
     card = await h.click(HANA, "action_done", data)
     assert "already marked done" in card_text(card) and "Nothing was changed" in card_text(card)
     assert h.app.store.deadlines_for_case(case.id) == []
+# ---- immediate risk: the line manager's message raises a Teams alert, at any hour (issue 9) ----
+
+
+async def test_an_urgent_message_raises_a_teams_alert_out_of_hours(harness: Harness) -> None:
+    h = harness
+    h.clock.set(datetime(2027, 2, 1, 20, 0, tzinfo=UTC))  # Monday evening
+    await h.say(DANA, "escalate")
+    await h.click(DANA, "intake", {**intake_values(h.app), "immediate_risk": "yes"})
+    assert h.case().stage == 2  # NSSCP: no peer discussion when the child is at risk
+
+    def to(who: tuple[str, str]) -> list[dict[str, Any]]:
+        return [a for a in h.connector.sent if a["_conversation"] == f"a:chat-with-{who[1]}"]
+
+    alerted = [a for a in to(CAL) if (a.get("channelData") or {}).get("notification")]
+    assert [a["channelData"]["notification"] for a in alerted] == [{"alert": True}]
+    title = alerted[0]["attachments"][0]["content"]["body"][0]["text"]
+    assert title.startswith("Urgent: Dana Marsh")
+    # the case's other messages go at once too, but only the urgent one alerts
+    assert to(HANA) and not any((a.get("channelData") or {}).get("notification") for a in to(HANA))

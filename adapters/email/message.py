@@ -43,7 +43,10 @@ def reference_of(note: Notification) -> str:
 
 
 def subject(note: Notification) -> str:
-    return texts.EMAIL_SUBJECT.format(reference=reference_of(note), what=_what(note))
+    what = _what(note)
+    if note.urgent:  # still only the reference and the kind: no case detail on a lock screen
+        what = texts.EMAIL_SUBJECT_URGENT.format(what=what)
+    return texts.EMAIL_SUBJECT.format(reference=reference_of(note), what=what)
 
 
 def card_text(card: Card) -> str:
@@ -94,6 +97,9 @@ def build_message(
     # Exchange's own header)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
+    if note.urgent:  # a child at immediate risk: mail clients show it as high importance
+        message["Importance"] = "High"
+        message["X-Priority"] = "1"
     message.set_content("\n\n".join(body) + "\n")
     for document, fmt, name in files:
         maintype, subtype = MIME_TYPES[fmt]

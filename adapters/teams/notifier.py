@@ -55,17 +55,25 @@ def activity_id(notification_key: str) -> str:
 
 
 async def post_with_id(
-    turn_context: TurnContext, card: dict[str, Any] | Attachment, notification_key: str
+    turn_context: TurnContext,
+    card: dict[str, Any] | Attachment,
+    notification_key: str,
+    *,
+    alert: bool = False,
 ) -> None:
     """Send ``card`` (an Adaptive Card, or any other attachment) into the turn's conversation
     under our own activity id, as ``TurnContext.send_activity`` would, except that it (and
-    CloudAdapter.send_activities) sets every outgoing ``id`` to None."""
+    CloudAdapter.send_activities) sets every outgoing ``id`` to None. ``alert``: an urgent
+    message (immediate risk) also raises a Teams notification in the person's activity feed
+    (``channelData.notification.alert``), not only a new message in the chat."""
     attachment = card if isinstance(card, Attachment) else CardFactory.adaptive_card(card)
     message: Activity = MessageFactory.attachment(attachment)
     reference = TurnContext.get_conversation_reference(turn_context.activity)
     message = TurnContext.apply_conversation_reference(message, reference)
     message.input_hint = message.input_hint or "acceptingInput"
     message.id = activity_id(notification_key)
+    if alert:
+        message.channel_data = {**(message.channel_data or {}), "notification": {"alert": True}}
     client = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
     conversation_id = message.conversation.id
     if message.reply_to_id:
@@ -152,7 +160,7 @@ class TeamsNotifier:
             # apologises into the chat and swallows it, and the message would count as sent
             try:
                 for card, key in messages:
-                    await post_with_id(turn_context, card, key)
+                    await post_with_id(turn_context, card, key, alert=notification.urgent)
             except Exception as exc:
                 errors.append(exc)
 
@@ -193,7 +201,7 @@ class TeamsNotifier:
         async def send(turn_context: TurnContext) -> None:
             try:
                 for card, key in messages:
-                    await post_with_id(turn_context, card, key)
+                    await post_with_id(turn_context, card, key, alert=notification.urgent)
             except Exception as exc:
                 errors.append(exc)
                 return

@@ -57,7 +57,7 @@ def test_policy_show_unknown_id(capsys: pytest.CaptureFixture[str]) -> None:
 def test_policy_check_accepts_a_bundled_pack(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "policy", "check", str(ROOT / "policy/packs/st-helens.yaml"))
     assert code == 0
-    assert "OK - st-helens v2, 4 stages" in out
+    assert "OK - st-helens v3, 4 stages" in out
 
 
 def test_policy_check_names_file_field_and_fix(

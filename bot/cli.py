@@ -17,7 +17,7 @@ from policy.calendar import CalendarError, WorkingCalendar
 from policy.config import load_config
 from policy.errors import IDENTIFIER_PATTERN, FileProblems
 from policy.loader import PolicyRegistry, load_policy_file, starter_pack
-from policy.model import Policy
+from policy.model import Allowance, AllowanceUnit, Policy, Prompt
 from policy.timeline import timeline_as_json, what_if_timeline
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -145,6 +145,28 @@ def _policy_list(as_json: bool) -> int:
     return listed
 
 
+_SHORT_UNITS = {AllowanceUnit.WORKING_HOURS: "wh", AllowanceUnit.ELAPSED_HOURS: "h"}
+
+
+def _allowance_short(allowance: Allowance) -> str:
+    """An allowance in the list's column: 5 (working days), 48wh (working hours), 1h (elapsed)."""
+    return f"{allowance.amount}{_SHORT_UNITS.get(allowance.unit, '')}"
+
+
+def _allowance_json(allowance: Allowance) -> int | dict[str, object]:
+    """Working days as the number they always were; hours with their unit."""
+    if not allowance.in_hours:
+        return allowance.amount
+    return {"amount": allowance.amount, "unit": allowance.unit.value}
+
+
+def _allowance_long(allowance: Allowance) -> str:
+    """An allowance as `policy show` says it: "2 working day(s)", "within 48 working hours"."""
+    if not allowance.in_hours:
+        return f"{allowance.amount} working day(s)"
+    return texts.allowance_words(allowance.amount, allowance.unit.value)
+
+
 def _policy_rows(registry: PolicyRegistry, as_json: bool) -> int:
     if as_json:
         rows = [
@@ -153,7 +175,7 @@ def _policy_rows(registry: PolicyRegistry, as_json: bool) -> int:
                 "version": p.version,
                 "name": p.name,
                 "partnership": p.partnership,
-                "stages": [s.allowance_working_days for s in p.stages],
+                "stages": [_allowance_json(s.time_allowed) for s in p.stages],
                 "region": _region(p),
                 "sources": p.sources,
             }
@@ -162,7 +184,7 @@ def _policy_rows(registry: PolicyRegistry, as_json: bool) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     for p in registry.all():
-        allowances = "/".join(str(s.allowance_working_days) for s in p.stages)
+        allowances = "/".join(_allowance_short(s.time_allowed) for s in p.stages)
         print(f"{p.id:<18} v{p.version:<4} {_region(p):<7} {allowances:<12} {p.name}")
     return EXIT_OK
 
@@ -186,14 +208,14 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
         holders = ", ".join(policy.role(r).name for r in stage.holder_roles)
         final = "; final and binding" if stage.final_and_binding else ""
         print(
-            f"Stage {stage.number}: {stage.name} - {stage.allowance_working_days} working day(s);"
-            f" held by {holders}{final}"
+            f"Stage {stage.number}: {stage.name} - {_allowance_long(stage.time_allowed)};"
+            f" held by {holders}{final}{_prompt_note(stage.prompt)}"
         )
         for step in stage.steps:
             print(
-                f"    step {step.id}: {step.name} - {step.allowance_working_days} working day(s),"
+                f"    step {step.id}: {step.name} - {_allowance_long(step.time_allowed)},"
                 f" {policy.role(step.owner_role).name}, starts {step.starts.value},"
-                f" on lapse {step.on_lapse.value}"
+                f" on lapse {step.on_lapse.value}{_prompt_note(step.prompt)}"
             )
         form = f" on {policy.form(stage.recording.form).name}" if stage.recording.form else ""
         print(f"    recorded by {stage.recording.recorded_by}{form}")
@@ -201,6 +223,10 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
             print(f"    copy to {copy.description}")
         print(f"    source: {stage.cite.seed}, {stage.cite.section}")
     return EXIT_OK
+
+
+def _prompt_note(prompt: Prompt) -> str:
+    return "; prompted immediately, at any hour" if prompt is Prompt.IMMEDIATELY else ""
 
 
 def _pack_or_exit(file: str) -> tuple[Policy | None, int]:
@@ -265,10 +291,20 @@ def _timeline(policy_id: str | None, pack_file: str | None, start: str, as_json:
     fmt = "%a %d %b %Y %H:%M"
     print(f"{policy.name}: if nothing is resolved ({calendar.time_zone})")
     for w in windows:
-        print(f"Stage {w.number} {w.name}: {w.starts.strftime(fmt)} -> due {w.due.strftime(fmt)}")
+        stage = policy.stage(w.number)
+        print(
+            f"Stage {w.number} {w.name}: {w.starts.strftime(fmt)} -> due {w.due.strftime(fmt)}"
+            + _hours_note(stage.time_allowed)
+        )
         for s in w.steps:
-            print(f"    {s.name}: due {s.due.strftime(fmt)}")
+            step = next(st for st in stage.steps if st.id == s.id)
+            print(f"    {s.name}: due {s.due.strftime(fmt)}{_hours_note(step.time_allowed)}")
     return EXIT_OK
+
+
+def _hours_note(allowance: Allowance) -> str:
+    """What follows an hour deadline, " (within 2 working hours)"; nothing for working days."""
+    return f" ({_allowance_long(allowance)})" if allowance.in_hours else ""
 
 
 def _config_check(file: str) -> int:

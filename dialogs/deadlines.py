@@ -13,7 +13,7 @@ from dialogs.actions import action_deadlines
 from dialogs.case import Case
 from dialogs.ports import Deadline
 from policy.calendar import WorkingCalendar
-from policy.model import Policy
+from policy.model import Allowance, AllowanceUnit, Policy
 
 
 def reminder_key(stage: int, at: datetime) -> str:
@@ -25,6 +25,19 @@ def _deadline(case: Case, kind: str, due: datetime, step_id: str | None = None) 
     return Deadline(
         key=key, case_id=case.id, kind=kind, stage=case.stage, step_id=step_id, due_at=due
     )
+
+
+def wants_due_today_reminder(allowance: Allowance, calendar: WorkingCalendar) -> bool:
+    """The "due today" reminder at start of business on the due day is for allowances of at
+    least a working day: for "within 2 working hours" it would come minutes before the deadline,
+    or before the stage even began its count, and only add noise to the prompt that already
+    named the due time. Hour allowances shorter than one business day (working hours) or one day
+    (elapsed hours) therefore get none; their lapse is still alerted."""
+    if allowance.unit is AllowanceUnit.WORKING_HOURS:
+        return allowance.amount >= calendar.business_day_hours()
+    if allowance.unit is AllowanceUnit.ELAPSED_HOURS:
+        return allowance.amount >= 24
+    return True
 
 
 def deadlines_for(case: Case, policy: Policy, calendar: WorkingCalendar) -> list[Deadline]:
@@ -39,7 +52,11 @@ def deadlines_for(case: Case, policy: Policy, calendar: WorkingCalendar) -> list
         found.append(_deadline(case, "stage", case.stage_due_at))
         reminder_at = calendar.start_of_due_day(case.stage_due_at)
         key = reminder_key(case.stage, reminder_at)
-        if case.stage_started_at < reminder_at < case.stage_due_at and key not in case.reminded:
+        if (
+            case.stage_started_at < reminder_at < case.stage_due_at
+            and key not in case.reminded
+            and wants_due_today_reminder(policy.stage(case.stage).time_allowed, calendar)
+        ):
             found.append(_deadline(case, "reminder", reminder_at))
     elif final and case.last_overdue_alert is not None:
         # the partnership's decision is overdue: tell the business team again each working day

@@ -30,7 +30,7 @@ from dialogs.validation import check_fields, parse_boolean
 from policy.calendar import WorkingCalendar
 from policy.config import Config, Partnership
 from policy.loader import PolicyRegistry
-from policy.model import OutcomeRelation, Policy
+from policy.model import OutcomeRelation, Policy, due_after
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ class Engine:
             answers={k: v for k, v in clean.items() if k not in _CORE_CASE_FIELDS},
             stage=1,
             stage_started_at=now,
-            stage_due_at=calendar.due(now, stage_one.allowance_working_days),
+            stage_due_at=due_after(now, stage_one.time_allowed, calendar),
         )
         turn = Turn(
             case,

@@ -38,7 +38,7 @@ from dialogs.events import EventType
 from dialogs.messages import record_fields, resolution_fields
 from dialogs.turn import Turn
 from dialogs.validation import check_fields, check_record, parse_date
-from policy.model import FilingMoment, Step, StepLapse, StepStart
+from policy.model import FilingMoment, Prompt, Step, StepLapse, StepStart
 
 # ---- permissions -------------------------------------------------------------------------
 
@@ -315,9 +315,7 @@ def _start_following_step(turn: Turn, following: Step, starts: datetime) -> list
     """Start the next step of the stage and prompt its owners, who join the case now."""
     turn.start_step(following, starts)
     joined = turn.bring_in([following.owner_role])
-    headline = texts.STEP_YOURS.format(reference=turn.case.reference, step=following.name)
-    for person in joined:
-        turn.tell_person(person.email, "step-prompt", turn.party_card(headline))
+    turn.prompt_step(following, joined)
     return joined
 
 
@@ -518,15 +516,21 @@ def _step_lapsed(turn: Turn, step_id: str, due_at: datetime) -> None:
     _chain_from(turn, step, state.due_at)  # from its due time, as the timeline counts it
     due = turn.calendar.local(state.due_at).strftime("%a %d %b, %H:%M")
     headline = texts.STEP_REMINDER.format(step=step.name, reference=turn.case.reference, due=due)
+    # an "immediately" step's lapse cannot wait for office hours either
+    at_once = step.prompt is Prompt.IMMEDIATELY
     for person in turn.case.active_participants():
         if person.role == step.owner_role:
-            turn.tell_person(person.email, f"step-lapsed-{step_id}", turn.party_card(headline))
+            turn.tell_person(
+                person.email, f"step-lapsed-{step_id}", turn.party_card(headline),
+                flagged=at_once,
+            )
     final = turn.policy.final_stage.number
     if turn.case.stage == final and state.due_at == turn.case.stage_due_at:
         return  # the same lapse as the final stage's own: its overdue alert tells the team
     turn.tell_business_team(
         f"step-lapsed-{step_id}",
         texts.CHANNEL_STEP_LAPSED.format(reference=turn.case.reference, step=step.name),
+        flagged=at_once,
     )
 
 

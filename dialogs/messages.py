@@ -15,12 +15,21 @@ from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, RecordBl
 from dialogs.case import Case
 from dialogs.record_view import left_unresolved, outcome_lines, record_blocks
 from policy.calendar import WorkingCalendar
-from policy.model import FieldKind, Form, FormField, Policy, Stage
+from policy.model import Allowance, FieldKind, Form, FormField, Policy, Stage
 
 
 def when(moment: datetime, calendar: WorkingCalendar) -> str:
     """A due time as people say it, in the partnership's own zone: 'Thu 26 Nov 2026, 17:00'."""
     return calendar.local(moment).strftime("%a %d %b %Y, %H:%M")
+
+
+def due_words(moment: datetime, allowance: Allowance, calendar: WorkingCalendar) -> str:
+    """A due time, and for an allowance in hours what it is ("within 2 working hours"), so an
+    hour deadline reads as one; a working-day deadline reads as it always has."""
+    if not allowance.in_hours:
+        return when(moment, calendar)
+    within = texts.allowance_words(allowance.amount, allowance.unit.value)
+    return texts.DUE_WITHIN.format(due=when(moment, calendar), within=within)
 
 
 def agencies(case: Case, names: dict[str, str]) -> str:
@@ -76,13 +85,13 @@ def case_facts(
         Fact(label="Stage", value=f"{stage.number} of {len(policy.stages)}: {stage.name}"),
     ]
     if case.is_open:
-        facts.append(Fact(label="Due", value=when(case.stage_due_at, calendar)))
+        due = due_words(case.stage_due_at, stage.time_allowed, calendar)
+        facts.append(Fact(label="Due", value=due))
     for step in case.open_steps():
         step_def = next((s for s in stage.steps if s.id == step.id), None)
         if step_def is not None:
-            facts.append(
-                Fact(label="Step", value=f"{step_def.name}, by {when(step.due_at, calendar)}")
-            )
+            by = due_words(step.due_at, step_def.time_allowed, calendar)
+            facts.append(Fact(label="Step", value=f"{step_def.name}, by {by}"))
     return facts
 
 

@@ -125,6 +125,18 @@ ASK_FOR_NAME = (
 REMINDER = "Reminder: case {reference}, stage {stage}, is due today at {due}"
 STEP_REMINDER = "Overdue: '{step}' on case {reference} was due {due}"
 STEP_YOURS = "Case {reference}: '{step}' is now yours"
+# a stage or step the pack says to prompt "immediately": sent at once, at any hour, flagged urgent
+STEP_NOW = "Now: case {reference}: '{step}' is yours, due {due} ({within})"
+STAGE_NOW = "Now: case {reference}: stage {stage}, {stage_name}, is yours, due {due} ({within})"
+# an allowance as the pack gives it: "within 2 working days", "within 48 working hours"
+ALLOWANCE_WITHIN = "within {amount} {unit}"
+ALLOWANCE_SAME_DAY = "the same working day"
+ALLOWANCE_UNITS = {
+    "working_days": ("working day", "working days"),
+    "working_hours": ("working hour", "working hours"),
+    "elapsed_hours": ("hour, day or night", "hours, day or night"),
+}
+DUE_WITHIN = "{due} ({within})"
 RESOLVED_FOR_PARTY = "Case {reference} resolved at stage {stage}"
 DECIDED_FOR_PARTY = "Case {reference}: the partnership's {word}"
 WITHDRAWN_FOR_PARTY = "Case {reference} has been withdrawn"
@@ -444,3 +456,12 @@ POLICY_NEW_BAD_ID = (
     "'{id}' cannot be a pack id: use lower-case letters, digits, '-' or '_' (at most 64),"
     " starting with a letter or digit, e.g. coastal-scp"
 )
+
+
+def allowance_words(amount: int, unit: str) -> str:
+    """An allowance in the words a person reads: "within 1 working hour", "within 24 hours, day
+    or night", "the same working day". A function only because of the plural."""
+    if amount == 0 and unit == "working_days":
+        return ALLOWANCE_SAME_DAY
+    one, many = ALLOWANCE_UNITS[unit]
+    return ALLOWANCE_WITHIN.format(amount=amount, unit=one if amount == 1 else many)

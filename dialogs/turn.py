@@ -27,9 +27,11 @@ from policy.model import (
     FilingMoment,
     OutcomeRelation,
     Policy,
+    Prompt,
     Stage,
     Step,
     StepStart,
+    due_after,
 )
 
 _SENTINEL_CHILD = ChildDetails(name="\u2063child\u2063", identifiers="\u2063id\u2063")
@@ -338,8 +340,38 @@ class Turn:
             ),
         )
 
+    def step_headline(self, step: Step) -> str:
+        """What a step's owner is told when it starts: for an ``immediately`` step, the due time
+        and the allowance too, since it may be minutes away."""
+        state = self.case.step(step.id)
+        if step.prompt is not Prompt.IMMEDIATELY or state is None:
+            return texts.STEP_YOURS.format(reference=self.case.reference, step=step.name)
+        allowed = step.time_allowed
+        return texts.STEP_NOW.format(
+            reference=self.case.reference,
+            step=step.name,
+            due=messages.when(state.due_at, self.calendar),
+            within=texts.allowance_words(allowed.amount, allowed.unit.value),
+        )
+
+    def prompt_step(self, step: Step, joined: list[Person]) -> None:
+        """Prompt the owners a step brought in. An ``immediately`` step prompts every owner on
+        the case, flagged urgent and at once, at any hour (the pack's "acknowledge
+        immediately"), under its own kind so no other prompt of the turn can displace it."""
+        if step.prompt is not Prompt.IMMEDIATELY:
+            for person in joined:
+                card = self.party_card(self.step_headline(step))
+                self.tell_person(person.email, "step-prompt", card)
+            return
+        owners = [p.email for p in joined] + [
+            p.email for p in self.case.active_participants() if p.role == step.owner_role
+        ]
+        card = self.party_card(self.step_headline(step))
+        for email in dict.fromkeys(owners):
+            self.tell_person(email, f"step-now-{step.id}", card, flagged=True)
+
     def start_step(self, step: Step, at: datetime) -> None:
-        due = self.calendar.due(at, step.allowance_working_days)
+        due = due_after(at, step.time_allowed, self.calendar)
         others = [s for s in self.case.steps if s.id != step.id]
         self.case.steps = [*others, StepState(id=step.id, started_at=at, due_at=due)]
         self.emit(EventType.STEP_STARTED, f"step '{step.name}' started", step=step.id)
@@ -370,7 +402,7 @@ class Turn:
         self.end_stage(reason, at=start)
         self.case.stage = number
         self.case.stage_started_at = start
-        self.case.stage_due_at = self.calendar.due(start, stage.allowance_working_days)
+        self.case.stage_due_at = due_after(start, stage.time_allowed, self.calendar)
         self.case.stages_run = [
             *self.case.stages_run,
             StageSpan(number=number, started_at=start, due_at=self.case.stage_due_at),
@@ -387,17 +419,37 @@ class Turn:
         headline = texts.STAGE_PROMPT.format(
             reference=self.case.reference, stage=number, stage_name=stage.name
         )
+        at_once = stage.prompt is Prompt.IMMEDIATELY
+        if at_once:
+            # holders already on the case are prompted too, not only told it moved on
+            headline = texts.STAGE_NOW.format(
+                reference=self.case.reference, stage=number, stage_name=stage.name,
+                due=messages.when(self.case.stage_due_at, self.calendar),
+                within=texts.allowance_words(
+                    stage.time_allowed.amount, stage.time_allowed.unit.value
+                ),
+            )
+            holders = [p for p in self.case.active_participants() if p.role in stage.holder_roles]
+            for holder in holders:
+                self.tell_person(
+                    holder.email, "stage-prompt", self.party_card(headline), flagged=True
+                )
         for person in joined:
-            self.tell_person(person.email, "stage-prompt", self.party_card(headline))
+            self.tell_person(
+                person.email, "stage-prompt", self.party_card(headline), flagged=at_once
+            )
         for step in stage.steps:
             # A step's owner who holds no role at this stage joins when the step starts, prompted
             # with the step: otherwise nobody would be chased when it lapses. Brought in one
             # role at a time, since a stage's own holder roles are alternatives and this is not.
-            if step.starts is StepStart.WITH_STAGE and step.owner_role not in stage.holder_roles:
-                prompt = texts.STEP_YOURS.format(reference=self.case.reference, step=step.name)
-                for person in self.bring_in([step.owner_role]):
-                    self.tell_person(person.email, "step-prompt", self.party_card(prompt))
-                    joined.append(person)
+            if step.starts is not StepStart.WITH_STAGE:
+                continue
+            if step.owner_role not in stage.holder_roles:
+                owners = self.bring_in([step.owner_role])
+                self.prompt_step(step, owners)
+                joined.extend(owners)
+            elif step.prompt is Prompt.IMMEDIATELY:
+                self.prompt_step(step, [])
         moved = texts.MOVED_ON.format(
             reference=self.case.reference, stage=number, stage_name=stage.name
         )

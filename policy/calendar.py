@@ -13,6 +13,12 @@ only place that turns an allowance into an instant. The definition (also in READ
   non-working day) at end of business on the next working day. So nothing starts already due: a
   stage entered by lapse at 17:00 gives its same-day step until 17:00 the next working day.
 * Notifications that fall outside working time wait for the next working time (default 09:00).
+* An allowance of N >= 1 working hours counts only time inside business hours on working days:
+  a start outside them counts from the next opening, and the hours carry over from one working
+  day's close to the next one's opening (16:00 Friday + 2 working hours = 10:00 Monday). A
+  deadline that lands exactly on the close is due at the close, not at the next opening.
+* An allowance of N >= 1 elapsed hours is N hours of real time, nights, weekends and holidays
+  included, counted in UTC so that a clock change does not add or take away an hour.
 
 All arithmetic happens on local dates and wall-clock times; results are aware datetimes, so a
 deadline across a daylight-saving change is still 17:00 local.
@@ -23,7 +29,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -253,3 +259,35 @@ class WorkingCalendar:
     def start_of_due_day(self, due: datetime) -> datetime:
         """Start of business on a deadline's day: when the 'due today' reminder goes out."""
         return self.at(self.local(due).date(), self.start_of_business)
+
+    def add_working_hours(self, start: datetime, hours: int) -> datetime:
+        """``hours`` (>= 1) of business time after ``start``: only working days' business hours
+        count, so a procedure's "within 48 working hours" raised late on a Friday runs into the
+        following weeks. Zero is refused: it would be due the moment it started."""
+        if hours < 1:
+            raise ValueError("an allowance in hours must be at least 1 hour")
+        moment = self.next_working_time(start)
+        remaining = timedelta(hours=hours)
+        for _ in range(_MAX_SEARCH_DAYS):
+            wall = moment.replace(tzinfo=None)  # business hours are wall-clock times
+            left = datetime.combine(wall.date(), self.end_of_business) - wall
+            if remaining <= left:
+                return (wall + remaining).replace(tzinfo=self.zone)
+            remaining -= left
+            moment = self.at(self.next_working_day(wall.date()), self.start_of_business)
+        raise CalendarError(f"no end to {hours} working hours within ten years")
+
+    def add_elapsed_hours(self, start: datetime, hours: int) -> datetime:
+        """``hours`` (>= 1) of real time after ``start``, in the partnership's zone. Counted in
+        UTC: across the clock change in March 24 hours from 10:00 is 11:00 the next day."""
+        if hours < 1:
+            raise ValueError("an allowance in hours must be at least 1 hour")
+        return self.local(self.local(start).astimezone(UTC) + timedelta(hours=hours))
+
+    def business_day_hours(self) -> float:
+        """How long a working day's business hours are, in hours (8 by default)."""
+        day = date(2000, 1, 3)
+        length = datetime.combine(day, self.end_of_business) - datetime.combine(
+            day, self.start_of_business
+        )
+        return length.total_seconds() / 3600

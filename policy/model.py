@@ -7,12 +7,13 @@ Partnerships differ in stages, tiers and allowances, so nothing about a procedur
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from policy.calendar import region_problem, time_zone_problem
+from policy.calendar import WorkingCalendar, region_problem, time_zone_problem
 from policy.errors import IDENTIFIER_PATTERN
 from policy.pack_checks import CORE_INTAKE_KINDS, cross_reference_problems
 
@@ -82,6 +83,54 @@ class Role(Frozen):
     description: str = ""
 
 
+class AllowanceUnit(StrEnum):
+    """How an allowance is counted. Explicit, because "48 hours" means different things in
+    different procedures: hours inside business hours, or hours on the clock."""
+
+    WORKING_DAYS = "working_days"
+    WORKING_HOURS = "working_hours"  # inside business hours on working days only
+    ELAPSED_HOURS = "elapsed_hours"  # wall-clock hours, nights, weekends and holidays too
+
+
+class Allowance(Frozen):
+    """The time a stage or step allows, with its unit: ``{amount: 48, unit: working_hours}``.
+    The same as ``allowance_working_days: N`` when the unit is working_days."""
+
+    amount: int = Field(ge=0)
+    unit: AllowanceUnit
+
+    @property
+    def in_hours(self) -> bool:
+        return self.unit is not AllowanceUnit.WORKING_DAYS
+
+
+class Prompt(StrEnum):
+    """When the people a stage or step brings in are prompted."""
+
+    WORKING_TIME = "working_time"  # at the next working time, as every other message
+    IMMEDIATELY = "immediately"  # at once, at any hour, flagged urgent
+
+
+def due_after(start: datetime, allowance: Allowance, calendar: WorkingCalendar) -> datetime:
+    """When something started at ``start`` with ``allowance`` is due: the one function the
+    engine and the timeline both use, so every due time the timeline prints is the one the
+    engine keeps. The rules are in policy/calendar.py and README "Working days"."""
+    if allowance.unit is AllowanceUnit.WORKING_HOURS:
+        return calendar.add_working_hours(start, allowance.amount)
+    if allowance.unit is AllowanceUnit.ELAPSED_HOURS:
+        return calendar.add_elapsed_hours(start, allowance.amount)
+    return calendar.due(start, allowance.amount)
+
+
+def _time_allowed(days: int | None, allowance: Allowance | None) -> Allowance:
+    if allowance is not None:
+        return allowance
+    if days is None:
+        # the pack check refuses this; a model built in code without either fails here, loudly
+        raise ValueError("give allowance_working_days or allowance")
+    return Allowance(amount=days, unit=AllowanceUnit.WORKING_DAYS)
+
+
 class StepStart(StrEnum):
     WITH_STAGE = "with_stage"
     AFTER_PREVIOUS = "after_previous"
@@ -100,15 +149,30 @@ class Step(Frozen):
     id: Identifier
     name: Text
     owner_role: Identifier
-    allowance_working_days: int = Field(
+    allowance_working_days: int | None = Field(
+        default=None,
         ge=0,
         description="0 means by end of business on the same working day; started at or after"
         " end of business, by end of business on the next working day",
+    )
+    allowance: Allowance | None = Field(
+        default=None,
+        description="Instead of allowance_working_days: an amount and its unit, working_days,"
+        " working_hours or elapsed_hours (hours at least 1)",
+    )
+    prompt: Prompt = Field(
+        default=Prompt.WORKING_TIME,
+        description="immediately: the owners are prompted at once, at any hour, flagged urgent",
     )
     starts: StepStart = StepStart.WITH_STAGE
     on_lapse: StepLapse = StepLapse.REMIND
     description: str = ""
     cite: Citation
+
+    @property
+    def time_allowed(self) -> Allowance:
+        """The allowance whichever way the pack wrote it."""
+        return _time_allowed(self.allowance_working_days, self.allowance)
 
 
 class CopySide(StrEnum):
@@ -175,7 +239,17 @@ class Stage(Frozen):
     number: int = Field(ge=1)
     name: Text
     holder_roles: list[Identifier] = Field(min_length=1)
-    allowance_working_days: int = Field(ge=1)
+    allowance_working_days: int | None = Field(default=None, ge=1)
+    allowance: Allowance | None = Field(
+        default=None,
+        description="Instead of allowance_working_days: an amount (at least 1) and its unit,"
+        " working_days, working_hours or elapsed_hours",
+    )
+    prompt: Prompt = Field(
+        default=Prompt.WORKING_TIME,
+        description="immediately: the stage's holders are prompted at once, at any hour,"
+        " flagged urgent",
+    )
     steps: list[Step] = Field(default_factory=list)
     methods: list[Text] = Field(default_factory=list)
     helpful_tools: list[Text] = Field(default_factory=list)
@@ -203,6 +277,11 @@ class Stage(Frozen):
     )
     data_collection: list[DataDuty] = Field(default_factory=list)
     cite: Citation
+
+    @property
+    def time_allowed(self) -> Allowance:
+        """The allowance whichever way the pack wrote it."""
+        return _time_allowed(self.allowance_working_days, self.allowance)
 
 
 class FieldKind(StrEnum):

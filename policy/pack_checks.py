@@ -171,8 +171,10 @@ def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
             need_role(f"{where}.copies_to[{j}].role", _mapping(copy).get("role"))
         steps = _items(stage.get("steps"))
         problems += _duplicates(f"{where}.steps", _ids(steps))
+        problems += _allowance_problems(where, stage, least=1)
         for j, step in enumerate(steps):
             need_role(f"{where}.steps[{j}].owner_role", _mapping(step).get("owner_role"))
+            problems += _allowance_problems(f"{where}.steps[{j}]", _mapping(step), least=0)
             cited(f"{where}.steps[{j}]", step)
         if steps and _mapping(steps[0]).get("starts") == "after_previous":
             problems.append(
@@ -195,6 +197,46 @@ def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
         need_role(f"immediate_risk.tell[{j}].role", _mapping(contact).get("role"))
         cited(f"immediate_risk.tell[{j}]", contact)
     return problems
+
+
+HOUR_UNITS = ("working_hours", "elapsed_hours")
+
+
+def _allowance_problems(where: str, part: Mapping[str, Any], *, least: int) -> list[Problem]:
+    """Exactly one of ``allowance_working_days`` and ``allowance``, and an amount that makes
+    sense for its unit: a stage needs at least 1 of anything, and hours at least 1 anywhere,
+    since "0 hours" would be due the moment it started (same day is 0 working days). Checked on
+    the raw pack, so these come with every other problem in one run."""
+    days, allowance = part.get("allowance_working_days"), part.get("allowance")
+    if days is not None and allowance is not None:
+        return [
+            Problem(
+                where,
+                "gives both allowance_working_days and allowance",
+                "keep one: allowance_working_days: N, or allowance: {amount: N, unit: ...}",
+            )
+        ]
+    if days is None and allowance is None:
+        return [
+            Problem(
+                f"{where}.allowance_working_days",
+                "missing: the stage or step gives no allowance",
+                "add allowance_working_days: N, or allowance: {amount: N, unit: working_days,"
+                " working_hours or elapsed_hours}",
+            )
+        ]
+    given = _mapping(allowance)
+    amount, unit = _number(given.get("amount")), given.get("unit")
+    lowest = 1 if unit in HOUR_UNITS else least
+    if isinstance(amount, int) and not isinstance(amount, bool) and amount < lowest:
+        fix = (
+            "give at least 1 hour; for 'the same day' use allowance_working_days: 0, for"
+            " 'immediately' add prompt: immediately"
+            if unit in HOUR_UNITS
+            else f"give at least {lowest}"
+        )
+        return [Problem(f"{where}.allowance.amount", f"{amount} {unit} is too short", fix)]
+    return []
 
 
 def _each(where: str, value: object, check: Callable[[str, object], None]) -> None:

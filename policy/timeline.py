@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from policy.calendar import WorkingCalendar
-from policy.model import Policy, Stage, StepStart
+from policy.model import Policy, Stage, StepStart, due_after
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,10 @@ def stage_window(stage: Stage, starts: datetime, calendar: WorkingCalendar) -> S
     previous_due = starts
     for step in stage.steps:
         step_start = previous_due if step.starts is StepStart.AFTER_PREVIOUS else starts
-        step_due = calendar.due(step_start, step.allowance_working_days)
+        step_due = due_after(step_start, step.time_allowed, calendar)
         steps.append(StepWindow(step.id, step.name, step.owner_role, step_start, step_due))
         previous_due = step_due
-    due = calendar.due(starts, stage.allowance_working_days)
+    due = due_after(starts, stage.time_allowed, calendar)
     return StageWindow(stage.number, stage.name, starts, due, tuple(steps))
 
 
@@ -68,6 +68,7 @@ def timeline_as_json(policy: Policy, windows: list[StageWindow]) -> dict[str, ob
                 "name": w.name,
                 "starts": w.starts.isoformat(),
                 "due": w.due.isoformat(),
+                "allowance": policy.stage(w.number).time_allowed.model_dump(mode="json"),
                 "steps": [
                     {
                         "id": s.id,

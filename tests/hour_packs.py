@@ -57,7 +57,8 @@ def write_pack(tmp_path: Path, data: dict[str, Any]) -> Path:
     """A packs directory holding ``data`` as ``<id>.yaml``."""
     packs = tmp_path / "packs"
     packs.mkdir(exist_ok=True)
-    (packs / f"{data['id']}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    text = yaml.safe_dump(data, sort_keys=False)
+    (packs / f"{data['id']}.yaml").write_text(text, encoding="utf-8")
     return packs
 
 

@@ -198,3 +198,33 @@ def test_a_step_brings_in_its_owners_when_it_starts_with_the_stage(tmp_path: Pat
         "Case NB-0001: 'Brief the senior managers' is now yours"
     }
     app.close()
+
+
+# Hour allowances (issue 9, "Pack format"): the same comparison on Saltmere's invented pack,
+# whose stages and steps are in working hours, elapsed hours and working days, one of them
+# prompted immediately; started also at 22:00, when only the elapsed hours run.
+HOUR_STARTS = {**STARTS, "monday-10pm": datetime(2027, 2, 1, 22, 0, tzinfo=UTC)}
+
+
+@pytest.mark.parametrize("raised", list(HOUR_STARTS.values()), ids=list(HOUR_STARTS))
+def test_every_hour_deadline_the_timeline_shows_is_kept_by_the_engine(
+    tmp_path: Path, raised: datetime
+) -> None:
+    from hour_packs import HOURS_PACK, hours_pack_data, on_pack, write_pack
+
+    packs = write_pack(tmp_path, hours_pack_data())
+    config = derived_config(tmp_path, on_pack(HOURS_PACK))
+    app = bootstrap(config, tmp_path / "bot.sqlite3", SimulatedClock(raised), packs)
+    policy = policy_of(app, "northbay")
+    calendar = app.engine.calendar_for(app.config.partnership("northbay"), policy)
+
+    steps, spans = _run_to_the_end(app, raise_case(app, "northbay"))
+
+    timeline = what_if_timeline(policy, raised, calendar)
+    assert [(s.number, s.started_at, s.due_at) for s in spans] == [
+        (w.number, w.starts, w.due) for w in timeline
+    ]
+    assert steps == {(w.number, s.id): (s.starts, s.due) for w in timeline for s in w.steps}
+    assert len(steps) == sum(len(stage.steps) for stage in policy.stages)
+    assert [key for key, (start, due) in steps.items() if due <= start] == []
+    app.close()

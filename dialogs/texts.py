@@ -282,6 +282,7 @@ EMAIL_SUBJECT_WHAT = {
     "raised-confirm": "Stage {stage}: your concern has been raised",
     "reminder": "Stage {stage} is due today",
     "step-prompt": "Stage {stage}: a step is yours",
+    "step-now": "Stage {stage}: a step needs you now",
     "step-moved": "Stage {stage}: a step has moved on",
     "step-lapsed": "Stage {stage}: a step is overdue",
     "resolved": "Resolved at stage {stage}",

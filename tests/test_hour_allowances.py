@@ -10,6 +10,7 @@ pinned on the calendar itself.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from support import (
     resolve,
 )
 
+from adapters.email.message import subject
 from bot.bootstrap import App, bootstrap
 from bot.cli import main
 from dialogs.case import CaseStatus
@@ -219,6 +221,8 @@ def test_acknowledge_immediately_prompts_at_10pm_and_lapses_through_the_schedule
         "Now: case NB-0001: 'Acknowledge the concern' is yours,"
         " due Mon 01 Feb 2027, 23:00 (within 1 hour, day or night)"
     )
+    # the email subject says it is urgent, and no more than the reference and the kind
+    assert subject(to_cal) == "[NB-0001] Urgent: Stage 1: a step needs you now"
     # nothing else to anyone but the raiser went out at 22:00: it waits for working time
     others = [n for n in sent if n.kind != "step-now-acknowledge"
               and n.recipient.kind is not RecipientKind.WEBHOOK]
@@ -375,6 +379,11 @@ def test_policy_show_and_timeline_say_hours(
     assert "    Acknowledge the concern: due Fri 05 Feb 2027 17:00 (within 1 hour, day or night)"\
         in out
     assert "(within 72 hours, day or night)" in out
+    assert main(["timeline", "--pack", pack, "--start", "2027-02-05T16:00", "--json"]) == 0
+    stages = json.loads(capsys.readouterr().out)["stages"]
+    assert stages[0]["allowance"] == {"amount": 48, "unit": "working_hours"}
+    assert stages[0]["due"] == "2027-02-15T16:00:00+00:00"
+    assert stages[1]["allowance"] == {"amount": 2, "unit": "working_days"}
 
 
 def test_policy_list_and_show_say_hours(

@@ -123,7 +123,7 @@ def party_card(
         text = (
             texts.ON_LAPSE_FINAL
             if is_last and stage.final_and_binding
-            else ("" if is_last else texts.ON_LAPSE.format(next=stage.number + 1))
+            else ("" if is_last else texts.ON_LAPSE.format(next=policy.next_stage_number(stage)))
         )
     sections: list[tuple[str, list[str]]] = []
     facts = case_facts(case, policy, calendar, names)

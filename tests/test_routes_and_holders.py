@@ -471,3 +471,30 @@ def test_policy_check_accepts_the_joint_protocol(
 ) -> None:
     path = write_pack(tmp_path, pack_data())
     assert main(["policy", "check", str(path)]) == 0, capsys.readouterr().err
+
+
+def test_typed_in_the_chat_the_question_comes_first_and_a_number_answers_it(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The typed conversation (`escalation-bot chat`, as Teams and Slack users who type): the
+    duty manager is asked "Is this urgent?" with numbered options; a practitioner is refused."""
+    from bot.chat import Chat
+
+    case = escalate(app, raise_one(app), PIA)
+    asked: list[str] = []
+    answers = iter(["1", UNRESOLVED])
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    theirs = iter(["2", UNRESOLVED])
+    Chat(app, clock_of(app), PIA, ask=lambda prompt: next(theirs)).handle_line(
+        f"escalate {case.reference}"
+    )
+    assert "is for the Duty manager to answer" in capsys.readouterr().out
+    assert current(app, case).stage == 2
+    Chat(app, clock_of(app), DAN, ask=ask).handle_line(f"escalate {case.reference}")
+    assert asked[0].startswith("Is this urgent?")
+    assert "1. Yes: an independently chaired meeting" in asked[0]
+    assert current(app, case).stage == 3

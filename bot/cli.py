@@ -211,6 +211,16 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
             f"Stage {stage.number}: {stage.name} - {_allowance_long(stage.time_allowed)};"
             f" held by {holders}{final}{_prompt_note(stage.prompt)}"
         )
+        if stage.holders.value == "all":
+            print("    held by all of these roles together")
+        for role_id, side in policy.role_sides(stage.holder_roles).items():
+            print(f"    {policy.role(role_id).name}: the {side} agency's only")
+        if stage.routes is not None:
+            print(f"    {stage.routes.question} (default on lapse: {stage.routes.default})")
+            for option in stage.routes.options:
+                print(f"      {option.id}: {option.label} -> stage {option.next_stage}")
+        elif stage.next_stage is not None:
+            print(f"    then stage {stage.next_stage}")
         for step in stage.steps:
             print(
                 f"    step {step.id}: {step.name} - {_allowance_long(step.time_allowed)},"

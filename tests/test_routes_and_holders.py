@@ -498,3 +498,27 @@ def test_typed_in_the_chat_the_question_comes_first_and_a_number_answers_it(
     assert asked[0].startswith("Is this urgent?")
     assert "1. Yes: an independently chaired meeting" in asked[0]
     assert current(app, case).stage == 3
+
+
+def test_the_routed_stages_card_says_the_question_who_answers_and_the_default(app: App) -> None:
+    case = escalate(app, raise_one(app), PIA)
+    prompt = next(n for n in pending(app, case) if n.kind == "stage-prompt"
+                  and n.recipient.address == DAN)
+    assert prompt.card.text == (
+        "Is this urgent? The Duty manager answers when escalating. If nothing is agreed or"
+        " chosen by then, the bot takes 'No: the senior managers' to stage 4 by itself."
+    )
+
+
+def test_policy_show_describes_all_of_holders_sides_and_routes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_pack(tmp_path / "packs", pack_data())
+    monkeypatch.setenv("ESCALATION_BOT_PACKS", str(tmp_path / "packs"))
+    assert main(["policy", "show", PACK_ID]) == 0
+    out = capsys.readouterr().out
+    assert "held by all of these roles together" in out
+    assert "Duty manager: the receiving agency's only" in out
+    assert "Is this urgent? (default on lapse: not_urgent)" in out
+    assert "urgent: Yes: an independently chaired meeting -> stage 3" in out
+    assert "then stage 5" in out

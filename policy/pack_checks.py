@@ -287,6 +287,14 @@ def _ways_on(
             need_stage(field, target, 2)
     if not routes:
         return problems
+    if stage.get("next_stage") is not None:
+        problems.append(
+            Problem(
+                f"{where}.next_stage",
+                "the stage has routes, so its next stage is the route chosen",
+                "remove next_stage and give each route option its next_stage",
+            )
+        )
     need_role(f"{where}.routes.chosen_by_role", routes.get("chosen_by_role"))
     ids = _ids(options)
     problems += _duplicates(f"{where}.routes.options", ids)

@@ -445,6 +445,10 @@ BROKEN = {
         lambda d: d["stages"][4].update(next_stage=3),
         "stages[4].next_stage", "the last stage is where every path ends",
     ),
+    "routes and next_stage": (
+        lambda d: d["stages"][1].update(next_stage=4),
+        "stages[1].next_stage", "the stage has routes, so its next stage is the route chosen",
+    ),
     "unknown side": (
         lambda d: d["roles"][2].update(side="both"),
         "roles[2].side", "Input should be 'raising' or 'receiving'",

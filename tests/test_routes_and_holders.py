@@ -14,7 +14,7 @@ clock.
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -526,3 +526,19 @@ def test_policy_show_describes_all_of_holders_sides_and_routes(
     assert "Is this urgent? (default on lapse: not_urgent)" in out
     assert "urgent: Yes: an independently chaired meeting -> stage 3" in out
     assert "then stage 5" in out
+
+
+def test_the_urgent_stage_keeps_its_own_allowance_in_hours(tmp_path: Path) -> None:
+    """'Each route with its own allowances': the allowance is the target stage's, in whatever
+    unit the pack gives it (here the chaired meeting within 4 hours, day or night)."""
+    data = pack_data()
+    del data["stages"][2]["allowance_working_days"]
+    data["stages"][2]["allowance"] = {"amount": 4, "unit": "elapsed_hours"}
+    packs = tmp_path / "packs"
+    write_pack(packs, data)
+    built = bootstrap(derived_config(tmp_path, _add_wendover), tmp_path / "b.sqlite3",
+                      SimulatedClock(START), packs)
+    case = escalate(built, escalate(built, raise_one(built), PIA), DAN, route="urgent")
+    assert case.stage == 3
+    assert case.stage_due_at == built.clock.now() + timedelta(hours=4)
+    built.close()

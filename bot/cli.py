@@ -211,6 +211,16 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
             f"Stage {stage.number}: {stage.name} - {_allowance_long(stage.time_allowed)};"
             f" held by {holders}{final}{_prompt_note(stage.prompt)}"
         )
+        if stage.holders.value == "all":
+            print("    held by all of these roles together")
+        for role_id, side in policy.role_sides(stage.holder_roles).items():
+            print(f"    {policy.role(role_id).name}: the {side} agency's only")
+        if stage.routes is not None:
+            print(f"    {stage.routes.question} (default on lapse: {stage.routes.default})")
+            for option in stage.routes.options:
+                print(f"      {option.id}: {option.label} -> stage {option.next_stage}")
+        elif stage.next_stage is not None:
+            print(f"    then stage {stage.next_stage}")
         for step in stage.steps:
             print(
                 f"    step {step.id}: {step.name} - {_allowance_long(step.time_allowed)},"
@@ -299,6 +309,8 @@ def _timeline(policy_id: str | None, pack_file: str | None, start: str, as_json:
         for s in w.steps:
             step = next(st for st in stage.steps if st.id == s.id)
             print(f"    {s.name}: due {s.due.strftime(fmt)}{_hours_note(step.time_allowed)}")
+        for label, number in w.alternatives:  # the path above is the one a lapse takes
+            print(f"    or, if chosen: {label} -> stage {number}")
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ are told apart: the store refuses the second save.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -78,6 +78,7 @@ class EntryKind(StrEnum):
     UNRESOLVED = "unresolved"  # what remained unresolved: the next tier starts from this
     STEP_DONE = "step_done"  # a timed duty done, e.g. the referral to the Board Chair
     DECISION = "decision"  # the partnership's decision (or a Chair's recommendation)
+    ROUTE_CHOSEN = "route_chosen"  # the answer to a stage's route question, or its default
 
 
 class RecordEntry(Model):
@@ -231,11 +232,20 @@ class Case(Model):
     def is_party(self, email: str) -> bool:
         return self.participant(email) is not None
 
-    def current_holders(self, holder_roles: Sequence[str] = ()) -> list[Participant]:
+    def current_holders(
+        self, holder_roles: Sequence[str] = (), sides: Mapping[str, str] | None = None
+    ) -> list[Participant]:
         """Who owes the next move: whoever holds one of the stage's roles, else whoever joined at
-        this stage, else everyone still on the case."""
+        this stage, else everyone still on the case. ``sides``: roles only one side holds (the
+        receiving agency's duty manager), so the same job title on the other side is not
+        counted as holding the stage."""
         active = self.active_participants()
-        by_role = [p for p in active if p.role in holder_roles]
+        sides = sides or {}
+        by_role = [
+            p
+            for p in active
+            if p.role in holder_roles and sides.get(p.role, p.side.value) == p.side.value
+        ]
         joined_here = [p for p in active if p.stage == self.stage]
         return by_role or joined_here or active
 

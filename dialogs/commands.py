@@ -73,6 +73,10 @@ class Resolve(CaseCommand):
 
 class Escalate(CaseCommand):
     unresolved: str
+    route: str | None = Field(
+        default=None,
+        description="At a stage with routes: the id of the chosen option ('urgent')",
+    )
 
 
 class CompleteStep(CaseCommand):

@@ -35,6 +35,7 @@ from dialogs.messages import (
     when,
 )
 from dialogs.ports import Store
+from dialogs.routing import stage_holders
 from policy.model import Policy
 
 # A half-finished conversation may hold a child's details: it is kept this long after the last
@@ -146,7 +147,7 @@ class ConversationService:
                 self.engine.partnership(case.partnership_id), policy
             )
             stage = policy.stage(case.stage)
-            holders = case.current_holders(stage.holder_roles)
+            holders = stage_holders(case, policy)
             yours = texts.STATUS_YOUR_MOVE if any(p.email == actor for p in holders) else ""
             due = when(case.stage_due_at, calendar)
             line = texts.STATUS_LINE.format(

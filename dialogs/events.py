@@ -35,6 +35,7 @@ class EventType(StrEnum):
     ACTION_UPDATED = "action_updated"
     ACTION_LATE = "action_late"
     IMMEDIATE_RISK_TOLD = "immediate_risk_told"
+    ROUTE_CHOSEN = "route_chosen"
 
 
 class Event(BaseModel):

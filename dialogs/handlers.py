@@ -36,9 +36,10 @@ from dialogs.directory import Person
 from dialogs.errors import IllegalTransition, InvalidInput, NotAllowed
 from dialogs.events import EventType
 from dialogs.messages import record_fields, resolution_fields
+from dialogs.routing import may_choose_route, route_chooser_words, stage_holders
 from dialogs.turn import Turn
 from dialogs.validation import check_fields, check_record, parse_date
-from policy.model import FilingMoment, Prompt, Step, StepLapse, StepStart
+from policy.model import FilingMoment, Prompt, RouteOption, Routes, Step, StepLapse, StepStart
 
 # ---- permissions -------------------------------------------------------------------------
 
@@ -252,16 +253,67 @@ def record_decision(turn: Turn, command: RecordDecision) -> None:
 
 def escalate(turn: Turn, command: Escalate) -> None:
     require_party(turn)
-    _store_record(
-        turn,
-        RecordInput(unresolved=command.unresolved),
-        EntryKind.UNRESOLVED,
-        need_summary=False,
-        need_unresolved=True,
-    )
+    route, route_errors = _chosen_route(turn, command.route)
+    try:
+        _store_record(
+            turn,
+            RecordInput(unresolved=command.unresolved),
+            EntryKind.UNRESOLVED,
+            need_summary=False,
+            need_unresolved=True,
+        )
+    except InvalidInput as exc:  # both wrong answers back at once, on the card's two fields
+        raise InvalidInput({**route_errors, **exc.field_errors}) from None
+    if route_errors:
+        raise InvalidInput(route_errors)
     if _advance_step(turn, reason="a party could not agree", starts=turn.now):
         return
-    _next_stage(turn, reason="a party could not agree", lapsed=False)
+    _next_stage(turn, reason="a party could not agree", lapsed=False, route=route)
+
+
+def _chosen_route(turn: Turn, asked: str | None) -> tuple[RouteOption | None, dict[str, str]]:
+    """At a stage with routes, escalating is choosing the way on: only the party the pack names
+    may (and the business team, who run the procedure); the answer must be one of the options.
+    Elsewhere there is nothing to choose, and a route sent anyway changes nothing."""
+    routes = turn.stage.routes
+    if routes is None:
+        return None, {}
+    if not turn.is_business_team(turn.actor) and not may_choose_route(
+        turn.case, turn.policy, routes, turn.actor
+    ):
+        raise NotAllowed(
+            texts.ROUTE_NOT_YOURS.format(
+                reference=turn.case.reference,
+                question=routes.question,
+                who=route_chooser_words(turn.policy, routes),
+            )
+        )
+    asked = (asked or "").strip()
+    if not asked:
+        return None, {"route": texts.ROUTE_NEEDED.format(question=routes.question)}
+    option = routes.option(asked)
+    if option is None:
+        options = ", ".join(o.label for o in routes.options)
+        return None, {"route": texts.BAD_CHOICE.format(options=options)}
+    return option, {}
+
+
+def _take_route(turn: Turn, routes: Routes, chosen: RouteOption | None) -> RouteOption:
+    """Write the way on into the record and the history: the chooser's answer, or the pack's
+    default when the stage lapsed with nobody choosing. The event names only option ids."""
+    option = chosen or routes.default_option
+    template = texts.ROUTE_ENTRY if chosen is not None else texts.ROUTE_DEFAULT_ENTRY
+    text = template.format(question=routes.question, answer=option.label, stage=option.next_stage)
+    entry = _entry(turn, EntryKind.ROUTE_CHOSEN, text=text, answers={"route": option.id})
+    turn.case.record = [*turn.case.record, entry]
+    how = "chosen" if chosen is not None else "taken by default, nobody chose"
+    turn.emit(
+        EventType.ROUTE_CHOSEN,
+        f"route '{option.id}' {how}: on to stage {option.next_stage}",
+        route=option.id,
+        to_stage=str(option.next_stage),
+    )
+    return option
 
 
 def _advance_step(turn: Turn, *, reason: str, starts: datetime) -> bool:
@@ -319,7 +371,9 @@ def _start_following_step(turn: Turn, following: Step, starts: datetime) -> list
     return joined
 
 
-def _next_stage(turn: Turn, *, reason: str, lapsed: bool) -> None:
+def _next_stage(
+    turn: Turn, *, reason: str, lapsed: bool, route: RouteOption | None = None
+) -> None:
     stage = turn.stage
     if stage.number == turn.policy.final_stage.number:
         decider = turn.role_names([stage.decision_by] if stage.decision_by else stage.holder_roles)
@@ -329,13 +383,16 @@ def _next_stage(turn: Turn, *, reason: str, lapsed: bool) -> None:
             )
         )
     previous = stage.number
+    target = turn.policy.next_stage_number(stage)
+    if stage.routes is not None:  # a lapse takes the default; a person's choice is passed in
+        target = _take_route(turn, stage.routes, route).next_stage
     turn.emit(
         EventType.DEADLINE_LAPSED if lapsed else EventType.ESCALATED,
         f"escalated: {reason}",
         from_stage=str(previous),
     )
     turn.file_forms(FilingMoment.ESCALATED, previous)  # the stage left, with its record
-    following = turn.policy.stage(previous + 1)
+    following = turn.policy.stage(target)
     template = texts.CHANNEL_LAPSED if lapsed else texts.CHANNEL_ESCALATED
     headline = template.format(
         reference=turn.case.reference,
@@ -542,7 +599,7 @@ def _remind(turn: Turn, command: DeadlineLapsed) -> None:
     due = turn.calendar.local(turn.case.stage_due_at).strftime("%H:%M")
     headline = texts.REMINDER.format(reference=turn.case.reference, stage=turn.case.stage, due=due)
     turn.emit(EventType.REMINDER_SENT, f"reminder for stage {turn.case.stage}")
-    for person in turn.case.current_holders(turn.stage.holder_roles):
+    for person in stage_holders(turn.case, turn.policy):
         turn.tell_person(person.email, "reminder", turn.party_card(headline))
 
 

@@ -14,6 +14,7 @@ from dialogs.actions import ASK, FOLLOWED_UP, ActionState, action_states, owner_
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, RecordBlock
 from dialogs.case import Case
 from dialogs.record_view import left_unresolved, outcome_lines, record_blocks
+from dialogs.routing import route_chooser_words
 from policy.calendar import WorkingCalendar
 from policy.model import Allowance, FieldKind, Form, FormField, Policy, Stage
 
@@ -123,8 +124,15 @@ def party_card(
         text = (
             texts.ON_LAPSE_FINAL
             if is_last and stage.final_and_binding
-            else ("" if is_last else texts.ON_LAPSE.format(next=stage.number + 1))
+            else ("" if is_last else texts.ON_LAPSE.format(next=policy.next_stage_number(stage)))
         )
+        if stage.routes is not None and not is_last:  # the question, who answers, the default
+            text = texts.ON_LAPSE_ROUTE.format(
+                question=stage.routes.question,
+                who=_sentence_start(route_chooser_words(policy, stage.routes)),
+                default=stage.routes.default_option.label,
+                next=policy.next_stage_number(stage),
+            )
     sections: list[tuple[str, list[str]]] = []
     facts = case_facts(case, policy, calendar, names)
     if case.is_open:
@@ -212,6 +220,11 @@ _INPUT_KIND = {
     FieldKind.PERSON: InputKind.PERSON,
     FieldKind.ACTIONS: InputKind.ACTIONS,
 }
+
+
+def _sentence_start(words: str) -> str:
+    """'the Duty manager' as a sentence opens: 'The Duty manager' (the role's name kept)."""
+    return words[:1].upper() + words[1:]
 
 
 def to_input(field: FormField, value: str = "", error: str = "") -> CardInput:

@@ -28,8 +28,9 @@ from dialogs.commands import (
 from dialogs.directory import Person
 from dialogs.intake import BACK_WORDS, CANCEL_WORDS, Prompt
 from dialogs.messages import record_fields, resolution_fields
+from dialogs.routing import route_chooser_words
 from dialogs.validation import check_actions, check_field, parse_action_lines
-from policy.model import FieldKind, FormField, Policy
+from policy.model import Choice, FieldKind, FormField, Policy, Routes
 
 
 class Purpose(StrEnum):
@@ -72,7 +73,8 @@ def questions(policy: Policy, stage: int, purpose: Purpose) -> list[FormField]:
         ]
         return summary + [f for f in record if f.id != "summary"] + resolution_fields(policy)
     if purpose is Purpose.ESCALATE:
-        return [_UNRESOLVED]
+        routes = policy.stage(stage).routes
+        return [_UNRESOLVED] if routes is None else [route_field(policy, routes), _UNRESOLVED]
     if purpose is Purpose.DECIDE:
         rest = [f for f in record if f.id != "summary"]
         return [_DECISION, *rest, *resolution_fields(policy)]
@@ -82,6 +84,19 @@ def questions(policy: Policy, stage: int, purpose: Purpose) -> list[FormField]:
         return [_HAND_TO.model_copy(update={"help": guidance}) if guidance else _HAND_TO,
                 _HAND_WHY]
     return [_WITHDRAW_WHY]
+
+
+def route_field(policy: Policy, routes: Routes) -> FormField:
+    """The stage's route question as a choice ("Is this urgent?"), asked first when escalating
+    from that stage: on the card a choice input, typed an option's number, id or label."""
+    return FormField(
+        id="route",
+        label=routes.question,
+        kind=FieldKind.CHOICE,
+        required=True,
+        choices=[Choice(id=o.id, label=o.label) for o in routes.options],
+        help=texts.ROUTE_CHOSEN_BY.format(who=route_chooser_words(policy, routes)),
+    )
 
 
 class RecordSession(BaseModel):
@@ -203,7 +218,10 @@ def to_command(policy: Policy, session: RecordSession) -> CaseCommand:
     if session.purpose is Purpose.RESOLVE:
         return Resolve(**base, record=record, outcome_answers=outcome)
     if session.purpose is Purpose.ESCALATE:
-        return Escalate(**base, unresolved=session.answers["unresolved"])
+        return Escalate(
+            **base, unresolved=session.answers["unresolved"],
+            route=session.answers.get("route") or None,
+        )
     if session.purpose is Purpose.DECIDE:
         decision = session.answers["decision"]
         record = record.model_copy(

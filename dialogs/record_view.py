@@ -85,6 +85,7 @@ def entry_lines(
         EntryKind.UNRESOLVED: texts.RECORD_UNRESOLVED,
         EntryKind.STEP_DONE: texts.RECORD_STEP_DONE,
         EntryKind.DECISION: texts.RECORD_DECISION,
+        EntryKind.ROUTE_CHOSEN: texts.RECORD_ROUTE_CHOSEN,
     }[entry.kind].format(
         day=_day(entry, calendar), who=who, word=policy.stage(entry.stage).decision_word
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.case import Case, Side
+from dialogs import texts
+from dialogs.case import Case, Participant, Side
 from dialogs.directory import Person
-from policy.model import Policy, Stage, StepStart
+from policy.model import Policy, Routes, Stage, StepStart
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,12 @@ def _anchor(case: Case, side: Side) -> str:
 
 
 def find_holders(
-    case: Case, policy: Policy, role_ids: list[str], people: dict[str, Person]
+    case: Case,
+    policy: Policy,
+    role_ids: list[str],
+    people: dict[str, Person],
+    *,
+    all_of: bool = False,
 ) -> tuple[list[tuple[Person, Side]], list[Gap]]:
     """Who should join for ``role_ids``, and which roles nobody is known to hold.
 
@@ -50,6 +56,10 @@ def find_holders(
     safeguarding lead"): for each agency the first role not already held on the case is looked
     up, climbing the practitioner's line-management chain, then anyone in the agency. Every
     partnership-level role (tier 0) is brought in, all of its holders.
+
+    ``all_of`` (a stage with ``holders: all``): every agency role not yet held is looked up the
+    same way, and each one nobody holds is a gap of its own. A role limited to one side
+    (``side`` on the role) is only looked for in that side's agency, never the other's.
     """
     holders: list[tuple[Person, Side]] = []
     gaps: list[Gap] = []
@@ -72,8 +82,18 @@ def find_holders(
         (Side.RECEIVING, case.receiving_agency),
     ):
         held = {p.role for p in case.participants if p.active and p.side is side}
-        wanted = [r for r in agency_roles if r not in held]
+        wanted = [r for r in agency_roles if r not in held and _on_side(policy, r, side)]
         if not wanted:
+            continue
+        if all_of:
+            for role_id in wanted:
+                holder = _climb(people, _anchor(case, side), role_id) or _any_in_agency(
+                    people, agency, role_id
+                )
+                if holder is not None:
+                    holders.append((holder, side))
+                else:
+                    gaps.append(Gap(role_id, side, agency))
             continue
         person = None
         for role_id in wanted:
@@ -86,6 +106,41 @@ def find_holders(
         if person is None and wanted:
             gaps.append(Gap(wanted[0], side, agency))
     return holders, gaps
+
+
+def _on_side(policy: Policy, role_id: str, side: Side) -> bool:
+    """Whether a role is held on ``side`` in this pack: any side unless the role names one."""
+    limited = policy.role(role_id).side
+    return limited is None or limited.value == side.value
+
+
+def stage_holders(case: Case, policy: Policy) -> list[Participant]:
+    """Who owes the next move at the case's stage (prompted, reminded, "your move"): the
+    stage's role holders, a one-sided role only on its own side, as ``Case.current_holders``."""
+    stage = policy.stage(case.stage)
+    return case.current_holders(stage.holder_roles, policy.role_sides(stage.holder_roles))
+
+
+def may_choose_route(case: Case, policy: Policy, routes: Routes, email: str) -> bool:
+    """Whether a party may answer a stage's route question: the role or side the pack names,
+    or any party when it names neither (the business team is let through by the caller)."""
+    me = case.participant(email)
+    if me is None:
+        return False
+    if routes.chosen_by_side is not None and me.side.value != routes.chosen_by_side.value:
+        return False
+    if routes.chosen_by_role is not None:
+        return me.role == routes.chosen_by_role and _on_side(policy, me.role, me.side)
+    return True
+
+
+def route_chooser_words(policy: Policy, routes: Routes) -> str:
+    """Who answers the route question, in words: 'the Duty manager', 'the raising agency'."""
+    if routes.chosen_by_role is not None:
+        return texts.ROUTE_CHOOSER_ROLE.format(role=policy.role(routes.chosen_by_role).name)
+    if routes.chosen_by_side is not None:
+        return texts.ROUTE_CHOOSER_SIDE[routes.chosen_by_side.value]
+    return texts.ROUTE_CHOOSER_ANY
 
 
 def raising_side_holders(

@@ -160,6 +160,22 @@ RECORD_RESOLUTION = "{day}, {who}, recorded the agreed resolution:"
 RECORD_UNRESOLVED = "{day}, {who}, escalated. What remains unresolved:"
 RECORD_STEP_DONE = "{day}, {who}, did:"
 RECORD_DECISION = "{day}, {who}, recorded the {word}:"
+RECORD_ROUTE_CHOSEN = "{day}, {who}, chose the way on:"
+# a stage's route question (routes: in the pack): who answers it, what was answered
+ROUTE_CHOSEN_BY = "Chosen by {who}."
+ROUTE_CHOOSER_ROLE = "the {role}"
+ROUTE_CHOOSER_SIDE = {"raising": "the raising agency", "receiving": "the receiving agency"}
+ROUTE_CHOOSER_ANY = "any party to the case"
+ROUTE_NEEDED = "Answer '{question}' so the bot knows which way the case goes."
+ROUTE_NOT_YOURS = (
+    "Case {reference}: '{question}' is for {who} to answer (or the business team), so only they"
+    " can escalate from this stage."
+)
+ROUTE_ENTRY = "{question} {answer}: on to stage {stage}."
+ROUTE_DEFAULT_ENTRY = (
+    "{question} Nobody chose before the stage's deadline, so the procedure's default applies:"
+    " {answer}, on to stage {stage}."
+)
 RECORD_CORRECTS = "(corrects {entry})"
 RECORD_ACTION = "• {what}: {who}, by {due}"
 RECORD_SHORTENED = (
@@ -180,6 +196,10 @@ METHODS = "How to meet"
 TOOLS = "Helpful tools"
 RECORDING = "Recording"
 ON_LAPSE = "If nothing is agreed by then, the bot escalates to stage {next} by itself."
+ON_LAPSE_ROUTE = (
+    "{question} {who} answers when escalating. If nothing is agreed or chosen by then, the bot"
+    " takes '{default}' to stage {next} by itself."
+)
 ON_LAPSE_FINAL = "The decision at this stage is final and binding for every agency."
 
 BUTTON_ACK = "Acknowledge"

@@ -25,6 +25,7 @@ from policy.config import Partnership
 from policy.model import (
     CopySide,
     FilingMoment,
+    HolderMode,
     OutcomeRelation,
     Policy,
     Prompt,
@@ -304,10 +305,13 @@ class Turn:
         ]
         return True
 
-    def bring_in(self, role_ids: list[str]) -> list[Person]:
-        """Add whoever holds these roles for each side; ask for names where nobody is known."""
+    def bring_in(self, role_ids: list[str], *, all_of: bool = False) -> list[Person]:
+        """Add whoever holds these roles for each side; ask for names where nobody is known.
+        ``all_of``: every one of the roles, not the first found (a stage's ``holders: all``)."""
         joined: list[Person] = []
-        holders, gaps = find_holders(self.case, self.policy, role_ids, self.people)
+        holders, gaps = find_holders(
+            self.case, self.policy, role_ids, self.people, all_of=all_of
+        )
         for person, side in holders:
             if self.add_participant(person, side, self.case.stage):
                 joined.append(person)
@@ -415,7 +419,7 @@ class Turn:
             if step.starts is StepStart.WITH_STAGE:
                 self.start_step(step, start)
         self.emit(EventType.STAGE_ENTERED, f"entered stage {number}: {reason}", reason=reason)
-        joined = self.bring_in(joining_roles(stage))
+        joined = self.bring_in(joining_roles(stage), all_of=stage.holders is HolderMode.ALL)
         headline = texts.STAGE_PROMPT.format(
             reference=self.case.reference, stage=number, stage_name=stage.name
         )

@@ -7,6 +7,7 @@ Partnerships differ in stages, tiers and allowances, so nothing about a procedur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -81,6 +82,60 @@ class Role(Frozen):
         ge=0, description="0 = the partnership; 1 = practitioners; higher = more senior"
     )
     description: str = ""
+    side: CopySide | None = Field(
+        default=None,
+        description="Only that side's agency holds this role in the case ('the receiving"
+        " agency's duty manager'): it is never looked for in the other agency; default: either"
+        " side",
+    )
+
+
+class HolderMode(StrEnum):
+    """How a stage's holder_roles are read: alternatives in order of preference ("line manager
+    or designated safeguarding lead"), or all of them together ("the practitioner and their
+    team manager")."""
+
+    ANY = "any"
+    ALL = "all"
+
+
+class RouteOption(Frozen):
+    """One answer to a stage's route question, and the stage it leads to."""
+
+    id: Identifier
+    label: Text
+    next_stage: int = Field(
+        ge=2, description="The stage this answer leads to, with that stage's own allowance"
+    )
+
+
+class Routes(Frozen):
+    """Alternative ways on from a stage, chosen by a named party answering a question (a joint
+    adults and children protocol: "Is this urgent?" urgent: an independently chaired meeting;
+    not urgent: the ordinary next tier)."""
+
+    question: Text
+    chosen_by_role: Identifier | None = Field(
+        default=None, description="Only holders of this role may choose (and the business team)"
+    )
+    chosen_by_side: CopySide | None = Field(
+        default=None, description="Only parties on this side may choose (and the business team)"
+    )
+    options: list[RouteOption] = Field(min_length=2)
+    default: Identifier = Field(
+        description="The option taken when the stage lapses with nobody choosing"
+    )
+    cite: Citation
+
+    def option(self, option_id: str) -> RouteOption | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+    @property
+    def default_option(self) -> RouteOption:
+        found = self.option(self.default)
+        if found is None:  # pack_checks refuses such a pack; a clear error if one slips through
+            raise KeyError(f"route default '{self.default}' is not among the options")
+        return found
 
 
 class AllowanceUnit(StrEnum):
@@ -239,6 +294,20 @@ class Stage(Frozen):
     number: int = Field(ge=1)
     name: Text
     holder_roles: list[Identifier] = Field(min_length=1)
+    holders: HolderMode = Field(
+        default=HolderMode.ANY,
+        description="any: holder_roles are alternatives, the first one found for each agency"
+        " holds the stage; all: every one of them holds it together",
+    )
+    next_stage: int | None = Field(
+        default=None,
+        ge=2,
+        description="Where the stage goes when it is escalated or lapses; default: the stage"
+        " after it. Lets the stage a route leads to skip the other route's stages",
+    )
+    routes: Routes | None = Field(
+        default=None, description="Alternative ways on, chosen by a party; replaces next_stage"
+    )
     allowance_working_days: int | None = Field(default=None, ge=1)
     allowance: Allowance | None = Field(
         default=None,
@@ -570,6 +639,23 @@ class Policy(Frozen):
     @property
     def final_stage(self) -> Stage:
         return self.stages[-1]
+
+    def next_stage_number(self, stage: Stage) -> int:
+        """Where ``stage`` goes when nobody chooses otherwise: its route default, its
+        next_stage, else the stage after it. Every way on leads to a later stage (pack_checks),
+        so every path ends at the final stage, the last one."""
+        if stage.routes is not None:
+            return stage.routes.default_option.next_stage
+        return stage.next_stage or stage.number + 1
+
+    def role_sides(self, role_ids: Sequence[str]) -> dict[str, str]:
+        """The roles among ``role_ids`` that only one side holds, with that side."""
+        sides: dict[str, str] = {}
+        for role_id in role_ids:
+            side = self.role(role_id).side
+            if side is not None:
+                sides[role_id] = side.value
+        return sides
 
 
 # The intake questions the engine itself reads; a pack may add others after or between them.

@@ -176,6 +176,8 @@ def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
             need_role(f"{where}.steps[{j}].owner_role", _mapping(step).get("owner_role"))
             problems += _allowance_problems(f"{where}.steps[{j}]", _mapping(step), least=0)
             cited(f"{where}.steps[{j}]", step)
+        problems += _ways_on(where, stage, i == len(stages) - 1, need_stage, need_role)
+        cited(f"{where}.routes", stage.get("routes"))
         if steps and _mapping(steps[0]).get("starts") == "after_previous":
             problems.append(
                 Problem(
@@ -237,6 +239,83 @@ def _allowance_problems(where: str, part: Mapping[str, Any], *, least: int) -> l
         )
         return [Problem(f"{where}.allowance.amount", f"{amount} {unit} is too short", fix)]
     return []
+
+
+def _ways_on(
+    where: str,
+    stage: Mapping[str, Any],
+    last: bool,
+    need_stage: Callable[[str, object, int], None],
+    need_role: Callable[[str, object], None],
+) -> list[Problem]:
+    """A stage's next_stage and routes: each leads forward to a stage in the pack, so every path
+    ends at the last stage and numbering stays 1..N; the route's chooser is a role of the pack
+    and its default is one of its options. The last stage leads nowhere."""
+    problems: list[Problem] = []
+    number = _number(stage.get("number"))
+    routes = _mapping(stage.get("routes"))
+    targets: list[tuple[str, object]] = []
+    if "next_stage" in stage:
+        targets.append((f"{where}.next_stage", stage.get("next_stage")))
+    options = _items(routes.get("options"))
+    for j, option in enumerate(options):
+        targets.append((f"{where}.routes.options[{j}].next_stage",
+                        _mapping(option).get("next_stage")))
+    if last and (routes or stage.get("next_stage") is not None):
+        field = f"{where}.routes" if routes else f"{where}.next_stage"
+        problems.append(
+            Problem(
+                field,
+                "the last stage is where every path ends: it cannot lead on to another stage",
+                "remove it, or move this stage before the stage it should lead to",
+            )
+        )
+        return problems
+    for field, raw in targets:
+        target = _number(raw)
+        if isinstance(target, int) and isinstance(number, int) and target <= number:
+            what = "itself" if target == number else f"stage {target}, before it"
+            problems.append(
+                Problem(
+                    field,
+                    f"stage {number} leads back to {what}",
+                    f"lead only to a later stage ({number + 1} or after); a case never goes"
+                    " back a stage",
+                )
+            )
+        else:
+            need_stage(field, target, 2)
+    if not routes:
+        return problems
+    if stage.get("next_stage") is not None:
+        problems.append(
+            Problem(
+                f"{where}.next_stage",
+                "the stage has routes, so its next stage is the route chosen",
+                "remove next_stage and give each route option its next_stage",
+            )
+        )
+    need_role(f"{where}.routes.chosen_by_role", routes.get("chosen_by_role"))
+    ids = _ids(options)
+    problems += _duplicates(f"{where}.routes.options", ids)
+    default = _text(routes.get("default"))
+    if default is not None and default not in ids:
+        problems.append(
+            Problem(
+                f"{where}.routes.default",
+                f"default '{default}' is not one of the options",
+                f"use one of {', '.join(ids) or '(no options)'}",
+            )
+        )
+    if routes.get("chosen_by_role") is not None and routes.get("chosen_by_side") is not None:
+        problems.append(
+            Problem(
+                f"{where}.routes",
+                "names both chosen_by_role and chosen_by_side",
+                "give one of them, or neither for any party to the case",
+            )
+        )
+    return problems
 
 
 def _each(where: str, value: object, check: Callable[[str, object], None]) -> None:

@@ -29,6 +29,7 @@ class StageWindow:
     starts: datetime
     due: datetime
     steps: tuple[StepWindow, ...]
+    alternatives: tuple[tuple[str, int], ...] = ()  # other routes: (option label, stage)
 
 
 def stage_window(stage: Stage, starts: datetime, calendar: WorkingCalendar) -> StageWindow:
@@ -41,21 +42,34 @@ def stage_window(stage: Stage, starts: datetime, calendar: WorkingCalendar) -> S
         steps.append(StepWindow(step.id, step.name, step.owner_role, step_start, step_due))
         previous_due = step_due
     due = due_after(starts, stage.time_allowed, calendar)
-    return StageWindow(stage.number, stage.name, starts, due, tuple(steps))
+    others: tuple[tuple[str, int], ...] = ()
+    if stage.routes is not None:
+        others = tuple(
+            (o.label, o.next_stage) for o in stage.routes.options if o.id != stage.routes.default
+        )
+    return StageWindow(stage.number, stage.name, starts, due, tuple(steps), others)
 
 
 def what_if_timeline(
     policy: Policy, starts: datetime, calendar: WorkingCalendar, first_stage: int = 1
 ) -> list[StageWindow]:
-    """Every stage from ``first_stage`` on, each starting when the one before it lapses."""
+    """Every stage from ``first_stage`` on, each starting when the one before it lapses.
+
+    That is the default path: where a stage has routes, the one its lapse takes (the others are
+    named on the window, ``alternatives``); a stage only another route leads to is not on it.
+    The engine follows the same ``Policy.next_stage_number``."""
     windows: list[StageWindow] = []
     moment = calendar.local(starts)
-    for stage in policy.stages:
-        if stage.number < first_stage:
-            continue
+    numbers = {stage.number for stage in policy.stages}
+    number = first_stage
+    while number in numbers:
+        stage = policy.stage(number)
         window = stage_window(stage, moment, calendar)
         windows.append(window)
         moment = window.due
+        if number == policy.final_stage.number:
+            break
+        number = policy.next_stage_number(stage)
     return windows
 
 
@@ -79,6 +93,12 @@ def timeline_as_json(policy: Policy, windows: list[StageWindow]) -> dict[str, ob
                     }
                     for s in w.steps
                 ],
+                **(
+                    {"alternatives": [{"label": label, "stage": n} for label, n in
+                                      w.alternatives]}
+                    if w.alternatives
+                    else {}
+                ),
             }
             for w in windows
         ],

@@ -308,7 +308,12 @@ def _timeline(policy_id: str | None, pack_file: str | None, start: str, as_json:
         )
         for s in w.steps:
             step = next(st for st in stage.steps if st.id == s.id)
-            print(f"    {s.name}: due {s.due.strftime(fmt)}{_hours_note(step.time_allowed)}")
+            branch = f" (only if {s.when.replace('_', ' ')})" if s.when else ""
+            counted = f", counted from {s.counted_from}" if s.counted_from else ""
+            print(
+                f"    {s.name}{branch}: due {s.due.strftime(fmt)}"
+                f"{_hours_note(step.time_allowed)}{counted}"
+            )
         for label, number in w.alternatives:  # the path above is the one a lapse takes
             print(f"    or, if chosen: {label} -> stage {number}")
     return EXIT_OK

@@ -198,6 +198,42 @@ class StepLapse(StrEnum):
     REMIND = "remind"
 
 
+class StepOutcome(StrEnum):
+    """The question a step asks when it is marked done, and its answers."""
+
+    AGREED_OR_NOT = "agreed_or_not"  # "Agreed?" asked of whoever marks the step done
+
+
+class StepCondition(StrEnum):
+    """The outcome of the step a conditional step hangs on (``when``)."""
+
+    AGREED = "agreed"
+    NOT_AGREED = "not_agreed"
+
+
+class LetterTo(StrEnum):
+    """Who an outcome letter goes to, besides roles the pack names."""
+
+    PARTIES = "parties"  # everyone on the case now
+    RAISING = "raising"  # the raising agency's parties
+    RECEIVING = "receiving"  # the receiving agency's parties
+
+
+class StepLetter(Frozen):
+    """An outcome letter or written confirmation a step produces when it is done (an LSCB's
+    "the outcome is confirmed in writing to all parties"): a form of the pack, filled from the
+    case and sent as documents 1:1 to the people named, and to mailboxes if any."""
+
+    form: Identifier
+    to: list[Identifier] = Field(
+        min_length=1,
+        description="parties, raising, receiving, or role ids (that role among the parties,"
+        " else in the agencies involved, else partnership-wide for tier-0 roles)",
+    )
+    mailboxes: list[Text] = Field(default_factory=list)
+    cite: Citation
+
+
 class Step(Frozen):
     """A timed duty inside a stage, such as "senior managers inform professional leads within 1"."""
 
@@ -222,6 +258,24 @@ class Step(Frozen):
     starts: StepStart = StepStart.WITH_STAGE
     on_lapse: StepLapse = StepLapse.REMIND
     description: str = ""
+    outcome: StepOutcome | None = Field(
+        default=None,
+        description="Ask this when the step is marked done; the steps after it that say"
+        " ``when`` run on the answer. A lapse with no answer counts as not agreed",
+    )
+    when: StepCondition | None = Field(
+        default=None,
+        description="Run only on this outcome of the nearest earlier step that asks one;"
+        " consecutive steps with the same ``when`` are one branch, run in order",
+    )
+    counted_from: Identifier | None = Field(
+        default=None,
+        description="Count the allowance from this earlier step's end (done, or lapsed) rather"
+        " than from this step's own start: 'within 2 days of the decision'",
+    )
+    letter: StepLetter | None = Field(
+        default=None, description="A letter the step produces when it is done"
+    )
     cite: Citation
 
     @property
@@ -390,6 +444,8 @@ class Computed(StrEnum):
     REASON = "reason"
     STAGE_NUMBER = "stage_number"
     STAGE_STARTED = "stage_started"
+    STEP_OUTCOME = "step_outcome"  # the latest agreed / not agreed recorded at the stage
+    STEP_DECIDED_ON = "step_decided_on"  # the date it was recorded
     RESOLVED_AT_STAGE = "resolved_at_stage"
     WORKING_DAYS_TAKEN = "working_days_taken"
 

@@ -178,6 +178,25 @@ def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
             cited(f"{where}.steps[{j}]", step)
         problems += _ways_on(where, stage, i == len(stages) - 1, need_stage, need_role)
         cited(f"{where}.routes", stage.get("routes"))
+        problems += _step_order_problems(where, steps)
+        for j, step in enumerate(steps):
+            letter = _mapping(step).get("letter")
+            if letter is None:
+                continue
+            at = f"{where}.steps[{j}].letter"
+            need_form(f"{at}.form", _mapping(letter).get("form"))
+            cited(at, letter)
+            for k, target in enumerate(_items(_mapping(letter).get("to"))):
+                name = _text(target)
+                if name is not None and name not in LETTER_KEYWORDS and name not in known_roles:
+                    problems.append(
+                        Problem(
+                            f"{at}.to[{k}]",
+                            f"sends the letter to '{name}', which is neither a role nor one of"
+                            f" {', '.join(sorted(LETTER_KEYWORDS))}",
+                            f"use one of {', '.join(sorted(LETTER_KEYWORDS))} or a role id",
+                        )
+                    )
         if steps and _mapping(steps[0]).get("starts") == "after_previous":
             problems.append(
                 Problem(
@@ -315,6 +334,78 @@ def _ways_on(
                 "give one of them, or neither for any party to the case",
             )
         )
+    return problems
+
+
+# who a step's ``letter`` may go to besides a role (policy.model.LetterTo)
+LETTER_KEYWORDS = frozenset({"parties", "raising", "receiving"})
+
+
+def _step_order_problems(where: str, steps: list[Any]) -> list[Problem]:
+    """The order rules of conditional and counted-from steps (issue 9): a ``when`` step hangs on
+    the nearest earlier step that asks an ``outcome``, with only other ``when`` steps between
+    them, and starts after it; ``counted_from`` names an earlier step of the same stage. Both
+    refer backwards only, so a deadline never waits on a step that has not run yet."""
+    problems: list[Problem] = []
+    seen: list[str] = []
+    deciding = False  # the steps so far end with an outcome step and its branches
+    branches: list[object] = []  # the conditions of the branches after it, in order
+    for j, raw in enumerate(steps):
+        step = _mapping(raw)
+        at = f"{where}.steps[{j}]"
+        when, outcome = step.get("when"), step.get("outcome")
+        if when is not None:
+            if not deciding:
+                problems.append(
+                    Problem(
+                        f"{at}.when",
+                        "a conditional step must follow a step that asks an outcome (or"
+                        " another conditional step after one)",
+                        "add outcome: agreed_or_not to the step before it, or remove when",
+                    )
+                )
+            if step.get("starts") != "after_previous":
+                problems.append(
+                    Problem(
+                        f"{at}.starts",
+                        "a conditional step starts when the step it hangs on is done",
+                        "set starts: after_previous",
+                    )
+                )
+            if when in branches and branches[-1] != when:
+                problems.append(
+                    Problem(
+                        f"{at}.when",
+                        f"the '{when}' branch is split by another branch",
+                        "keep each branch's steps together, one after the other",
+                    )
+                )
+            branches.append(when)
+            if outcome is not None:
+                problems.append(
+                    Problem(
+                        f"{at}.outcome",
+                        "a conditional step cannot ask an outcome of its own",
+                        "remove outcome here, or make this step unconditional",
+                    )
+                )
+        else:
+            deciding, branches = outcome is not None, []
+        reference = _text(step.get("counted_from"))
+        step_id = _text(step.get("id"))
+        if reference is not None and reference not in seen:
+            later = reference == step_id or reference in _ids(steps[j:])
+            problems.append(
+                Problem(
+                    f"{at}.counted_from",
+                    f"names step '{reference}', which "
+                    + ("is this step or comes after it" if later else "is not in this stage"),
+                    "name an earlier step of the same stage"
+                    + (f" ({', '.join(seen)})" if seen else " (this is the first step)"),
+                )
+            )
+        if step_id is not None:
+            seen.append(step_id)
     return problems
 
 

@@ -20,6 +20,9 @@ class StepWindow:
     owner_role: str
     starts: datetime
     due: datetime
+    when: str | None = None  # the outcome this step's branch runs on, if it is conditional
+    counted_from: str | None = None  # the step whose end its allowance counts from
+    default_path: bool = True  # False: the branch the lapse path does not take
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,42 @@ def stage_window(stage: Stage, starts: datetime, calendar: WorkingCalendar) -> S
     """A stage entered at ``starts``: its due time, and each step's if each runs to its limit."""
     steps: list[StepWindow] = []
     previous_due = starts
+    # Conditional steps (issue 9): the timeline's path is the one where nothing is done, so a
+    # step that asks an outcome lapses unanswered, which the engine takes as not agreed. The
+    # agreed branch is shown too, as if agreed at that same moment, marked off the path.
+    decided_at = starts  # when the latest outcome step ended
+    ends: dict[str, datetime] = {}  # each step's end on the path it is shown on
+    off_path: set[str] = set()
+    after_group = starts  # where the step after a group of branches starts
+    previous_when: str | None = None
     for step in stage.steps:
-        step_start = previous_due if step.starts is StepStart.AFTER_PREVIOUS else starts
-        step_due = due_after(step_start, step.time_allowed, calendar)
-        steps.append(StepWindow(step.id, step.name, step.owner_role, step_start, step_due))
-        previous_due = step_due
+        when = step.when.value if step.when else None
+        if when is not None:
+            on_path = when == "not_agreed"
+            step_start = previous_due if previous_when == when else decided_at
+        else:
+            on_path = True
+            if previous_when is not None:
+                previous_due = after_group  # the branch that ran on the path ended here
+            step_start = previous_due if step.starts is StepStart.AFTER_PREVIOUS else starts
+        counted = step.counted_from
+        clock = step_start
+        if counted is not None and counted in ends and (counted not in off_path or not on_path):
+            clock = ends[counted]
+        step_due = due_after(clock, step.time_allowed, calendar)
+        steps.append(
+            StepWindow(
+                step.id, step.name, step.owner_role, step_start, step_due, when, counted, on_path
+            )
+        )
+        ends[step.id] = step_due
+        if not on_path:
+            off_path.add(step.id)
+        if step.outcome is not None:
+            decided_at = after_group = step_due
+        elif on_path and when is not None:
+            after_group = step_due
+        previous_due, previous_when = step_due, when
     due = due_after(starts, stage.time_allowed, calendar)
     others: tuple[tuple[str, int], ...] = ()
     if stage.routes is not None:
@@ -90,6 +124,9 @@ def timeline_as_json(policy: Policy, windows: list[StageWindow]) -> dict[str, ob
                         "owner_role": s.owner_role,
                         "starts": s.starts.isoformat(),
                         "due": s.due.isoformat(),
+                        **({"when": s.when} if s.when else {}),
+                        **({"counted_from": s.counted_from} if s.counted_from else {}),
+                        **({} if s.default_path else {"default_path": False}),
                     }
                     for s in w.steps
                 ],

@@ -97,6 +97,9 @@ class RecordEntry(Model):
     answers: dict[str, str] = Field(default_factory=dict)
     corrects: str | None = Field(default=None, description="Id of the entry this one corrects")
     step_id: str | None = None
+    outcome: str | None = Field(
+        default=None, description="A step's outcome when it was marked done: agreed, not_agreed"
+    )
 
 
 class StageSpan(Model):
@@ -128,6 +131,16 @@ class StepState(Model):
     due_at: datetime
     done: bool = False
     lapsed: bool = False
+    outcome: str | None = Field(default=None, description="agreed / not_agreed, when asked")
+    ended_at: datetime | None = Field(
+        default=None, description="When it was done, or lapsed: what counted_from counts from"
+    )
+    skipped: bool = Field(
+        default=False,
+        description="A conditional step whose branch was not taken: it never runs; its times"
+        " are when it was passed over",
+    )
+    skipped_because: str = Field(default="", description="Why, in the pack's step names only")
 
 
 class HandOverNote(Model):
@@ -286,7 +299,7 @@ class Case(Model):
         return None
 
     def open_steps(self) -> list[StepState]:
-        return [s for s in self.steps if not s.done]
+        return [s for s in self.steps if not s.done and not s.skipped]
 
 
 _SPOKEN = {EntryKind.DISCUSSION, EntryKind.RESOLUTION, EntryKind.DECISION}

@@ -81,6 +81,9 @@ class Escalate(CaseCommand):
 
 class CompleteStep(CaseCommand):
     step_id: str
+    outcome: str = Field(
+        default="", description="agreed / not_agreed, for a step whose pack asks an outcome"
+    )
 
 
 class RecordDecision(CaseCommand):

@@ -70,10 +70,28 @@ class ActionResult:
     message: str = ""
 
 
+class StepOutcomeSession(BaseModel):
+    """'Agreed?' asked after a Mark done click, answerable by typing: the case version the click
+    saw, so a typed answer after the case moved on is stale like any click."""
+
+    case_id: str
+    case_version: int
+    step_id: str
+
+
 class _Session(BaseModel):
-    kind: str  # "intake" or "record"
+    kind: str  # "intake", "record" or "step_outcome"
     intake_session: intake.IntakeSession | None = None
     record_session: record_dialog.RecordSession | None = None
+    step_outcome: StepOutcomeSession | None = None
+
+
+# typed answers to "Agreed?": numbers as listed, yes / no, or the words themselves
+OUTCOME_ANSWERS = {
+    "1": "agreed", "yes": "agreed", "y": "agreed", "agreed": "agreed",
+    "2": "not_agreed", "no": "not_agreed", "n": "not_agreed", "not agreed": "not_agreed",
+    "not_agreed": "not_agreed",
+}
 
 
 @dataclass
@@ -122,6 +140,8 @@ class ConversationService:
             return self._intake_answer(actor, session.intake_session, text)
         if session is not None and session.kind == "record" and session.record_session:
             return self._record_answer(actor, session.record_session, text)
+        if session is not None and session.kind == "step_outcome" and session.step_outcome:
+            return self._outcome_answer(actor, session.step_outcome, text)
         return [Reply(text=texts.NOT_CAUGHT + HELP)]
 
     def _help(self, actor: str) -> list[Reply]:
@@ -272,13 +292,30 @@ class ConversationService:
             # every case card carries the version it shows: without one the click cannot be
             # checked against the case, so it is treated as stale and changes nothing
             return self._stale(case, actor)
+        if verb == "complete_step" and data.get("submit") != "1":
+            asking = self._asks_outcome(case, data.get("step_id", ""))
+            if asking:
+                if version != case.version:
+                    return self._stale(case, actor)
+                kept = StepOutcomeSession(
+                    case_id=case.id, case_version=version, step_id=data.get("step_id", "")
+                )
+                self._save(actor, _Session(kind="step_outcome", step_outcome=kept))
+                return ActionResult(
+                    self.outcome_card(case, kept, asking), texts.STEP_OUTCOME_TYPE
+                )
         if verb in IMMEDIATE:
             base = {"actor": actor, "case_id": case.id, "expected_version": version}
             command: Command = (
                 Acknowledge(**base)
                 if verb == "acknowledge"
-                else CompleteStep(**base, step_id=data.get("step_id", ""))
+                else CompleteStep(
+                    **base, step_id=data.get("step_id", ""), outcome=values.get("outcome", "")
+                )
             )
+            waiting = self._load(actor) if verb == "complete_step" else None
+            if waiting is not None and waiting.kind == "step_outcome":
+                self._save(actor, None)  # answered on the card: no typed answer is awaited
             return self._run(command, case)
         if verb in PURPOSES:
             purpose = record_dialog.Purpose(verb)
@@ -288,6 +325,51 @@ class ConversationService:
                 return ActionResult(self.purpose_card(case, purpose, actor, version))
             return self._submit_purpose(actor, case, purpose, version, values)
         return ActionResult(self.case_card(case, actor), "That button is no longer available.")
+
+    def _asks_outcome(self, case: Case, step_id: str) -> str:
+        """The step's name when marking it done asks 'Agreed?', else empty."""
+        stage = self.engine.policy_for(case).stage(case.stage)
+        step = next((s for s in stage.steps if s.id == step_id), None)
+        return step.name if step is not None and step.outcome is not None else ""
+
+    def _outcome_answer(self, actor: str, kept: StepOutcomeSession, text: str) -> list[Reply]:
+        answer = OUTCOME_ANSWERS.get(" ".join(text.strip().lower().split()))
+        if answer is None:
+            return [Reply(text=texts.STEP_OUTCOME_NOT_CAUGHT)]
+        self._save(actor, None)
+        case = self.store.get_case(kept.case_id)
+        if case is None:
+            return [Reply(text=texts.CASE_NOT_FOUND.format(case=kept.case_id))]
+        command = CompleteStep(
+            actor=actor, case_id=case.id, expected_version=kept.case_version,
+            step_id=kept.step_id, outcome=answer,
+        )
+        result = self._run(command, case)
+        return [Reply(text=result.message, card=result.card)]
+
+    def outcome_card(self, case: Case, kept: StepOutcomeSession, step_name: str) -> Card:
+        """The small form a Mark done click opens on a step that asks an outcome."""
+        choices = [(value, words) for value, words in texts.OUTCOME_WORDS.items()]
+        data = {"submit": "1", "step_id": kept.step_id, "version": str(kept.case_version)}
+        return Card(
+            title=texts.STEP_OUTCOME_TITLE.format(reference=case.reference, step=step_name),
+            text=texts.STEP_OUTCOME_TYPE,
+            inputs=[
+                CardInput(
+                    id="outcome", label=texts.STEP_OUTCOME_QUESTION, kind=InputKind.CHOICE,
+                    required=True, choices=choices,
+                )
+            ],
+            actions=[
+                CardAction(
+                    command="complete_step", label=texts.BUTTON_SEND, style="positive",
+                    data=data, submits_inputs=True,
+                ),
+                CardAction(command=REFRESH_VERB, label=texts.BUTTON_BACK),
+            ],
+            case_id=case.id,
+            case_version=case.version,
+        )
 
     def _action_follow_up(
         self, actor: str, case: Case, verb: str, data: dict[str, str], values: dict[str, str]

@@ -64,6 +64,6 @@ def deadlines_for(case: Case, policy: Policy, calendar: WorkingCalendar) -> list
         again = calendar.at(calendar.next_working_day(last), calendar.start_of_business)
         found.append(_deadline(case, "overdue", again))
     for step in case.steps:
-        if not step.done and not step.lapsed:
+        if not step.done and not step.lapsed and not step.skipped:
             found.append(_deadline(case, "step", step.due_at, step.id))
     return found + follow_ups

@@ -36,6 +36,7 @@ class EventType(StrEnum):
     ACTION_LATE = "action_late"
     IMMEDIATE_RISK_TOLD = "immediate_risk_told"
     ROUTE_CHOSEN = "route_chosen"
+    STEP_SKIPPED = "step_skipped"  # a conditional step on the branch not taken
 
 
 class Event(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dialogs import texts
 from dialogs.case import Case, Participant, Side
 from policy.calendar import WorkingCalendar
 from policy.model import Computed, FieldKind, Form, FormField, Policy
@@ -45,6 +46,9 @@ def computed_value(
     record = case.record_for(stage)
     span = case.span(stage)
     resolution = case.resolution
+    # the latest step outcome recorded at the stage: what an outcome letter confirms
+    decided = [e for e in case.entries_at(stage) if e.outcome]
+    decision = decided[-1] if decided else None
     values: dict[Computed, str] = {
         Computed.TODAY: calendar.local(now).strftime("%d/%m/%Y"),
         Computed.CASE_REFERENCE: case.reference,
@@ -70,6 +74,11 @@ def computed_value(
         Computed.STAGE_STARTED: _date(span.started_at if span else None, calendar),
         Computed.RESOLVED_AT_STAGE: str(resolution.stage) if resolution else "",
         Computed.WORKING_DAYS_TAKEN: str(resolution.working_days_taken) if resolution else "",
+        Computed.STEP_OUTCOME: (
+            texts.OUTCOME_WORDS.get(decision.outcome, decision.outcome)
+            if decision and decision.outcome else ""
+        ),
+        Computed.STEP_DECIDED_ON: _date(decision.at if decision else None, calendar),
     }
     return values[fact]
 

@@ -39,7 +39,16 @@ from dialogs.messages import record_fields, resolution_fields
 from dialogs.routing import may_choose_route, route_chooser_words, stage_holders
 from dialogs.turn import Turn
 from dialogs.validation import check_fields, check_record, parse_date
-from policy.model import FilingMoment, Prompt, RouteOption, Routes, Step, StepLapse, StepStart
+from policy.model import (
+    FilingMoment,
+    Prompt,
+    RouteOption,
+    Routes,
+    Step,
+    StepCondition,
+    StepLapse,
+    StepStart,
+)
 
 # ---- permissions -------------------------------------------------------------------------
 
@@ -107,6 +116,7 @@ def _entry(
     answers: dict[str, str] | None = None,
     corrects: str | None = None,
     step_id: str | None = None,
+    outcome: str | None = None,
 ) -> RecordEntry:
     person = turn.people.get(turn.actor)
     return RecordEntry(
@@ -122,6 +132,7 @@ def _entry(
         answers=answers or {},
         corrects=corrects,
         step_id=step_id,
+        outcome=outcome,
     )
 
 
@@ -347,7 +358,9 @@ def _advance_step(turn: Turn, *, reason: str, starts: datetime) -> bool:
     return False
 
 
-def _chain_from(turn: Turn, step: Step, starts: datetime) -> None:
+def _chain_from(
+    turn: Turn, step: Step, starts: datetime, outcome: StepCondition | None = None
+) -> None:
     """A step that is done or has lapsed starts the step after it, if that one waits for it.
 
     Whatever the lapsed step's ``on_lapse``: chasing a late referral must not stop the clock of
@@ -359,15 +372,65 @@ def _chain_from(turn: Turn, step: Step, starts: datetime) -> None:
     if index + 1 >= len(steps):
         return
     following = steps[index + 1]
+    if step.outcome is not None and following.when is not None:
+        _take_branch(turn, step, outcome or StepCondition.NOT_AGREED, starts)
+        return
+    if step.when is not None and following.when not in (None, step.when):
+        # the end of this step's branch: next is the first step after the other branches
+        after = [s for s in steps[index + 1 :] if s.when is None]
+        if not after:
+            return
+        following = after[0]
     if following.starts is StepStart.AFTER_PREVIOUS and turn.case.step(following.id) is None:
         _start_following_step(turn, following, starts)
+
+
+def _branches_after(steps: list[Step], decider: Step) -> list[Step]:
+    """The conditional steps that hang on ``decider``'s outcome: those right after it."""
+    index = steps.index(decider)
+    group: list[Step] = []
+    for later in steps[index + 1 :]:
+        if later.when is None:
+            break
+        group.append(later)
+    return group
+
+
+def _take_branch(turn: Turn, decider: Step, outcome: StepCondition, starts: datetime) -> None:
+    """Start the first step of the branch ``outcome`` selects; mark every step of the others
+    skipped. A lapse with no answer takes the not-agreed branch (nothing was agreed in time).
+    Decided once: a decider done late, after its lapse chose, changes no branch."""
+    steps = turn.stage.steps
+    group = _branches_after(steps, decider)
+    if any(turn.case.step(s.id) is not None for s in group):
+        return
+    taken = [s for s in group if s.when is outcome]
+    because = texts.STEP_SKIPPED_BECAUSE.format(
+        step=decider.name, outcome=texts.OUTCOME_WORDS[outcome.value].lower()
+    )
+    for other in group:
+        if other.when is not outcome:
+            turn.skip_step(other, starts, because)
+    if taken:
+        _start_following_step(turn, taken[0], starts)
+        return
+    after = steps[steps.index(decider) + len(group) + 1 :]
+    if after and after[0].starts is StepStart.AFTER_PREVIOUS and not turn.case.step(after[0].id):
+        _start_following_step(turn, after[0], starts)
 
 
 def _start_following_step(turn: Turn, following: Step, starts: datetime) -> list[Person]:
     """Start the next step of the stage and prompt its owners, who join the case now."""
     turn.start_step(following, starts)
     joined = turn.bring_in([following.owner_role])
-    turn.prompt_step(following, joined)
+    told = list(joined)
+    if following.when is not None:
+        # a branch is news to its owners already on the case too: which one runs was not known
+        told += [
+            p for p in turn.people.values()
+            if p.role == following.owner_role and turn.case.is_party(p.email) and p not in joined
+        ]
+    turn.prompt_step(following, told)
     return joined
 
 
@@ -411,6 +474,8 @@ def complete_step(turn: Turn, command: CompleteStep) -> None:
     stage = turn.stage
     step = next((s for s in stage.steps if s.id == command.step_id), None)
     state = turn.case.step(command.step_id)
+    if step is not None and state is not None and (state.done or state.skipped):
+        raise IllegalTransition(_why_not_open(turn, step, state.skipped, state.skipped_because))
     if step is None or state is None or state.done:
         raise IllegalTransition(
             texts.NO_SUCH_STEP.format(
@@ -419,16 +484,68 @@ def complete_step(turn: Turn, command: CompleteStep) -> None:
         )
     require_party(turn)
     require_roles(turn, [step.owner_role])
+    outcome = _step_outcome(step, command.outcome)
     turn.case.steps = [
-        s.model_copy(update={"done": True}) if s.id == step.id else s for s in turn.case.steps
+        s.model_copy(
+            update={
+                "done": True,
+                "outcome": outcome.value if outcome else None,
+                "ended_at": s.ended_at or turn.now,
+            }
+        )
+        if s.id == step.id
+        else s
+        for s in turn.case.steps
     ]
+    words = texts.OUTCOME_WORDS[outcome.value] if outcome else ""
+    text = texts.STEP_DONE_OUTCOME.format(step=step.name, outcome=words) if outcome else step.name
     turn.case.record = [
         *turn.case.record,
-        _entry(turn, EntryKind.STEP_DONE, text=step.name, step_id=step.id),
+        _entry(
+            turn, EntryKind.STEP_DONE, text=text, step_id=step.id,
+            outcome=outcome.value if outcome else None,
+        ),
     ]
-    turn.emit(EventType.STEP_COMPLETED, f"step '{step.name}' done", step=step.id)
-    _chain_from(turn, step, turn.now)
-    turn.reply = f"Done: {step.name}."
+    turn.emit(
+        EventType.STEP_COMPLETED,
+        f"step '{step.name}' done" + (f": {words.lower()}" if outcome else ""),
+        step=step.id,
+    )
+    turn.send_letter(step)
+    _chain_from(turn, step, turn.now, outcome)
+    turn.reply = (
+        texts.STEP_DONE_OUTCOME_REPLY.format(step=step.name, outcome=words)
+        if outcome
+        else texts.STEP_DONE_REPLY.format(step=step.name)
+    )
+
+
+def _step_outcome(step: Step, given: str) -> StepCondition | None:
+    """The outcome a step asks for, as the person gave it; refused when missing or not asked."""
+    answer = given.strip().lower()
+    if step.outcome is None:
+        if answer:
+            raise InvalidInput({"outcome": texts.STEP_OUTCOME_NOT_ASKED.format(step=step.name)})
+        return None
+    try:
+        return StepCondition(answer)
+    except ValueError:
+        raise InvalidInput(
+            {"outcome": texts.STEP_OUTCOME_NEEDED.format(step=step.name)}
+        ) from None
+
+
+def _why_not_open(turn: Turn, step: Step, skipped: bool, because: str) -> str:
+    """A duplicate or stale 'done': say who did it and when, or why it is not needed."""
+    values = {"stage": turn.case.stage, "reference": turn.case.reference, "step": step.name}
+    if skipped:
+        return texts.STEP_NOT_NEEDED.format(**values, because=because)
+    done = [e for e in turn.case.record if e.kind is EntryKind.STEP_DONE and e.step_id == step.id]
+    if not done:  # done by an 'advance' hand-on or the case closing: nobody marked it
+        return texts.NO_SUCH_STEP.format(**values)
+    last = done[-1]
+    day = turn.calendar.local(last.at).strftime("%d/%m/%Y")
+    return texts.STEP_ALREADY_DONE.format(**values, who=last.by_name, day=day)
 
 
 def hand_over(turn: Turn, command: HandOver) -> None:
@@ -567,7 +684,10 @@ def _step_lapsed(turn: Turn, step_id: str, due_at: datetime) -> None:
     if lapsed_advance and _advance_step(turn, reason="step deadline lapsed", starts=state.due_at):
         return
     turn.case.steps = [
-        s.model_copy(update={"lapsed": True}) if s.id == step_id else s for s in turn.case.steps
+        s.model_copy(update={"lapsed": True, "ended_at": s.ended_at or s.due_at})
+        if s.id == step_id
+        else s
+        for s in turn.case.steps
     ]
     turn.emit(EventType.STEP_LAPSED, f"step '{step.name}' overdue", step=step_id)
     _chain_from(turn, step, state.due_at)  # from its due time, as the timeline counts it

@@ -93,6 +93,12 @@ def case_facts(
         if step_def is not None:
             by = due_words(step.due_at, step_def.time_allowed, calendar)
             facts.append(Fact(label="Step", value=f"{step_def.name}, by {by}"))
+    for step in case.steps:  # the branch not taken, so nobody waits for it
+        step_def = next((s for s in stage.steps if s.id == step.id), None)
+        if step.skipped and step_def is not None and case.is_open:
+            because = step.skipped_because
+            facts.append(Fact(label="Step", value=texts.STEP_SKIPPED_FACT.format(
+                step=step_def.name, because=because)))
     return facts
 
 

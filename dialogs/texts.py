@@ -486,3 +486,28 @@ def allowance_words(amount: int, unit: str) -> str:
         return ALLOWANCE_SAME_DAY
     one, many = ALLOWANCE_UNITS[unit]
     return ALLOWANCE_WITHIN.format(amount=amount, unit=one if amount == 1 else many)
+
+
+# steps that ask an outcome, branch on it, and send an outcome letter (issue 9)
+OUTCOME_WORDS = {"agreed": "Agreed", "not_agreed": "Not agreed"}
+STEP_OUTCOME_QUESTION = "Agreed?"
+STEP_OUTCOME_TITLE = "Case {reference}: '{step}' done. Was it agreed?"
+STEP_OUTCOME_TYPE = (
+    "Choose on the card, or answer here: 1 or yes for Agreed, 2 or no for Not agreed."
+)
+STEP_OUTCOME_NEEDED = "Say whether '{step}' ended in agreement: Agreed or Not agreed."
+STEP_OUTCOME_NOT_ASKED = "'{step}' does not ask for an outcome; mark it done without one."
+STEP_OUTCOME_NOT_CAUGHT = "Please answer 1 (or yes) for Agreed, or 2 (or no) for Not agreed."
+STEP_DONE_REPLY = "Done: {step}."
+STEP_DONE_OUTCOME = "{step}: {outcome}"
+STEP_DONE_OUTCOME_REPLY = "Done: {step} ({outcome})."
+STEP_SKIPPED_BECAUSE = "'{step}' was {outcome}"
+STEP_ALREADY_DONE = (
+    "Stage {stage} of case {reference} has no open step '{step}': it was marked done by {who}"
+    " on {day}. Nothing was changed."
+)
+STEP_NOT_NEEDED = (
+    "Stage {stage} of case {reference} has no open step '{step}': it is not needed on this"
+    " case, as {because}. Nothing was changed."
+)
+STEP_SKIPPED_FACT = "{step}: not needed ({because})"

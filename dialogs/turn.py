@@ -26,6 +26,7 @@ from policy.model import (
     CopySide,
     FilingMoment,
     HolderMode,
+    LetterTo,
     OutcomeRelation,
     Policy,
     Prompt,
@@ -375,10 +376,85 @@ class Turn:
             self.tell_person(email, f"step-now-{step.id}", card, flagged=True)
 
     def start_step(self, step: Step, at: datetime) -> None:
-        due = due_after(at, step.time_allowed, self.calendar)
+        due = due_after(self.counted_from(step, at), step.time_allowed, self.calendar)
         others = [s for s in self.case.steps if s.id != step.id]
         self.case.steps = [*others, StepState(id=step.id, started_at=at, due_at=due)]
         self.emit(EventType.STEP_STARTED, f"step '{step.name}' started", step=step.id)
+
+    def counted_from(self, step: Step, at: datetime) -> datetime:
+        """Where a step's allowance is counted from: the end of the step its ``counted_from``
+        names ("within 2 days of the decision"), as the timeline counts it; its own start when
+        that step has not ended (it ran on another branch, or not yet)."""
+        if step.counted_from is None:
+            return at
+        earlier = self.case.step(step.counted_from)
+        return earlier.ended_at if earlier is not None and earlier.ended_at else at
+
+    def skip_step(self, step: Step, at: datetime, because: str) -> None:
+        """A conditional step on the branch not taken: kept on the case as skipped, so the card
+        and the record say it will not run, and no deadline is ever derived from it."""
+        others = [s for s in self.case.steps if s.id != step.id]
+        self.case.steps = [
+            *others,
+            StepState(
+                id=step.id, started_at=at, due_at=at, skipped=True, skipped_because=because
+            ),
+        ]
+        self.emit(EventType.STEP_SKIPPED, f"step '{step.name}' skipped: {because}", step=step.id)
+
+    def send_letter(self, step: Step) -> None:
+        """The outcome letter a done step produces: its form filled from the case, sent as
+        documents 1:1 to each person the pack names (once each) and to its mailboxes. The file
+        name and the card title carry the reference and the form's name, never the child."""
+        letter = step.letter
+        if letter is None:
+            return
+        form = self.policy.form(letter.form)
+        stage = self.case.stage
+        values = form_values(
+            form, self.case, self.calendar, self.now, self.agency_names, stage, self.policy
+        )
+        card = messages.form_card(form, values, self.case, stage)
+        document = case_document(
+            form,
+            self.case,
+            partnership=self.partnership.name,
+            stage=stage,
+            calendar=self.calendar,
+            now=self.now,
+            agency_names=self.agency_names,
+            policy=self.policy,
+        )
+        kind = f"letter-{step.id}"
+        for email in self.letter_recipients(letter.to):
+            self.tell_person(email, kind, card, documents=[document])
+        for mailbox in letter.mailboxes:
+            self._queue(kind, Recipient.mailbox(mailbox), card, urgent=False,
+                        documents=[document])
+
+    def letter_recipients(self, targets: list[str]) -> list[str]:
+        """Who ``to`` names, in the order named: parties by side, or a role among the parties,
+        else that role in the agencies involved (partnership-wide for tier-0 roles)."""
+        active = self.case.active_participants()
+        found: list[str] = []
+        for target in targets:
+            if target == LetterTo.PARTIES:
+                found += [p.email for p in active]
+            elif target in (LetterTo.RAISING, LetterTo.RECEIVING):
+                side = Side.RAISING if target == LetterTo.RAISING else Side.RECEIVING
+                found += [p.email for p in active if p.side is side]
+            else:
+                on_case = [p.email for p in active if p.role == target]
+                wide = self.policy.role(target).tier == 0
+                agencies = {p.agency for p in self.case.participants}
+                found += on_case or sorted(
+                    p.email
+                    for p in self.people.values()
+                    if p.role == target
+                    and p.partnership_id == self.case.partnership_id
+                    and (wide or p.agency in agencies)
+                )
+        return list(dict.fromkeys(found))
 
     def end_stage(self, how: str, *, at: datetime | None = None) -> None:
         """Close the running stage's span (escalated, lapsed, resolved, decided, withdrawn)."""

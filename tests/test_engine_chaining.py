@@ -228,3 +228,56 @@ def test_every_hour_deadline_the_timeline_shows_is_kept_by_the_engine(
     assert len(steps) == sum(len(stage.steps) for stage in policy.stages)
     assert [key for key, (start, due) in steps.items() if due <= start] == []
     app.close()
+
+
+# ---- conditional steps and counted-from deadlines (issue 9: the invented Lowmoor LSCB pack) ----
+
+
+@pytest.mark.parametrize("raised", list(STARTS.values()), ids=list(STARTS))
+def test_the_timeline_of_a_pack_with_branches_is_kept_on_both_paths(
+    tmp_path: Path, raised: datetime
+) -> None:
+    """The timeline's path is "nothing is done": the meeting lapses unanswered, which the engine
+    takes as not agreed, so the further meeting runs. The agreed branch is shown too, as if
+    agreed at the meeting's deadline; agreeing at that moment makes the engine keep it, with the
+    written confirmation counted from the decision."""
+    from test_step_outcomes import CAL, lowmoor_app
+
+    from dialogs.commands import CompleteStep
+
+    for agreed in (False, True):
+        app = lowmoor_app(tmp_path / ("agreed" if agreed else "lapsed"), start=raised)
+        policy = policy_of(app, "northbay")
+        calendar = app.engine.calendar_for(app.config.partnership("northbay"), policy)
+        timeline = what_if_timeline(policy, raised, calendar)
+        case = raise_case(app, "northbay")
+        branch = "agreed" if agreed else "not_agreed"
+        if agreed:  # let stage 1 lapse, then agree the meeting at its deadline
+            clock = clock_of(app)
+            clock.set(current(app, case).stage_due_at)
+            fire(app)
+            meeting = current(app, case).step("meeting")
+            assert meeting is not None
+            clock.set(meeting.due_at)
+            case = current(app, case)
+            app.engine.handle(CompleteStep(actor=CAL, case_id=case.id,
+                                           expected_version=case.version,
+                                           step_id="meeting", outcome="agreed"))
+        steps, spans = _run_to_the_end(app, case)
+
+        assert [(s.number, s.started_at, s.due_at) for s in spans] == [
+            (w.number, w.starts, w.due) for w in timeline
+        ]
+        expected = {
+            (w.number, s.id): (s.starts, s.due)
+            for w in timeline for s in w.steps if s.when in (None, branch)
+        }
+        assert {k: v for k, v in steps.items() if k in expected} == expected
+        skipped = {k for k in steps if k not in expected}
+        assert skipped == {
+            (2, s.id) for s in policy.stage(2).steps if s.when not in (None, branch)
+        }
+        shown = {s.id: s for s in timeline[1].steps}
+        assert shown["confirm"].counted_from == "meeting"
+        assert shown["confirm"].default_path is False and shown["further-meeting"].default_path
+        app.close()

@@ -226,6 +226,11 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
                 f"    step {step.id}: {step.name} - {_allowance_long(step.time_allowed)},"
                 f" {policy.role(step.owner_role).name}, starts {step.starts.value},"
                 f" on lapse {step.on_lapse.value}{_prompt_note(step.prompt)}"
+                + (f", asks {step.outcome.value}" if step.outcome else "")
+                + (f", only if {step.when.value}" if step.when else "")
+                + (f", counted from {step.counted_from}" if step.counted_from else "")
+                + (f", letter {step.letter.form} to {', '.join(step.letter.to)}"
+                   if step.letter else "")
             )
         form = f" on {policy.form(stage.recording.form).name}" if stage.recording.form else ""
         print(f"    recorded by {stage.recording.recorded_by}{form}")

@@ -40,6 +40,7 @@ from support import (
     local,
     pending,
     raise_case,
+    resolve,
     snapshot,
 )
 
@@ -284,6 +285,20 @@ def test_the_outcome_letter_goes_to_every_party_and_the_mailbox(app: App) -> Non
         assert f"{label} {value}" in " ".join(text.split()), label
 
 
+def test_a_whole_case_agreed_at_the_meeting_closes_when_the_parties_resolve(app: App) -> None:
+    case = at_stage_2(app)
+    set_clock(app, local(2, 11))
+    case = done(app, case, "meeting", "agreed")
+    case = done(app, case, "agree-actions")
+    case = done(app, case, "confirm")
+    assert case.is_open  # agreement at a step does not close the case by itself
+    case = resolve(app, case)
+    assert not case.is_open and case.resolution is not None and case.resolution.stage == 2
+    assert app.store.deadlines_for_case(case.id) == [] or all(
+        d.kind not in {"stage", "step"} for d in app.store.deadlines_for_case(case.id)
+    )
+
+
 def test_a_lapsed_confirmation_sends_no_letter(app: App) -> None:
     case = at_stage_2(app)
     set_clock(app, local(2, 11))
@@ -353,6 +368,11 @@ def test_a_meeting_that_lapses_unanswered_takes_the_not_agreed_branch(app: App) 
     set_clock(app, local(15, 17))
     fire(app)
     assert states(current(app, case))["further-meeting"] == ("lapsed",)
+    # and the stage runs out in its turn: the case moves on to stage 3, whose steps are its own
+    set_clock(app, current(app, case).stage_due_at)
+    fire(app)
+    case = current(app, case)
+    assert case.stage == 3 and case.steps == []
 
 
 # ---- refusals ---------------------------------------------------------------------------------

@@ -300,10 +300,15 @@ class ConversationService:
                 kept = StepOutcomeSession(
                     case_id=case.id, case_version=version, step_id=data.get("step_id", "")
                 )
-                self._save(actor, _Session(kind="step_outcome", step_outcome=kept))
-                return ActionResult(
-                    self.outcome_card(case, kept, asking), texts.STEP_OUTCOME_TYPE
-                )
+                # a half-finished intake or record is never overwritten: then the card only
+                earlier = self._load(actor)
+                typed = earlier is None or earlier.kind == "step_outcome"
+                if typed:
+                    self._save(actor, _Session(kind="step_outcome", step_outcome=kept))
+                card = self.outcome_card(case, kept, asking)
+                if not typed:
+                    card = card.model_copy(update={"text": texts.STEP_OUTCOME_CARD_ONLY})
+                return ActionResult(card, card.text)
         if verb in IMMEDIATE:
             base = {"actor": actor, "case_id": case.id, "expected_version": version}
             command: Command = (

@@ -495,6 +495,7 @@ STEP_OUTCOME_TITLE = "Case {reference}: '{step}' done. Was it agreed?"
 STEP_OUTCOME_TYPE = (
     "Choose on the card, or answer here: 1 or yes for Agreed, 2 or no for Not agreed."
 )
+STEP_OUTCOME_CARD_ONLY = "Choose Agreed or Not agreed on the card."
 STEP_OUTCOME_NEEDED = "Say whether '{step}' ended in agreement: Agreed or Not agreed."
 STEP_OUTCOME_NOT_ASKED = "'{step}' does not ask for an outcome; mark it done without one."
 STEP_OUTCOME_NOT_CAUGHT = "Please answer 1 (or yes) for Agreed, or 2 (or no) for Not agreed."

@@ -460,6 +460,30 @@ def test_mark_done_can_be_answered_by_typing(app: App, typed: str, outcome: str)
     assert states(current(app, case))["meeting"] == ("done", outcome)
 
 
+def test_asking_agreed_never_overwrites_a_half_finished_intake(app: App) -> None:
+    case = at_stage_2(app)
+    service = ConversationService(app.engine, app.store)
+    service.on_text(CAL, "escalate")  # CAL starts raising another case, then clicks Mark done
+    data = {"case_id": case.id, "version": str(case.version), "step_id": "meeting"}
+    asked = service.on_action(CAL, "complete_step", data, {})
+    assert asked.card.text == texts.STEP_OUTCOME_CARD_ONLY
+    replies = service.on_text(CAL, "yes")  # an intake answer, not the outcome
+    assert not any(r.text.startswith("Done:") for r in replies)
+    assert states(current(app, case))["meeting"] == ("open",)
+
+
+def test_an_outcome_on_a_step_that_asks_none_is_refused(app: App) -> None:
+    case = at_stage_2(app)
+    case = done(app, case, "meeting", "agreed")
+    before = snapshot(app, case)
+    with pytest.raises(InvalidInput) as refused:
+        done(app, case, "agree-actions", "agreed")
+    assert refused.value.field_errors == {
+        "outcome": texts.STEP_OUTCOME_NOT_ASKED.format(step="Agree the actions")
+    }
+    assert snapshot(app, case) == before
+
+
 # ---- pack errors ------------------------------------------------------------------------------
 
 

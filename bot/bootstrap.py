@@ -14,7 +14,7 @@ from dialogs.directory import Person, people_from_config
 from dialogs.engine import Engine
 from dialogs.ports import Clock, Store
 from policy.config import Config, load_config
-from policy.loader import PolicyRegistry, bundled_pack_paths
+from policy.loader import PolicyRegistry, bundled_pack_paths, installed_pack_paths
 
 
 class ClosableStore(Store, Protocol):
@@ -40,7 +40,7 @@ def load_policies(extra_packs: Path | None = None) -> PolicyRegistry:
     with it), and `policy list` names it."""
     paths = bundled_pack_paths()
     if extra_packs is not None:
-        paths += sorted(extra_packs.glob("*.yaml"))
+        paths += installed_pack_paths(extra_packs)
     return PolicyRegistry.load_each(paths)
 
 

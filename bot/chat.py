@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from adapters.console.render import render_card
 from bot.bootstrap import App, bootstrap
 from bot.settings import Settings
-from dialogs import intake, record_dialog
+from dialogs import intake, record_dialog, texts
 from dialogs.case import Case
 from dialogs.clock import SimulatedClock
 from dialogs.commands import (
@@ -26,7 +26,7 @@ from dialogs.commands import (
     CompleteStep,
     UpdateAction,
 )
-from dialogs.conversation import ConversationService
+from dialogs.conversation import OUTCOME_ANSWERS, ConversationService
 from dialogs.errors import DomainError, InvalidInput
 from dialogs.messages import party_card
 from dialogs.notifications import Notification, RecipientKind
@@ -41,7 +41,8 @@ HELP = """Commands (REF is a case reference such as NB-0001):
   resolve REF              record an agreed resolution
   escalate REF             cannot agree: move to the next tier
   decide REF               record the partnership's final decision (final stage only)
-  done REF STEP            mark a step done
+  done REF STEP            mark a step done (STEP: its number, name or id; add
+                           `agreed` or `not agreed` where the step asks)
   done REF ACTION          an agreed action (e.g. 2.1.1, as on the card) is done
   notyet REF ACTION DATE WHY   it is not done yet: its new date and why
   handover REF             hand your part to a colleague
@@ -82,6 +83,8 @@ class Chat:
         fire_due_deadlines(self.app.store, self.app.engine, self.clock, "chat")
         asyncio.run(deliver_due_notifications(self.app.store, self.inbox, self.clock))
         for note in self.inbox.take(self.me):
+            if note.urgent:
+                print(f"  {texts.CHAT_URGENT}")
             print(render_card(note.card))
 
     def run_command(self, command: Command) -> None:
@@ -153,6 +156,38 @@ class Chat:
         for reply in service.on_text(self.me, "status"):
             print(render_card(reply.card) if reply.card else f"  {reply.text}")
 
+    def complete_step(self, case: Case, words: list[str]) -> None:
+        """`done REF STEP [agreed|not agreed]`: STEP by its number in the case's open steps, its
+        name, or its id; a step whose pack asks "Agreed?" is asked it when no answer is given."""
+        policy = self.app.engine.policy_for(case)
+        stage = policy.stage(case.stage)
+        running = {state.id for state in case.open_steps()}
+        open_steps = [s for s in stage.steps if s.id in running]
+        wanted, answer = words[0], " ".join(words[1:])
+        step = next((s for s in open_steps if wanted.lower() in {s.id, s.name.lower()}), None)
+        if step is None and wanted.isdigit() and 0 < int(wanted) <= len(open_steps):
+            step = open_steps[int(wanted) - 1]
+        if step is None:  # maybe the name in words: the longest open step name the line starts
+            line = " ".join(words).lower()
+            named = [s for s in open_steps if line.startswith(s.name.lower())]
+            if named:
+                step = max(named, key=lambda s: len(s.name))
+                answer = " ".join(words)[len(step.name):].strip()
+        if step is None:
+            listed = "; ".join(f"{n}. {s.name}" for n, s in enumerate(open_steps, 1))
+            print(f"  {texts.CHAT_WHICH_STEP.format(steps=listed or texts.CHAT_NO_OPEN_STEPS)}")
+            return
+        outcome = ""
+        if step.outcome is not None:
+            while True:
+                outcome = OUTCOME_ANSWERS.get(" ".join(answer.lower().split()), "")
+                if outcome:
+                    break
+                answer = self.ask(texts.CHAT_STEP_OUTCOME_PROMPT)
+        self.run_command(CompleteStep(actor=self.me, case_id=case.id,
+                                      expected_version=case.version, step_id=step.id,
+                                      outcome=outcome))
+
     def handle_line(self, line: str) -> bool:
         """Run one typed line; False when the session should end (quit, or input ran out)."""
         try:
@@ -195,7 +230,19 @@ class Chat:
             print("  Say how long, e.g. `wait 2h` or `wait 1d`.")
             return
         unit = timedelta(hours=1) if match.group(2) == "h" else timedelta(days=1)
-        self.clock.advance(int(match.group(1)) * unit)
+        target = self.clock.now() + int(match.group(1)) * unit
+        # Walk the time, stopping at each deadline as it falls due and at every hour between,
+        # so a long wait plays out as the days would: each lapse at its own moment, and each
+        # message delivered when it would have been (not everything at once at the end).
+        while self.clock.now() < target:
+            hour_later = min(target, self.clock.now() + timedelta(hours=1))
+            due = self.app.store.next_due()
+            while due is not None and self.clock.now() < due <= hour_later:
+                self.clock.set(due)
+                self.pump()
+                due = self.app.store.next_due()
+            self.clock.set(hour_later)
+            self.pump()
         print(f"  It is now {self.clock.now():%a %d %b %Y %H:%M} UTC.")
 
     def case_verb(self, verb: str, args: list[str]) -> None:
@@ -241,7 +288,7 @@ class Chat:
                 )
             )
         elif verb == "done" and len(args) > 1:
-            self.run_command(CompleteStep(**base, step_id=args[1]))
+            self.complete_step(case, args[1:])
         elif verb == "add" and len(args) > 1:
             self.run_command(AddParticipant(**base, email=args[1]))
         else:

@@ -17,7 +17,7 @@ from policy.calendar import CalendarError, WorkingCalendar
 from policy.config import load_config
 from policy.errors import IDENTIFIER_PATTERN, FileProblems
 from policy.loader import PolicyRegistry, load_policy_file, starter_pack
-from policy.model import Allowance, AllowanceUnit, Policy, Prompt
+from policy.model import Allowance, AllowanceUnit, Policy, Prompt, Stage
 from policy.timeline import timeline_as_json, what_if_timeline
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -228,7 +228,8 @@ def _policy_show(policy_id: str, as_json: bool) -> int:
                 f" on lapse {step.on_lapse.value}{_prompt_note(step.prompt)}"
                 + (f", asks {step.outcome.value}" if step.outcome else "")
                 + (f", only if {step.when.value}" if step.when else "")
-                + (f", counted from {step.counted_from}" if step.counted_from else "")
+                + (f", counted from '{stage_step_name(stage, step.counted_from)}'"
+                   if step.counted_from else "")
                 + (f", letter {step.letter.form} to {', '.join(step.letter.to)}"
                    if step.letter else "")
             )
@@ -314,7 +315,8 @@ def _timeline(policy_id: str | None, pack_file: str | None, start: str, as_json:
         for s in w.steps:
             step = next(st for st in stage.steps if st.id == s.id)
             branch = f" (only if {s.when.replace('_', ' ')})" if s.when else ""
-            counted = f", counted from {s.counted_from}" if s.counted_from else ""
+            counted = (f", counted from the end of '{stage_step_name(stage, s.counted_from)}'"
+                       if s.counted_from else "")
             print(
                 f"    {s.name}{branch}: due {s.due.strftime(fmt)}"
                 f"{_hours_note(step.time_allowed)}{counted}"
@@ -402,6 +404,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_PROBLEM
     return EXIT_USAGE
+
+
+def stage_step_name(stage: Stage, step_id: str) -> str:
+    """A step as people know it, by its name (ids are for the pack's author)."""
+    return next((s.name for s in stage.steps if s.id == step_id), step_id)
 
 
 if __name__ == "__main__":

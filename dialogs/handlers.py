@@ -311,7 +311,8 @@ def _chosen_route(turn: Turn, asked: str | None) -> tuple[RouteOption | None, di
 
 def _take_route(turn: Turn, routes: Routes, chosen: RouteOption | None) -> RouteOption:
     """Write the way on into the record and the history: the chooser's answer, or the pack's
-    default when the stage lapsed with nobody choosing. The event names only option ids."""
+    default when the stage lapsed with nobody choosing. The event names the option by its
+    label (pack text, read by people; never anyone's words)."""
     option = chosen or routes.default_option
     template = texts.ROUTE_ENTRY if chosen is not None else texts.ROUTE_DEFAULT_ENTRY
     text = template.format(question=routes.question, answer=option.label, stage=option.next_stage)
@@ -320,7 +321,7 @@ def _take_route(turn: Turn, routes: Routes, chosen: RouteOption | None) -> Route
     how = "chosen" if chosen is not None else "taken by default, nobody chose"
     turn.emit(
         EventType.ROUTE_CHOSEN,
-        f"route '{option.id}' {how}: on to stage {option.next_stage}",
+        f"route {how}: '{option.label}', on to stage {option.next_stage}",
         route=option.id,
         to_stage=str(option.next_stage),
     )

@@ -512,3 +512,8 @@ STEP_NOT_NEEDED = (
     " case, as {because}. Nothing was changed."
 )
 STEP_SKIPPED_FACT = "{step}: not needed ({because})"
+CHAT_WHICH_STEP = "Which step? Give its number or name: {steps}."
+CHAT_NO_OPEN_STEPS = "this stage has no open steps"
+CHAT_STEP_OUTCOME_PROMPT = "Agreed?\n  1. Agreed\n  2. Not agreed\n> "
+CHAT_URGENT = "!! URGENT: sent at once, whatever the hour"
+URGENT_MARK = "(URGENT: sent at once)"

@@ -50,7 +50,7 @@ class FileProblems(Exception):
 _FIXES = {
     "missing": "add this field",
     "extra_forbidden": "remove this field or correct its spelling (see docs/policy-format.md)",
-    "string_type": "give a text value",
+    "string_type": "give a text value; put a number in quotes, e.g. version: \"1\"",
     "int_type": "give a whole number",
     "int_parsing": "give a whole number",
     "bool_type": "give true or false",

@@ -182,6 +182,12 @@ def _file_name_problems(path: Path, data: dict[str, Any]) -> list[Problem]:
     """A pack's file name is its id, so that `policy show ID` and the configuration's
     `policy: ID` find it by looking: checked with the rest, as the bot would refuse it."""
     pack_id = data.get("id")
+    if path.suffix != PACK_SUFFIX:
+        stem = pack_id if isinstance(pack_id, str) else path.stem
+        return [Problem(
+            "id", f"a pack's file name ends in {PACK_SUFFIX}; '{path.name}' is never installed",
+            f"rename the file to {stem}{PACK_SUFFIX}",
+        )]
     if not isinstance(pack_id, str) or path.stem == pack_id:
         return []
     return [
@@ -218,6 +224,20 @@ def bundled_pack_paths() -> list[Path]:
     return sorted(
         Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(PACK_SUFFIX)
     )
+
+
+def installed_pack_paths(folder: Path) -> list[Path]:
+    """The pack files in ESCALATION_BOT_PACKS. A folder that is not there is refused by name
+    (silently running on the bundled packs would hide that the partnership's own are missing),
+    and a `.yml` file is listed so that the file-name rule names it rather than skipping it."""
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileProblems(folder, [Problem(
+            "ESCALATION_BOT_PACKS", f"{folder} {what}",
+            "point ESCALATION_BOT_PACKS at the folder that holds your pack files, or unset it",
+        )])
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in {PACK_SUFFIX, ".yml"})
 
 
 class BrokenPack(KeyError):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from policy.calendar import region_problem, time_zone_problem
 from policy.errors import Problem
 
 # The intake questions the engine itself reads: id -> (kind, must be sensitive). A pack may add
@@ -144,6 +145,8 @@ def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
                 )
             )
 
+    problems += _calendar_problems(_mapping(data.get("calendar")))
+    problems += _who_raises_and_who_runs(data, roles)
     need_role("raiser_role", data.get("raiser_role"))
     need_role("business_team_role", data.get("business_team_role"))
     cited("calendar", data.get("calendar"))
@@ -461,3 +464,43 @@ def _duplicates(where: str, ids: list[str]) -> list[Problem]:
             )
         seen.add(item)
     return problems
+
+
+def _calendar_problems(calendar: Mapping[str, Any]) -> list[Problem]:
+    """The region and the time zone each on its own, so a bad country does not hide a
+    misspelt zone (the model stops at the first)."""
+    found: list[Problem] = []
+    country = _text(calendar.get("country"))
+    if country is not None:
+        region = region_problem(country, _text(calendar.get("subdivision")))
+        if region is not None:
+            found.append(Problem(f"calendar.{region.field}", region.message, region.fix))
+    zone = _text(calendar.get("time_zone"))
+    if zone is not None:
+        bad_zone = time_zone_problem(zone)
+        if bad_zone is not None:
+            found.append(Problem(f"calendar.{bad_zone.field}", bad_zone.message, bad_zone.fix))
+    return found
+
+
+def _who_raises_and_who_runs(data: Mapping[str, Any], roles: list[Any]) -> list[Problem]:
+    """Two roles the whole procedure leans on, read as the bot uses them: the raiser is the
+    raising side by definition, and the business team works for the partnership (it is found
+    across it, and alerted for every agency's cases)."""
+    by_id = {_text(_mapping(r).get("id")): _mapping(r) for r in roles}
+    found: list[Problem] = []
+    raiser = by_id.get(_text(data.get("raiser_role")))
+    if raiser is not None and raiser.get("side") == "receiving":
+        found.append(Problem(
+            "raiser_role", "the role that raises a concern is limited to the receiving side",
+            "remove side from that role (the raiser is on the raising side by definition)",
+        ))
+    team = by_id.get(_text(data.get("business_team_role")))
+    if team is not None and (_number(team.get("tier")) not in (0, None) or team.get("side")):
+        found.append(Problem(
+            "business_team_role",
+            "the business team's role belongs to one agency (its tier is not 0, or it has a"
+            " side)",
+            "give that role tier: 0 and no side: the business team works for the partnership",
+        ))
+    return found

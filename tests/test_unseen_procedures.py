@@ -119,6 +119,9 @@ def test_the_joint_protocol_runs_whole_through_every_construct(app: App) -> None
     assert case.stage == 3, result.message
     assert IVY in {p.email for p in case.participants if p.stage == 3}
     assert any(e.kind is EntryKind.ROUTE_CHOSEN for e in case.record)
+    # the history names the answer as people read it, not the option's id
+    routes = [e.summary for e in history(app, case) if e.type is EventType.ROUTE_CHOSEN]
+    assert routes == ["route chosen: 'Yes: an independently chaired meeting', on to stage 3"]
 
     # the meeting's day lapses: the senior managers' stage is skipped, the partnership decides
     clock_of(app).set(case.stage_due_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dialogs import texts
 from dialogs.cards import Card, InputKind
 from dialogs.notifications import Notification, RecipientKind
 
@@ -39,7 +40,8 @@ def render_notification(note: Notification) -> str:
         RecipientKind.CHANNEL: "channel",
         RecipientKind.MAILBOX: "mailbox",
     }[note.recipient.kind]
-    return f"-> {where} {note.recipient.address}\n{render_card(note.card)}"
+    mark = f" {texts.URGENT_MARK}" if note.urgent else ""
+    return f"-> {where} {note.recipient.address}{mark}\n{render_card(note.card)}"
 
 
 class ConsoleNotifier:

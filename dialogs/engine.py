@@ -266,8 +266,13 @@ class Engine:
             raiser=raiser.name, agency=self.agency_names.get(raiser.agency, raiser.agency)
         )
         turn.tell_person(counterpart.email, "raised-counterpart", turn.party_card(ping))
+        # say what is true now: a message held for working hours has not reached them yet
+        ping_note = next(n for n in turn.notifications if n.kind == "raised-counterpart")
+        when = texts.TOLD_NOW if ping_note.deliver_at <= now else texts.TOLD_LATER.format(
+            at=calendar.local(ping_note.deliver_at).strftime("%H:%M on %a %-d %b")
+        )
         confirm = texts.RAISED_CONFIRM.format(
-            reference=case.reference, counterpart=counterpart.name
+            reference=case.reference, counterpart=counterpart.name, when=when
         )
         do_now = _tell_at_once(turn, raiser) if case.immediate_risk else ""
         turn.tell_person(actor, "raised-confirm", turn.party_card(confirm, text=do_now))

@@ -16,9 +16,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from dialogs import texts
 from dialogs.commands import RaiseConcern
 from dialogs.directory import Person
-from dialogs.validation import check_field, check_fields, parse_boolean
+from dialogs.validation import check_field, check_fields, menu_choice, menu_error
 from policy.model import FormField, Policy
 
 
@@ -105,7 +106,7 @@ def _prompt_pathway(policy: Policy, session: IntakeSession) -> Prompt:
 
 def _prompt_risk(policy: Policy, session: IntakeSession) -> Prompt:
     field = next(f for f in policy.intake if f.id == "immediate_risk")
-    return Prompt(field.label, field=field, choices=(("yes", "Yes"), ("no", "No")))
+    return Prompt(field.label, field=field, choices=_YES_NO)
 
 
 def _prompt_start_stage(policy: Policy, session: IntakeSession) -> Prompt:
@@ -116,7 +117,7 @@ def _prompt_start_stage(policy: Policy, session: IntakeSession) -> Prompt:
 
 def _prompt_route(policy: Policy, session: IntakeSession) -> Prompt:
     route = policy.special_routes[session.index]
-    return Prompt(route.applies_when, choices=(("yes", "Yes"), ("no", "No")))
+    return Prompt(route.applies_when, choices=_YES_NO)
 
 
 def _prompt_question(policy: Policy, session: IntakeSession) -> Prompt:
@@ -130,9 +131,17 @@ def _prompt_confirm(policy: Policy, session: IntakeSession) -> Prompt:
     lines = [f"{f.label}: {_shown(f, session.answers.get(f.id, ''))}" for f in form_fields(policy)]
     if session.start_stage != 1:
         lines.append(f"Start at stage {session.start_stage}")
-    return Prompt(
-        "Send this? (yes / no)\n" + "\n".join(lines), choices=(("yes", "Send"), ("no", "Cancel"))
-    )
+    return Prompt(texts.SEND_THIS + "\n" + "\n".join(lines), choices=_SEND_OR_CANCEL)
+
+
+_YES_NO = (("yes", "Yes"), ("no", "No"))
+_SEND_OR_CANCEL = (("yes", "Send"), ("no", "Cancel"))
+
+
+def _yes_or_no(choices: tuple[tuple[str, str], ...], text: str) -> bool | None:
+    """A yes/no menu's answer by its number, its words or yes/no; None if it is neither."""
+    chosen = menu_choice(choices, text)
+    return None if chosen is None else chosen == "yes"
 
 
 def _shown(field: FormField, value: str) -> str:
@@ -174,10 +183,9 @@ def _answer_pathway(ctx: Context, session: IntakeSession, text: str) -> Reply:
 
 
 def _answer_risk(ctx: Context, session: IntakeSession, text: str) -> Reply:
-    try:
-        at_risk = parse_boolean(text)
-    except ValueError as exc:
-        return Reply(session, error=str(exc))
+    at_risk = _yes_or_no(_YES_NO, text)
+    if at_risk is None:
+        return Reply(session, error=menu_error(_YES_NO))
     session.answers["immediate_risk"] = "yes" if at_risk else "no"
     if not at_risk:
         session.start_stage = 1  # a later start chosen before going 'back' no longer applies
@@ -191,19 +199,24 @@ def _answer_risk(ctx: Context, session: IntakeSession, text: str) -> Reply:
 
 
 def _answer_start_stage(ctx: Context, session: IntakeSession, text: str) -> Reply:
+    """A bare number is the menu's own numbering, as in every menu; "stage 3" is stage 3."""
     allowed = ctx.policy.immediate_risk.start_choices
-    cleaned = text.strip().lower().removeprefix("stage").strip()
-    if not cleaned.isdigit() or int(cleaned) not in allowed:
-        return Reply(session, error="Pick one of stages " + ", ".join(map(str, allowed)))
-    session.start_stage = int(cleaned)
+    menu = _prompt_start_stage(ctx.policy, session).choices
+    cleaned = " ".join(text.strip().lower().split())
+    chosen = menu_choice(menu, cleaned)
+    if chosen is None and cleaned.startswith("stage"):
+        named = cleaned.removeprefix("stage").strip()
+        chosen = named if named.isdigit() and int(named) in allowed else None
+    if chosen is None:
+        return Reply(session, error=menu_error(menu))
+    session.start_stage = int(chosen)
     return _go(session, IntakeState.SPECIAL_ROUTES)
 
 
 def _answer_route(ctx: Context, session: IntakeSession, text: str) -> Reply:
-    try:
-        applies = parse_boolean(text)
-    except ValueError as exc:
-        return Reply(session, error=str(exc))
+    applies = _yes_or_no(_YES_NO, text)
+    if applies is None:
+        return Reply(session, error=menu_error(_YES_NO))
     route = ctx.policy.special_routes[session.index]
     if applies:
         return _finish(
@@ -231,10 +244,9 @@ def _answer_question(ctx: Context, session: IntakeSession, text: str) -> Reply:
 
 
 def _answer_confirm(ctx: Context, session: IntakeSession, text: str) -> Reply:
-    try:
-        send = parse_boolean(text)
-    except ValueError as exc:
-        return Reply(session, error=str(exc))
+    send = _yes_or_no(_SEND_OR_CANCEL, text)
+    if send is None:
+        return Reply(session, error=menu_error(_SEND_OR_CANCEL))
     if not send:
         return _finish(session, IntakeState.CANCELLED, "Cancelled. Nothing was sent.")
     return _finish(session, IntakeState.DONE, "")

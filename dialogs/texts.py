@@ -85,7 +85,9 @@ DECISION_NEEDS_TEXT = "Write the decision, so every agency has it in the same wo
 DUPLICATE_ACK = "You had already acknowledged case {reference}. Nothing was changed."
 
 # headlines (cards and channel alerts); no child data in any headline
-RAISED_CONFIRM = "Case {reference} raised: {counterpart} has been told."
+RAISED_CONFIRM = "Case {reference} raised: {counterpart} {when}."
+TOLD_NOW = "is being told now"
+TOLD_LATER = "will be told at {at} (outside working hours now)"
 # immediate risk: the raiser's card and reply, then the urgent message to whom the pack names
 RISK_DO_NOW = "Do this now: {action}"
 RISK_TOLD = "Told now, as urgent: {names}."
@@ -517,3 +519,6 @@ CHAT_NO_OPEN_STEPS = "this stage has no open steps"
 CHAT_STEP_OUTCOME_PROMPT = "Agreed?\n  1. Agreed\n  2. Not agreed\n> "
 CHAT_URGENT = "!! URGENT: sent at once, whatever the hour"
 URGENT_MARK = "(URGENT: sent at once)"
+BAD_MENU = "Answer with the number of one of the choices ({numbers}), or its words."
+BAD_MENU_YES_NO = "Answer with the number of one of the choices ({numbers}), or yes or no."
+SEND_THIS = "Send this?"

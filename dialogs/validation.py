@@ -7,6 +7,7 @@ practitioner gets the same words whichever client they use.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from dialogs import texts
@@ -36,6 +37,28 @@ def parse_date(text: str) -> date:
         except ValueError:
             continue
     raise ValueError(texts.BAD_DATE.format(value=cleaned))
+
+
+def menu_choice(choices: Sequence[tuple[str, str]], text: str) -> str | None:
+    """The id of the menu item a typed answer means: its number as shown (1, 2 ...), its id or
+    its label, and for a yes/no menu (whatever its labels: "Send" / "Cancel") the obvious
+    words. None when it means none of them, so the menu is shown again with its numbers."""
+    cleaned = " ".join(text.strip().lower().split())
+    for number, (choice, label) in enumerate(choices, start=1):
+        if cleaned in {str(number), choice.lower(), label.lower()}:
+            return choice
+    if {choice for choice, _ in choices} == {"yes", "no"}:
+        if cleaned in _YES:
+            return "yes"
+        if cleaned in _NO:
+            return "no"
+    return None
+
+
+def menu_error(choices: Sequence[tuple[str, str]]) -> str:
+    numbers = ", ".join(str(n) for n in range(1, len(choices) + 1))
+    yes_no = {choice for choice, _ in choices} == {"yes", "no"}
+    return (texts.BAD_MENU_YES_NO if yes_no else texts.BAD_MENU).format(numbers=numbers)
 
 
 def parse_boolean(text: str) -> bool:

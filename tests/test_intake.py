@@ -8,19 +8,23 @@ real engine accepts.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support import (
+    LONDON,
     PARTNERSHIPS,
     START,
     app_for,
     continuing_pathway,
     demo_answers,
     derived_config,
+    pending,
     policy_of,
     practitioners,
+    raise_case,
 )
 
 from bot.bootstrap import App
@@ -30,6 +34,7 @@ from dialogs.intake import IntakeSession, IntakeState, Reply
 from policy.model import FieldKind, FormField, Policy
 
 TODAY = START.date()
+YES_NO_AGAIN = "Answer with the number of one of the choices (1, 2), or yes or no."
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +150,7 @@ def test_the_conversation_for_each_procedure_ends_in_a_case(app: App, partnershi
         assert chat.session.pathway_choice == continuing_pathway(policy)
     assert chat.state is IntakeState.IMMEDIATE_RISK
     assert chat.prompt().text == next(f for f in policy.intake if f.id == "immediate_risk").label
-    assert chat.refused("perhaps").error == "Answer yes or no."
+    assert chat.refused("perhaps").error == YES_NO_AGAIN
     reply = chat.accepted("no")
     assert reply.guidance == ""
 
@@ -162,7 +167,7 @@ def test_the_conversation_for_each_procedure_ends_in_a_case(app: App, partnershi
 
     assert chat.state is IntakeState.CONFIRM
     summary = chat.prompt().text
-    assert summary.startswith("Send this? (yes / no)")
+    assert summary.startswith("Send this?\n")
     assert "Jamie Example" in summary
     assert chat.counterpart.agency_name in summary
     chat.refused("maybe")
@@ -235,7 +240,9 @@ def test_st_helens_offers_a_later_start_when_the_child_is_at_risk(app: App) -> N
     prompt = chat.prompt()
     assert [c[0] for c in prompt.choices] == ["1", "2", "3", "4"]
     assert prompt.choices[3][1] == "Stage 4: Key partner final decision"
-    assert chat.refused("7").error == "Pick one of stages 1, 2, 3, 4"
+    assert chat.refused("7").error == (
+        "Answer with the number of one of the choices (1, 2, 3, 4), or its words."
+    )
     chat.refused("stage five")
     chat.accepted("Stage 3")
     assert chat.session.start_stage == 3
@@ -295,7 +302,7 @@ def test_back_returns_to_the_previous_question(app: App) -> None:
     chat.say("back")
     assert chat.state is IntakeState.IMMEDIATE_RISK
     reply = chat.say("back")  # nowhere further back: taken as an answer, and refused
-    assert reply.error == "Answer yes or no."
+    assert reply.error == YES_NO_AGAIN
     assert chat.state is IntakeState.IMMEDIATE_RISK
 
 
@@ -430,3 +437,78 @@ def test_a_good_card_gives_clean_answers_the_engine_accepts(app: App, partnershi
     assert case is not None and case.stage == 1
     assert case.child.date_of_birth is not None
     assert case.child.date_of_birth.isoformat() == "2016-04-12"
+
+
+# ---- what the raiser is told is true (issue 10, point 6) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hour", "said"),
+    [
+        (10, "Hana Moss is being told now."),
+        (20, "Hana Moss will be told at 09:00 on Tue 2 Feb (outside working hours now)."),
+    ],
+)
+def test_the_raiser_is_told_when_the_counterpart_will_hear(
+    tmp_path: Path, hour: int, said: str
+) -> None:
+    start = datetime(2027, 2, 1, hour, 0, tzinfo=LONDON)  # a Monday
+    app, _ = app_for(tmp_path, start=start)
+    try:
+        case = raise_case(app, "northbay")
+        confirm = next(n for n in pending(app, case) if n.kind == "raised-confirm")
+        assert confirm.card.title.endswith(said)
+        ping = next(n for n in pending(app, case) if n.kind == "raised-counterpart")
+        assert (ping.deliver_at <= start) == (hour == 10)
+    finally:
+        app.close()
+
+
+
+# ---- menus take their own numbers (issue 10, point 3) -------------------------------------------
+
+
+def test_menus_take_their_numbers_their_words_and_yes_or_no(app: App) -> None:
+    base = policy_of(app, "havenport")
+    risk = base.immediate_risk.model_copy(update={"allowed_start_stages": [3, 4]})
+    policy = base.model_copy(update={"immediate_risk": risk})
+    people = app.engine.people("havenport")
+    raiser = next(p for p in people.values() if p.role == policy.raiser_role)
+    session = intake.start(policy, "havenport", raiser.email)
+
+    def say(text: str) -> Reply:
+        nonlocal session
+        reply = intake.answer(policy, session, text, TODAY, people)
+        session = reply.session
+        return reply
+
+    assert intake.prompt(policy, session).choices == (("yes", "Yes"), ("no", "No"))
+    say("1")  # Yes, by its number
+    assert session.answers["immediate_risk"] == "yes"
+    menu = intake.prompt(policy, session).choices
+    assert [label for _, label in menu][1].startswith("Stage 3")
+    say("2")  # the second item of the menu: stage 3, not stage 2
+    assert session.start_stage == 3
+    say("back")
+    say("stage 4")  # a stage by its number, said as a stage
+    assert session.start_stage == 4
+    say("2")  # No, by its number, to the special route
+    say("n")
+    assert session.state is IntakeState.QUESTIONS
+
+
+@pytest.mark.parametrize(("typed", "state"), [("2", IntakeState.CANCELLED),
+                                             ("cancel", IntakeState.CANCELLED),
+                                             ("1", IntakeState.DONE),
+                                             ("send", IntakeState.DONE)])
+def test_send_or_cancel_takes_its_numbers_and_words(
+    app: App, typed: str, state: IntakeState
+) -> None:
+    chat = Chat(app, "northbay")
+    chat.accepted("no")
+    while chat.state is IntakeState.SPECIAL_ROUTES:
+        chat.accepted("no")
+    answer_every_question(chat)
+    assert chat.prompt().choices == (("yes", "Send"), ("no", "Cancel"))
+    chat.say(typed)
+    assert chat.state is state

@@ -74,7 +74,7 @@ async def test_a_case_from_escalate_to_resolution(harness: Harness) -> None:
 
     # a good one raises the case: Dana sees it, Hana gets a new 1:1 chat with a card
     card = await h.click(DANA, "intake", intake_values(h.app))
-    assert "Case NB-0001 raised: Hana Moss has been told." in card_text(card)
+    assert "Case NB-0001 raised: Hana Moss is being told now." in card_text(card)
     assert card["refresh"]["userIds"] == [f"29:{DANA[1]}"]
     assert [c["members"][0]["id"] for c in connector.created] == [HANA[1]]
     assert [tenant_of_request(c) for c in connector.created] == ["tenant-1"]

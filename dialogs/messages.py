@@ -130,7 +130,8 @@ def party_card(
         text = (
             texts.ON_LAPSE_FINAL
             if is_last and stage.final_and_binding
-            else ("" if is_last else texts.ON_LAPSE.format(next=policy.next_stage_number(stage)))
+            else ("" if is_last else texts.ON_LAPSE.format(
+                next=policy.next_stage_number(stage), due=when(case.stage_due_at, calendar)))
         )
         if stage.routes is not None and not is_last:  # the question, who answers, the default
             text = texts.ON_LAPSE_ROUTE.format(
@@ -138,6 +139,7 @@ def party_card(
                 who=_sentence_start(route_chooser_words(policy, stage.routes)),
                 default=stage.routes.default_option.label,
                 next=policy.next_stage_number(stage),
+                due=when(case.stage_due_at, calendar),
             )
     sections: list[tuple[str, list[str]]] = []
     facts = case_facts(case, policy, calendar, names)

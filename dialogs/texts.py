@@ -197,9 +197,9 @@ QUESTIONS = "Questions to work through"
 METHODS = "How to meet"
 TOOLS = "Helpful tools"
 RECORDING = "Recording"
-ON_LAPSE = "If nothing is agreed by then, the bot escalates to stage {next} by itself."
+ON_LAPSE = "If nothing is agreed by {due}, the bot escalates to stage {next} by itself."
 ON_LAPSE_ROUTE = (
-    "{question} {who} answers when escalating. If nothing is agreed or chosen by then, the bot"
+    "{question} {who} answers when escalating. If nothing is agreed or chosen by {due}, the bot"
     " takes '{default}' to stage {next} by itself."
 )
 ON_LAPSE_FINAL = "The decision at this stage is final and binding for every agency."

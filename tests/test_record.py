@@ -228,3 +228,12 @@ def test_a_long_record_still_fits_a_card_and_says_where_the_rest_is(app: App) ->
     assert f"escalation-bot record {case.reference}" in first.lines[0]
     assert (texts.LEFT_UNRESOLVED, [UNRESOLVED]) in card.sections  # the next tier still sees it
     assert last.lines  # the current stage is whole
+
+
+def test_what_happens_at_the_due_time_names_the_due_time(app: App) -> None:
+    """'If nothing is agreed by then' came before the date it meant (issue 10, point 6)."""
+    case = current(app, raise_case(app, "northbay"))
+    note = next(n for n in pending(app, case) if n.kind == "raised-counterpart")
+    assert note.card.text == (
+        "If nothing is agreed by Tue 02 Feb 2027, 17:00, the bot escalates to stage 2 by itself."
+    )

@@ -510,7 +510,8 @@ def test_the_routed_stages_card_says_the_question_who_answers_and_the_default(ap
                   and n.recipient.address == DAN)
     assert prompt.card.text == (
         "Is this urgent? The Duty manager answers when escalating. If nothing is agreed or"
-        " chosen by then, the bot takes 'No: the senior managers' to stage 4 by itself."
+        " chosen by Tue 02 Feb 2027, 17:00, the bot takes 'No: the senior managers' to stage 4"
+        " by itself."
     )
 
 

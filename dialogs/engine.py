@@ -207,7 +207,7 @@ class Engine:
         errors.update(_pathway_errors(policy, command.pathway_choice))
         errors.update(_start_stage_errors(policy, command.start_stage, clean))
         if errors:
-            raise InvalidInput(errors)
+            raise InvalidInput(errors, {f.id: f.label for f in policy.intake})
         assert counterpart is not None  # check_fields verified it is in the directory
         sequence = self.store.next_sequence(f"case-reference:{partnership.id}")
         stage_one = policy.stage(1)

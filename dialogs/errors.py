@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from dialogs import texts
+
 
 class DomainError(Exception):
     def __init__(self, message: str) -> None:
@@ -26,9 +30,24 @@ class StaleCase(DomainError):
 
 
 class InvalidInput(DomainError):
-    """One or more fields are wrong. ``field_errors`` maps a field id to what to fix."""
+    """One or more fields are wrong. ``field_errors`` maps a field id to what to fix: cards show
+    each error at its own field. ``message`` is for where there is no card to show them on, so
+    it names each field as people read it (``labels``, else the core questions' own words),
+    never by its id."""
 
-    def __init__(self, field_errors: dict[str, str]) -> None:
+    def __init__(
+        self, field_errors: dict[str, str], labels: Mapping[str, str] | None = None
+    ) -> None:
         self.field_errors = dict(field_errors)
-        lines = [f"{field}: {error}" for field, error in self.field_errors.items()]
-        super().__init__("Please correct: " + "; ".join(lines))
+        named = {**texts.FIELD_NAMES, **(labels or {})}
+        lines = [
+            _named(named[field], error) if field in named else error
+            for field, error in self.field_errors.items()
+        ]
+        super().__init__(texts.PLEASE_CORRECT + "; ".join(lines))
+
+
+def _named(label: str, error: str) -> str:
+    """'Their email: …', or for a question 'Who do you disagree with? …' (no '?:')."""
+    label = label.strip()
+    return f"{label} {error}" if label.endswith(("?", ":")) else f"{label}: {error}"

@@ -94,7 +94,7 @@ def _store_record(
     if record.corrects and not any(e.id == record.corrects for e in turn.case.record):
         errors["corrects"] = texts.CORRECTS_UNKNOWN.format(entry=record.corrects)
     if errors:
-        raise InvalidInput(errors)
+        raise InvalidInput(errors, {f.id: f.label for f in fields})
     left_open = kind is EntryKind.UNRESOLVED
     text = (record.unresolved if left_open else record.summary).strip()
     main = _entry(turn, kind, text=text, actions=actions, answers=answers,
@@ -138,9 +138,10 @@ def _entry(
 
 def _outcome_answers(turn: Turn, answers: dict[str, str]) -> dict[str, str]:
     today = turn.calendar.local(turn.now).date()
-    clean, errors = check_fields(resolution_fields(turn.policy), answers, today)
+    fields = resolution_fields(turn.policy)
+    clean, errors = check_fields(fields, answers, today)
     if errors:
-        raise InvalidInput(errors)
+        raise InvalidInput(errors, {f.id: f.label for f in fields})
     return clean
 
 

@@ -522,3 +522,24 @@ URGENT_MARK = "(URGENT: sent at once)"
 BAD_MENU = "Answer with the number of one of the choices ({numbers}), or its words."
 BAD_MENU_YES_NO = "Answer with the number of one of the choices ({numbers}), or yes or no."
 SEND_THIS = "Send this?"
+
+# a field named where no card can show its error beside it (ids are for the pack's author)
+PLEASE_CORRECT = "Please correct: "
+FIELD_NAMES = {
+    "summary": "What was discussed",
+    "agreed_actions": "Agreed actions",
+    "unresolved": "What remains unresolved",
+    "decision": "The decision",
+    "to_email": "Hand over to",
+    "email": "Their email",
+    "reason": "Why",
+    "new_due": "New date",
+    "counterpart": "Who you are raising this with",
+    "start_stage": "Start at stage",
+    "pathway": "Which route fits",
+    "route": "The route",
+    "outcome": "Agreed?",
+    "corrects": "The entry it corrects",
+    "child_name": "Child's name",
+    "child_dob": "Child's date of birth",
+}

@@ -30,10 +30,12 @@ from dialogs.messages import (
     ACTION_DONE_VERB,
     ACTION_NOT_YET_VERB,
     asked_actions,
+    for_viewer,
     party_card,
     to_input,
     when,
 )
+from dialogs.permissions import refusal
 from dialogs.ports import Store
 from dialogs.routing import stage_holders
 from policy.model import Policy
@@ -327,6 +329,10 @@ class ConversationService:
             if data.get("submit") != "1":
                 if version != case.version:
                     return self._stale(case, actor)
+                # check first, then ask: no form for what the engine would refuse at the end
+                refused = self.refusal(case, actor, verb)
+                if refused is not None:
+                    return ActionResult(self.case_card(case, actor, notice=refused), refused)
                 return ActionResult(self.purpose_card(case, purpose, actor, version))
             return self._submit_purpose(actor, case, purpose, version, values)
         return ActionResult(self.case_card(case, actor), "That button is no longer available.")
@@ -497,6 +503,13 @@ class ConversationService:
         notice = stale_message(current)  # the engine's own words for a stale click
         return ActionResult(self.case_card(current, actor, notice=notice), notice)
 
+    def refusal(self, case: Case, actor: str, verb: str, step_id: str = "") -> str | None:
+        """Why ``actor`` may not start ``verb`` on ``case`` now (dialogs.permissions), for every
+        adapter to ask before its first question."""
+        policy = self.engine.policy_for(case)
+        people = self.engine.people(case.partnership_id)
+        return refusal(case, policy, people, actor, verb, step_id)
+
     # ---- cards ---------------------------------------------------------------------------------
     def case_card(self, case: Case, viewer: str, notice: str = "") -> Card:
         """The case as ``viewer`` should see it now: buttons only while it is open and theirs."""
@@ -505,7 +518,7 @@ class ConversationService:
         # parties act on an open case, and answer follow-ups of its actions after it closes
         acting = case.is_party(viewer)
         headline = f"Case {case.reference}: {case.status.value.replace('_', ' ')}"
-        return party_card(
+        card = party_card(
             case,
             policy,
             calendar,
@@ -514,6 +527,7 @@ class ConversationService:
             with_actions=acting,
             text=notice,
         )
+        return for_viewer(card, case, policy, self.engine.people(case.partnership_id), viewer)
 
     def history_card(self, case: Case) -> Card:
         """The case's events in order, by name; only for someone ``engine.view`` let through.

@@ -236,6 +236,11 @@ def _answer_question(ctx: Context, session: IntakeSession, text: str) -> Reply:
         person = ctx.people[session.answers["counterpart"]]
         if person.email == session.actor:
             return Reply(session, error="You cannot raise a difference with yourself.")
+        raiser = ctx.people.get(session.actor)
+        if raiser is not None and person.agency == raiser.agency:
+            # said now, not after every other question (the engine refuses it at the end too)
+            del session.answers["counterpart"]
+            return Reply(session, error=texts.SAME_AGENCY.format(email=person.email))
         if "counterpart_agency" not in session.answers or "counterpart_agency" in session.prefilled:
             session.answers["counterpart_agency"] = person.agency_name  # follows a changed answer
             if "counterpart_agency" not in session.prefilled:

@@ -7,12 +7,15 @@ case reference, stage, agencies and due time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from dialogs import texts
 from dialogs.actions import ASK, FOLLOWED_UP, ActionState, action_states, owner_label, sent_key
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, RecordBlock
 from dialogs.case import Case
+from dialogs.directory import Person
+from dialogs.permissions import refusal
 from dialogs.record_view import left_unresolved, outcome_lines, record_blocks
 from dialogs.routing import route_chooser_words
 from policy.calendar import WorkingCalendar
@@ -355,3 +358,16 @@ def action_card(base: Card, state: ActionState, case: Case, calendar: WorkingCal
         due=state.due.strftime("%d/%m/%Y"),
     )
     return base.model_copy(update={"text": text, "actions": action_buttons(state)})
+
+
+def for_viewer(
+    card: Card, case: Case, policy: Policy, people: Mapping[str, Person], viewer: str
+) -> Card:
+    """The card with only the buttons ``viewer`` may press now (dialogs.permissions): nobody is
+    offered a decision they may not record, or asked to acknowledge a case they raised."""
+    kept = [
+        action for action in card.actions
+        if refusal(case, policy, people, viewer, action.command, action.data.get("step_id", ""))
+        is None
+    ]
+    return card if kept == card.actions else card.model_copy(update={"actions": kept})

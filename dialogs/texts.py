@@ -543,3 +543,6 @@ FIELD_NAMES = {
     "child_name": "Child's name",
     "child_dob": "Child's date of birth",
 }
+RAISER_NEED_NOT_ACK = (
+    "You raised case {reference}: there is nothing for you to acknowledge. Nothing was changed."
+)

@@ -153,7 +153,10 @@ class Turn:
         flagged: bool = False,
     ) -> None:
         """1:1 message; the actor's own confirmations go at once, others in working time.
-        ``flagged``: marked urgent to the reader and sent at once, at any hour."""
+        ``flagged``: marked urgent to the reader and sent at once, at any hour. A card about
+        this case keeps only the buttons its reader may press."""
+        if card.case_id == self.case.id and card.actions:
+            card = messages.for_viewer(card, self.case, self.policy, self.people, email)
         self._queue(
             kind, Recipient.person(email), card, urgent or email == self.actor, documents,
             flagged,

@@ -106,8 +106,12 @@ def test_show_gives_a_party_their_case_card_with_its_buttons(app: App, partnersh
         assert card.title == f"Case {case.reference}: open"
         assert card.case_id == case.id and card.case_version == case.version
         assert CHILD_NAME in card.all_text()
-        assert {"resolve", "escalate", "acknowledge"} <= {a.command for a in card.actions}
+        assert {"resolve", "escalate"} <= {a.command for a in card.actions}
+        assert "acknowledge" not in {a.command for a in card.actions}  # they raised it
         assert card.record  # the written record travels with the card
+    other = next(p.email for p in case.participants if p.email != case.raised_by)
+    theirs = only_card(chat.on_text(other, f"show {case.reference}"))
+    assert {"resolve", "escalate", "acknowledge"} <= {a.command for a in theirs.actions}
 
 
 def test_show_gives_the_business_team_the_card_without_buttons(

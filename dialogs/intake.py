@@ -227,7 +227,9 @@ def _answer_route(ctx: Context, session: IntakeSession, text: str) -> Reply:
 
 def _answer_question(ctx: Context, session: IntakeSession, text: str) -> Reply:
     field = asked_questions(ctx.policy)[session.index]
-    raw = "" if text.strip() == "-" and not field.required else text
+    if text.strip() == "-" and field.required:  # '-' skips only what may be skipped
+        return Reply(session, error=texts.REQUIRED)
+    raw = "" if text.strip() == "-" else text
     try:
         session.answers[field.id] = check_field(field, raw, ctx.today, ctx.people)
     except ValueError as exc:

@@ -29,7 +29,13 @@ from dialogs.directory import Person
 from dialogs.intake import BACK_WORDS, CANCEL_WORDS, Prompt
 from dialogs.messages import record_fields, resolution_fields
 from dialogs.routing import route_chooser_words
-from dialogs.validation import check_actions, check_field, parse_action_lines
+from dialogs.validation import (
+    check_actions,
+    check_field,
+    menu_choice,
+    menu_error,
+    parse_action_lines,
+)
 from policy.model import Choice, FieldKind, FormField, Policy, Routes
 
 
@@ -64,7 +70,10 @@ def questions(policy: Policy, stage: int, purpose: Purpose) -> list[FormField]:
     """The questions for one purpose at one stage, in the order they are asked."""
     record = [f for f in record_fields(policy, policy.stage(stage)) if f.id != "unresolved"]
     if purpose is Purpose.RECORD:
-        return record
+        # the engine needs the discussion itself: asked as required, never "optional" and then
+        # refused at the end with every answer lost
+        return [f.model_copy(update={"required": True}) if f.id == "summary" else f
+                for f in record]
     if purpose is Purpose.RESOLVE:
         summary = [
             f.model_copy(update={"label": _AGREED, "required": True})
@@ -109,6 +118,9 @@ class RecordSession(BaseModel):
     index: int = 0
     answers: dict[str, str] = Field(default_factory=dict)
     closing_text: str = ""
+    # agreed actions are typed one at a time: what, then who, then by when, then another?
+    action_part: str = ""  # "", "what", "who", "when" or "more"
+    action_draft: list[str] = Field(default_factory=list)
 
 
 class DialogReply(BaseModel):
@@ -127,11 +139,59 @@ def prompt(policy: Policy, session: RecordSession) -> Prompt:
         return Prompt(session.closing_text)
     field = questions(policy, session.stage, session.purpose)[session.index]
     if field.kind is FieldKind.ACTIONS:
-        text = f"{field.label}\nOne per line as 'what; who; DD/MM/YYYY' (or '-' for none)"
-        return Prompt(text, field=field)
+        return _action_prompt(field, session)
     suffix = "" if field.required else " (optional: send '-' to skip)"
     choices = tuple((c.id, c.label) for c in field.choices)
     return Prompt(field.label + suffix, field=field, choices=choices, guidance=field.help)
+
+
+def _action_prompt(field: FormField, session: RecordSession) -> Prompt:
+    part = session.action_part or "what"
+    count = len([line for line in session.answers.get(field.id, "").splitlines() if line])
+    if part == "what":
+        skip = "" if field.required and not count else texts.ACTION_ASK_WHAT_SKIP
+        head = field.label + "\n" if not count else ""
+        return Prompt(head + texts.ACTION_ASK_WHAT.format(n=count + 1) + skip, field=field)
+    if part == "who":
+        return Prompt(texts.ACTION_ASK_WHO, field=field)
+    if part == "when":
+        return Prompt(texts.ACTION_ASK_WHEN, field=field)
+    return Prompt(texts.ACTION_ASK_MORE, field=field, choices=(("yes", "Yes"), ("no", "No")))
+
+
+def _answer_action(
+    field: FormField, session: RecordSession, text: str, today: date
+) -> str | None:
+    """One part of one agreed action; returns an error, or None when taken. The action joins
+    the answers, as 'what; who; date', only once all three parts are good."""
+    typed = text.strip()
+    part = session.action_part or "what"
+    done = [line for line in session.answers.get(field.id, "").splitlines() if line]
+    if part == "what":
+        if typed == "-" and (done or not field.required):
+            session.answers.setdefault(field.id, "")
+            session.action_part = "finished"
+            return None
+        if not typed or typed == "-":
+            return texts.ACTION_NEEDS_WHAT
+        session.action_draft, session.action_part = [typed], "who"
+    elif part == "who":
+        if not typed:
+            return texts.ACTION_NEEDS_WHO
+        session.action_draft, session.action_part = [*session.action_draft, typed], "when"
+    elif part == "when":
+        draft = "; ".join([*session.action_draft, typed])
+        _, problem = check_actions(parse_action_lines(draft), today)
+        if problem:
+            return problem.removeprefix(texts.ACTION_PREFIX.format(n=1))
+        session.answers[field.id] = "\n".join([*done, draft])
+        session.action_draft, session.action_part = [], "more"
+    else:
+        another = menu_choice((("yes", "Yes"), ("no", "No")), typed)
+        if another is None:
+            return menu_error((("yes", "Yes"), ("no", "No")))
+        session.action_part = "what" if another == "yes" else "finished"
+    return None
 
 
 def _check(field: FormField, raw: str, today: date, people: dict[str, Person]) -> str:
@@ -143,7 +203,13 @@ def _check(field: FormField, raw: str, today: date, people: dict[str, Person]) -
         if problem:
             raise ValueError(problem)
         return lines
-    raw = "" if raw.strip() == "-" and not field.required else raw
+    if raw.strip() == "-":  # the typed way to skip: only what may be skipped
+        if field.required and field.choices:
+            raise ValueError(texts.BAD_CHOICE.format(options=", ".join(
+                c.label for c in field.choices)))
+        if field.required:
+            raise ValueError(texts.REQUIRED)
+        raw = ""
     directory = people if field.kind is FieldKind.PERSON else None
     return check_field(field, raw, today, directory)
 
@@ -157,15 +223,28 @@ def answer(
     if word in CANCEL_WORDS:
         session.state, session.closing_text = DialogState.CANCELLED, "Cancelled. Nothing changed."
         return DialogReply(session=session)
+    if word in BACK_WORDS and session.action_part in {"who", "when", "more"}:
+        # within an agreed action, back starts that action again; the ones before it stay
+        session.action_part, session.action_draft = "what", []
+        return DialogReply(session=session)
     if word in BACK_WORDS and session.index > 0:
         session.index -= 1
+        session.action_part, session.action_draft = "", []
         return DialogReply(session=session)
     fields = questions(policy, session.stage, session.purpose)
     field = fields[session.index]
-    try:
-        session.answers[field.id] = _check(field, text, today, people)
-    except ValueError as exc:
-        return DialogReply(session=session, error=str(exc))
+    if field.kind is FieldKind.ACTIONS:
+        problem = _answer_action(field, session, text, today)
+        if problem is not None:
+            return DialogReply(session=session, error=problem)
+        if session.action_part != "finished":
+            return DialogReply(session=session)
+        session.action_part = ""
+    else:
+        try:
+            session.answers[field.id] = _check(field, text, today, people)
+        except ValueError as exc:
+            return DialogReply(session=session, error=str(exc))
     if field.id == "to_email" and session.answers["to_email"] == session.actor.lower():
         return DialogReply(session=session, error=texts.HANDOVER_SELF)
     if session.index + 1 < len(fields):

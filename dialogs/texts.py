@@ -546,3 +546,12 @@ FIELD_NAMES = {
 RAISER_NEED_NOT_ACK = (
     "You raised case {reference}: there is nothing for you to acknowledge. Nothing was changed."
 )
+
+# agreed actions typed one at a time
+ACTION_ASK_WHAT = "Agreed action {n}: what will be done?"
+ACTION_ASK_WHAT_SKIP = " (send '-' if there are no more)"
+ACTION_ASK_WHO = "Who will do it? (a name, or their agency)"
+ACTION_ASK_WHEN = "By when? An actual date, for example 04/12/2026."
+ACTION_ASK_MORE = "Another agreed action?"
+ACTION_NEEDS_WHAT = "Say what will be done."
+ACTION_NEEDS_WHO = "Say who will do it."

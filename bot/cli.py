@@ -129,7 +129,23 @@ def _parser() -> argparse.ArgumentParser:
     teams.add_argument("--app-id", required=True, help="the bot's Microsoft App ID (a GUID)")
     teams.add_argument("--out", required=True, help="the .zip to write")
     teams.add_argument("--name", help="the name people see in Teams (default: Escalation bot)")
-    teams.add_argument("--developer-url", help="https:// page for the website, privacy and terms")
+    teams.add_argument(
+        "--version",
+        help="MAJOR.MINOR.PATCH, higher than the package last uploaded: Teams offers an update"
+        " only when it goes up (default: the bot's own version)",
+    )
+    teams.add_argument(
+        "--developer-name",
+        required=True,
+        help="who publishes the app, as Teams shows it (your partnership; at most 32 characters)",
+    )
+    teams.add_argument(
+        "--developer-url", required=True, help="https:// page about the app (its website)"
+    )
+    teams.add_argument(
+        "--privacy-url", required=True, help="https:// page of your privacy notice for the app"
+    )
+    teams.add_argument("--terms-url", required=True, help="https:// page of its terms of use")
     return parser
 
 
@@ -427,7 +443,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "manifest":
             from bot.manifest import run_teams_command
 
-            return run_teams_command(args.app_id, args.out, args.name, args.developer_url)
+            return run_teams_command(
+                args.app_id,
+                args.out,
+                developer_name=args.developer_name,
+                developer_url=args.developer_url,
+                privacy_url=args.privacy_url,
+                terms_url=args.terms_url,
+                name=args.name,
+                version=args.version,
+            )
     except FileProblems as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_PROBLEM

@@ -1,20 +1,37 @@
 # Two commands for a fresh machine: `make run` and `make test`. Both create .venv and install
 # what they need; the stamp files make the second run fast.
+#
+# Python 3.11, 3.12 and 3.13 work (CI runs 3.11): `make run PYTHON=python3.12`. .venv records the
+# version it was made with (.venv/.python-X.Y); another version rebuilds it from scratch, so a
+# .venv of the wrong Python never lingers.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VENV := .venv
 BIN := $(VENV)/bin
+VENV_PYTHON := $(VENV)/.python-$(PYTHON_VERSION)
 
 .PHONY: run test lint demo clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(VENV_PYTHON):
+	@if [ -z "$(PYTHON_VERSION)" ]; then \
+	  echo "make: '$(PYTHON)' does not run as Python; set PYTHON to python3.11, 3.12 or 3.13" >&2; \
+	  exit 1; \
+	fi
+	@made="$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)"; \
+	if [ "$$made" != "$(PYTHON_VERSION)" ]; then \
+	  if [ -e $(VENV) ]; then \
+	    echo "make: $(VENV) was made with Python $${made:-(unknown)}; rebuilding it with $(PYTHON) ($(PYTHON_VERSION))" >&2; \
+	  fi; \
+	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet --upgrade pip; \
+	fi
+	rm -f $(VENV)/.python-*
+	touch $@
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-run: pyproject.toml $(VENV_PYTHON)
 	$(BIN)/pip install --quiet -e '.[capture]'
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml $(VENV_PYTHON)
 	$(BIN)/pip install --quiet -e '.[test,capture]'
 	touch $@ $(VENV)/.installed-run
 
@@ -24,7 +41,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	@bash tools/run.sh $(BIN)
 
+# Every test: the node tools first (npm ci, when node is here and node_modules is missing or
+# stale), so the card and manifest validators and the Playground test run rather than skip.
 test: $(VENV)/.installed-test
+	@bash tools/node-tools.sh
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -51,6 +52,12 @@ HELP = """Commands (REF is a case reference such as NB-0001):
   as EMAIL                 become someone else (play the counterpart or a manager)
   wait 2h | wait 1d        move the simulated clock on; lapsed deadlines fire
   help | quit"""
+
+NOT_IN_DIRECTORY = "{email} is not in the directory; give the email of someone who is."
+NOT_IN_DIRECTORY_AT_START = (
+    "chat: {email} is not in the directory ({config}); fix: --as with the email of someone in"
+    " it, e.g. dana.marsh@council.northbay.example in the example"
+)
 
 Ask = Callable[[str], str]
 _ACTION_ID = re.compile(r"^\d+\.\d+\.\d+$")  # an agreed action's place in the record
@@ -209,8 +216,7 @@ class Chat:
         if verb == "help":
             print(HELP)
         elif verb == "as" and args:
-            self.me = args[0].lower()
-            print(f"  You are now {self.me}.")
+            self.become(args[0])
         elif verb == "wait" and args:
             self.wait(args[0])
         elif verb == "status":
@@ -223,6 +229,16 @@ class Chat:
             print("  I don't know that. Type `help`.")
         self.pump()
         return True
+
+    def become(self, email: str) -> None:
+        """Play someone else, if the directory knows them: a stranger would only meet refusals,
+        and the chat would seem to be broken rather than the address wrong."""
+        email = email.lower()
+        if self.app.store.person(email) is None:
+            print(f"  {NOT_IN_DIRECTORY.format(email=email)} You are still {self.me}.")
+            return
+        self.me = email
+        print(f"  You are now {self.me}.")
 
     def wait(self, amount: str) -> None:
         match = re.fullmatch(r"(\d+)([hd])", amount)
@@ -299,6 +315,13 @@ def run_chat(as_email: str, config: str | None, database: str | None) -> int:
     settings = Settings.from_env(config, database)
     clock = SimulatedClock(datetime.now().astimezone())
     app = bootstrap(settings.config_path, settings.database_path, clock, settings.extra_packs)
+    if app.store.person(as_email.lower()) is None:
+        app.close()
+        print(
+            NOT_IN_DIRECTORY_AT_START.format(email=as_email, config=settings.config_path),
+            file=sys.stderr,
+        )
+        return 1
 
     def ask(prompt: str) -> str:
         return input(prompt)

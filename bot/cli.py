@@ -59,8 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     config_check = config_sub.add_parser("check")
     config_check.add_argument("file")
 
-    demo = sub.add_parser("demo", help="a scripted case on a simulated clock")
-    demo.add_argument("--policy", default="nsscp")
+    demo = sub.add_parser(
+        "demo",
+        help="a scripted case on a simulated clock",
+        description="One scripted case, raised to resolved, through the real engine on a"
+        " simulated clock and a throw-away database, printing what every person and channel"
+        " would see.",
+    )
+    demo.add_argument(
+        "--policy",
+        default="nsscp",
+        help="the procedure to run: a pack id from `escalation-bot policy list` that a"
+        " configured partnership uses (default: nsscp)",
+    )
 
     serve = sub.add_parser("serve", help="run the bot: scheduler, health and metrics over HTTP")
     serve.add_argument("--host", help="bind address (default 127.0.0.1, or ESCALATION_BOT_HOST)")
@@ -73,10 +84,29 @@ def _parser() -> argparse.ArgumentParser:
     capture.add_argument("--host", default="127.0.0.1", help="loopback only (default 127.0.0.1)")
     capture.add_argument("--port", type=int, default=1025, help="default 1025")
 
-    chat = sub.add_parser("chat", help="play any role in a terminal against the SQLite store")
-    chat.add_argument("--as", dest="as_email", required=True)
-    chat.add_argument("--config")
-    chat.add_argument("--db")
+    chat = sub.add_parser(
+        "chat",
+        help="play any role in a terminal against the SQLite store",
+        description="Answer the bot as any person in the directory, one question at a time, on"
+        " a simulated clock (`wait 1d`); `as EMAIL` switches person, `help` lists the commands.",
+    )
+    chat.add_argument(
+        "--as",
+        dest="as_email",
+        required=True,
+        metavar="EMAIL",
+        help="who you are at first: the email of someone in the directory",
+    )
+    chat.add_argument(
+        "--config",
+        help="the configuration with the directory (default: ESCALATION_BOT_CONFIG, else the"
+        " fictional examples/partnerships.yaml)",
+    )
+    chat.add_argument(
+        "--db",
+        help="the SQLite file for the cases (default: ESCALATION_BOT_DATABASE, else"
+        " var/escalation-bot.sqlite3)",
+    )
 
     record = sub.add_parser(
         "record",
@@ -99,7 +129,23 @@ def _parser() -> argparse.ArgumentParser:
     teams.add_argument("--app-id", required=True, help="the bot's Microsoft App ID (a GUID)")
     teams.add_argument("--out", required=True, help="the .zip to write")
     teams.add_argument("--name", help="the name people see in Teams (default: Escalation bot)")
-    teams.add_argument("--developer-url", help="https:// page for the website, privacy and terms")
+    teams.add_argument(
+        "--version",
+        help="MAJOR.MINOR.PATCH, higher than the package last uploaded: Teams offers an update"
+        " only when it goes up (default: the bot's own version)",
+    )
+    teams.add_argument(
+        "--developer-name",
+        required=True,
+        help="who publishes the app, as Teams shows it (your partnership; at most 32 characters)",
+    )
+    teams.add_argument(
+        "--developer-url", required=True, help="https:// page about the app (its website)"
+    )
+    teams.add_argument(
+        "--privacy-url", required=True, help="https:// page of your privacy notice for the app"
+    )
+    teams.add_argument("--terms-url", required=True, help="https:// page of its terms of use")
     return parser
 
 
@@ -397,7 +443,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "manifest":
             from bot.manifest import run_teams_command
 
-            return run_teams_command(args.app_id, args.out, args.name, args.developer_url)
+            return run_teams_command(
+                args.app_id,
+                args.out,
+                developer_name=args.developer_name,
+                developer_url=args.developer_url,
+                privacy_url=args.privacy_url,
+                terms_url=args.terms_url,
+                name=args.name,
+                version=args.version,
+            )
     except FileProblems as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_PROBLEM

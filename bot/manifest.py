@@ -32,18 +32,22 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "manifest" / "teams"
 MANIFEST_FILE, COLOR_FILE, OUTLINE_FILE = "manifest.json", "color.png", "outline.png"
 
 DEFAULT_NAME = "Escalation bot"
-# Teams requires an https page for the developer, privacy and terms links. A partnership should
-# pass its own (--developer-url); this placeholder only keeps a first trial package valid.
-DEFAULT_DEVELOPER_URL = "https://example.org/escalation-bot"
+# The publisher's name, website, privacy notice and terms have no default: Teams shows them to
+# everyone who adds the app, and a placeholder there would be passed off as the partnership's
+# own. The only use of the package is an upload into a real tenant (the Playground needs none),
+# so `manifest teams` requires them (--developer-name, --developer-url, --privacy-url,
+# --terms-url).
 
-# Limits from the Teams manifest schema, checked here so that a bad --name or --developer-url
-# fails with a sentence naming the option, not with a schema error after upload.
-NAME_MAX, FULL_NAME_MAX, URL_MAX = 30, 100, 2048
+# Limits from the Teams manifest schema, checked here so that a bad option fails with a sentence
+# naming it, not with a schema error after upload.
+NAME_MAX, FULL_NAME_MAX, DEVELOPER_NAME_MAX, URL_MAX, VERSION_MAX = 30, 100, 32, 2048, 256
 FULL_NAME_SUFFIX = ": resolving professional differences"
 
 # The same pattern the schema uses for `id` and `bots[].botId`.
 GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+")
+# MAJOR.MINOR.PATCH without leading zeros, as the schema's `semver` and Teams' docs ask
+VERSION = re.compile(r"^(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)$")
 PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
 
 # Teams' sizes: a full-colour 192x192 icon, and a 32x32 outline icon, white on transparent.
@@ -171,9 +175,10 @@ def _icon(filename: str, template_dir: Path) -> bytes:
 # ---- manifest ------------------------------------------------------------------------------
 
 
-def _app_version() -> str:
-    """The package version as MAJOR.MINOR.PATCH, because Teams only offers an updated app to
-    people when the manifest's version goes up, and requires plain semver there."""
+def default_version() -> str:
+    """The bot's package version as MAJOR.MINOR.PATCH, for --version's default. Teams only
+    offers an updated app to people when the manifest's version goes up, and requires plain
+    semver there; an administrator uploading an update passes a higher --version."""
     try:
         found = SEMVER.match(metadata.version("escalation-bot"))
     except metadata.PackageNotFoundError:
@@ -192,26 +197,45 @@ def _check_app_id(app_id: str) -> str:
     return app_id
 
 
-def _check_name(name: str) -> str:
+def _check_name(name: str, option: str = "--name", most: int = NAME_MAX) -> str:
     name = " ".join(name.split())
     if not name:
-        raise ManifestError("--name: must not be empty")
-    if len(name) > NAME_MAX:
+        raise ManifestError(f"{option}: must not be empty")
+    if len(name) > most:
         raise ManifestError(
-            f"--name: '{name}' is {len(name)} characters; Teams allows at most {NAME_MAX}"
+            f"{option}: '{name}' is {len(name)} characters; Teams allows at most {most}"
         )
     return name
 
 
-def _check_url(url: str) -> str:
+# what Teams shows each link as, for the refusal
+_LINKS = {
+    "--developer-url": ("the app's website", "https://www.partnership.example/escalation"),
+    "--privacy-url": ("the app's privacy notice", "https://www.partnership.example/privacy"),
+    "--terms-url": ("the app's terms of use", "https://www.partnership.example/terms"),
+}
+
+
+def _check_url(url: str, option: str = "--developer-url") -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or len(url) > URL_MAX:
+        shown, example = _LINKS[option]
         raise ManifestError(
-            f"--developer-url: '{url}' is not an https:// address; Teams shows it as the app's"
-            " website, privacy and terms links, e.g. https://www.partnership.example/escalation"
+            f"{option}: '{url}' is not an https:// address; Teams shows it as {shown},"
+            f" e.g. {example}"
         )
     return url
+
+
+def _check_version(version: str) -> str:
+    version = version.strip()
+    if not VERSION.match(version) or len(version) > VERSION_MAX:
+        raise ManifestError(
+            f"--version: '{version}' is not a version Teams takes; use MAJOR.MINOR.PATCH such as"
+            " 1.0.0, higher than the package last uploaded (Teams offers an update only then)"
+        )
+    return version
 
 
 def _fill(value: Any, values: dict[str, str]) -> Any:
@@ -240,15 +264,30 @@ def _unfilled(value: Any) -> set[str]:
 
 def render_manifest(
     app_id: str,
+    *,
+    developer_name: str,
+    developer_url: str,
+    privacy_url: str,
+    terms_url: str,
     name: str | None = None,
-    developer_url: str | None = None,
+    version: str | None = None,
     template_dir: Path = TEMPLATE_DIR,
 ) -> dict[str, Any]:
     """The filled manifest as a dict. The app's id and the bot's id are the same App ID: one
-    Azure registration serves both, which is what Teams expects for a bot-only app."""
+    Azure registration serves both, which is what Teams expects for a bot-only app. The
+    developer is the publisher (the partnership), not the app: Teams shows it beside the app."""
     app_id = _check_app_id(app_id)
     name = _check_name(name if name is not None else DEFAULT_NAME)
-    url = _check_url(developer_url if developer_url is not None else DEFAULT_DEVELOPER_URL)
+    values = {
+        "APP_ID": app_id,
+        "VERSION": _check_version(version if version is not None else default_version()),
+        "NAME": name,
+        "FULL_NAME": (name + FULL_NAME_SUFFIX)[:FULL_NAME_MAX],
+        "DEVELOPER_NAME": _check_name(developer_name, "--developer-name", DEVELOPER_NAME_MAX),
+        "DEVELOPER_URL": _check_url(developer_url, "--developer-url"),
+        "PRIVACY_URL": _check_url(privacy_url, "--privacy-url"),
+        "TERMS_URL": _check_url(terms_url, "--terms-url"),
+    }
     path = template_dir / MANIFEST_FILE
     try:
         template = json.loads(path.read_text(encoding="utf-8"))
@@ -256,13 +295,6 @@ def render_manifest(
         raise ManifestError(f"{path}: the manifest template is missing") from None
     except (OSError, ValueError) as exc:
         raise ManifestError(f"{path}: cannot read the manifest template: {exc}") from None
-    values = {
-        "APP_ID": app_id,
-        "VERSION": _app_version(),
-        "NAME": name,
-        "FULL_NAME": (name + FULL_NAME_SUFFIX)[:FULL_NAME_MAX],
-        "DEVELOPER_URL": url,
-    }
     manifest = _fill(template, values)
     left = _unfilled(manifest)
     if left:
@@ -273,8 +305,13 @@ def render_manifest(
 def build_teams_package(
     app_id: str,
     out_path: str | Path,
+    *,
+    developer_name: str,
+    developer_url: str,
+    privacy_url: str,
+    terms_url: str,
     name: str | None = None,
-    developer_url: str | None = None,
+    version: str | None = None,
     template_dir: Path = TEMPLATE_DIR,
 ) -> Path:
     """Write the Teams app package to ``out_path`` and return its path.
@@ -284,7 +321,16 @@ def build_teams_package(
     zip. It is written to a temporary file and moved into place, so a failed build never leaves
     a half-written package where the last good one was.
     """
-    manifest = render_manifest(app_id, name, developer_url, template_dir)
+    manifest = render_manifest(
+        app_id,
+        developer_name=developer_name,
+        developer_url=developer_url,
+        privacy_url=privacy_url,
+        terms_url=terms_url,
+        name=name,
+        version=version,
+        template_dir=template_dir,
+    )
     files = {
         MANIFEST_FILE: (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode(),
         COLOR_FILE: _icon(COLOR_FILE, template_dir),
@@ -313,20 +359,36 @@ def build_teams_package(
 
 
 def run_teams_command(
-    app_id: str, out_path: str, name: str | None = None, developer_url: str | None = None
+    app_id: str,
+    out_path: str,
+    *,
+    developer_name: str,
+    developer_url: str,
+    privacy_url: str,
+    terms_url: str,
+    name: str | None = None,
+    version: str | None = None,
 ) -> int:
     """`escalation-bot manifest teams`: build the package, or say in one sentence why not."""
+    chosen = version if version is not None else default_version()
     try:
-        out = build_teams_package(app_id, out_path, name, developer_url)
+        out = build_teams_package(
+            app_id,
+            out_path,
+            developer_name=developer_name,
+            developer_url=developer_url,
+            privacy_url=privacy_url,
+            terms_url=terms_url,
+            name=name,
+            version=chosen,
+        )
     except ManifestError as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(f"{out}: Teams app package for bot {app_id.strip()}")
-    if developer_url is None:
-        print(
-            f"note: website, privacy and terms links are the placeholder {DEFAULT_DEVELOPER_URL};"
-            " pass --developer-url with your partnership's page before publishing",
-            file=sys.stderr,
-        )
+    print(f"{out}: Teams app package for bot {app_id.strip()}, version {chosen.strip()}")
     print("Upload it in Teams (Apps > Manage your apps > Upload an app) or the Teams admin centre.")
+    print(
+        "To update an app already uploaded, build again with a higher --version: Teams offers"
+        " an update only when the version goes up."
+    )
     return 0

@@ -1,11 +1,18 @@
-"""`escalation-bot serve`: settings, logging, bootstrap and the aiohttp server, in that order."""
+"""`escalation-bot serve`: settings, logging, the listening socket, bootstrap and the aiohttp
+server, in that order. What a person can get wrong at start-up (a bad setting, a taken port, a
+missing configuration file, a database the bot cannot use) ends in one line naming the thing and
+the fix, and exit 1, never a traceback."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
+import sqlite3
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -19,6 +26,62 @@ from dialogs.ports import Clock
 
 log = logging.getLogger("escalation_bot.server")
 
+PORT_IN_USE = (
+    "serve: {address} is already in use (another `escalation-bot serve` or `make run`?);"
+    " fix: stop it, or choose another port with --port or ESCALATION_BOT_PORT"
+)
+CANNOT_LISTEN = (
+    "serve: cannot listen on {address}: {error}; fix: choose another address or port with"
+    " --host/--port or ESCALATION_BOT_HOST/ESCALATION_BOT_PORT"
+)
+CONFIG_MISSING = (
+    "config: {path} does not exist; fix: set ESCALATION_BOT_CONFIG to your configuration file,"
+    " or unset it to run the fictional example"
+)
+DATABASE_CORRUPT = (
+    "store: {path} is not a SQLite database the bot can use ({error}); fix: set"
+    " ESCALATION_BOT_DATABASE to the bot's database file, or move this one aside to start empty"
+)
+DATABASE_UNREADABLE = (
+    "store: cannot open the database {path} ({error}); fix: set ESCALATION_BOT_DATABASE to a"
+    " file the bot may read and write"
+)
+
+
+def _display(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else is opened, so a taken port stops
+    start-up before the store or the scheduler has done anything. OSError: cannot bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    infos = socket.getaddrinfo(
+        host or None, port, family if host else socket.AF_UNSPEC, socket.SOCK_STREAM,
+        flags=socket.AI_PASSIVE,
+    )
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name == "posix":  # as aiohttp does: a restart may rebind while old sockets linger
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _database_problem(path: Path, error: Exception) -> str:
+    reason = str(error) or type(error).__name__
+    if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
+        return DATABASE_CORRUPT.format(path=path, error=reason)
+    if isinstance(error, OSError):
+        reason = error.strerror or reason
+    return DATABASE_UNREADABLE.format(path=path, error=reason)
+
 
 def run_server(host: str | None, port: int | None) -> int:
     try:
@@ -27,12 +90,37 @@ def run_server(host: str | None, port: int | None) -> int:
         print(f"settings: {exc}", file=sys.stderr)
         return 1
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    if not settings.config_path.exists():
+        print(CONFIG_MISSING.format(path=settings.config_path), file=sys.stderr)
+        return 1
+    address = _display(settings.host, settings.port)
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        if getattr(exc, "errno", None) == errno.EADDRINUSE:
+            print(PORT_IN_USE.format(address=address), file=sys.stderr)
+        else:
+            error = exc.strerror or str(exc)
+            print(CANNOT_LISTEN.format(address=address, error=error), file=sys.stderr)
+        return 1
+    try:
+        return _serve(settings, sock)
+    finally:
+        sock.close()
+
+
+def _serve(settings: Settings, sock: socket.socket) -> int:
     logs.configure(settings.log_level)
     clock: Clock = ShiftedClock(settings.clock_start) if settings.clock_start else SystemClock()
     try:
         app = bootstrap_from_settings(settings, clock, os.environ)
     except RedisError as exc:
         print(f"store: cannot use Redis at {settings.redis_url}: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as exc:
+        if settings.redis_url:
+            raise
+        print(_database_problem(settings.database_path, exc), file=sys.stderr)
         return 1
     for problems in app.policies.broken.values():  # the configuration does not use them
         log.warning(
@@ -47,11 +135,5 @@ def run_server(host: str | None, port: int | None) -> int:
         return 1
     store_kind = "redis" if settings.redis_url else "sqlite"
     log.info("starting", extra={"host": settings.host, "port": settings.port, "store": store_kind})
-    web.run_app(
-        web_app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=None,
-    )
+    web.run_app(web_app, sock=sock, print=None, access_log=None)
     return 0

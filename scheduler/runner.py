@@ -274,10 +274,21 @@ def _failed(
     else:
         reason = failure.reason
     store.mark_failed(note.key, reason, clock.now() + delay if delay is not None else None)
-    # ids, kinds and the reason only: reasons never carry a message's content
+    # One line per failed try, whatever the platform: ids, kinds and the reason only (reasons
+    # never carry a message's content); the fields again as data for whatever reads the log.
+    case = note.reference or note.case_id
     log.warning(
-        "notification %s (%s by %s) not delivered on try %d: %s",
-        note.key, note.kind, platform, attempt, reason,
+        "notification %s (%s) for case %s not delivered by %s: %s",
+        note.key, note.kind, case, platform, reason,
+        extra={
+            "notification": note.key,
+            "kind": note.kind,
+            "case": case,
+            "platform": platform,
+            "try": attempt,
+            "error": failure.reason,
+            "final": delay is None,
+        },
     )
     if engine is not None:
         _record_failure(engine, note, reason, final=delay is None)

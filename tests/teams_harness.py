@@ -65,6 +65,7 @@ class Connector:
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     uploads: dict[str, bytes] = field(default_factory=dict)  # OneDrive: file id -> bytes
     upload_status: int = 201  # what the upload endpoint answers (500: OneDrive failing)
+    failing: dict[str, int] = field(default_factory=dict)  # conversation -> status it answers
 
     async def upload(self, request: web.Request) -> web.Response:
         """OneDrive's upload session, as a bot's PUT reaches it: the whole file in one range."""
@@ -99,6 +100,9 @@ class Connector:
         ]
 
     async def post_activity(self, request: web.Request) -> web.Response:
+        status = self.failing.get(request.match_info["conversation"])
+        if status is not None:
+            return web.json_response({"error": {"code": "ServiceError"}}, status=status)
         activity = await request.json()
         activity["_conversation"] = request.match_info["conversation"]
         self.sent.append(activity)

@@ -572,7 +572,7 @@ def test_chat_plays_two_roles(tmp_path: Path) -> None:
             "as hana.moss@health.northbay.example",
             "wait 1d",
             "ack NB-0001",
-            "as someone@nowhere.example",
+            "as nia.stone@school.havenport.example",  # in the directory, not on the case
             "show NB-0001",
             "quit",
         ]

@@ -1,6 +1,7 @@
 """The Teams app package, built the way an administrator builds it (the real CLI, in a subprocess)
-and checked the way Teams will check it: files at the zip's root, icon sizes, the bot and its
-commands in every scope, and Microsoft's own schema, offline, through
+and checked the way Teams will check it: files at the zip's root, icon sizes, the bot's scopes (its
+commands in the 1:1 chat only, the team only for channel alerts), the publisher's details as
+given, and Microsoft's own schema, offline, through
 ``tools/validate-teams-manifest.js`` and the npm package ``@microsoft/app-manifest``.
 
 The schema checks need node and ``npm ci``. On a laptop without them they skip and say so; in CI
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,19 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "bot.cli", "manifest", "teams"]
 VALIDATOR = ROOT / "tools" / "validate-teams-manifest.js"
 APP_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-SCOPES = ("personal", "team", "groupChat")
+PUBLISHER = {
+    "--developer-name": "Northbay Safeguarding",
+    "--developer-url": "https://www.northbay-scp.example/escalation",
+    "--privacy-url": "https://www.northbay-scp.example/privacy",
+    "--terms-url": "https://www.northbay-scp.example/terms",
+}
+PUBLISHER_ARGS = tuple(item for pair in PUBLISHER.items() for item in pair)
+PUBLISHER_KW = {
+    "developer_name": PUBLISHER["--developer-name"],
+    "developer_url": PUBLISHER["--developer-url"],
+    "privacy_url": PUBLISHER["--privacy-url"],
+    "terms_url": PUBLISHER["--terms-url"],
+}
 COMMANDS = {
     "escalate": "Raise a professional difference about a child",
     "status": "Your open cases and what is due from you",
@@ -76,7 +90,7 @@ def pixels(rows: list[bytes]) -> list[tuple[int, ...]]:
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One package built through the real CLI, unzipped; the tests below read it."""
     out = tmp_path_factory.mktemp("teams") / "dist" / "escalation-bot.zip"
-    result = run(*CLI, "--app-id", APP_ID, "--out", out)
+    result = run(*CLI, "--app-id", APP_ID, "--out", out, "--version", "2.3.4", *PUBLISHER_ARGS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert out.is_file()
     unzipped = out.parent / "unzipped"
@@ -121,24 +135,40 @@ def test_the_app_id_names_both_the_app_and_the_bot(manifest: dict[str, Any]) -> 
     assert "{{" not in json.dumps(manifest)
 
 
-def test_the_bot_is_offered_in_every_scope_and_sends_files(manifest: dict[str, Any]) -> None:
+def test_the_bot_is_offered_in_personal_chats_and_teams_and_sends_files(
+    manifest: dict[str, Any],
+) -> None:
+    # personal: where cases are run; team: only so that installing it in a team lets the bot
+    # post channel alerts (it keeps a configured channel's reference when it hears from it).
+    # Not groupChat: the bot refuses cases anywhere but a 1:1 chat (a child's details).
     # supportsFiles: forms reach people as files in their 1:1 chat (Teams' file consent flow,
     # which Teams offers in personal scope only)
     [bot] = manifest["bots"]
-    assert sorted(bot["scopes"]) == sorted(SCOPES)
+    assert sorted(bot["scopes"]) == ["personal", "team"]
     assert bot["supportsFiles"] is True
+    assert manifest["defaultInstallScope"] == "personal"
 
 
-@pytest.mark.parametrize("scope", SCOPES)
-def test_every_scope_lists_the_commands(manifest: dict[str, Any], scope: str) -> None:
+def test_the_commands_are_listed_only_where_the_bot_takes_them(manifest: dict[str, Any]) -> None:
     [bot] = manifest["bots"]
-    lists = [entry for entry in bot["commandLists"] if scope in entry["scopes"]]
-    assert len(lists) == 1, f"{scope} should have exactly one command list"
-    commands = {c["title"]: c.get("description", "") for c in lists[0]["commands"]}
+    [commands_list] = bot["commandLists"]
+    assert commands_list["scopes"] == ["personal"]
+    commands = {c["title"]: c.get("description", "") for c in commands_list["commands"]}
     assert set(commands) == {"escalate", "status", "help"}
     for title, description in COMMANDS.items():
         assert commands[title] == description
     assert commands["help"]
+
+
+def test_the_publisher_and_version_are_as_given(manifest: dict[str, Any]) -> None:
+    assert manifest["version"] == "2.3.4"
+    assert manifest["developer"] == {
+        "name": PUBLISHER["--developer-name"],
+        "websiteUrl": PUBLISHER["--developer-url"],
+        "privacyUrl": PUBLISHER["--privacy-url"],
+        "termsOfUseUrl": PUBLISHER["--terms-url"],
+    }
+    assert "example.org" not in json.dumps(manifest)  # no placeholder passed off as real
 
 
 def test_the_manifest_uses_a_stable_schema_it_names(manifest: dict[str, Any]) -> None:
@@ -181,8 +211,8 @@ def test_the_committed_icons_are_what_the_generator_draws() -> None:
 
 
 def test_the_same_inputs_build_the_same_zip(tmp_path: Path) -> None:
-    first = build_teams_package(APP_ID, tmp_path / "a.zip").read_bytes()
-    second = build_teams_package(APP_ID, tmp_path / "b.zip").read_bytes()
+    first = build_teams_package(APP_ID, tmp_path / "a.zip", **PUBLISHER_KW).read_bytes()
+    second = build_teams_package(APP_ID, tmp_path / "b.zip", **PUBLISHER_KW).read_bytes()
     assert first == second
 
 
@@ -190,28 +220,43 @@ def test_missing_icons_are_drawn_and_wrong_sized_ones_refused(tmp_path: Path) ->
     template = tmp_path / "template"
     template.mkdir()
     shutil.copy(TEMPLATE_DIR / "manifest.json", template)
-    out = build_teams_package(APP_ID, tmp_path / "app.zip", template_dir=template)
+    out = build_teams_package(APP_ID, tmp_path / "app.zip", template_dir=template, **PUBLISHER_KW)
     with zipfile.ZipFile(out) as archive:
         assert png(archive.read("color.png"))[:2] == (192, 192)
         assert png(archive.read("outline.png"))[:2] == (32, 32)
     (template / "color.png").write_bytes(outline_icon_png())
     with pytest.raises(ManifestError, match=r"32x32, Teams needs 192x192"):
-        build_teams_package(APP_ID, tmp_path / "other.zip", template_dir=template)
+        build_teams_package(
+            APP_ID, tmp_path / "other.zip", template_dir=template, **PUBLISHER_KW
+        )
 
 
-def test_name_and_developer_url_are_filled_in(tmp_path: Path) -> None:
+def test_the_name_is_filled_in_and_the_version_defaults_to_the_bots(tmp_path: Path) -> None:
     out = tmp_path / "app.zip"
-    url = "https://www.partnership.example/escalation"
-    options = ("--name", "NSSCP differences", "--developer-url", url)
-    result = run(*CLI, "--app-id", APP_ID, "--out", out, *options)
+    result = run(*CLI, "--app-id", APP_ID, "--out", out, "--name", "NSSCP differences",
+                 *PUBLISHER_ARGS)
     assert result.returncode == 0, result.stderr
     with zipfile.ZipFile(out) as archive:
         filled = json.loads(archive.read("manifest.json"))
     assert filled["name"]["short"] == "NSSCP differences"
     assert filled["name"]["full"].startswith("NSSCP differences")
     assert filled["name"]["full"] != filled["name"]["short"]
-    links = ("websiteUrl", "privacyUrl", "termsOfUseUrl")
-    assert {filled["developer"][key] for key in links} == {url}
+    assert filled["developer"]["name"] == PUBLISHER["--developer-name"]  # not the app's name
+    version = metadata.version("escalation-bot")
+    assert filled["version"] == version
+    # an update is only offered when the version goes up: the output says how to raise it
+    assert f"version {version}" in result.stdout and "--version" in result.stdout
+
+
+def test_without_the_publishers_details_no_package_is_built(tmp_path: Path) -> None:
+    """There is no honest default for whose privacy notice and terms people are shown."""
+    out = tmp_path / "app.zip"
+    result = run(*CLI, "--app-id", APP_ID, "--out", out)
+    assert result.returncode == 2
+    for option in PUBLISHER:
+        assert option in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
 
 
 # ---- readable refusals ---------------------------------------------------------------------
@@ -224,12 +269,19 @@ def test_name_and_developer_url_are_filled_in(tmp_path: Path) -> None:
         ("--app-id", APP_ID + "0", "is not a GUID"),
         ("--name", "x" * 31, "--name: 'xxx"),
         ("--developer-url", "http://insecure.example", "--developer-url: 'http://insecure"),
+        ("--privacy-url", "http://insecure.example", "--privacy-url: 'http://insecure"),
+        ("--terms-url", "www.partnership.example/terms", "--terms-url: 'www.partnership"),
+        ("--developer-name", "   ", "--developer-name: must not be empty"),
+        ("--developer-name", "y" * 33, "--developer-name: 'yyy"),
+        ("--version", "1.0", "--version: '1.0' is not a version"),
+        ("--version", "v1.2.3", "--version: 'v1.2.3' is not a version"),
+        ("--version", "1.02.3", "--version: '1.02.3' is not a version"),
     ],
 )
 def test_bad_input_is_refused_in_a_sentence(
     tmp_path: Path, option: str, value: str, message: str
 ) -> None:
-    args = {"--app-id": APP_ID, option: value}
+    args = {"--app-id": APP_ID, **PUBLISHER, option: value}
     out = tmp_path / "app.zip"
     result = run(*CLI, "--out", out, *(item for pair in args.items() for item in pair))
     assert result.returncode == 1

@@ -277,7 +277,11 @@ class Fleet:
     def dump_logs(self, lines: int = 80) -> None:
         """Each process's stderr (stdout too) without the routine lines: one per notification
         recorded by the log notifier, and APScheduler skipping ticks while a long one runs."""
-        routine = ("no platform adapter delivers it", "maximum number of running instances")
+        routine = (
+            "no platform adapter delivers it",
+            "alert to console:",
+            "maximum number of running instances",
+        )
         for replica in self.replicas:
             text = replica.log.read_text(encoding="utf-8", errors="replace").splitlines()
             kept = [line for line in text if not any(r in line for r in routine)]

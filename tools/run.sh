@@ -6,7 +6,8 @@
 #
 #   tools/run.sh [VENV_BIN]        (default .venv/bin)
 #
-# PLAYGROUND_PEOPLE (default "alex megan adele patti") chooses the Playgrounds, PLAYGROUND_PORT
+# PLAYGROUND_PEOPLE (default "alex megan adele isaiah patti": everyone the README's example case
+# reaches up to stage 2, and the business manager) chooses the Playgrounds, PLAYGROUND_PORT
 # (default 56150) the first port; the others follow it; PLAYGROUND_PEOPLE=none runs no Playground.
 # MAIL_CAPTURE_PORT (default 1025) and MAIL_CAPTURE_DIR (default var/mail) are the local mail
 # server's; with ESCALATION_BOT_SMTP_URL or _HOST set, the bot uses that server instead and no
@@ -25,7 +26,7 @@ case "$host" in
   *) local_host="$host" ;;
 esac
 bot_url="http://$local_host:$port"
-people=(${PLAYGROUND_PEOPLE:-alex megan adele patti})
+people=(${PLAYGROUND_PEOPLE:-alex megan adele isaiah patti})
 first_port="${PLAYGROUND_PORT:-56150}"
 state="$root/var/playground"
 mail_port="${MAIL_CAPTURE_PORT:-1025}"
@@ -186,6 +187,10 @@ if [ "${#lines[@]}" -gt 0 ]; then
   echo "its messages reach them. Outside working hours (09:00-17:00, Mon-Fri) the bot holds messages"
   echo "to other people until the next working morning, as it would in real use."
 fi
+# whoever the example case reaches in Teams without a page here: how to open it, or that it
+# cannot be (the Playground has six users), so a message that goes nowhere is not a mystery
+PLAYGROUND_BOT_ENDPOINT="$bot_url/api/messages" \
+  "$bin/python" tools/playground-reach.py "$((first_port + offset))" "${people[@]}" || true
 echo
 
 wait "$bot_pid" && status=0 || status=$?

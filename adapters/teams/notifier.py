@@ -228,4 +228,6 @@ def _failure(error: Exception) -> DeliveryFailed:
         return DeliveryFailed("Teams refused (403): the app is not installed for them", True)
     if status is not None and 400 <= status < 500 and status != 429:
         return DeliveryFailed(f"Teams refused ({status})", True)
+    if status is not None:  # 429, 5xx: Teams is there but unwell; it may pass
+        return DeliveryFailed(f"Teams answered {status} ({type(error).__name__})", False)
     return DeliveryFailed(f"Teams unreachable: {type(error).__name__}", False)

@@ -8,14 +8,17 @@ lapse without waiting for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shlex
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from adapters.console.render import render_card
 from bot.bootstrap import App, bootstrap
+from bot.serving_mark import served_by
 from bot.settings import Settings
 from dialogs import intake, record_dialog, texts
 from dialogs.case import Case
@@ -54,6 +57,11 @@ HELP = """Commands (REF is a case reference such as NB-0001):
   help | quit"""
 
 NOT_IN_DIRECTORY = "{email} is not in the directory; give the email of someone who is."
+CHAT_DATABASE = Path(__file__).resolve().parents[1] / "var" / "chat.sqlite3"
+SERVER_USES_IT = (
+    "chat: warning: a running server (process {pid}) uses {path}; the chat's simulated clock"
+    " would move its cases' deadlines. Fix: leave out --db (the chat keeps var/chat.sqlite3)."
+)
 NOT_IN_DIRECTORY_AT_START = (
     "chat: {email} is not in the directory ({config}); fix: --as with the email of someone in"
     " it, e.g. dana.marsh@council.northbay.example in the example"
@@ -312,9 +320,16 @@ class Chat:
 
 
 def run_chat(as_email: str, config: str | None, database: str | None) -> int:
-    settings = Settings.from_env(config, database)
-    clock = SimulatedClock(datetime.now().astimezone())
-    app = bootstrap(settings.config_path, settings.database_path, clock, settings.extra_packs)
+    """The chat keeps its own database (var/chat.sqlite3 unless --db names one), so its
+    simulated clock never moves a running server's cases; and its clock, so a second session
+    carries on where the first left off instead of going back to the real time."""
+    settings = Settings.from_env(config, database or str(CHAT_DATABASE))
+    path = settings.database_path
+    server = served_by(path)
+    if server is not None:
+        print(SERVER_USES_IT.format(path=path, pid=server), file=sys.stderr)
+    clock = SimulatedClock(_saved_clock(path) or datetime.now().astimezone())
+    app = bootstrap(settings.config_path, path, clock, settings.extra_packs)
     if app.store.person(as_email.lower()) is None:
         app.close()
         print(
@@ -338,5 +353,26 @@ def run_chat(as_email: str, config: str | None, database: str | None) -> int:
             if not chat.handle_line(line):
                 break
     finally:
+        _save_clock(path, clock.now())
         app.close()
     return 0
+
+
+def _clock_file(database: Path) -> Path:
+    return database.with_name(database.name + ".clock")
+
+
+def _saved_clock(database: Path) -> datetime | None:
+    """Where the last session's simulated clock stopped, if later than now."""
+    try:
+        saved = datetime.fromisoformat(_clock_file(database).read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    if saved.tzinfo is None:
+        return None
+    return saved if saved > datetime.now().astimezone() else None
+
+
+def _save_clock(database: Path, moment: datetime) -> None:
+    with contextlib.suppress(OSError):
+        _clock_file(database).write_text(moment.isoformat(), encoding="utf-8")

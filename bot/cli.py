@@ -104,8 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat.add_argument(
         "--db",
-        help="the SQLite file for the cases (default: ESCALATION_BOT_DATABASE, else"
-        " var/escalation-bot.sqlite3)",
+        help="the SQLite file for the chat's cases (default: var/chat.sqlite3, its own, never"
+        " the server's; its simulated clock is kept beside it, as FILE.clock)",
     )
 
     record = sub.add_parser(

@@ -5,6 +5,7 @@ the fix, and exit 1, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 from bot import logs
 from bot.bootstrap import bootstrap_from_settings
 from bot.server import build_web_app
+from bot.serving_mark import serving
 from bot.settings import Settings, SettingsError
 from dialogs.clock import ShiftedClock, SystemClock
 from dialogs.ports import Clock
@@ -135,5 +137,7 @@ def _serve(settings: Settings, sock: socket.socket) -> int:
         return 1
     store_kind = "redis" if settings.redis_url else "sqlite"
     log.info("starting", extra={"host": settings.host, "port": settings.port, "store": store_kind})
-    web.run_app(web_app, sock=sock, print=None, access_log=None)
+    marked = contextlib.nullcontext() if settings.redis_url else serving(settings.database_path)
+    with marked:  # the terminal chat warns before playing its clock through a live server
+        web.run_app(web_app, sock=sock, print=None, access_log=None)
     return 0

@@ -141,7 +141,7 @@ def test_chat_will_not_start_as_someone_outside_the_directory(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("command", "described"),
     [
-        ("chat", ("--as", "--config", "--db", "ESCALATION_BOT_DATABASE", "directory")),
+        ("chat", ("--as", "--config", "--db", "var/chat.sqlite3", "directory")),
         ("demo", ("--policy", "nsscp", "policy list")),
     ],
 )

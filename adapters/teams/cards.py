@@ -109,7 +109,7 @@ def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str,
         control["case_id"] = card.case_id
     if card.case_version is not None:
         control["version"] = str(card.case_version)
-    actions = [
+    actions: list[dict[str, Any]] = [
         {
             "type": "Action.Execute",
             "verb": action.command,
@@ -128,7 +128,7 @@ def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str,
     }
     if len(actions) > MAX_ACTIONS:
         # Teams draws at most five buttons in a row: keep the main ones, fold the rest away
-        more = {
+        more: dict[str, Any] = {
             "type": "Action.ShowCard",
             "title": "More…",
             "card": {"type": "AdaptiveCard", "body": [], "actions": actions[MAX_ACTIONS - 1 :]},

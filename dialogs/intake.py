@@ -20,7 +20,7 @@ from dialogs import texts
 from dialogs.commands import RaiseConcern
 from dialogs.directory import Person
 from dialogs.validation import check_field, check_fields, menu_choice, menu_error
-from policy.model import FormField, Policy
+from policy.model import FieldKind, FormField, Policy
 
 
 class IntakeState(StrEnum):
@@ -128,7 +128,8 @@ def _prompt_question(policy: Policy, session: IntakeSession) -> Prompt:
 
 
 def _prompt_confirm(policy: Policy, session: IntakeSession) -> Prompt:
-    lines = [f"{f.label}: {_shown(f, session.answers.get(f.id, ''))}" for f in form_fields(policy)]
+    lines = [_labelled(f.label, _shown(f, session.answers.get(f.id, "")))
+             for f in form_fields(policy)]
     if session.start_stage != 1:
         lines.append(f"Start at stage {session.start_stage}")
     return Prompt(texts.SEND_THIS + "\n" + "\n".join(lines), choices=_SEND_OR_CANCEL)
@@ -144,9 +145,26 @@ def _yes_or_no(choices: tuple[tuple[str, str], ...], text: str) -> bool | None:
     return None if chosen is None else chosen == "yes"
 
 
+def _labelled(label: str, value: str) -> str:
+    """'Child's name: Jamie', or for a question 'Immediate harm? Yes' (never '?:')."""
+    label = label.strip()
+    return f"{label} {value}" if label.endswith(("?", ":")) else f"{label}: {value}"
+
+
 def _shown(field: FormField, value: str) -> str:
+    """An answer read back as the person would write it: choices by their labels, yes/no
+    capitalised, dates UK style (they are kept as ISO), a skipped one as 'not given'."""
+    if not value:
+        return texts.NOT_GIVEN
+    if field.kind is FieldKind.DATE:
+        try:
+            return date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    if field.kind is FieldKind.BOOLEAN:
+        return {"yes": "Yes", "no": "No"}.get(value, value)
     labels = {c.id: c.label for c in field.choices}
-    return ", ".join(labels.get(v, v) for v in value.split(",")) if value else "-"
+    return ", ".join(labels.get(v, v) for v in value.split(","))
 
 
 def _prompt_finished(policy: Policy, session: IntakeSession) -> Prompt:

@@ -555,3 +555,8 @@ ACTION_ASK_WHEN = "By when? An actual date, for example 04/12/2026."
 ACTION_ASK_MORE = "Another agreed action?"
 ACTION_NEEDS_WHAT = "Say what will be done."
 ACTION_NEEDS_WHO = "Say who will do it."
+DAY_NOT_IN_MONTH = (
+    "'{value}' is not a date I can read: {month} has {days} days. Use DD/MM/YYYY, for example"
+    " 04/12/2026."
+)
+NOT_GIVEN = "not given"

@@ -6,6 +6,7 @@ practitioner gets the same words whichever client they use.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -36,7 +37,22 @@ def parse_date(text: str) -> date:
             return datetime.strptime(cleaned, pattern).date()
         except ValueError:
             continue
-    raise ValueError(texts.BAD_DATE.format(value=cleaned))
+    raise ValueError(_why_not_a_date(cleaned))
+
+
+def _why_not_a_date(cleaned: str) -> str:
+    """A day the month does not have is said so ("February 2027 has 28 days"), not as an
+    unreadable date: the person wrote the right shape and needs to know what is wrong."""
+    shaped = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", cleaned)
+    if shaped:
+        day, month, year = (int(part) for part in shaped.groups())
+        if 1 <= month <= 12 and day > 28:
+            days = calendar.monthrange(year, month)[1]
+            if day > days:
+                return texts.DAY_NOT_IN_MONTH.format(
+                    value=cleaned, month=date(year, month, 1).strftime("%B %Y"), days=days
+                )
+    return texts.BAD_DATE.format(value=cleaned)
 
 
 def menu_choice(choices: Sequence[tuple[str, str]], text: str) -> str | None:

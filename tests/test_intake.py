@@ -512,3 +512,30 @@ def test_send_or_cancel_takes_its_numbers_and_words(
     assert chat.prompt().choices == (("yes", "Send"), ("no", "Cancel"))
     chat.say(typed)
     assert chat.state is state
+
+
+# ---- read back as people write (issue 10, point 12) ---------------------------------------------
+
+
+def test_a_day_the_month_lacks_is_said_so() -> None:
+    from dialogs.validation import parse_date
+
+    with pytest.raises(ValueError, match="February 2027 has 28 days"):
+        parse_date("31/02/2027")
+    with pytest.raises(ValueError, match="April 2027 has 30 days"):
+        parse_date("31/04/2027")
+    assert parse_date("29/02/2028").isoformat() == "2028-02-29"  # a leap year has it
+
+
+def test_the_summary_before_send_reads_as_the_person_wrote_it(app: App) -> None:
+    chat = Chat(app, "northbay")
+    chat.accepted("no")
+    while chat.state is IntakeState.SPECIAL_ROUTES:
+        chat.accepted("no")
+    answer_every_question(chat)
+    summary = chat.prompt().text
+    dob = chat.session.answers["child_dob"]
+    assert dob and dob not in summary  # not the ISO form it is kept in
+    day = datetime.fromisoformat(dob).strftime("%d/%m/%Y")
+    assert day in summary
+    assert "?:" not in summary

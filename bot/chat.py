@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from adapters.console.render import render_card
 from bot.bootstrap import App, bootstrap
@@ -267,7 +268,17 @@ class Chat:
                 due = self.app.store.next_due()
             self.clock.set(hour_later)
             self.pump()
-        print(f"  It is now {self.clock.now():%a %d %b %Y %H:%M} UTC.")
+        zone = self.zone()
+        print(f"  It is now {self.clock.now().astimezone(zone):%a %d %b %Y %H:%M} ({zone}).")
+
+    def zone(self) -> ZoneInfo:
+        """The partnership's own time zone, as its people read the time (not UTC)."""
+        person = self.app.store.person(self.me)
+        if person is None:
+            return ZoneInfo("UTC")
+        partnership = self.app.config.partnership(person.partnership_id)
+        policy = self.app.policies.get(partnership.policy)
+        return self.app.engine.calendar_for(partnership, policy).zone
 
     def case_verb(self, verb: str, args: list[str]) -> None:
         case = self.case(args[0])

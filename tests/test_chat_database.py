@@ -64,3 +64,8 @@ def test_the_chats_clock_carries_on_from_the_last_session(tmp_path: Path) -> Non
     first = now_after("3d")
     second = now_after("1h")
     assert (second - first).total_seconds() >= 3600 - 60  # on from where the first stopped
+
+
+def test_the_chat_tells_the_time_in_the_partnerships_zone(tmp_path: Path) -> None:
+    result = chat("--db", str(tmp_path / "c.sqlite3"), stdin="wait 1h\nquit\n")
+    assert "(Europe/London)." in result.stdout and " UTC." not in result.stdout

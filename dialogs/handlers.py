@@ -479,10 +479,15 @@ def complete_step(turn: Turn, command: CompleteStep) -> None:
     if step is not None and state is not None and (state.done or state.skipped):
         raise IllegalTransition(_why_not_open(turn, step, state.skipped, state.skipped_because))
     if step is None or state is None or state.done:
+        # the steps that are open, by their names: what people are shown, never ids
+        running = {s.id for s in turn.case.open_steps()}
+        named = "; ".join(s.name for s in stage.steps if s.id in running)
+        message = texts.NO_SUCH_STEP.format(
+            stage=stage.number, reference=turn.case.reference, step=command.step_id
+        )
         raise IllegalTransition(
-            texts.NO_SUCH_STEP.format(
-                stage=stage.number, reference=turn.case.reference, step=command.step_id
-            )
+            message + " " + (texts.OPEN_STEPS_ARE.format(steps=named) if named
+                             else texts.NO_OPEN_STEPS)
         )
     require_party(turn)
     require_roles(turn, [step.owner_role])

@@ -560,3 +560,5 @@ DAY_NOT_IN_MONTH = (
     " 04/12/2026."
 )
 NOT_GIVEN = "not given"
+OPEN_STEPS_ARE = "Its open steps: {steps}."
+NO_OPEN_STEPS = "It has no open steps."

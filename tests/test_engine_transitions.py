@@ -464,6 +464,8 @@ def test_completing_an_unknown_step_is_refused(nb: tuple[App, Case], step_id: st
         handle(app, CompleteStep(actor=BEA, case_id=case.id, expected_version=case.version,
                                  step_id=step_id))
     assert case.reference in refused.value.message
+    # and which steps are open, by name (issue 10, point 4: ids are not shown to people)
+    assert "Its open steps: Refer to the Safeguarding Partnership" in refused.value.message
     assert snapshot(app, case) == before
 
 
@@ -484,6 +486,7 @@ def test_completing_a_step_at_a_stage_without_steps_is_refused(nb: tuple[App, Ca
     with pytest.raises(IllegalTransition, match="has no open step") as refused:
         handle(app, as_a_party(build(CompleteStep, case)))
     assert f"Stage 1 of case {case.reference}" in refused.value.message
+    assert refused.value.message.endswith("It has no open steps.")
     assert snapshot(app, case) == before
 
 

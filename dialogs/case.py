@@ -312,3 +312,12 @@ def _joined(entries: Sequence[RecordEntry]) -> str:
     return "\n\n".join(
         f"{e.at.strftime('%d/%m/%Y')}, {e.by_name}: {e.text.strip()}" for e in entries
     )
+
+
+def status_words(case: Case) -> str:
+    """A closed case's state in a few words: 'resolved at stage 2'."""
+    if case.status is CaseStatus.RESOLVED and case.resolution:
+        return f"resolved at stage {case.resolution.stage}"
+    if case.status is CaseStatus.FINAL_DECISION:
+        return "final decision recorded"
+    return case.status.value

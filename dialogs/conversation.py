@@ -21,9 +21,9 @@ from pydantic import BaseModel
 from dialogs import intake, record_dialog, texts
 from dialogs.actions import find_action
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
-from dialogs.case import Case
+from dialogs.case import Case, status_words
 from dialogs.commands import Acknowledge, Command, CompleteStep, UpdateAction
-from dialogs.engine import Engine, stale_message, status_words
+from dialogs.engine import Engine, stale_message
 from dialogs.errors import DomainError, InvalidInput, StaleCase
 from dialogs.history_view import history_lines, known_people
 from dialogs.messages import (

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from dialogs import texts
-from dialogs.case import Case, CaseStatus, ChildDetails, Participant, Side
+from dialogs.case import Case, ChildDetails, Participant, Side, status_words
 from dialogs.commands import CaseCommand, Command, RaiseConcern
 from dialogs.deadlines import deadlines_for
 from dialogs.directory import Person
@@ -430,15 +430,6 @@ def _unknown_case(asked: str) -> str:
     if _REFERENCE.match(asked.strip()):
         return texts.CASE_NOT_FOUND.format(case=asked.strip().upper())
     return texts.CASE_NOT_KNOWN
-
-
-def status_words(case: Case) -> str:
-    """A closed case's state in a few words: 'resolved at stage 2'."""
-    if case.status is CaseStatus.RESOLVED and case.resolution:
-        return f"resolved at stage {case.resolution.stage}"
-    if case.status is CaseStatus.FINAL_DECISION:
-        return "final decision recorded"
-    return case.status.value
 
 
 def stale_message(case: Case) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dialogs import texts
-from dialogs.case import Case, CaseStatus, Side
+from dialogs.case import Case, Side, status_words
 from dialogs.directory import Person
 from dialogs.routing import may_choose_route, route_chooser_words
 from policy.model import Policy
@@ -26,14 +26,6 @@ DECIDE = "decide"
 HANDOVER = "handover"
 WITHDRAW = "withdraw"
 COMPLETE_STEP = "complete_step"
-
-
-def _status_words(case: Case) -> str:
-    if case.status is CaseStatus.RESOLVED and case.resolution:
-        return f"resolved at stage {case.resolution.stage}"
-    if case.status is CaseStatus.FINAL_DECISION:
-        return "final decision recorded"
-    return case.status.value
 
 
 def is_business_team(case: Case, policy: Policy, people: Mapping[str, Person], email: str) -> bool:
@@ -58,7 +50,7 @@ def refusal(
     viewer = viewer.lower()
     reference = case.reference
     if not case.is_open and verb in _CASE_VERBS:
-        return texts.CLOSED.format(reference=reference, status=_status_words(case))
+        return texts.CLOSED.format(reference=reference, status=status_words(case))
     team = is_business_team(case, policy, people, viewer)
     me = case.participant(viewer)
     if me is None and not team:

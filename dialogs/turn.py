@@ -25,6 +25,7 @@ from policy.config import Partnership
 from policy.model import (
     CopySide,
     FilingMoment,
+    Form,
     HolderMode,
     LetterTo,
     OutcomeRelation,
@@ -241,13 +242,9 @@ class Turn:
         for form_id in dict.fromkeys(forms):
             self.send_form(form_id, number)
 
-    def send_form(self, form_id: str, stage: int | None) -> None:
-        """File a filled-in form with each copy recipient the stage names.
-
-        A role named for copies means that role *in the agencies involved* ("your own agency's
-        Head of Safeguarding"), or across the partnership for partnership-level roles. A form
-        the stage names nobody for goes to the business team, never nowhere."""
-        form = self.policy.form(form_id)
+    def _filled(self, form: Form, stage: int | None) -> tuple[Card, FormDocument]:
+        """One of the partnership's forms filled from the case as it stands: the card that
+        carries it and the document (DOCX/PDF) attached to it."""
         values = form_values(
             form, self.case, self.calendar, self.now, self.agency_names, stage, self.policy
         )
@@ -262,6 +259,16 @@ class Turn:
             agency_names=self.agency_names,
             policy=self.policy,
         )
+        return card, document
+
+    def send_form(self, form_id: str, stage: int | None) -> None:
+        """File a filled-in form with each copy recipient the stage names.
+
+        A role named for copies means that role *in the agencies involved* ("your own agency's
+        Head of Safeguarding"), or across the partnership for partnership-level roles. A form
+        the stage names nobody for goes to the business team, never nowhere."""
+        form = self.policy.form(form_id)
+        card, document = self._filled(form, stage)
         kind = f"form-{form.id}"
         sides = {
             CopySide.RAISING: {self.case.raising_agency},
@@ -412,22 +419,7 @@ class Turn:
         letter = step.letter
         if letter is None:
             return
-        form = self.policy.form(letter.form)
-        stage = self.case.stage
-        values = form_values(
-            form, self.case, self.calendar, self.now, self.agency_names, stage, self.policy
-        )
-        card = messages.form_card(form, values, self.case, stage)
-        document = case_document(
-            form,
-            self.case,
-            partnership=self.partnership.name,
-            stage=stage,
-            calendar=self.calendar,
-            now=self.now,
-            agency_names=self.agency_names,
-            policy=self.policy,
-        )
+        card, document = self._filled(self.policy.form(letter.form), self.case.stage)
         kind = f"letter-{step.id}"
         for email in self.letter_recipients(letter.to):
             self.tell_person(email, kind, card, documents=[document])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -277,7 +278,9 @@ def test_the_outcome_letter_goes_to_every_party_and_the_mailbox(app: App) -> Non
     try:
         fonts = find_fonts()
     except FontMissing as exc:
-        pytest.skip(str(exc))
+        if os.environ.get("CI"):  # .ci/run installs the font: never skipped there
+            raise
+        pytest.skip(f"the PDF text needs the DejaVu font: {exc}")
     text = " ".join(
         page.extract_text() for page in PdfReader(io.BytesIO(render_pdf(document, fonts))).pages
     )

@@ -26,7 +26,7 @@ from dialogs.ports import CaseExists, Clock, StaleVersion, Store
 from dialogs.routing import raising_side_holders
 from dialogs.transitions import Refusal, transition_for
 from dialogs.turn import Turn
-from dialogs.validation import check_fields, parse_boolean
+from dialogs.validation import check_fields, counterpart_problem, parse_boolean
 from policy.calendar import WorkingCalendar
 from policy.config import Config, Partnership
 from policy.loader import PolicyRegistry
@@ -200,10 +200,9 @@ class Engine:
         if counterpart is not None and not answers.get("counterpart_agency", "").strip():
             answers["counterpart_agency"] = counterpart.agency_name
         clean, errors = check_fields(policy.intake, answers, calendar.local(now).date(), people)
-        if counterpart is not None and counterpart.email == actor:
-            errors["counterpart"] = texts.RAISER_IS_COUNTERPART
-        elif counterpart is not None and counterpart.agency == raiser.agency:
-            errors["counterpart"] = texts.SAME_AGENCY.format(email=counterpart.email)
+        problem = counterpart_problem(counterpart, raiser, actor)
+        if problem:
+            errors["counterpart"] = problem
         errors.update(_pathway_errors(policy, command.pathway_choice))
         errors.update(_start_stage_errors(policy, command.start_stage, clean))
         if errors:

@@ -19,7 +19,13 @@ from pydantic import BaseModel, Field
 from dialogs import texts
 from dialogs.commands import RaiseConcern
 from dialogs.directory import Person
-from dialogs.validation import check_field, check_fields, menu_choice, menu_error
+from dialogs.validation import (
+    check_field,
+    check_fields,
+    counterpart_problem,
+    menu_choice,
+    menu_error,
+)
 from policy.model import FieldKind, FormField, Policy
 
 
@@ -254,13 +260,11 @@ def _answer_question(ctx: Context, session: IntakeSession, text: str) -> Reply:
         return Reply(session, error=str(exc))
     if field.id == "counterpart":
         person = ctx.people[session.answers["counterpart"]]
-        if person.email == session.actor:
-            return Reply(session, error="You cannot raise a difference with yourself.")
-        raiser = ctx.people.get(session.actor)
-        if raiser is not None and person.agency == raiser.agency:
-            # said now, not after every other question (the engine refuses it at the end too)
+        # said now, not after every other question (the engine refuses it at the end too)
+        problem = counterpart_problem(person, ctx.people.get(session.actor), session.actor)
+        if problem:
             del session.answers["counterpart"]
-            return Reply(session, error=texts.SAME_AGENCY.format(email=person.email))
+            return Reply(session, error=problem)
         if "counterpart_agency" not in session.answers or "counterpart_agency" in session.prefilled:
             session.answers["counterpart_agency"] = person.agency_name  # follows a changed answer
             if "counterpart_agency" not in session.prefilled:
@@ -367,8 +371,10 @@ def submit_form(
     if counterpart is not None and not values.get("counterpart_agency", "").strip():
         values["counterpart_agency"] = counterpart.agency_name
     clean, errors = check_fields(form_fields(policy), values, today, people)
-    if counterpart is not None and counterpart.email == session.actor:
-        errors["counterpart"] = "You cannot raise a difference with yourself."
+    problem = counterpart_problem(counterpart, people.get(session.actor), session.actor)
+    if problem and "counterpart" not in errors:
+        # with the card's other errors, not in a second round after they are fixed
+        errors["counterpart"] = problem
     session = session.model_copy(update={"answers": {**session.answers, **clean}})
     return session, errors
 

@@ -215,3 +215,16 @@ def check_record(
     answers, field_errors = check_fields(extra_fields, record.answers, today)
     errors.update(field_errors)
     return actions, answers, errors
+
+
+def counterpart_problem(counterpart: Person | None, raiser: Person | None, actor: str) -> str:
+    """Why this person cannot be the other side of a difference ("" if they can). One rule for
+    the typed questions, the card and the engine, so each refuses the same people in the same
+    words."""
+    if counterpart is None:
+        return ""
+    if counterpart.email == actor:
+        return texts.RAISER_IS_COUNTERPART
+    if raiser is not None and counterpart.agency == raiser.agency:
+        return texts.SAME_AGENCY.format(email=counterpart.email)
+    return ""

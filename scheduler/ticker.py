@@ -121,6 +121,10 @@ class Ticker:
         self._last_start = started
         try:
             await self.tick()
+        except asyncio.CancelledError:
+            # the server is stopping mid-tick: what was claimed is leased, and the next start (or
+            # another replica) takes it up once the lease runs out; nothing is lost, so no fault
+            log.info("scheduler tick stopped with the server; unfinished work resumes on restart")
         except Exception:
             # The store may be briefly unreachable; /readyz shows it, the next tick retries.
             log.exception("scheduler tick failed")

@@ -132,3 +132,21 @@ def test_the_engine_still_refuses_what_is_not_offered(app: App) -> None:
     with pytest.raises(NotAllowed):
         app.engine.handle(RecordDecision(actor=case.raised_by, case_id=case.id,
                                          expected_version=case.version, decision="Do it."))
+
+
+def test_the_card_says_same_agency_with_its_other_errors_not_in_a_second_round(
+    app: App,
+) -> None:
+    """A card with a bad date and a same-agency counterpart shows both at once: fixing the date
+    must not be rewarded with a new refusal."""
+    from teams_harness import intake_values
+
+    raiser, _ = practitioners(app, "northbay")
+    colleague = next(p for p in app.store.people("northbay")
+                     if p.agency == raiser.agency and p.email != raiser.email)
+    values = {**intake_values(app), "counterpart": colleague.email, "child_dob": "31/02/2016"}
+    result = service(app).on_action(raiser.email, "intake", {}, values)
+    errors = {i.id: i.error for i in result.card.inputs if i.error}
+    assert errors["counterpart"] == texts.SAME_AGENCY.format(email=colleague.email)
+    assert "February 2016 has 29 days" in errors["child_dob"]
+    assert app.store.open_cases() == []

@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from adapters.console.render import ConsoleNotifier
 from bot.bootstrap import bootstrap
 from bot.demo import demo_answers
@@ -129,4 +131,38 @@ async def test_a_backlog_of_deadlines_is_worked_through_over_several_ticks(
         assert (first.fired + rest.fired, first.skipped + rest.skipped) == (5, 5)
         assert {c.stage for c in app.store.open_cases()} == {2}
     finally:
+        app.close()
+
+
+async def test_a_tick_cut_short_by_shutdown_logs_one_line_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopping the server while a tick runs cancels it: that is a normal stop, not a fault, so
+    the log gets one INFO line and APScheduler no ERROR with a traceback."""
+    import logging
+    import threading
+
+    clock = SimulatedClock(RAISED)
+    app = bootstrap(ROOT / "examples/partnerships.yaml", tmp_path / "db.sqlite3", clock)
+    busy, release = threading.Event(), threading.Event()
+
+    def housekeeping() -> None:  # a tick still working when the server stops
+        busy.set()
+        release.wait(5)
+
+    ticker = Ticker(app.store, app.engine, clock, ConsoleNotifier(echo=False), worker="t1",
+                    housekeeping=housekeeping)
+    try:
+        with caplog.at_level(logging.INFO):
+            running = asyncio.ensure_future(ticker._scheduled_tick())
+            while not busy.is_set():
+                await asyncio.sleep(0)
+            running.cancel()
+            await asyncio.wait([running])
+        assert not running.cancelled() and running.exception() is None
+        stopped = [r for r in caplog.records if r.name == "escalation_bot.scheduler"]
+        assert [r.levelname for r in stopped] == ["INFO"]
+        assert all(r.exc_info is None for r in caplog.records)
+    finally:
+        release.set()
         app.close()

@@ -376,3 +376,32 @@ def test_serve_starts_beside_a_broken_pack_nobody_uses_and_logs_it(
     assert warning["level"] == "warning"
     assert warning["file"] == str(pack)
     assert warning["problems"] == 1
+
+
+def test_a_deep_body_is_refused_before_the_parser_nears_the_recursion_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The JSON parser is only ever given text nested within MAX_DEPTH: at Python's recursion
+    limit a collection's finalizers fail too ("RecursionError during GC")."""
+    import json as stdlib_json
+
+    from adapters.teams import inbound
+
+    given: list[str] = []
+    parse = stdlib_json.loads
+
+    def loads(text: str, **kwargs: object) -> object:
+        given.append(text)
+        return parse(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inbound.json, "loads", loads)
+    for depth in (65, 900, 5000):
+        body = ('{"a": "[[[[", "b": ' + "[" * depth + "]" * depth + "}").encode()
+        with pytest.raises(inbound.Refused, match="nested deeper than 64"):
+            inbound.parse_json(body)
+    assert given == []  # refused before parsing
+    # brackets inside strings are text, and 64 levels are still taken
+    fine = '{"t": "' + "[" * 200 + '", "v": ' + "[" * 63 + "]" * 63 + "}"
+    assert inbound.parse_json(fine.encode())["t"] == "[" * 200
+    escaped = '{"t": "\\\\\\"[[[", "v": [1]}'
+    assert inbound.parse_json(escaped.encode())["v"] == [1]

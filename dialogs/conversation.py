@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel
 
-from dialogs import intake, record_dialog, texts
+from dialogs import intake, record_dialog, texts, typed_commands
 from dialogs.actions import find_action
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
 from dialogs.case import Case, status_words
@@ -88,12 +88,7 @@ class _Session(BaseModel):
     step_outcome: StepOutcomeSession | None = None
 
 
-# typed answers to "Agreed?": numbers as listed, yes / no, or the words themselves
-OUTCOME_ANSWERS = {
-    "1": "agreed", "yes": "agreed", "y": "agreed", "agreed": "agreed",
-    "2": "not_agreed", "no": "not_agreed", "n": "not_agreed", "not agreed": "not_agreed",
-    "not_agreed": "not_agreed",
-}
+OUTCOME_ANSWERS = typed_commands.OUTCOME_ANSWERS
 
 
 @dataclass
@@ -137,6 +132,9 @@ class ConversationService:
             if verb == "show":
                 return self._show(actor, reference)
             return self._history(actor, reference)
+        typed = typed_commands.parse(text)
+        if typed is not None:  # `ack NB-0001`, `done NB-0001 meeting agreed`, ...
+            return self._typed(actor, typed)
         session = self._load(actor)
         if session is not None and session.kind == "intake" and session.intake_session:
             return self._intake_answer(actor, session.intake_session, text)
@@ -146,8 +144,49 @@ class ConversationService:
             return self._outcome_answer(actor, session.step_outcome, text)
         return [Reply(text=texts.NOT_CAUGHT + HELP)]
 
+    def asking(self, actor: str) -> bool:
+        """Whether a question to ``actor`` awaits its answer (their next line answers it)."""
+        return self._load(actor.lower()) is not None
+
+    def forget(self, actor: str) -> None:
+        """Drop ``actor``'s half-finished conversation: nothing of it was sent."""
+        self._save(actor.lower(), None)
+
     def _help(self, actor: str) -> list[Reply]:
         return [Reply(text=HELP)]
+
+    def _typed(self, actor: str, typed: typed_commands.Typed) -> list[Reply]:
+        """A case command typed instead of pressed: checked first, as its button would be, so
+        nobody is asked questions only to be told no at the end."""
+        try:
+            case = self.engine.view(typed.reference, actor)
+        except DomainError as exc:
+            return [Reply(text=exc.message)]  # outsiders: the same words as no such case
+        policy = self.engine.policy_for(case)
+        planned = typed_commands.plan(typed, case, policy, actor)
+        if isinstance(planned, typed_commands.Say):
+            return [Reply(text=planned.text)]
+        refused = self.refusal(case, actor, planned.check, planned.step_id) if planned.check \
+            else None
+        if refused is not None:
+            return [Reply(text=refused)]
+        if isinstance(planned, typed_commands.Ask):
+            session = record_dialog.start(case, planned.purpose, actor)
+            self._save(actor, _Session(kind="record", record_session=session))
+            return [Reply(text=_prompt_text(record_dialog.prompt(policy, session)))]
+        if isinstance(planned, typed_commands.AskOutcome):
+            earlier = self._load(actor)
+            if earlier is not None and earlier.kind != "step_outcome":
+                # a half-finished intake or record is never overwritten
+                return [Reply(text=texts.STEP_OUTCOME_FINISH_FIRST.format(
+                    reference=case.reference))]
+            kept = StepOutcomeSession(
+                case_id=case.id, case_version=case.version, step_id=planned.step_id
+            )
+            self._save(actor, _Session(kind="step_outcome", step_outcome=kept))
+            return [Reply(text=texts.STEP_OUTCOME_PROMPT)]
+        result = self._run(planned.command, case)
+        return [Reply(text=result.message, card=result.card)]
 
     def _status(self, actor: str) -> list[Reply]:
         cases = self.store.cases_for_person(actor)  # oldest first
@@ -345,6 +384,9 @@ class ConversationService:
 
     def _outcome_answer(self, actor: str, kept: StepOutcomeSession, text: str) -> list[Reply]:
         answer = OUTCOME_ANSWERS.get(" ".join(text.strip().lower().split()))
+        if text.strip().lower() in intake.CANCEL_WORDS:
+            self._save(actor, None)
+            return [Reply(text=texts.DIALOG_CANCELLED)]
         if answer is None:
             return [Reply(text=texts.STEP_OUTCOME_NOT_CAUGHT)]
         self._save(actor, None)

@@ -221,7 +221,7 @@ def answer(
     session = session.model_copy(deep=True)
     word = text.strip().lower()
     if word in CANCEL_WORDS:
-        session.state, session.closing_text = DialogState.CANCELLED, "Cancelled. Nothing changed."
+        session.state, session.closing_text = DialogState.CANCELLED, texts.DIALOG_CANCELLED
         return DialogReply(session=session)
     if word in BACK_WORDS and session.action_part in {"who", "when", "more"}:
         # within an agreed action, back starts that action again; the ones before it stay

@@ -218,10 +218,41 @@ HELP = (
     "**status**: your open cases and what is due from you, with a button to open each one.\n"
     "**show REF**: a case's card again, for example `show NB-0001`.\n"
     "**history REF**: everything that has happened on a case, in order.\n"
+    "**ack REF**: acknowledge a case.\n"
+    "**record REF**: record a discussion at the current stage.\n"
+    "**resolve REF**: record an agreed resolution.\n"
+    "**escalate REF**: you cannot agree: move the case to the next tier.\n"
+    "**decide REF**: record the partnership's final decision (final stage only).\n"
+    "**done REF STEP**: mark a step done (STEP: its number or name; add `agreed` or"
+    " `not agreed` where the step asks).\n"
+    "**done REF ACTION**: an agreed action (for example 2.1.1, as on the card) is done.\n"
+    "**notyet REF ACTION DATE WHY**: it is not done yet: its new date (for example 14/12/2026)"
+    " and why.\n"
+    "**handover REF**: hand your part to a colleague.\n"
+    "**add REF EMAIL**: bring someone into the case.\n"
+    "**withdraw REF**: withdraw the concern.\n"
     "**help**: this message.\n"
-    "Buttons on a case's card record a discussion, an agreed resolution, or escalate it; "
+    "REF is a case reference such as NB-0001. The buttons on a case's card do the same; "
     "you can also type `cancel` or `back` while I'm asking questions."
 )
+# typed case commands (dialogs/typed_commands.py): the right shape when a line lacks a part
+TYPED_USAGE = {
+    "ack": "To acknowledge, type `ack {reference}` and nothing after it.",
+    "record": "To record a discussion, type `record {reference}`; I then ask the questions.",
+    "resolve": "To record a resolution, type `resolve {reference}`; I then ask the questions.",
+    "escalate": "To escalate, type `escalate {reference}`; I then ask what remains unresolved.",
+    "decide": "To record the final decision, type `decide {reference}`; I then ask the"
+              " questions.",
+    "handover": "To hand over, type `handover {reference}`; I then ask to whom and why.",
+    "withdraw": "To withdraw the concern, type `withdraw {reference}`; I then ask why.",
+    "add": "To bring someone in, type `add {reference}` and their work email, for example"
+           " `add {reference} name@agency.example`.",
+    "notyet": "Type `notyet {reference}`, the action's number as on the card, its new date and"
+              " why, for example `notyet {reference} 2.1.1 14/12/2026 waiting for the report`.",
+    "done": "Type `done {reference}` and a step's number or name, or an agreed action's number"
+            " as on the card (for example 2.1.1).",
+}
+DIALOG_CANCELLED = "Cancelled. Nothing changed."
 NOT_CAUGHT = "I didn't catch that. "
 NO_OPEN_CASES = "You have no open cases."
 STATUS_TITLE = "Your open cases"
@@ -514,9 +545,38 @@ STEP_NOT_NEEDED = (
     " case, as {because}. Nothing was changed."
 )
 STEP_SKIPPED_FACT = "{step}: not needed ({because})"
-CHAT_WHICH_STEP = "Which step? Give its number or name: {steps}."
-CHAT_NO_OPEN_STEPS = "this stage has no open steps"
-CHAT_STEP_OUTCOME_PROMPT = "Agreed?\n  1. Agreed\n  2. Not agreed\n> "
+WHICH_STEP = "Which step? Type `done {reference}` and its number or name: {steps}."
+NO_STEP_TO_MARK = "Stage {stage} of case {reference} has no open step to mark done."
+STEP_OUTCOME_PROMPT = "Agreed?\n1. Agreed\n2. Not agreed"
+STEP_OUTCOME_FINISH_FIRST = (
+    "Finish or `cancel` what I asked you first, or type `done {reference}`, the step and"
+    " `agreed` or `not agreed` on one line."
+)
+# the terminal chat (bot/chat.py): only what the other chats do not have
+CHAT_HELP = (
+    "In this terminal chat also:\n"
+    "  as EMAIL            become someone else (play the counterpart or a manager)\n"
+    "  wait 2h | wait 1d   move the simulated clock on; lapsed deadlines fire\n"
+    "  quit                end the chat"
+)
+CHAT_PROMPT = "{question}\n> "
+CHAT_INPUT_ENDED = "Input ended; nothing half-finished was sent."
+CHAT_NOT_IN_DIRECTORY = "{email} is not in the directory; give the email of someone who is."
+CHAT_STILL = "You are still {email}."
+CHAT_NOW = "You are now {email}."
+CHAT_HOW_LONG = "Say how long, e.g. `wait 2h` or `wait 1d`."
+CHAT_TIME = "It is now {now} ({zone})."
+CHAT_WELCOME = (
+    "You are {email}. Type `help` for commands. The clock is simulated: `wait 1d`."
+)
+CHAT_SERVER_USES_IT = (
+    "chat: warning: a running server (process {pid}) uses {path}; the chat's simulated clock"
+    " would move its cases' deadlines. Fix: leave out --db (the chat keeps var/chat.sqlite3)."
+)
+CHAT_NOT_IN_DIRECTORY_AT_START = (
+    "chat: {email} is not in the directory ({config}); fix: --as with the email of someone in"
+    " it, e.g. dana.marsh@council.northbay.example in the example"
+)
 CHAT_URGENT = "!! URGENT: sent at once, whatever the hour"
 URGENT_MARK = "(URGENT: sent at once)"
 BAD_MENU = "Answer with the number of one of the choices ({numbers}), or its words."

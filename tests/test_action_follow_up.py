@@ -502,8 +502,10 @@ def test_the_terminal_chat_names_what_a_not_yet_is_missing_and_shows_names(
     chat.handle_line(f"notyet {case.reference} {state.id} 12/02/2027")
     chat.handle_line(f"notyet {case.reference} {state.id}")
     out = capsys.readouterr().out
-    assert f"reason: {texts.ACTION_NEEDS_REASON}" in out
-    assert f"new_due: {texts.ACTION_NEEDS_NEW_DATE}" in out
+    # named as people read them (the conversation service's words), never by field id
+    assert f"{texts.FIELD_NAMES['reason']}: {texts.ACTION_NEEDS_REASON}" in out
+    assert f"{texts.FIELD_NAMES['new_due']}: {texts.ACTION_NEEDS_NEW_DATE}" in out
+    assert "reason:" not in out and "new_due:" not in out
     assert not the_action(current(app, case)).updates
     chat.handle_line(f"history {case.reference}")
     out = capsys.readouterr().out

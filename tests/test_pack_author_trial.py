@@ -77,7 +77,8 @@ def test_the_chat_marks_an_agreed_step_done_by_number_name_or_id(
     if typed.endswith("agreed"):
         assert asked == [] and step.outcome == "agreed"
     else:  # no answer given: asked, and "2" is Not agreed
-        assert asked == [texts.CHAT_STEP_OUTCOME_PROMPT] and step.outcome == "not_agreed"
+        assert asked == [texts.CHAT_PROMPT.format(question=texts.STEP_OUTCOME_PROMPT)]
+        assert step.outcome == "not_agreed"
     assert "outcome:" not in capsys.readouterr().out
 
 

@@ -231,6 +231,8 @@ def answer(
         session.index -= 1
         session.action_part, session.action_draft = "", []
         return DialogReply(session=session)
+    if word in BACK_WORDS:  # at the first question: never taken as its answer
+        return DialogReply(session=session, error=texts.NO_EARLIER_QUESTION)
     fields = questions(policy, session.stage, session.purpose)
     field = fields[session.index]
     if field.kind is FieldKind.ACTIONS:

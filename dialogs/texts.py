@@ -253,6 +253,7 @@ TYPED_USAGE = {
             " as on the card (for example 2.1.1).",
 }
 DIALOG_CANCELLED = "Cancelled. Nothing changed."
+NO_EARLIER_QUESTION = "This is the first question: answer it, or type `cancel` to stop."
 NOT_CAUGHT = "I didn't catch that. "
 NO_OPEN_CASES = "You have no open cases."
 STATUS_TITLE = "Your open cases"

@@ -307,3 +307,14 @@ def test_input_ending_at_a_question_sends_nothing_and_leaves_no_question(
     assert chat.handle_line(f"escalate {case.reference}") is False
     assert texts.CHAT_INPUT_ENDED in capsys.readouterr().out
     assert current(app, case).stage == 1 and not chat.service.asking(raiser)
+
+
+def test_back_at_the_first_question_is_not_taken_as_its_answer(app: App) -> None:
+    """Before: `back` at "What remains unresolved?" escalated the case with "back" as the text."""
+    case, raiser, _ = other_party(app)
+    talk = service(app)
+    talk.on_text(raiser, f"escalate {case.reference}")
+    replies = talk.on_text(raiser, "back")
+    assert replies[0].text == texts.NO_EARLIER_QUESTION
+    assert replies[-1].text.startswith("What remains unresolved?")  # asked again
+    assert current(app, case).stage == 1 and talk.asking(raiser)

@@ -245,6 +245,9 @@ class SocketModeLink:
             await self._close(attempt)
             self._failed(f"the WebSocket did not open: {type(exc).__name__}")
             return None
+        except BaseException:  # shut down while connecting: leave no client behind
+            await asyncio.shield(self._close(attempt))
+            raise
         return attempt
 
     async def _ticket(self) -> str:

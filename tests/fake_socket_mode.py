@@ -41,6 +41,9 @@ class FakeSocketMode:
         self.opens = 0
         self.refuse_opens: str | None = None  # an error apps.connections.open answers with
         self.unreachable = False  # apps.connections.open answers 503 (Slack down)
+        self.hold_handshakes = False  # WebSocket upgrades wait, unanswered (a stuck proxy)
+        self.handshakes = 0
+        self._release = asyncio.Event()
         self.tickets: dict[str, int] = {}
         self.connections: list[Connection] = []
         self.acks: dict[str, dict[str, Any]] = {}
@@ -64,6 +67,7 @@ class FakeSocketMode:
         self.url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        self._release.set()
         for connection in self.connections:
             with contextlib.suppress(Exception):
                 await connection.socket.close()
@@ -110,6 +114,9 @@ class FakeSocketMode:
         ticket = request.query.get("ticket", "")
         if self.tickets.pop(ticket, None) is None:  # a ticket is good for one connection
             return web.Response(status=401, text="invalid ticket")
+        self.handshakes += 1
+        if self.hold_handshakes:
+            await self._release.wait()
         socket = web.WebSocketResponse(autoping=False)
         await socket.prepare(request)
         connection = Connection(len(self.connections) + 1, socket)

@@ -240,6 +240,20 @@ async def test_a_websocket_that_never_says_hello_is_replaced(
     assert fake.opens == 2
 
 
+async def test_closing_while_the_websocket_opens_leaves_no_client_running(
+    fake: FakeSocketMode, clock: SimulatedClock
+) -> None:
+    fake.hold_handshakes = True
+    link = link_for(fake, clock)
+    await link.start()
+    await until(lambda: fake.handshakes == 1)
+    await asyncio.wait_for(link.close(), 3)
+    assert link.state == "stopped"
+    running = [t for t in asyncio.all_tasks()
+               if "process_messages" in repr(t.get_coro()) and not t.done()]
+    assert running == [], "a Slack client of the abandoned attempt is still reading"
+
+
 # ---- what it says ----------------------------------------------------------------------------
 
 

@@ -66,6 +66,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "the lag run, from a thread, as Prometheus would (default 0: off)")
     parser.add_argument("--catchup", type=int, default=10_000,
                         help="catchup: lapsed deadlines at restart (default 10000)")
+    parser.add_argument("--slack-ours", default="bench.slack_apps:bare_app", metavar="MOD:FN",
+                        help="slack: factory of our app (an aiohttp Application serving POST "
+                        "/slack/events); default the bare Bolt app, until the adapter is merged")
+    parser.add_argument("--slack-bare", default="bench.slack_apps:bare_app", metavar="MOD:FN",
+                        help="slack: factory of the baseline app (default the bare Bolt app)")
+    parser.add_argument("--slack-action-id", default="bench_click",
+                        help="slack: the action_id the button clicks carry (default bench_click)")
+    parser.add_argument("--slack-requests", type=int, default=0,
+                        help="slack: requests per app, kind and concurrency in each ABBA half "
+                        "(default 400, --quick 150)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     return parser.parse_args(argv)
 
@@ -174,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes=sizes, stores=stores, quick=args.quick, redis_url=args.redis_url,
         workdir=workdir, due=args.due, window_seconds=args.window,
         tick_seconds=args.tick, catchup_count=args.catchup, scrape_seconds=args.scrape,
+        extra={"slack_ours": args.slack_ours, "slack_bare": args.slack_bare,
+               "slack_action_id": args.slack_action_id, "slack_requests": args.slack_requests},
     )
     started = datetime.now(UTC)
     report: dict[str, Any] = {

@@ -146,6 +146,25 @@ def _parser() -> argparse.ArgumentParser:
         "--privacy-url", required=True, help="https:// page of your privacy notice for the app"
     )
     teams.add_argument("--terms-url", required=True, help="https:// page of its terms of use")
+    slack = manifest_sub.add_parser(
+        "slack",
+        help="the Slack app manifest (YAML) to paste into Slack",
+        description="Fill in the Slack app manifest (manifest/slack/manifest.yaml) and check it"
+        " against the structure Slack documents. Paste the result in Slack: Your Apps > Create"
+        " New App > From a manifest.",
+    )
+    slack_mode = slack.add_mutually_exclusive_group(required=True)
+    slack_mode.add_argument(
+        "--url",
+        help="the bot's public https:// address; Slack sends to URL/slack/events",
+    )
+    slack_mode.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="no public URL: the bot dials out to Slack (set SLACK_APP_TOKEN)",
+    )
+    slack.add_argument("--out", help="the .yaml file to write (default: print it)")
+    slack.add_argument("--name", help="the app's name in Slack (default: Escalation bot)")
     return parser
 
 
@@ -439,6 +458,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_record(
                 args.reference, args.form_id, args.format, args.out, args.db, args.config
+            )
+        if args.command == "manifest" and args.manifest_command == "slack":
+            from bot.slack_manifest import run_slack_command
+
+            return run_slack_command(
+                args.url, socket_mode=args.socket_mode, out_path=args.out, name=args.name
             )
         if args.command == "manifest":
             from bot.manifest import run_teams_command

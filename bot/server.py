@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,6 +28,26 @@ TICKER_KEY = web.AppKey("ticker", Ticker)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ReadinessProbe(Protocol):
+    """Something else /readyz reports on (a Slack Socket Mode link): shown under ``name``, and
+    a reason to answer 503 while ``problem()`` gives one."""
+
+    name: str
+
+    def status(self) -> dict[str, Any]: ...
+
+    def problem(self) -> str | None: ...
+
+
+PROBES_KEY: web.AppKey[list[ReadinessProbe]] = web.AppKey("readiness_probes")
+
+
+def add_readiness_probe(web_app: web.Application, probe: ReadinessProbe) -> None:
+    if PROBES_KEY not in web_app:
+        web_app[PROBES_KEY] = []
+    web_app[PROBES_KEY].append(probe)
 
 
 def _route_name(request: web.Request) -> str:
@@ -56,7 +77,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready when the store answers and the scheduler is moving: ticking, or working through a
     backlog batch by batch (which /metrics reports). Catching up is not a reason to refuse
-    turns, which do not wait for the scheduler."""
+    turns, which do not wait for the scheduler. Probes (Slack Socket Mode) add their state and
+    any problem."""
     app = request.app[APP_KEY]
     ticker = request.app[TICKER_KEY]
     problems = []
@@ -70,7 +92,13 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append("scheduler has not started")
     elif since > allowed:
         problems.append(f"scheduler has not moved for {since:.1f}s")
-    body = {"status": "ready" if not problems else "not ready", "problems": problems}
+    shown: dict[str, Any] = {}
+    for probe in request.app.get(PROBES_KEY, []):
+        shown[probe.name] = probe.status()
+        problem = probe.problem()
+        if problem:
+            problems.append(problem)
+    body = {"status": "ready" if not problems else "not ready", "problems": problems, **shown}
     return web.json_response(body, status=200 if not problems else 503)
 
 

@@ -46,6 +46,7 @@ class Settings:
     openid_timeout_seconds: float = 5.0
     smtp: SmtpServer | None = None  # no mail server: mailboxes and email-only people get nothing
     teams_file_formats: tuple[str, ...] = ("pdf",)  # forms offered as files in a Teams chat
+    slack_app_token: str = ""  # "": no Socket Mode (Slack POSTs to /slack/events instead)
 
     @classmethod
     def from_env(cls, config: str | None = None, database: str | None = None) -> Settings:
@@ -78,6 +79,7 @@ class Settings:
             ),
             smtp=smtp_from_env(env),
             teams_file_formats=_file_formats(env.get("ESCALATION_BOT_TEAMS_FILE_FORMATS")),
+            slack_app_token=slack_app_token(env.get("SLACK_APP_TOKEN")),
         )
 
 
@@ -134,3 +136,17 @@ def _file_formats(raw: str | None) -> tuple[str, ...]:
             f"ESCALATION_BOT_TEAMS_FILE_FORMATS={raw!r}: use pdf, docx or pdf,docx"
         )
     return chosen
+
+
+def slack_app_token(raw: str | None) -> str:
+    """Socket Mode's app-level token. A bot token (xoxb-) or a signing secret pasted here is the
+    likely mistake, and Slack would only answer "not_allowed_token_type" much later, in a log."""
+    token = (raw or "").strip()
+    if token and not token.startswith("xapp-"):
+        shown = token[:5] + "..." if len(token) > 5 else token
+        raise SettingsError(
+            f"SLACK_APP_TOKEN={shown!r} is not an app-level token; fix: use the xapp-... token"
+            " from your Slack app's Basic Information > App-Level Tokens (scope"
+            " connections:write), or unset SLACK_APP_TOKEN to receive Slack over HTTP"
+        )
+    return token

@@ -175,10 +175,11 @@ def test_the_first_tick_processes_what_fell_due_while_down(database: Path) -> No
 
 
 def run_serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`serve` as an admin meets it, on a port of its own: 3978 may be another run's."""
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve"],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, "ESCALATION_BOT_PORT": str(free_port()), **env},
         capture_output=True,
         text=True,
         timeout=60,

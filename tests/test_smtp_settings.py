@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from smtp_support import free_port
 
 from adapters.email.smtp import Security, SmtpServer
 from bot.settings import SettingsError
@@ -125,7 +126,8 @@ def run_serve(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProces
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve"],
         cwd=ROOT,
-        env={**clean, "ESCALATION_BOT_DATABASE": str(database), **env},
+        env={**clean, "ESCALATION_BOT_DATABASE": str(database),
+             "ESCALATION_BOT_PORT": str(free_port()), **env},  # 3978 may be another run's
         capture_output=True,
         text=True,
         timeout=60,

@@ -19,8 +19,9 @@ class InputKind(StrEnum):
     MULTI_CHOICE = "multi_choice"
     BOOLEAN = "boolean"
     PERSON = "person"
-    ACTIONS = "actions"
+    ACTIONS = "actions"  # agreed actions as one text, a line each (cards now use ROWS)
     NUMBER = "number"
+    ROWS = "rows"  # repeating rows of the same few inputs: ``CardInput.rows``
 
 
 class Neutral(BaseModel):
@@ -32,6 +33,21 @@ class Fact(Neutral):
     value: str
 
 
+class CardAction(Neutral):
+    """A button. ``command`` names the engine command it issues; ``data`` its fixed arguments."""
+
+    command: str
+    label: str
+    style: str = "default"
+    data: dict[str, str] = Field(default_factory=dict)
+    submits_inputs: bool = False
+    checks_inputs: bool = Field(
+        default=True,
+        description="False: the inputs go as they stand, needed ones empty too. An edit of the"
+        " card (add a row), not its sending; the bot checks them when the card is sent",
+    )
+
+
 class CardInput(Neutral):
     id: str
     label: str
@@ -41,16 +57,31 @@ class CardInput(Neutral):
     value: str = ""
     error: str = ""
     help: str = ""
+    rows: list[InputRow] = Field(
+        default_factory=list,
+        description="ROWS only: each row's own inputs, drawn stacked under its title (a phone"
+        " has no room for columns)",
+    )
+    add: CardAction | None = Field(
+        default=None, description="ROWS only: the button that draws the card with one more row"
+    )
+
+    def texts(self) -> list[str]:
+        parts = [f"{self.label} {self.value} {self.help}"]
+        for row in self.rows:
+            parts.append(row.title)
+            parts += [text for field in row.inputs for text in field.texts()]
+            parts += [row.remove.label] if row.remove else []
+        parts += [self.add.label] if self.add else []
+        return parts
 
 
-class CardAction(Neutral):
-    """A button. ``command`` names the engine command it issues; ``data`` its fixed arguments."""
+class InputRow(Neutral):
+    """One row of a repeating input ("Action 2"): its inputs, and a button that takes it out."""
 
-    command: str
-    label: str
-    style: str = "default"
-    data: dict[str, str] = Field(default_factory=dict)
-    submits_inputs: bool = False
+    title: str
+    inputs: list[CardInput]
+    remove: CardAction | None = None
 
 
 class RecordBlock(Neutral):
@@ -89,9 +120,12 @@ class Card(Neutral):
         for heading, items in self.sections:
             parts.append(heading)
             parts.extend(items)
-        parts += [f"{i.label} {i.value} {i.help}" for i in self.inputs]
+        parts += [text for field in self.inputs for text in field.texts()]
         parts += [a.label for a in self.actions]
         for block in [*self.record, *self.notes]:
             parts.append(block.title)
             parts.extend(block.lines)
         return "\n".join(parts)
+
+
+CardInput.model_rebuild()

@@ -18,9 +18,9 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel
 
-from dialogs import intake, record_dialog, texts, typed_commands
+from dialogs import agreed_actions, intake, record_dialog, texts, typed_commands
 from dialogs.actions import find_action
-from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind
+from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, InputRow
 from dialogs.case import Case, status_words
 from dialogs.commands import Acknowledge, Command, CompleteStep, UpdateAction
 from dialogs.engine import Engine, stale_message
@@ -38,7 +38,8 @@ from dialogs.messages import (
 from dialogs.permissions import refusal
 from dialogs.ports import Store
 from dialogs.routing import stage_holders
-from policy.model import Policy
+from dialogs.validation import parse_date
+from policy.model import FieldKind, FormField, Policy
 
 # A half-finished conversation may hold a child's details: it is kept this long after the last
 # answer, then removed by the scheduler's housekeeping, and at once when it ends either way.
@@ -373,6 +374,13 @@ class ConversationService:
                 if refused is not None:
                     return ActionResult(self.case_card(case, actor, notice=refused), refused)
                 return ActionResult(self.purpose_card(case, purpose, actor, version))
+            if data.get("edit"):
+                # "Add another action" / "Remove": the same card, every typed value kept,
+                # nothing checked or recorded yet; the version stays the one first shown
+                card = self.purpose_card(
+                    case, purpose, actor, version, values, edit=(data["edit"], data.get("row", ""))
+                )
+                return ActionResult(card)
             return self._submit_purpose(actor, case, purpose, version, values)
         return ActionResult(self.case_card(case, actor), "That button is no longer available.")
 
@@ -632,14 +640,19 @@ class ConversationService:
         version: int | None,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
+        edit: tuple[str, str] = ("", ""),
     ) -> Card:
+        """The form for one purpose. Agreed actions are rows (what, who, by when), one more
+        for each "Add another action"; ``edit`` is that click, or a row's "Remove"."""
         policy = self.engine.policy_for(case)
         values, errors = values or {}, errors or {}
+        data = {"submit": "1", "version": str(version if version is not None else case.version)}
         inputs = [
-            to_input(f, values.get(f.id, ""), errors.get(f.id, ""))
+            self._action_rows(case, purpose, f, data, values, errors, edit)
+            if f.kind is FieldKind.ACTIONS
+            else to_input(f, values.get(f.id, ""), errors.get(f.id, ""))
             for f in record_dialog.questions(policy, case.stage, purpose)
         ]
-        data = {"submit": "1", "version": str(version if version is not None else case.version)}
         return Card(
             title=f"Case {case.reference}: {texts.PURPOSE_TITLES[purpose.value]}",
             text=texts.FIX_THE_CARD if errors else "",
@@ -656,6 +669,63 @@ class ConversationService:
             ],
             case_id=case.id,
             case_version=case.version,
+        )
+
+    def _action_rows(
+        self,
+        case: Case,
+        purpose: record_dialog.Purpose,
+        field: FormField,
+        data: dict[str, str],
+        values: dict[str, str],
+        errors: dict[str, str],
+        edit: tuple[str, str],
+    ) -> CardInput:
+        """Agreed actions as rows, stacked for a phone: the rows already entered (one blank
+        one to begin with), each with what, who (a choice of the case's parties) and by when."""
+        owners = agreed_actions.owner_choices(case)
+        rows = agreed_actions.rows_from_values(field.id, values)
+        rows = agreed_actions.edited_rows(rows, *edit)
+        full = len(rows) >= agreed_actions.MAX_ACTIONS
+
+        def button(label: str, **more: str) -> CardAction:
+            return CardAction(command=purpose.value, label=label, data={**data, **more},
+                              submits_inputs=True, checks_inputs=False)
+
+        drawn = []
+        for number, row in enumerate(rows, start=1):
+            who, _ = agreed_actions.check_who(row.get("who", ""), owners)
+            shown = {"what": row.get("what", ""), "who": who or row.get("who", ""),
+                     "due": _iso_or_typed(row.get("due", ""))}
+            drawn.append(InputRow(
+                title=texts.ACTION_ROW_TITLE.format(n=number),
+                inputs=[
+                    CardInput(
+                        id=(input_id := agreed_actions.row_input_id(field.id, number, name)),
+                        label=label, kind=kind, required=True, value=shown[name],
+                        error=errors.get(input_id, ""),
+                        choices=owners if kind is InputKind.CHOICE else [],
+                    )
+                    for name, label, kind in (
+                        ("what", texts.ACTION_WHAT_LABEL, InputKind.TEXT),
+                        ("who", texts.ACTION_WHO_LABEL,
+                         InputKind.CHOICE if owners else InputKind.PERSON),
+                        ("due", texts.ACTION_DUE_LABEL, InputKind.DATE),
+                    )
+                ],
+                remove=button(texts.BUTTON_REMOVE_ACTION.format(n=number), edit="remove",
+                              row=str(number)) if len(rows) > 1 else None,
+            ))
+        cap = texts.ACTIONS_CAP_NOTE.format(n=agreed_actions.MAX_ACTIONS)
+        return CardInput(
+            id=field.id,
+            label=field.label,
+            kind=InputKind.ROWS,
+            required=field.required,
+            error=errors.get(field.id, ""),
+            help=" ".join(part for part in (field.help, cap if full else "") if part),
+            rows=drawn,
+            add=None if full else button(texts.BUTTON_ADD_ACTION, edit="add"),
         )
 
 
@@ -741,6 +811,14 @@ def whole_number(raw: str | None, max_digits: int = 9) -> int | None:
     if raw and len(raw) <= max_digits and raw.isascii() and raw.isdecimal():
         return int(raw)
     return None
+
+
+def _iso_or_typed(typed: str) -> str:
+    """A date as a card's date input holds it (ISO), where it reads as one."""
+    try:
+        return parse_date(typed).isoformat() if typed.strip() else ""
+    except ValueError:
+        return typed
 
 
 def _prompt_text(prompt: intake.Prompt) -> str:

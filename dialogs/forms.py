@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialogs import texts
+from dialogs.actions import owner_label
 from dialogs.case import Case, Participant, Side
 from policy.calendar import WorkingCalendar
 from policy.model import Computed, FieldKind, Form, FormField, Policy
@@ -129,7 +130,9 @@ def form_values(
                 values[key] = record.unresolved
             elif record is not None and field.id == "agreed_actions":
                 values[key] = "; ".join(
-                    f"{a.description} ({a.owner}, by {a.due.strftime('%d/%m/%Y')})"
+                    # an owner chosen from the parties is kept as their email: shown by name
+                    f"{a.description} ({owner_label(case, a.owner)},"
+                    f" by {a.due.strftime('%d/%m/%Y')})"
                     for a in record.agreed_actions
                 )
             elif record is not None and field.id in record.answers:

@@ -13,9 +13,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from dialogs import texts
+from dialogs import agreed_actions, texts
 from dialogs.case import Case
 from dialogs.commands import (
+    ActionInput,
     CaseCommand,
     Escalate,
     HandOver,
@@ -29,13 +30,7 @@ from dialogs.directory import Person
 from dialogs.intake import BACK_WORDS, CANCEL_WORDS, Prompt
 from dialogs.messages import record_fields, resolution_fields
 from dialogs.routing import route_chooser_words
-from dialogs.validation import (
-    check_actions,
-    check_field,
-    menu_choice,
-    menu_error,
-    parse_action_lines,
-)
+from dialogs.validation import check_field, menu_choice, menu_error, parse_action_lines
 from policy.model import Choice, FieldKind, FormField, Policy, Routes
 
 
@@ -121,6 +116,10 @@ class RecordSession(BaseModel):
     # agreed actions are typed one at a time: what, then who, then by when, then another?
     action_part: str = ""  # "", "what", "who", "when" or "more"
     action_draft: list[str] = Field(default_factory=list)
+    # the actions taken so far, whole: a ';' in what was done stays part of it
+    actions: list[ActionInput] = Field(default_factory=list)
+    # who an action may be given to: the case's parties when the conversation began
+    owners: list[tuple[str, str]] = Field(default_factory=list)
 
 
 class DialogReply(BaseModel):
@@ -130,7 +129,8 @@ class DialogReply(BaseModel):
 
 def start(case: Case, purpose: Purpose, actor: str) -> RecordSession:
     return RecordSession(
-        case_id=case.id, case_version=case.version, stage=case.stage, actor=actor, purpose=purpose
+        case_id=case.id, case_version=case.version, stage=case.stage, actor=actor,
+        purpose=purpose, owners=agreed_actions.owner_choices(case),
     )
 
 
@@ -147,13 +147,14 @@ def prompt(policy: Policy, session: RecordSession) -> Prompt:
 
 def _action_prompt(field: FormField, session: RecordSession) -> Prompt:
     part = session.action_part or "what"
-    count = len([line for line in session.answers.get(field.id, "").splitlines() if line])
+    count = len(session.actions)
     if part == "what":
-        skip = "" if field.required and not count else texts.ACTION_ASK_WHAT_SKIP
+        needed = agreed_actions.actions_needed(field, count)
+        skip = "" if needed else texts.ACTION_ASK_WHAT_SKIP
         head = field.label + "\n" if not count else ""
         return Prompt(head + texts.ACTION_ASK_WHAT.format(n=count + 1) + skip, field=field)
     if part == "who":
-        return Prompt(texts.ACTION_ASK_WHO, field=field)
+        return Prompt(texts.ACTION_ASK_WHO, field=field, choices=tuple(session.owners))
     if part == "when":
         return Prompt(texts.ACTION_ASK_WHEN, field=field)
     return Prompt(texts.ACTION_ASK_MORE, field=field, choices=(("yes", "Yes"), ("no", "No")))
@@ -162,30 +163,37 @@ def _action_prompt(field: FormField, session: RecordSession) -> Prompt:
 def _answer_action(
     field: FormField, session: RecordSession, text: str, today: date
 ) -> str | None:
-    """One part of one agreed action; returns an error, or None when taken. The action joins
-    the answers, as 'what; who; date', only once all three parts are good."""
+    """One part of one agreed action, checked by the rules a card's row is checked by
+    (dialogs.agreed_actions); returns an error, or None when taken. The action joins the
+    others only once all three parts are good."""
     typed = text.strip()
     part = session.action_part or "what"
-    done = [line for line in session.answers.get(field.id, "").splitlines() if line]
     if part == "what":
-        if typed == "-" and (done or not field.required):
-            session.answers.setdefault(field.id, "")
+        if typed == "-" and not agreed_actions.actions_needed(field, len(session.actions)):
             session.action_part = "finished"
             return None
-        if not typed or typed == "-":
-            return texts.ACTION_NEEDS_WHAT
+        if typed == "-":
+            return texts.ACTIONS_NEED_ONE
+        if problem := agreed_actions.check_what(typed):
+            return problem
         session.action_draft, session.action_part = [typed], "who"
     elif part == "who":
-        if not typed:
-            return texts.ACTION_NEEDS_WHO
-        session.action_draft, session.action_part = [*session.action_draft, typed], "when"
-    elif part == "when":
-        draft = "; ".join([*session.action_draft, typed])
-        _, problem = check_actions(parse_action_lines(draft), today)
+        owner, problem = agreed_actions.check_who(typed, session.owners)
         if problem:
-            return problem.removeprefix(texts.ACTION_PREFIX.format(n=1))
-        session.answers[field.id] = "\n".join([*done, draft])
+            return problem
+        session.action_draft, session.action_part = [*session.action_draft, owner], "when"
+    elif part == "when":
+        due, problem = agreed_actions.check_due(typed, today)
+        if problem or due is None:
+            return problem
+        what, owner = session.action_draft
+        session.actions.append(
+            ActionInput(description=what, owner=owner, due=due.isoformat())
+        )
         session.action_draft, session.action_part = [], "more"
+        if len(session.actions) >= agreed_actions.MAX_ACTIONS:
+            session.action_part = "finished"
+            return texts.ACTIONS_CAP_REACHED.format(n=agreed_actions.MAX_ACTIONS)
     else:
         another = menu_choice((("yes", "Yes"), ("no", "No")), typed)
         if another is None:
@@ -195,14 +203,6 @@ def _answer_action(
 
 
 def _check(field: FormField, raw: str, today: date, people: dict[str, Person]) -> str:
-    if field.kind is FieldKind.ACTIONS:
-        if raw.strip() == "-":
-            return ""
-        lines = "\n".join(raw.split("|"))
-        _, problem = check_actions(parse_action_lines(lines), today)
-        if problem:
-            raise ValueError(problem)
-        return lines
     if raw.strip() == "-":  # the typed way to skip: only what may be skipped
         if field.required and field.choices:
             raise ValueError(texts.BAD_CHOICE.format(options=", ".join(
@@ -235,13 +235,13 @@ def answer(
         return DialogReply(session=session, error=texts.NO_EARLIER_QUESTION)
     fields = questions(policy, session.stage, session.purpose)
     field = fields[session.index]
+    note = ""  # said on the way to the next question: the most actions a record takes
     if field.kind is FieldKind.ACTIONS:
         problem = _answer_action(field, session, text, today)
-        if problem is not None:
-            return DialogReply(session=session, error=problem)
         if session.action_part != "finished":
-            return DialogReply(session=session)
-        session.action_part = ""
+            return DialogReply(session=session, error=problem or "")
+        session.action_part, note = "", problem or ""
+        session.answers[field.id] = ""  # answered: the actions themselves are kept whole
     else:
         try:
             session.answers[field.id] = _check(field, text, today, people)
@@ -253,7 +253,7 @@ def answer(
         session.index += 1
     else:
         session.state = DialogState.DONE
-    return DialogReply(session=session)
+    return DialogReply(session=session, error=note)
 
 
 def submit_form(
@@ -263,10 +263,17 @@ def submit_form(
     today: date,
     people: dict[str, Person],
 ) -> tuple[RecordSession, dict[str, str]]:
-    """All questions at once, from a card: the session with clean answers, and errors by field."""
+    """All questions at once, from a card: the session with clean answers, and errors by field
+    (a row's error by the row's own input, agreed_actions.row_input_id)."""
     clean: dict[str, str] = {}
     errors: dict[str, str] = {}
+    actions: list[ActionInput] = []
     for field in questions(policy, session.stage, session.purpose):
+        if field.kind is FieldKind.ACTIONS:
+            actions, row_errors = check_action_rows(field, values, today, session.owners)
+            errors.update(row_errors)
+            clean[field.id] = ""
+            continue
         raw = values.get(field.id, "")
         try:
             clean[field.id] = _check(field, raw if raw.strip() else "-", today, people)
@@ -277,7 +284,31 @@ def submit_form(
         except ValueError as exc:
             errors[field.id] = str(exc)
     done = DialogState.ASKING if errors else DialogState.DONE
-    return session.model_copy(update={"answers": clean, "state": done}), errors
+    update = {"answers": clean, "state": done, "actions": actions}
+    return session.model_copy(update=update), errors
+
+
+def check_action_rows(
+    field: FormField,
+    values: dict[str, str],
+    today: date,
+    owners: list[tuple[str, str]],
+) -> tuple[list[ActionInput], dict[str, str]]:
+    """A card's rows of agreed actions, each by the chat's rules for one action: (the actions,
+    errors by input id, 'Action 2 — by when: …'). None at all is refused where the chat
+    refuses a '-': the one rule, agreed_actions.actions_needed."""
+    actions: list[ActionInput] = []
+    errors: dict[str, str] = {}
+    for number, row in enumerate(agreed_actions.rows_from_values(field.id, values), start=1):
+        action, problems = agreed_actions.check_row(row, today, owners)
+        for part, problem in problems.items():
+            input_id = agreed_actions.row_input_id(field.id, number, part)
+            errors[input_id] = agreed_actions.row_error(number, part, problem)
+        if action is not None:
+            actions.append(action)
+    if not errors and agreed_actions.actions_needed(field, len(actions)):
+        errors[field.id] = texts.ACTIONS_NEED_ONE
+    return actions, errors
 
 
 def to_command(policy: Policy, session: RecordSession) -> CaseCommand:
@@ -289,9 +320,12 @@ def to_command(policy: Policy, session: RecordSession) -> CaseCommand:
     }
     outcome_ids = {f.id for f in resolution_fields(policy)}
     outcome = {k: v for k, v in answers.items() if k in outcome_ids}
+    written = answers.pop("agreed_actions", "")
     record = RecordInput(
         summary=answers.pop("summary", ""),
-        agreed_actions=parse_action_lines(answers.pop("agreed_actions", "")),
+        # a session kept from before actions were kept whole still has them as lines
+        agreed_actions=list(session.actions)
+        or parse_action_lines(written),
         answers={k: v for k, v in answers.items() if k not in outcome_ids},
     )
     if session.purpose is Purpose.RECORD:

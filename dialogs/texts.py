@@ -611,11 +611,39 @@ RAISER_NEED_NOT_ACK = (
 # agreed actions typed one at a time
 ACTION_ASK_WHAT = "Agreed action {n}: what will be done?"
 ACTION_ASK_WHAT_SKIP = " (send '-' if there are no more)"
-ACTION_ASK_WHO = "Who will do it? (a name, or their agency)"
+ACTION_ASK_WHO = "Who will do it? Choose someone on this case (a number, a name or an email):"
 ACTION_ASK_WHEN = "By when? An actual date, for example 04/12/2026."
 ACTION_ASK_MORE = "Another agreed action?"
 ACTION_NEEDS_WHAT = "Say what will be done."
 ACTION_NEEDS_WHO = "Say who will do it."
+ACTION_OWNER_NOT_PARTY = (
+    "'{who}' is not someone on this case; only people on it are asked about an action when it"
+    " is due. Choose one of: {names}."
+)
+ACTION_DUE_NEEDED = (
+    "Give the actual date it will be done by (not 'ASAP'), for example 04/12/2026."
+)
+ACTIONS_NEED_ONE = (
+    "At least one agreed action is needed here: what will be done, who will do it, by when."
+)
+# the most actions one record takes (dialogs/agreed_actions.py MAX_ACTIONS), card and chat alike
+ACTIONS_CAP_REACHED = (
+    "That is {n} actions, the most one record takes; any more can go in a further record of"
+    " the discussion."
+)
+ACTIONS_CAP_NOTE = (
+    "A card takes up to {n} actions; any more can go in a further record of the discussion."
+)
+# agreed actions as rows of a card
+ACTION_ROW_TITLE = "Action {n}"
+ACTION_WHAT_LABEL = "What will be done"
+ACTION_WHO_LABEL = "Who will do it"
+ACTION_DUE_LABEL = "By when"
+ACTION_PART_WORDS = {"what": "what", "who": "who", "due": "by when"}
+ACTION_ROW_ERROR = "Action {n} — {part}: {problem}"
+BUTTON_ADD_ACTION = "Add another action"
+BUTTON_REMOVE_ACTION = "Remove action {n}"
+OPTIONAL_MARK = " (optional)"
 DAY_NOT_IN_MONTH = (
     "'{value}' is not a date I can read: {month} has {days} days. Use DD/MM/YYYY, for example"
     " 04/12/2026."

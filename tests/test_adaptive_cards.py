@@ -81,6 +81,13 @@ def every_card(tmp_path: Path) -> list[Card]:
                 cards.append(conversation.purpose_card(
                     case, record_dialog.Purpose.RESOLVE, raiser.email, case.version,
                     {"agreed_actions": "x; y; ASAP"}, {"agreed_actions": "not a date"}))
+                # agreed actions as rows: two entered, one more added, a row's errors shown
+                rows = {"agreed_actions.1.what": "Visit", "agreed_actions.1.who": raiser.email,
+                        "agreed_actions.1.due": "2027-02-04", "agreed_actions.2.what": "Call",
+                        "agreed_actions.2.due": "31/02/2027"}
+                cards.append(conversation.purpose_card(
+                    case, record_dialog.Purpose.RECORD, raiser.email, case.version, rows,
+                    {"agreed_actions.2.due": "Action 2 — by when: not a date"}, ("add", "")))
                 if case.stage == policy.final_stage.number:
                     break
                 case = app.engine.handle(Escalate(actor=raiser.email, case_id=case.id,
@@ -102,7 +109,8 @@ def test_every_card_the_bot_sends_is_adaptive_card_1_5(tmp_path: Path) -> None:
     rendered = [adaptive_card(card, refresh_for=["29:someone"]) for card in cards]
     assert len(rendered) > 150
     kinds = {element["type"] for card in rendered for element in card["body"]}
-    assert {"Input.Text", "Input.ChoiceSet", "Input.Date", "FactSet", "TextBlock"} <= kinds
+    assert {"Input.Text", "Input.ChoiceSet", "Input.Date", "FactSet", "TextBlock",
+            "ActionSet", "Container"} <= kinds
     result = validate(rendered, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"VALID {len(rendered)} card(s)" in result.stdout

@@ -126,10 +126,11 @@ async def test_a_case_from_escalate_to_resolution(harness: Harness) -> None:
     assert any("stage 3, Senior managers, is yours" in card_text(c) for c in prompts)
     values = {"case_id": case.id, "version": str(case.version), "submit": "1",
               "summary": "Agreed a joint assessment.",
-              "agreed_actions": "Joint visit; Bea Lane; ASAP"}
+              "agreed_actions.1.what": "Joint visit", "agreed_actions.1.who": BEA[0],
+              "agreed_actions.1.due": "ASAP"}
     card = await h.click(BEA, "resolve", values)
     assert "'ASAP' is not a date" in card_text(card)
-    values["agreed_actions"] = "Joint visit; Bea; 12/02/2027"
+    values["agreed_actions.1.due"] = "2027-02-12"
     card = await h.click(BEA, "resolve", values)
     assert "resolved at stage 3" in card_text(card)
     assert h.app.store.get_case(case.id).status is CaseStatus.RESOLVED  # type: ignore[union-attr]

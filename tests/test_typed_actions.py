@@ -64,6 +64,7 @@ def test_actions_are_asked_one_part_at_a_time_and_all_are_kept(app: App) -> None
     handle(app, record_dialog.to_command(policy, session))
     actions = current(app, case).record[-1].agreed_actions
     assert [(a.description, a.owner, a.due.isoformat()) for a in actions] == [
-        ("Share the chronology", "Dana Marsh", "2027-02-04"),
-        ("Joint visit", "Hana Moss", "2027-02-05"),
+        # chosen from the case's parties (by name here): kept as their email
+        ("Share the chronology", "dana.marsh@council.northbay.example", "2027-02-04"),
+        ("Joint visit", "hana.moss@health.northbay.example", "2027-02-05"),
     ]

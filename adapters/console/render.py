@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dialogs import texts
-from dialogs.cards import Card, InputKind
+from dialogs.cards import Card, CardInput, InputKind
 from dialogs.notifications import Notification, RecipientKind
 
 
@@ -26,12 +26,28 @@ def render_card(card: Card, indent: str = "  ") -> str:
         lines.append(f"{indent}{note.title}")
         lines.extend(f"{indent}  {line}" for line in note.lines)
     for field in card.inputs:
-        kind = "" if field.kind is InputKind.TEXT else f" ({field.kind.value})"
-        error = f"  <- {field.error}" if field.error else ""
-        lines.append(f"{indent}[ ] {field.label}{kind}{error}")
+        lines.extend(_input_lines(field, indent))
     if card.actions:
         lines.append(indent + " ".join(f"[{a.label}]" for a in card.actions))
     return "\n".join(lines)
+
+
+def _input_lines(field: CardInput, indent: str) -> list[str]:
+    """An input as a line; repeating rows as a heading per row with its inputs under it."""
+    error = f"  <- {field.error}" if field.error else ""
+    if field.kind is InputKind.ROWS:
+        lines = [f"{indent}{field.label}:{error}"]
+        for row in field.rows:
+            lines.append(f"{indent}  {row.title}")
+            for part in row.inputs:
+                lines.extend(_input_lines(part, indent + "    "))
+            if row.remove is not None:
+                lines.append(f"{indent}    [{row.remove.label}]")
+        if field.add is not None:
+            lines.append(f"{indent}  [{field.add.label}]")
+        return lines
+    kind = "" if field.kind is InputKind.TEXT else f" ({field.kind.value})"
+    return [f"{indent}[ ] {field.label}{kind}{error}"]
 
 
 def render_notification(note: Notification) -> str:

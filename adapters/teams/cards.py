@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.cards import Card, CardInput, InputKind
+from dialogs import texts
+from dialogs.cards import Card, CardAction, CardInput, InputKind
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTROL_KEYS = {
-    "case_id", "version", "submit", "step_id", "intake_id", "action_id", "action_due"
+    "case_id", "version", "submit", "step_id", "intake_id", "action_id", "action_due", "edit",
+    "row",
 }
 MAX_ACTIONS = 5  # Teams' host config
 
@@ -22,10 +24,22 @@ def _text(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **extra}
 
 
-def _input(field: CardInput) -> list[dict[str, Any]]:
-    common: dict[str, Any] = {"id": field.id, "label": field.label, "isRequired": field.required}
-    if field.required:
-        common["errorMessage"] = "This is needed."
+def _input(
+    field: CardInput, client_checks: bool = True, control: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """One input. Without ``client_checks`` none is marked required to Teams: Adaptive Cards
+    1.5 checks every required input on any button that sends them, so "Add another action"
+    would be refused until the whole card was filled. The bot checks on Send instead, and the
+    optional ones say so in their label."""
+    if field.kind is InputKind.ROWS:
+        return _rows(field, client_checks, control or {})
+    required = field.required and client_checks
+    label = field.label
+    if not client_checks and not field.required:
+        label += texts.OPTIONAL_MARK
+    common: dict[str, Any] = {"id": field.id, "label": label, "isRequired": required}
+    if required:
+        common["errorMessage"] = texts.REQUIRED
     element: dict[str, Any]
     if field.kind in {InputKind.CHOICE, InputKind.MULTI_CHOICE}:
         element = {
@@ -61,6 +75,44 @@ def _input(field: CardInput) -> list[dict[str, Any]]:
     if field.help and not field.error:
         rendered.append(_text(field.help, isSubtle=True, size="Small", spacing="None"))
     return rendered
+
+
+def _rows(field: CardInput, client_checks: bool, control: dict[str, str]) -> list[dict[str, Any]]:
+    """Repeating rows, each a container of stacked inputs under a small heading ("Action 2"):
+    columns side by side collapse badly on a phone. Its buttons carry the card's case id and
+    version like those at its foot."""
+    heading = field.label + ("" if field.required or client_checks else texts.OPTIONAL_MARK)
+    rendered: list[dict[str, Any]] = [_text(heading, weight="Bolder", spacing="Medium")]
+    if field.error:
+        rendered.append(_text(field.error, color="Attention", size="Small", spacing="None"))
+    if field.help:
+        rendered.append(_text(field.help, isSubtle=True, size="Small", spacing="None"))
+    for index, row in enumerate(field.rows):
+        items = [_text(row.title, weight="Bolder", size="Small")]
+        for part in row.inputs:
+            items.extend(_input(part, client_checks))
+        if row.remove is not None:
+            items.append(_action_set(row.remove, control))
+        rendered.append({"type": "Container", "separator": index > 0, "spacing": "Medium",
+                         "items": items})
+    if field.add is not None:
+        rendered.append(_action_set(field.add, control))
+    return rendered
+
+
+def _action_set(action: CardAction, control: dict[str, str]) -> dict[str, Any]:
+    return {"type": "ActionSet", "actions": [_execute(action, control)]}
+
+
+def _execute(action: CardAction, control: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "Action.Execute",
+        "verb": action.command,
+        "title": action.label,
+        "data": {**control, **action.data},
+        "associatedInputs": "auto" if action.submits_inputs else "none",
+        **({"style": action.style} if action.style in {"positive", "destructive"} else {}),
+    }
 
 
 def _record(card: Card) -> list[dict[str, Any]]:
@@ -102,24 +154,15 @@ def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str,
         body.append(_text(heading, weight="Bolder", spacing="Medium"))
         body.append(_text("\n".join(f"- {item}" for item in items)))
     body.extend(_record(card))
-    for field in card.inputs:
-        body.extend(_input(field))
     control = {}
     if card.case_id is not None:
         control["case_id"] = card.case_id
     if card.case_version is not None:
         control["version"] = str(card.case_version)
-    actions: list[dict[str, Any]] = [
-        {
-            "type": "Action.Execute",
-            "verb": action.command,
-            "title": action.label,
-            "data": {**control, **action.data},
-            "associatedInputs": "auto" if action.submits_inputs else "none",
-            **({"style": action.style} if action.style in {"positive", "destructive"} else {}),
-        }
-        for action in card.actions
-    ]
+    client_checks = all(a.checks_inputs for a in _every_action(card) if a.submits_inputs)
+    for field in card.inputs:
+        body.extend(_input(field, client_checks, control))
+    actions: list[dict[str, Any]] = [_execute(action, control) for action in card.actions]
     rendered: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
@@ -146,6 +189,12 @@ def adaptive_card(card: Card, refresh_for: list[str] | None = None) -> dict[str,
             "userIds": refresh_for,
         }
     return rendered
+
+
+def _every_action(card: Card) -> list[CardAction]:
+    inside = [a for f in card.inputs for a in ([f.add] if f.add else [])]
+    inside += [r.remove for f in card.inputs for r in f.rows if r.remove]
+    return [*card.actions, *inside]
 
 
 def split_action_data(data: Any) -> tuple[dict[str, str], dict[str, str]]:

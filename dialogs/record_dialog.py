@@ -323,9 +323,8 @@ def to_command(policy: Policy, session: RecordSession) -> CaseCommand:
     written = answers.pop("agreed_actions", "")
     record = RecordInput(
         summary=answers.pop("summary", ""),
-        # a session kept from before actions were kept whole still has them as lines
-        agreed_actions=list(session.actions)
-        or parse_action_lines(written),
+        # a session kept from before actions were kept whole has its first ones as lines
+        agreed_actions=[*parse_action_lines(written), *session.actions],
         answers={k: v for k, v in answers.items() if k not in outcome_ids},
     )
     if session.purpose is Purpose.RECORD:

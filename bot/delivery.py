@@ -1,9 +1,10 @@
 """Which notifier delivers which recipient, and by which platform the metrics count it.
 
 Webhooks go to the webhook notifier; channels by their destination's platform prefix
-(``teams:``), the rest (``console:``) to the log; people to Teams when they have a Teams account,
-otherwise by email; mailboxes by email. Without a mail server, email is not silently dropped: it
-fails for good, so the case's history and the business team say who got nothing and why.
+(``teams:``, ``slack:``), the rest (``console:``) to the log; people to Teams when they have a
+Teams account, else to Slack when they are on Slack, otherwise by email; mailboxes by email.
+Without a mail server, email is not silently dropped: it fails for good, so the case's history
+and the business team say who got nothing and why.
 """
 
 from __future__ import annotations
@@ -50,8 +51,12 @@ class RoutingNotifier:
         teams: Notifier | None = None,
         has_teams: Callable[[str], bool] = lambda email: False,
         email: Notifier | None = None,
+        slack: Notifier | None = None,
+        has_slack: Callable[[str], bool] = lambda email: False,
     ) -> None:
         self.routes = routes
+        self.slack = slack
+        self.has_slack = has_slack
         self.fallback = fallback
         self.teams = teams
         self.has_teams = has_teams
@@ -65,10 +70,14 @@ class RoutingNotifier:
         if recipient.kind is RecipientKind.CHANNEL:
             if self.teams is not None and recipient.address.startswith("teams:"):
                 return "teams", self.teams
+            if self.slack is not None and recipient.address.startswith("slack:"):
+                return "slack", self.slack
             return "log", self.fallback
         if recipient.kind is RecipientKind.PERSON:
             if self.teams is not None and self.has_teams(recipient.address):
                 return "teams", self.teams
+            if self.slack is not None and self.has_slack(recipient.address):
+                return "slack", self.slack
             return "email", self.email
         if recipient.kind is RecipientKind.MAILBOX:
             return "email", self.email
@@ -135,6 +144,8 @@ def build_notifier(
     teams: Notifier | None = None,
     has_teams: Callable[[str], bool] | None = None,
     email: Notifier | None = None,
+    slack: Notifier | None = None,
+    has_slack: Callable[[str], bool] | None = None,
 ) -> RoutingNotifier:
     return RoutingNotifier(
         {RecipientKind.WEBHOOK: WebhookNotifier(webhook_targets(config))},
@@ -142,4 +153,6 @@ def build_notifier(
         teams=teams,
         has_teams=has_teams or (lambda email: False),
         email=email,
+        slack=slack,
+        has_slack=has_slack or (lambda email: False),
     )

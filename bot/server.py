@@ -17,6 +17,8 @@ from bot.bootstrap import App, restore_directory
 from bot.delivery import build_notifier, email_notifier, render_form
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.slack import ROUTE as SLACK_ROUTE
+from bot.slack import Slack, build_slack
 from bot.teams import build_teams
 from dialogs.directory import people_from_config
 from scheduler.ticker import Ticker
@@ -26,6 +28,7 @@ log = logging.getLogger("escalation_bot.server")
 APP_KEY = web.AppKey("escalation_app", App)
 TICKER_KEY = web.AppKey("ticker", Ticker)
 METRICS_KEY = web.AppKey("metrics", Metrics)
+SLACK_KEY = web.AppKey("slack", Slack)  # only when Slack is on
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -146,11 +149,14 @@ def build_web_app(
             asyncio.get_running_loop().create_task(ticker_ref[0].tick())
 
     teams = build_teams(app, settings, deliver_soon, render)
+    slack = build_slack(app, settings, deliver_soon)
     notifier = build_notifier(
         app.config,
         teams=teams.notifier,
         has_teams=lambda email: bool(teams.aad_for_email(email)),
         email=email_notifier(settings.smtp, app.clock),
+        slack=slack.notifier if slack else None,
+        has_slack=slack.people.known if slack else None,
     )
 
     def ticked(lag: float) -> None:
@@ -178,13 +184,23 @@ def build_web_app(
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics)
     web_app.router.add_post("/api/messages", teams.endpoint.handle)
+    if slack is not None:
+        web_app[SLACK_KEY] = slack
+        web_app.router.add_post(SLACK_ROUTE, slack.route())
 
     async def start(_: web.Application) -> None:
+        if slack is not None:
+            # people on neither Teams nor (configured) Slack: found by their email, once
+            unplaced = [p.email for p in app.config.people
+                        if not p.teams_aad_object_id and not p.slack_user_id]
+            await slack.people.warm(unplaced)
         ticker.start()
         log.info("scheduler started", extra={"worker": settings.worker_id})
 
     async def stop(_: web.Application) -> None:
         ticker.stop()
+        if slack is not None:
+            await slack.close()
         await notifier.close()
         await teams.close()
         app.close()

@@ -47,6 +47,9 @@ class Settings:
     smtp: SmtpServer | None = None  # no mail server: mailboxes and email-only people get nothing
     teams_file_formats: tuple[str, ...] = ("pdf",)  # forms offered as files in a Teams chat
     slack_app_token: str = ""  # "": no Socket Mode (Slack POSTs to /slack/events instead)
+    slack_bot_token: str = ""  # "": Slack is off
+    slack_signing_secret: str = ""
+    slack_api_url: str = ""  # "": Slack's own Web API; tests point it at a fake on loopback
 
     @classmethod
     def from_env(cls, config: str | None = None, database: str | None = None) -> Settings:
@@ -80,6 +83,9 @@ class Settings:
             smtp=smtp_from_env(env),
             teams_file_formats=_file_formats(env.get("ESCALATION_BOT_TEAMS_FILE_FORMATS")),
             slack_app_token=slack_app_token(env.get("SLACK_APP_TOKEN")),
+            slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+            slack_api_url=env.get("SLACK_API_URL", ""),
         )
 
 

@@ -189,6 +189,11 @@ class ConversationService:
         result = self._run(planned.command, case)
         return [Reply(text=result.message, card=result.card)]
 
+    def status(self, actor: str) -> list[Reply]:
+        """The person's cases, as typing `status` shows them, but leaving any half-finished
+        conversation where it was (Slack's App Home draws it whenever the tab is opened)."""
+        return self._status(actor.lower())
+
     def _status(self, actor: str) -> list[Reply]:
         cases = self.store.cases_for_person(actor)  # oldest first
         # a closed case stays on the list while one of its agreed actions awaits an answer

@@ -304,6 +304,20 @@ TEAMS_FILE_HOW_TO_GET = (
 TEAMS_FILE_DECLINED = "The file was not saved. " + TEAMS_FILE_HOW_TO_GET
 TEAMS_FILE_NOT_UPLOADED = "I could not save the file to your OneDrive. " + TEAMS_FILE_HOW_TO_GET
 TEAMS_FILE_NOT_SENT = "The form cannot be sent as a file in Teams. " + TEAMS_FILE_HOW_TO_GET
+# Slack (the same conversation as Teams; these say only what differs there)
+SLACK_NOT_KNOWN = (
+    "I don't know you yet: the email address on your Slack profile is not in the partnership's"
+    " directory. Ask your business team to add you."
+)
+SLACK_FILE_NOT_SENT = "Forms are not sent as files in Slack. " + TEAMS_FILE_HOW_TO_GET
+SLACK_MODAL_TITLE = "Escalation"  # Slack allows 24 characters in a modal's title
+SLACK_MODAL_CLOSE = "Cancel"
+SLACK_HOME_NOT_KNOWN = SLACK_NOT_KNOWN
+SLACK_LIST_NONE = "none chosen"
+SLACK_CHANNEL_ONLY_DM = (
+    "To keep the child's details private I only handle cases in our direct messages; I have"
+    " replied there."
+)
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 FIX_THE_CARD = "Please check the highlighted fields."
 INTAKE_TITLE = "Raise a professional difference ({policy})"

@@ -1,0 +1,152 @@
+"""The Bolt app: one AsyncApp for slash commands, buttons, modals and events, whichever way
+they arrive (``POST /slack/events`` here, or Socket Mode wrapping the same app).
+
+Bolt verifies every HTTP request (HMAC v0 over the body, timestamps within five minutes) before
+any listener runs. Every listener acks first and then works inside ``guarded``: an exception
+after the ack is one log line, never Bolt's "unhandled request" 404 three seconds later. An
+event Slack sends again (``X-Slack-Retry-Num``, or the same ``event_id`` at another replica) is
+acked and dropped by a marker in the shared store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import ACTION_PREFIX
+from adapters.slack.modals import CALLBACK_ID
+from adapters.slack.turns import SlackTurns
+from dialogs.ports import Store
+
+EVENT_MARK_SECONDS = 24 * 3600  # Slack retries an event for at most about an hour
+log = logging.getLogger("escalation_bot.slack")
+
+
+def web_client(token: str, base_url: str = "") -> AsyncWebClient:
+    """The Web API client, retrying a 429 after its Retry-After and a dropped connection."""
+    client = AsyncWebClient(token=token, base_url=base_url or AsyncWebClient.BASE_URL)
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+    ]
+    return client
+
+
+class InFlight:
+    """The work still running after its ack, so shutdown (and a test) can wait for it."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def settled(self) -> None:
+        while self.tasks:
+            await asyncio.wait(set(self.tasks))
+
+
+async def guarded(what: str, work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception as exc:  # after the ack nobody is waiting for an answer: say it, once
+        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+        log.warning("slack %s failed after the ack: %s", what, reason or type(exc).__name__)
+
+
+def build_slack_app(
+    client: AsyncWebClient,
+    signing_secret: str,
+    turns: SlackTurns,
+    store: Store,
+    now: Callable[[], datetime],
+    in_flight: InFlight | None = None,
+) -> AsyncApp:
+    """The whole Slack side of the bot. Socket Mode passes this same app to its handler; over
+    HTTP, ``slack_route`` serves it."""
+    app = AsyncApp(client=client, signing_secret=signing_secret, logger=log,
+                   process_before_response=False)
+    track = (in_flight or InFlight()).track
+
+    @app.middleware
+    async def once(req: AsyncBoltRequest, next: Callable[[], Awaitable[None]]) -> Any:
+        event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
+        if isinstance(event_id, str) and event_id:
+            first = await asyncio.to_thread(
+                store.mark_once, f"slack:event:{event_id}", now(), EVENT_MARK_SECONDS
+            )
+            if not first:
+                return BoltResponse(status=200, body="")  # acked again, done once already
+        return await next()
+
+    @app.command("/escalate")
+    async def command(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        track()
+        await ack()
+        await guarded("command", turns.command(client, body))
+
+    @app.action(re.compile("^" + re.escape(ACTION_PREFIX)))
+    async def button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        track()
+        await ack()
+        await guarded("button", turns.button(client, body))
+
+    @app.view(CALLBACK_ID)
+    async def submission(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        track()
+        try:  # the answer (errors, or the form again) must be in the ack itself
+            answer, replies, user = await turns.submit(body)
+        except Exception as exc:
+            await ack()
+            log.warning("slack form failed before the ack: %s", type(exc).__name__)
+            return
+        await ack(**answer)
+        await guarded("form", turns.after_submit(client, replies, user))
+
+    @app.event("message")
+    async def message(ack: Any, event: dict[str, Any], client: AsyncWebClient) -> None:
+        track()
+        await ack()
+        await guarded("message", turns.message(client, event))
+
+    @app.event("app_home_opened")
+    async def home(ack: Any, event: dict[str, Any], client: AsyncWebClient) -> None:
+        track()
+        await ack()
+        await guarded("home", turns.home(client, event))
+
+    return app
+
+
+def slack_route(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /slack/events``: slack-bolt's aiohttp adapter only converts requests and
+    responses, so the route is ours. A body too large to be Slack's is refused unread."""
+
+    async def handle(request: web.Request) -> web.Response:
+        if (request.content_length or 0) > 1_000_000:
+            log.warning("slack request refused: body too large")
+            return web.Response(status=413)
+        response = await app.async_dispatch(await to_bolt_request(request))
+        if response.status == 401:
+            log.warning("slack request refused: signature or timestamp not valid")
+        return await to_aiohttp_response(response)
+
+    return handle

@@ -1,0 +1,76 @@
+"""Every Slack message that shows a case, so that after anyone acts each one is redrawn in
+place (``chat.update``) in the case's new state for its own reader, and no stale button stays
+live. Teams does this with a card's ``refresh``; Slack has nothing like it, so the bot keeps the
+channel and ``ts`` of each copy in the store (shared by replicas), per case.
+
+Channel posts are not kept: they carry no buttons. A copy Slack no longer has (deleted) is
+dropped; any other failure to redraw one is logged and left for the next change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import fallback_text, message_blocks
+from dialogs.conversation import ConversationService
+from dialogs.ports import Store
+
+COPIES = "slack-copies"  # store: case id -> [[reader's email, channel, ts], ...]
+MAX_COPIES = 200  # per case: the oldest are let go (their buttons are checked by version anyway)
+GONE = {"message_not_found", "channel_not_found", "cant_update_message"}
+log = logging.getLogger("escalation_bot.slack")
+
+
+class SlackCopies:
+    def __init__(
+        self, client: AsyncWebClient, store: Store, conversation: ConversationService
+    ) -> None:
+        self.client, self.store, self.conversation = client, store, conversation
+
+    def _load(self, case_id: str) -> list[list[str]]:
+        raw = self.store.conversation_reference(COPIES, case_id)
+        return list(json.loads(raw)) if raw else []
+
+    def _save(self, case_id: str, copies: list[list[str]]) -> None:
+        self.store.save_conversation_reference(COPIES, case_id, json.dumps(copies[-MAX_COPIES:]))
+
+    def _add(self, case_id: str, reader: str, channel: str, ts: str) -> None:
+        copies = self._load(case_id)
+        if [reader, channel, ts] not in copies:
+            self._save(case_id, [*copies, [reader, channel, ts]])
+
+    async def remember(self, case_id: str, reader: str, channel: str, ts: str) -> None:
+        if case_id and channel and ts:
+            await asyncio.to_thread(self._add, case_id, reader, channel, ts)
+
+    async def refresh(self, case_id: str, skip_ts: str = "") -> None:
+        """Redraw every copy of the case (but ``skip_ts``, just posted) as it stands now."""
+        case = await asyncio.to_thread(self.store.get_case, case_id)
+        if case is None:
+            return
+        copies = await asyncio.to_thread(self._load, case_id)
+        gone: list[list[str]] = []
+        for reader, channel, ts in copies:
+            if ts == skip_ts:
+                continue
+            card = await asyncio.to_thread(self.conversation.case_card, case, reader)
+            try:
+                await self.client.chat_update(
+                    channel=channel, ts=ts, text=fallback_text(card), blocks=message_blocks(card)
+                )
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                if error in GONE:
+                    gone.append([reader, channel, ts])
+                else:
+                    log.warning("slack copy not redrawn: %s", error)
+        if gone:
+            def drop() -> None:
+                self._save(case_id, [c for c in self._load(case_id) if c not in gone])
+
+            await asyncio.to_thread(drop)

@@ -1,0 +1,179 @@
+"""What a slash command, a button, a modal or a direct message becomes: a call on the same
+ConversationService Teams uses, and its answer drawn in Slack. Nothing here decides who may do
+what: the conversation service and the engine do, for both platforms alike.
+
+Every answer about a case goes to the person's direct messages with the app, whichever
+channel the command was typed in; forms open as modals, which only their opener sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import fallback_text, message_blocks, read_button_value
+from adapters.slack.copies import SlackCopies
+from adapters.slack.identity import SlackPeople
+from adapters.slack.modals import field_errors, modal, read_metadata, submit_action, values_of
+from dialogs import texts
+from dialogs.conversation import REFRESH_VERB, ConversationService, Reply
+from dialogs.ports import Store
+
+_LINK = re.compile(r"<(?:mailto:)?([^|>]+)\|([^>]*)>|<(?:mailto:)?([^|>]+)>")
+
+
+def plain(text: str) -> str:
+    """What the person typed: Slack sends an email as <mailto:a@b|a@b> and escapes &, <, >."""
+    def unlinked(found: re.Match[str]) -> str:
+        return found.group(2) if found.group(1) else found.group(3)
+
+    return html.unescape(_LINK.sub(unlinked, text))
+
+
+class SlackTurns:
+    def __init__(
+        self,
+        conversation: ConversationService,
+        people: SlackPeople,
+        copies: SlackCopies,
+        store: Store,
+        after_turn: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.conversation, self.people, self.copies = conversation, people, copies
+        self.store, self.after_turn = store, after_turn
+
+    async def actor(self, user: str) -> str | None:
+        """The directory email of a Slack user, or None for someone not in the directory."""
+        email = await self.people.email_for(user)
+        if email is None or await asyncio.to_thread(self.store.person, email) is None:
+            return None
+        return email
+
+    async def say(self, client: AsyncWebClient, user: str, actor: str, replies: list[Reply],
+                  channel: str = "") -> None:
+        """Each reply as a direct message; every card of a case is kept as a copy to redraw."""
+        for reply in replies:
+            if reply.card is None:
+                if reply.text:
+                    await client.chat_postMessage(channel=channel or user, text=reply.text)
+                continue
+            card = reply.card
+            if reply.text and reply.text != card.text:
+                await client.chat_postMessage(channel=channel or user, text=reply.text)
+            answer = await client.chat_postMessage(
+                channel=channel or user, text=fallback_text(card), blocks=message_blocks(card)
+            )
+            if card.case_id:
+                await self.copies.remember(card.case_id, actor, str(answer.get("channel")),
+                                           str(answer.get("ts")))
+                await self.copies.refresh(card.case_id, skip_ts=str(answer.get("ts")))
+
+    async def command(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
+        user, text = str(body.get("user_id") or ""), plain(str(body.get("text") or "")).strip()
+        actor = await self.actor(user)
+        if actor is None:
+            await client.chat_postMessage(channel=user, text=texts.SLACK_NOT_KNOWN)
+            return
+        replies = await asyncio.to_thread(self.conversation.on_text, actor, text or "escalate")
+        form = next((r.card for r in replies if r.card and submit_action(r.card)), None)
+        if form is not None and body.get("trigger_id"):
+            # the trigger id lives three seconds: the modal first, the typed fallback after
+            await client.views_open(trigger_id=str(body["trigger_id"]), view=modal(form))
+            replies = [r for r in replies if r.card is not form]
+        await self.say(client, user, actor, replies)
+        self.after_turn()
+
+    async def button(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
+        action = (body.get("actions") or [{}])[0]
+        parsed = read_button_value(action.get("value"))
+        user = str((body.get("user") or {}).get("id") or "")
+        if parsed is None:
+            raise ValueError("a button value the bot never sends")
+        actor = await self.actor(user)
+        if actor is None:
+            await client.chat_postMessage(channel=user, text=texts.SLACK_NOT_KNOWN)
+            return
+        verb, data = parsed
+        result = await asyncio.to_thread(
+            self.conversation.on_action, actor, verb, data, {}, str(action.get("action_ts") or "")
+        )
+        card = result.card
+        if card.inputs and submit_action(card) and body.get("trigger_id"):
+            await client.views_open(trigger_id=str(body["trigger_id"]), view=modal(card))
+        elif verb == REFRESH_VERB:  # an Open button: the case's card, as a new message
+            await self.say(client, user, actor, [Reply(card=card)])
+        else:
+            channel = str((body.get("container") or {}).get("channel_id") or "")
+            if result.message and channel:  # only the clicker sees why nothing changed, say
+                await client.chat_postEphemeral(channel=channel, user=user, text=result.message)
+            elif result.message:
+                await client.chat_postMessage(channel=user, text=result.message)
+            if data.get("case_id"):
+                await self.copies.refresh(data["case_id"])
+        self.after_turn()
+
+    async def submit(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[Reply], str]:
+        """Before the ack (Slack wants errors in it): what to answer, and what to send after.
+        Returns (ack arguments, replies to send, the submitter's Slack id)."""
+        view = body.get("view") or {}
+        user = str((body.get("user") or {}).get("id") or "")
+        found = read_metadata(view.get("private_metadata"))
+        if found is None:
+            raise ValueError("a modal the bot never opened")
+        actor = await self.actor(user)
+        if actor is None:
+            return {}, [Reply(text=texts.SLACK_NOT_KNOWN)], user
+        verb, data = found
+        values = {k: plain(v) for k, v in values_of(view).items()}
+        result = await asyncio.to_thread(self.conversation.on_action, actor, verb, data, values)
+        errors = field_errors(result.card)
+        if errors:
+            return {"response_action": "errors", "errors": errors}, [], user
+        if result.card.inputs:  # the form again, with a line that is about no one field
+            update = modal(result.card, notice=result.message)
+            return {"response_action": "update", "view": update}, [], user
+        return {}, [Reply(card=result.card)], user
+
+    async def after_submit(self, client: AsyncWebClient, replies: list[Reply], user: str) -> None:
+        if not replies:
+            return
+        actor = await self.actor(user)
+        await self.say(client, user, actor or "", replies)
+        self.after_turn()
+
+    async def message(self, client: AsyncWebClient, event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return  # the bot's own posts, edits, joins: not a person talking to it
+        user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
+        actor = await self.actor(user)
+        if actor is None:
+            await client.chat_postMessage(channel=channel, text=texts.SLACK_NOT_KNOWN)
+            return
+        text = plain(str(event.get("text") or ""))
+        replies = await asyncio.to_thread(self.conversation.on_text, actor, text)
+        await self.say(client, user, actor, replies, channel=channel)
+        self.after_turn()
+
+    async def home(self, client: AsyncWebClient, event: dict[str, Any]) -> None:
+        if event.get("tab") != "home":
+            return
+        user = str(event.get("user") or "")
+        actor = await self.actor(user)
+        if actor is None:
+            blocks = [{"type": "section", "text": {"type": "mrkdwn",
+                                                    "text": texts.SLACK_HOME_NOT_KNOWN}}]
+        else:
+            replies = await asyncio.to_thread(self.conversation.status, actor)
+            blocks = []
+            for reply in replies:
+                if reply.card is not None:
+                    blocks += message_blocks(reply.card)
+                elif reply.text:
+                    blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                               "text": reply.text}})
+        await client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})

@@ -229,9 +229,16 @@ def settings_for(tmp_path: Path, config: Path, api: str, **overrides: Any) -> Se
 
 @contextlib.asynccontextmanager
 async def open_slack(
-    tmp_path: Path, users: dict[str, str], config: Path = CONFIG, **overrides: Any
+    tmp_path: Path,
+    users: dict[str, str],
+    config: Path = CONFIG,
+    failures: list[tuple[str, int, dict[str, Any]]] = (),  # type: ignore[assignment]
+    **overrides: Any,
 ) -> AsyncIterator[SlackHarness]:
+    """``failures``: answers the fake gives first, from start-up on (method, status, body)."""
     fake = FakeSlack(users={u: e.lower() for u, e in users.items()})
+    for method, status, body in failures:
+        fake.fail(method, status, body)
     fake_server = TestServer(fake.web_app(), host="127.0.0.1")
     await fake_server.start_server()
     clock = SimulatedClock(MONDAY)

@@ -144,7 +144,12 @@ def slack_route(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response
         if (request.content_length or 0) > 1_000_000:
             log.warning("slack request refused: body too large")
             return web.Response(status=413)
-        response = await app.async_dispatch(await to_bolt_request(request))
+        try:  # Bolt parses the body as it builds its request: a broken one raises there
+            bolt_request = await to_bolt_request(request)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            log.warning("slack request refused: body not readable (%s)", type(exc).__name__)
+            return web.Response(status=400)
+        response = await app.async_dispatch(bolt_request)
         if response.status == 401:
             log.warning("slack request refused: signature or timestamp not valid")
         return await to_aiohttp_response(response)

@@ -78,7 +78,16 @@ class FakeSlack:
         if queued:
             status, body, headers = queued.pop(0)
             return web.json_response(body, status=status, headers=headers)
-        return web.json_response(self.answer(method, params))
+        answer = self.answer(method, params)
+        if method == "chat.postMessage" and answer.get("ok"):
+            params["_at"] = (answer["channel"], answer["ts"])  # where it now is, to update
+        return web.json_response(answer)
+
+    def current(self, posted: dict[str, Any]) -> dict[str, Any]:
+        """A posted message as it is drawn now: its latest chat.update, if any."""
+        channel, ts = posted["_at"]
+        updates = [u for u in self.of("chat.update") if (u["channel"], u["ts"]) == (channel, ts)]
+        return updates[-1] if updates else posted
 
     def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

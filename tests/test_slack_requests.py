@@ -60,8 +60,8 @@ async def test_a_retried_event_is_processed_once(harness: SlackHarness) -> None:
     event = {"type": "message", "channel_type": "im", "user": dana, "channel": "D1",
              "text": "help", "ts": "1.0"}
     assert (await h.event(event, event_id="Ev0001"))[0] == 200
-    assert (await h.event(event, event_id="Ev0001", **{"X-Slack-Retry-Num": "1",
-                                                         "X-Slack-Retry-Reason": "http_timeout"}))[0] == 200
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert (await h.event(event, event_id="Ev0001", **retry))[0] == 200
     assert len(h.fake.posts_to("D1")) == 1
     assert (await h.event(event, event_id="Ev0002"))[0] == 200  # a new event: answered
     assert len(h.fake.posts_to("D1")) == 2
@@ -100,8 +100,8 @@ async def test_a_listener_error_is_still_acked_in_time(
 
 async def test_malformed_bodies_are_4xx_not_5xx(harness: SlackHarness) -> None:
     h = harness
-    for body, kind in [("{", "application/json"), ("payload=%7B", "application/x-www-form-urlencoded"),
-                       ("", "text/plain")]:
+    form = "application/x-www-form-urlencoded"
+    for body, kind in [("{", "application/json"), ("payload=%7B", form), ("", "text/plain")]:
         status, _, _ = await h.post(body, kind)
         assert 200 <= status < 500, (body, status)
 

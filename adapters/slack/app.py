@@ -35,11 +35,19 @@ from dialogs.ports import Store
 
 EVENT_MARK_SECONDS = 24 * 3600  # Slack retries an event for at most about an hour
 log = logging.getLogger("escalation_bot.slack")
+# slack_sdk logs every request's body at DEBUG, and Bolt quotes a request it did not handle in
+# its warnings: either can hold a child's details, so theirs are quieter than the bot's own
+SDK_LOG = logging.getLogger("escalation_bot.slack.sdk")
+SDK_LOG.setLevel(logging.WARNING)
+BOLT_LOG = logging.getLogger("escalation_bot.slack.bolt")
+BOLT_LOG.setLevel(logging.ERROR)
 
 
 def web_client(token: str, base_url: str = "") -> AsyncWebClient:
     """The Web API client, retrying a 429 after its Retry-After and a dropped connection."""
-    client = AsyncWebClient(token=token, base_url=base_url or AsyncWebClient.BASE_URL)
+    client = AsyncWebClient(
+        token=token, base_url=base_url or AsyncWebClient.BASE_URL, logger=SDK_LOG
+    )
     client.retry_handlers = [
         AsyncConnectionErrorRetryHandler(max_retry_count=2),
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
@@ -82,7 +90,7 @@ def build_slack_app(
 ) -> AsyncApp:
     """The whole Slack side of the bot. Socket Mode passes this same app to its handler; over
     HTTP, ``slack_route`` serves it."""
-    app = AsyncApp(client=client, signing_secret=signing_secret, logger=log,
+    app = AsyncApp(client=client, signing_secret=signing_secret, logger=BOLT_LOG,
                    process_before_response=False)
     track = (in_flight or InFlight()).track
 

@@ -20,7 +20,7 @@ from adapters.slack.blocks import fallback_text, message_blocks
 from dialogs.conversation import ConversationService
 from dialogs.ports import Store
 
-COPIES = "slack-copies"  # store: case id -> [[reader's email, channel, ts], ...]
+COPIES = "slack-copies"  # store: case id -> [[reader's email, channel, ts, version], ...]
 MAX_COPIES = 200  # per case: the oldest are let go (their buttons are checked by version anyway)
 GONE = {"message_not_found", "channel_not_found", "cant_update_message"}
 log = logging.getLogger("escalation_bot.slack")
@@ -39,24 +39,28 @@ class SlackCopies:
     def _save(self, case_id: str, copies: list[list[str]]) -> None:
         self.store.save_conversation_reference(COPIES, case_id, json.dumps(copies[-MAX_COPIES:]))
 
-    def _add(self, case_id: str, reader: str, channel: str, ts: str) -> None:
-        copies = self._load(case_id)
-        if [reader, channel, ts] not in copies:
-            self._save(case_id, [*copies, [reader, channel, ts]])
+    def _set(self, case_id: str, reader: str, channel: str, ts: str, version: str) -> None:
+        copies = [c for c in self._load(case_id) if c[1:3] != [channel, ts]]
+        self._save(case_id, [*copies, [reader, channel, ts, version]])
 
-    async def remember(self, case_id: str, reader: str, channel: str, ts: str) -> None:
+    async def remember(
+        self, case_id: str, reader: str, channel: str, ts: str, version: int | None
+    ) -> None:
+        """``version``: the case version the message shows (None: unknown, redrawn next time)."""
         if case_id and channel and ts:
-            await asyncio.to_thread(self._add, case_id, reader, channel, ts)
+            drawn = "" if version is None else str(version)
+            await asyncio.to_thread(self._set, case_id, reader, channel, ts, drawn)
 
     async def refresh(self, case_id: str, skip_ts: str = "") -> None:
-        """Redraw every copy of the case (but ``skip_ts``, just posted) as it stands now."""
+        """Redraw every copy of the case drawn from an older version (but ``skip_ts``, just
+        posted) as it stands now; a copy already showing this version keeps its words."""
         case = await asyncio.to_thread(self.store.get_case, case_id)
         if case is None:
             return
         copies = await asyncio.to_thread(self._load, case_id)
         gone: list[list[str]] = []
-        for reader, channel, ts in copies:
-            if ts == skip_ts:
+        for reader, channel, ts, drawn in copies:
+            if ts == skip_ts or drawn == str(case.version):
                 continue
             card = await asyncio.to_thread(self.conversation.case_card, case, reader)
             try:
@@ -66,9 +70,11 @@ class SlackCopies:
             except SlackApiError as exc:
                 error = exc.response.get("error")
                 if error in GONE:
-                    gone.append([reader, channel, ts])
+                    gone.append([reader, channel, ts, drawn])
                 else:
                     log.warning("slack copy not redrawn: %s", error)
+                continue
+            await asyncio.to_thread(self._set, case_id, reader, channel, ts, str(case.version))
         if gone:
             def drop() -> None:
                 self._save(case_id, [c for c in self._load(case_id) if c not in gone])

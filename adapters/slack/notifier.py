@@ -52,7 +52,9 @@ class SlackNotifier:
                 text = "\n\n".join(filter(None, [card.text, note]))
                 card = card.model_copy(update={"text": text})
             channel, ts = await self._post(notification, user, card, with_buttons=True)
-            await self.copies.remember(notification.case_id, recipient.address, channel, ts)
+            await self.copies.remember(
+                notification.case_id, recipient.address, channel, ts, card.case_version
+            )
             await self.copies.refresh(notification.case_id, skip_ts=ts)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)

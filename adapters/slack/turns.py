@@ -70,7 +70,7 @@ class SlackTurns:
             )
             if card.case_id:
                 await self.copies.remember(card.case_id, actor, str(answer.get("channel")),
-                                           str(answer.get("ts")))
+                                           str(answer.get("ts")), card.case_version)
                 await self.copies.refresh(card.case_id, skip_ts=str(answer.get("ts")))
 
     async def command(self, client: AsyncWebClient, body: dict[str, Any]) -> None:

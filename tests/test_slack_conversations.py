@@ -54,7 +54,7 @@ async def test_every_procedure_from_the_modal_to_a_recorded_resolution(
     assert await h.command(slack_id(raiser.email)) == 200
     view = h.last_modal()
     if policy.pathway is not None:  # the Jersey pathway question comes first, as in Teams
-        assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"][0] == "pathway"
+        assert next(b["block_id"] for b in view["blocks"] if b["type"] == "input") == "pathway"
     if policy.immediate_risk.allows_later_start:
         assert "start_stage" in [b.get("block_id") for b in view["blocks"]]
     assert await h.submit(slack_id(raiser.email), view, values) == {}

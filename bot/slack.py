@@ -18,10 +18,11 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.app import InFlight, build_slack_app, slack_route, web_client
+from adapters.slack.app import build_slack_app, slack_route
 from adapters.slack.copies import SlackCopies
 from adapters.slack.identity import SlackPeople
 from adapters.slack.notifier import SlackNotifier
+from adapters.slack.runtime import InFlight, web_client
 from adapters.slack.turns import SlackTurns
 from bot.bootstrap import App
 from bot.settings import Settings, SettingsError, is_loopback

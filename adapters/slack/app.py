@@ -21,63 +21,17 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import ACTION_PREFIX
+from adapters.slack.home import publish_home
 from adapters.slack.modals import CALLBACK_ID
+from adapters.slack.runtime import BOLT_LOG, InFlight, guarded
 from adapters.slack.turns import SlackTurns
 from dialogs.ports import Store
 
 EVENT_MARK_SECONDS = 24 * 3600  # Slack retries an event for at most about an hour
 log = logging.getLogger("escalation_bot.slack")
-# slack_sdk logs every request's body at DEBUG, and Bolt quotes a request it did not handle in
-# its warnings: either can hold a child's details, so theirs are quieter than the bot's own
-SDK_LOG = logging.getLogger("escalation_bot.slack.sdk")
-SDK_LOG.setLevel(logging.WARNING)
-BOLT_LOG = logging.getLogger("escalation_bot.slack.bolt")
-BOLT_LOG.setLevel(logging.ERROR)
-
-
-def web_client(token: str, base_url: str = "") -> AsyncWebClient:
-    """The Web API client, retrying a 429 after its Retry-After and a dropped connection."""
-    client = AsyncWebClient(
-        token=token, base_url=base_url or AsyncWebClient.BASE_URL, logger=SDK_LOG
-    )
-    client.retry_handlers = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-    ]
-    return client
-
-
-class InFlight:
-    """The work still running after its ack, so shutdown (and a test) can wait for it."""
-
-    def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def track(self) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    async def settled(self) -> None:
-        while self.tasks:
-            await asyncio.wait(set(self.tasks))
-
-
-async def guarded(what: str, work: Awaitable[None]) -> None:
-    try:
-        await work
-    except Exception as exc:  # after the ack nobody is waiting for an answer: say it, once
-        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else None
-        log.warning("slack %s failed after the ack: %s", what, reason or type(exc).__name__)
 
 
 def build_slack_app(
@@ -139,7 +93,7 @@ def build_slack_app(
     async def home(ack: Any, event: dict[str, Any], client: AsyncWebClient) -> None:
         track()
         await ack()
-        await guarded("home", turns.home(client, event))
+        await guarded("home", publish_home(turns, client, event))
 
     return app
 

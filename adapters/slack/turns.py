@@ -158,22 +158,3 @@ class SlackTurns:
         replies = await asyncio.to_thread(self.conversation.on_text, actor, text)
         await self.say(client, user, actor, replies, channel=channel)
         self.after_turn()
-
-    async def home(self, client: AsyncWebClient, event: dict[str, Any]) -> None:
-        if event.get("tab") != "home":
-            return
-        user = str(event.get("user") or "")
-        actor = await self.actor(user)
-        if actor is None:
-            blocks = [{"type": "section", "text": {"type": "mrkdwn",
-                                                    "text": texts.SLACK_HOME_NOT_KNOWN}}]
-        else:
-            replies = await asyncio.to_thread(self.conversation.status, actor)
-            blocks = []
-            for reply in replies:
-                if reply.card is not None:
-                    blocks += message_blocks(reply.card)
-                elif reply.text:
-                    blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                                                               "text": reply.text}})
-        await client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})

@@ -1,0 +1,61 @@
+"""What every Slack call and listener shares: the Web API client with its retries, the guard
+around work after an ack, the record of that work still running, and quiet SDK logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger("escalation_bot.slack")
+# slack_sdk logs every request's body at DEBUG, and Bolt quotes a request it did not handle in
+# its warnings: either can hold a child's details, so theirs are quieter than the bot's own
+SDK_LOG = logging.getLogger("escalation_bot.slack.sdk")
+SDK_LOG.setLevel(logging.WARNING)
+BOLT_LOG = logging.getLogger("escalation_bot.slack.bolt")
+BOLT_LOG.setLevel(logging.ERROR)
+
+
+def web_client(token: str, base_url: str = "") -> AsyncWebClient:
+    """The Web API client, retrying a 429 after its Retry-After and a dropped connection."""
+    client = AsyncWebClient(
+        token=token, base_url=base_url or AsyncWebClient.BASE_URL, logger=SDK_LOG
+    )
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+    ]
+    return client
+
+
+class InFlight:
+    """The work still running after its ack, so shutdown (and a test) can wait for it."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def settled(self) -> None:
+        while self.tasks:
+            await asyncio.wait(set(self.tasks))
+
+
+async def guarded(what: str, work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception as exc:  # after the ack nobody is waiting for an answer: say it, once
+        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+        log.warning("slack %s failed after the ack: %s", what, reason or type(exc).__name__)

@@ -23,6 +23,7 @@ from bot.bootstrap import bootstrap_from_settings
 from bot.server import build_web_app
 from bot.serving_mark import serving
 from bot.settings import Settings, SettingsError
+from bot.slack import check_slack
 from dialogs.clock import ShiftedClock, SystemClock
 from dialogs.ports import Clock
 
@@ -88,6 +89,7 @@ def _database_problem(path: Path, error: Exception) -> str:
 def run_server(host: str | None, port: int | None) -> int:
     try:
         settings = Settings.from_env()
+        check_slack(settings)  # before the port or the store: nothing is opened to refuse
     except SettingsError as exc:
         print(f"settings: {exc}", file=sys.stderr)
         return 1

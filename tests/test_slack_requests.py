@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from fake_slack import SECRET, SlackHarness, open_slack, sign
-from slack_config import DANA, HANA, slack_config, slack_id
+from slack_config import DANA, slack_config, slack_id
 from support import derived_config
 
 from bot.settings import Settings, SettingsError
 from bot.slack import build_slack, check_slack
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -165,4 +170,16 @@ async def test_a_person_is_found_by_users_info_when_lookup_failed_at_start(
             assert await h.dm(dana, "status") == 200
             assert [p["user"] for p in h.fake.of("users.info")] == [dana]  # then cached
             assert len(h.fake.posts_to("D" + dana[1:])) == 2
-            assert HANA in users.values()
+
+
+def test_serve_with_a_token_and_no_signing_secret_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    database = tmp_path / "bot.sqlite3"
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-1", "ESCALATION_BOT_DATABASE": str(database)}
+    env.pop("SLACK_SIGNING_SECRET", None)
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "SLACK_SIGNING_SECRET" in lines[0] and lines[0].startswith("settings: ")
+    assert not database.exists()  # refused before the store was opened

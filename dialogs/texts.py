@@ -313,10 +313,9 @@ SLACK_FILE_NOT_SENT = "Forms are not sent as files in Slack. " + TEAMS_FILE_HOW_
 SLACK_MODAL_TITLE = "Escalation"  # Slack allows 24 characters in a modal's title
 SLACK_MODAL_CLOSE = "Cancel"
 SLACK_HOME_NOT_KNOWN = SLACK_NOT_KNOWN
-SLACK_LIST_NONE = "none chosen"
 SLACK_CHANNEL_ONLY_DM = (
-    "To keep the child's details private I only handle cases in our direct messages; I have"
-    " replied there."
+    "To keep the child's details private I only answer about cases in our direct messages:"
+    " I have replied there."
 )
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 FIX_THE_CARD = "Please check the highlighted fields."

@@ -26,7 +26,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from slack_sdk.signature import SignatureVerifier
 
-from bot.bootstrap import App, bootstrap
+from bot.bootstrap import App, ClosableStore, bootstrap
 from bot.server import SLACK_KEY, TICKER_KEY, build_web_app
 from bot.settings import Settings
 from dialogs.clock import SimulatedClock
@@ -242,6 +242,7 @@ async def open_slack(
     users: dict[str, str],
     config: Path = CONFIG,
     failures: list[tuple[str, int, dict[str, Any]]] = (),  # type: ignore[assignment]
+    store: ClosableStore | None = None,
     **overrides: Any,
 ) -> AsyncIterator[SlackHarness]:
     """``failures``: answers the fake gives first, from start-up on (method, status, body)."""
@@ -251,7 +252,7 @@ async def open_slack(
     fake_server = TestServer(fake.web_app(), host="127.0.0.1")
     await fake_server.start_server()
     clock = SimulatedClock(MONDAY)
-    app = bootstrap(config, tmp_path / "bot.sqlite3", clock)
+    app = bootstrap(config, tmp_path / "bot.sqlite3", clock, store=store)
     api = str(fake_server.make_url("/api/"))
     web_app = build_web_app(app, settings_for(tmp_path, config, api, **overrides))
     server = TestServer(web_app, host="127.0.0.1")

@@ -139,3 +139,14 @@ async def test_channels_get_alerts_without_child_details_and_nothing_is_logged(
     assert any("Zebedee" in json.dumps(p) for p in h.fake.posts_to(slack_id(HANA)))  # 1:1 only
     for record in caplog.records:
         assert "Zebedee" not in record.getMessage() and "Quinlan" not in record.getMessage()
+
+
+async def test_a_command_in_a_channel_is_answered_in_the_dm(harness: SlackHarness) -> None:
+    h = harness
+    dana = slack_id(DANA)
+    assert await h.command(dana, "status", channel="CTEAMROOM") == 200
+    assert h.fake.posts_to("CTEAMROOM") == []  # nothing about cases in the channel
+    assert "You have no open cases." in json.dumps(h.fake.posts_to(dana)[-1])
+    (note,) = h.fake.of("chat.postEphemeral")
+    assert note["channel"] == "CTEAMROOM" and note["user"] == dana
+    assert "direct messages" in note["text"]

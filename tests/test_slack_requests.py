@@ -72,6 +72,30 @@ async def test_a_retried_event_is_processed_once(harness: SlackHarness) -> None:
     assert len(h.fake.posts_to("D1")) == 2
 
 
+async def test_the_same_event_at_two_replicas_is_processed_once(tmp_path: Path) -> None:
+    from redis_support import URL, fresh_prefix
+
+    from adapters.storage.redis import RedisStore
+
+    config, users = slack_config(tmp_path)
+    dana = slack_id(DANA)
+    event = {"type": "message", "channel_type": "im", "user": dana, "channel": "D1",
+             "text": "help", "ts": "1.0"}
+    with fresh_prefix("slack-replicas") as prefix:
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        async with (
+            open_slack(tmp_path / "a", users, config,
+                       store=RedisStore(URL, prefix=prefix)) as one,
+            open_slack(tmp_path / "b", users, config,
+                       store=RedisStore(URL, prefix=prefix)) as two,
+        ):
+            assert (await one.event(event, event_id="EvShared"))[0] == 200
+            assert (await two.event(event, event_id="EvShared"))[0] == 200  # Slack's retry
+            answered = one.fake.posts_to("D1") + two.fake.posts_to("D1")
+            assert len(answered) == 1
+
+
 async def test_a_429_is_retried_after_retry_after(harness: SlackHarness) -> None:
     h = harness
     h.fake.fail("chat.postMessage", 429, {"ok": False, "error": "ratelimited"},

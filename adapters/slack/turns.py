@@ -86,6 +86,11 @@ class SlackTurns:
             await client.views_open(trigger_id=str(body["trigger_id"]), view=modal(form))
             replies = [r for r in replies if r.card is not form]
         await self.say(client, user, actor, replies)
+        channel = str(body.get("channel_id") or "")
+        if replies and channel and not channel.startswith("D"):  # typed in a channel
+            await client.chat_postEphemeral(
+                channel=channel, user=user, text=texts.SLACK_CHANNEL_ONLY_DM
+            )
         self.after_turn()
 
     async def button(self, client: AsyncWebClient, body: dict[str, Any]) -> None:

@@ -310,6 +310,10 @@ SLACK_NOT_KNOWN = (
     " directory. Ask your business team to add you."
 )
 SLACK_FILE_NOT_SENT = "Forms are not sent as files in Slack. " + TEAMS_FILE_HOW_TO_GET
+SLACK_CUT_SHORT = (
+    "Some of the earlier record is not shown here: Slack limits how long a message can be. Your"
+    " partnership's business team can give you the whole record."
+)
 SLACK_MODAL_TITLE = "Escalation"  # Slack allows 24 characters in a modal's title
 SLACK_MODAL_CLOSE = "Cancel"
 SLACK_HOME_NOT_KNOWN = SLACK_NOT_KNOWN

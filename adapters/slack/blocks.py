@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from dialogs import texts
 from dialogs.cards import Card, CardAction
 
 ACTION_PREFIX = "esc:"
@@ -120,10 +121,19 @@ def message_blocks(card: Card, with_buttons: bool = True) -> list[dict[str, Any]
     buttons = [_button(a, control, i) for i, a in enumerate(card.actions)] if with_buttons else []
     for start in range(0, len(buttons), BUTTONS_PER_ROW):
         blocks.append(ActionsBlock(elements=list(buttons[start : start + BUTTONS_PER_ROW])))
-    if len(blocks) > MAX_BLOCKS:
-        # keep the head, the newest text and the buttons: fold the middle into one context
-        blocks = [*blocks[:1], *blocks[-(MAX_BLOCKS - 1) :]]
-    return [block.to_dict() for block in blocks]
+    return [block.to_dict() for block in within(blocks, MAX_BLOCKS, keep_last=len(buttons))]
+
+
+def within(blocks: list[Block], limit: int, keep_last: int) -> list[Block]:
+    """At most ``limit`` blocks: the first ones (title, what to do, immediate-risk guidance)
+    and the last ``keep_last`` (buttons, a form's inputs) are kept; what goes is from the
+    middle (the oldest of the record), with a line saying where the rest is."""
+    if len(blocks) <= limit:
+        return blocks
+    tail = blocks[len(blocks) - keep_last :] if keep_last else []
+    head = blocks[: limit - len(tail) - 1]
+    note = ContextBlock(elements=[MarkdownTextObject(text=mrkdwn(texts.SLACK_CUT_SHORT))])
+    return [*head, note, *tail]
 
 
 def fallback_text(card: Card) -> str:

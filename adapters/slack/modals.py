@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import InputInteractiveElement
 from slack_sdk.models.views import View
 
-from adapters.slack.blocks import body_blocks, control_of, fit
+from adapters.slack.blocks import body_blocks, control_of, fit, within
 from dialogs import texts
 from dialogs.cards import Card, CardAction, CardInput, InputKind
 
@@ -83,7 +83,8 @@ def modal(card: Card, notice: str = "") -> dict[str, Any]:
     verb, data = (action.command, action.data) if action else ("", {})
     metadata = json.dumps({"v": verb, "d": {**control_of(card), **data}}, separators=(",", ":"))
     shown = card.model_copy(update={"text": notice or card.text}) if notice else card
-    blocks: list[Block] = [*body_blocks(shown), *(_input_block(f) for f in card.inputs)]
+    inputs: list[Block] = [_input_block(f) for f in card.inputs]
+    blocks = within([*body_blocks(shown), *inputs], MAX_MODAL_BLOCKS, keep_last=len(inputs))
     view = View(
         type="modal",
         callback_id=CALLBACK_ID,
@@ -91,7 +92,7 @@ def modal(card: Card, notice: str = "") -> dict[str, Any]:
         submit=fit(action.label, 24) if action else None,
         close=texts.SLACK_MODAL_CLOSE,
         private_metadata=metadata,
-        blocks=blocks[-MAX_MODAL_BLOCKS:],
+        blocks=blocks,
     )
     return view.to_dict()
 

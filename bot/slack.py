@@ -68,7 +68,7 @@ class Slack:
 
     async def close(self) -> None:
         """Let the work after each ack finish before the store is closed under it."""
-        await self.in_flight.settled()
+        await self.in_flight.settled(timeout=10.0)
 
     def route(self) -> Callable[[web.Request], Awaitable[web.Response]]:
         return slack_route(self.bolt)

@@ -48,9 +48,16 @@ class InFlight:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def settled(self) -> None:
+    async def settled(self, timeout: float | None = None) -> None:
+        """Wait for the work running now and any it starts; ``timeout``: give up after it."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while self.tasks:
-            await asyncio.wait(set(self.tasks))
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                log.warning("slack shutdown: %d replies still running were left", len(self.tasks))
+                return
+            await asyncio.wait(set(self.tasks), timeout=left)
 
 
 async def guarded(what: str, work: Awaitable[None]) -> None:

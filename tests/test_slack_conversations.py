@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_slack import FakeSlack, SlackHarness, open_slack
-from slack_config import DANA, slack_config, slack_id
+from slack_config import DANA, HANA, slack_config, slack_id
 
 from bot.demo import demo_answers, outcome_answers
 from dialogs.case import CaseStatus
@@ -81,8 +82,7 @@ async def test_status_help_show_and_the_home_tab(harness: SlackHarness) -> None:
     h = harness
     dana = slack_id(DANA)
     assert await h.command(dana, "help") == 200
-    assert "*escalate*" in h.fake.posts_to(dana)[-1]["text"] or "escalate" in json.dumps(
-        h.fake.posts_to(dana)[-1])
+    assert "*escalate*: raise a professional difference" in h.fake.posts_to(dana)[-1]["text"]
     assert await h.command(dana, "status") == 200
     assert "You have no open cases." in json.dumps(h.fake.posts_to(dana)[-1])
     # raise one by typing in the DM, as the Teams text fallback
@@ -90,7 +90,6 @@ async def test_status_help_show_and_the_home_tab(harness: SlackHarness) -> None:
     assert "Fill in the card, or answer here" in json.dumps(h.fake.posts_to(dm(dana)))
     await h.command(dana)
     view = h.last_modal()
-    from slack_config import HANA
     people = h.app.engine.people("northbay")
     values = {**demo_answers(h.app.policies.get("nsscp"), people[HANA]), "child_dob": "2016-04-12"}
     assert await h.submit(dana, view, values) == {}
@@ -115,7 +114,6 @@ async def test_channels_get_alerts_without_child_details_and_nothing_is_logged(
 ) -> None:
     h = harness
     dana = slack_id(DANA)
-    from slack_config import HANA
     people = h.app.engine.people("northbay")
     values = {**demo_answers(h.app.policies.get("nsscp"), people[HANA]),
               "child_dob": "2016-04-12", "child_name": "Zebedee Quinlan"}
@@ -126,8 +124,9 @@ async def test_channels_get_alerts_without_child_details_and_nothing_is_logged(
         # a lapse to stage 2 alerts the managers' channel
         h.clock.set(case.stage_due_at)
         await h.tick()
-        from datetime import timedelta
-        h.clock.set(h.app.store.get_case(case.id).stage_due_at + timedelta(hours=20))  # type: ignore[union-attr]
+        moved = h.app.store.get_case(case.id)
+        assert moved is not None and moved.stage == 2
+        h.clock.set(moved.stage_due_at + timedelta(hours=20))
         await h.tick()
     channel_posts = [p for p in h.fake.of("chat.postMessage") if str(p["channel"]).startswith("C")]
     assert channel_posts, "no channel alert was sent"
@@ -139,6 +138,13 @@ async def test_channels_get_alerts_without_child_details_and_nothing_is_logged(
     assert any("Zebedee" in json.dumps(p) for p in h.fake.posts_to(slack_id(HANA)))  # 1:1 only
     for record in caplog.records:
         assert "Zebedee" not in record.getMessage() and "Quinlan" not in record.getMessage()
+    # every direct message went to someone the engine lets see the case
+    emails = {slack_id(p.email): p.email for p in people.values()}
+    readers = {str(p["channel"]) for p in h.fake.of("chat.postMessage")
+               if str(p["channel"]).startswith("U")}
+    assert len(readers) >= 6
+    for reader in readers:
+        h.app.engine.view(case.id, emails[reader])  # raises for anyone not entitled
 
 
 async def test_a_command_in_a_channel_is_answered_in_the_dm(harness: SlackHarness) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import fallback_text, message_blocks, read_button_value
+from adapters.slack.blocks import fallback_text, message_blocks, mrkdwn, read_button_value
 from adapters.slack.copies import SlackCopies
 from adapters.slack.identity import SlackPeople
 from adapters.slack.modals import field_errors, modal, read_metadata, submit_action, values_of
@@ -60,11 +60,11 @@ class SlackTurns:
         for reply in replies:
             if reply.card is None:
                 if reply.text:
-                    await client.chat_postMessage(channel=channel or user, text=reply.text)
+                    await client.chat_postMessage(channel=channel or user, text=mrkdwn(reply.text))
                 continue
             card = reply.card
             if reply.text and reply.text != card.text:
-                await client.chat_postMessage(channel=channel or user, text=reply.text)
+                await client.chat_postMessage(channel=channel or user, text=mrkdwn(reply.text))
             answer = await client.chat_postMessage(
                 channel=channel or user, text=fallback_text(card), blocks=message_blocks(card)
             )
@@ -77,7 +77,7 @@ class SlackTurns:
         user, text = str(body.get("user_id") or ""), plain(str(body.get("text") or "")).strip()
         actor = await self.actor(user)
         if actor is None:
-            await client.chat_postMessage(channel=user, text=texts.SLACK_NOT_KNOWN)
+            await client.chat_postMessage(channel=user, text=mrkdwn(texts.SLACK_NOT_KNOWN))
             return
         replies = await asyncio.to_thread(self.conversation.on_text, actor, text or "escalate")
         form = next((r.card for r in replies if r.card and submit_action(r.card)), None)
@@ -89,7 +89,7 @@ class SlackTurns:
         channel = str(body.get("channel_id") or "")
         if replies and channel and not channel.startswith("D"):  # typed in a channel
             await client.chat_postEphemeral(
-                channel=channel, user=user, text=texts.SLACK_CHANNEL_ONLY_DM
+                channel=channel, user=user, text=mrkdwn(texts.SLACK_CHANNEL_ONLY_DM)
             )
         self.after_turn()
 
@@ -101,7 +101,7 @@ class SlackTurns:
             raise ValueError("a button value the bot never sends")
         actor = await self.actor(user)
         if actor is None:
-            await client.chat_postMessage(channel=user, text=texts.SLACK_NOT_KNOWN)
+            await client.chat_postMessage(channel=user, text=mrkdwn(texts.SLACK_NOT_KNOWN))
             return
         verb, data = parsed
         result = await asyncio.to_thread(
@@ -115,9 +115,11 @@ class SlackTurns:
         else:
             channel = str((body.get("container") or {}).get("channel_id") or "")
             if result.message and channel:  # only the clicker sees why nothing changed, say
-                await client.chat_postEphemeral(channel=channel, user=user, text=result.message)
+                await client.chat_postEphemeral(
+                    channel=channel, user=user, text=mrkdwn(result.message)
+                )
             elif result.message:
-                await client.chat_postMessage(channel=user, text=result.message)
+                await client.chat_postMessage(channel=user, text=mrkdwn(result.message))
             if data.get("case_id"):
                 await self.copies.refresh(data["case_id"])
         self.after_turn()
@@ -157,7 +159,7 @@ class SlackTurns:
         user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
         actor = await self.actor(user)
         if actor is None:
-            await client.chat_postMessage(channel=channel, text=texts.SLACK_NOT_KNOWN)
+            await client.chat_postMessage(channel=channel, text=mrkdwn(texts.SLACK_NOT_KNOWN))
             return
         text = plain(str(event.get("text") or ""))
         replies = await asyncio.to_thread(self.conversation.on_text, actor, text)

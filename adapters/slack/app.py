@@ -27,6 +27,7 @@ from adapters.slack.blocks import ACTION_PREFIX
 from adapters.slack.home import publish_home
 from adapters.slack.modals import CALLBACK_ID
 from adapters.slack.runtime import BOLT_LOG, InFlight, guarded
+from adapters.slack.submissions import after_submission, submission
 from adapters.slack.turns import SlackTurns
 from dialogs.ports import Store
 
@@ -72,16 +73,16 @@ def build_slack_app(
         await guarded("button", turns.button(client, body))
 
     @app.view(CALLBACK_ID)
-    async def submission(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def form(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         track()
         try:  # the answer (errors, or the form again) must be in the ack itself
-            answer, replies, user = await turns.submit(body)
+            answer, replies, user = await submission(turns, body)
         except Exception as exc:
             await ack()
             log.warning("slack form failed before the ack: %s", type(exc).__name__)
             return
         await ack(**answer)
-        await guarded("form", turns.after_submit(client, replies, user))
+        await guarded("form", after_submission(turns, client, replies, user))
 
     @app.event("message")
     async def message(ack: Any, event: dict[str, Any], client: AsyncWebClient) -> None:

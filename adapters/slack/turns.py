@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.blocks import fallback_text, message_blocks, mrkdwn, read_button_value
 from adapters.slack.copies import SlackCopies
 from adapters.slack.identity import SlackPeople
-from adapters.slack.modals import field_errors, modal, read_metadata, submit_action, values_of
+from adapters.slack.modals import modal, submit_action
 from dialogs import texts
 from dialogs.conversation import REFRESH_VERB, ConversationService, Reply
 from dialogs.ports import Store
@@ -122,35 +122,6 @@ class SlackTurns:
                 await client.chat_postMessage(channel=user, text=mrkdwn(result.message))
             if data.get("case_id"):
                 await self.copies.refresh(data["case_id"])
-        self.after_turn()
-
-    async def submit(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[Reply], str]:
-        """Before the ack (Slack wants errors in it): what to answer, and what to send after.
-        Returns (ack arguments, replies to send, the submitter's Slack id)."""
-        view = body.get("view") or {}
-        user = str((body.get("user") or {}).get("id") or "")
-        found = read_metadata(view.get("private_metadata"))
-        if found is None:
-            raise ValueError("a modal the bot never opened")
-        actor = await self.actor(user)
-        if actor is None:
-            return {}, [Reply(text=texts.SLACK_NOT_KNOWN)], user
-        verb, data = found
-        values = {k: plain(v) for k, v in values_of(view).items()}
-        result = await asyncio.to_thread(self.conversation.on_action, actor, verb, data, values)
-        errors = field_errors(result.card)
-        if errors:
-            return {"response_action": "errors", "errors": errors}, [], user
-        if result.card.inputs:  # the form again, with a line that is about no one field
-            update = modal(result.card, notice=result.message)
-            return {"response_action": "update", "view": update}, [], user
-        return {}, [Reply(card=result.card)], user
-
-    async def after_submit(self, client: AsyncWebClient, replies: list[Reply], user: str) -> None:
-        if not replies:
-            return
-        actor = await self.actor(user)
-        await self.say(client, user, actor or "", replies)
         self.after_turn()
 
     async def message(self, client: AsyncWebClient, event: dict[str, Any]) -> None:

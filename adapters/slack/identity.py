@@ -30,15 +30,20 @@ class SlackPeople:
         self.client, self.store = client, store
         self.configured = {email.lower(): user for email, user in configured.items()}
         self.by_user = {user.upper(): email for email, user in self.configured.items()}
+        self.seen: set[str] = set()  # emails found on Slack by this process: no store read
 
     def known(self, email: str) -> bool:
         """Reachable on Slack as far as anyone here knows (configured, or looked up before)."""
         email = email.lower()
-        return email in self.configured or bool(
-            self.store.conversation_reference(USER_BY_EMAIL, email)
-        )
+        if email in self.configured or email in self.seen:
+            return True
+        if self.store.conversation_reference(USER_BY_EMAIL, email):  # another replica found them
+            self.seen.add(email)
+            return True
+        return False
 
     def _remember(self, email: str, user: str) -> None:
+        self.seen.add(email)
         self.store.save_conversation_reference(USER_BY_EMAIL, email, user)
         self.store.save_conversation_reference(EMAIL_BY_USER, user.upper(), email)
 

@@ -207,3 +207,9 @@ def test_serve_with_a_token_and_no_signing_secret_is_one_line_and_exit_1(tmp_pat
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "SLACK_SIGNING_SECRET" in lines[0] and lines[0].startswith("settings: ")
     assert not database.exists()  # refused before the store was opened
+
+
+async def test_slacks_url_check_is_answered_with_its_challenge(harness: SlackHarness) -> None:
+    body = json.dumps({"type": "url_verification", "token": "x", "challenge": "c-123"})
+    status, text, _ = await harness.post(body, "application/json")
+    assert status == 200 and "c-123" in text

@@ -193,7 +193,7 @@ def build_web_app(
             # people on neither Teams nor (configured) Slack: found by their email, once
             unplaced = [p.email for p in app.config.people
                         if not p.teams_aad_object_id and not p.slack_user_id]
-            await slack.people.warm(unplaced)
+            slack.warm(unplaced)
         ticker.start()
         log.info("scheduler started", extra={"worker": settings.worker_id})
 

@@ -9,6 +9,7 @@ signing secret is needed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -69,6 +70,16 @@ class Slack:
     async def close(self) -> None:
         """Let the work after each ack finish before the store is closed under it."""
         await self.in_flight.settled(timeout=10.0)
+
+    def warm(self, emails: list[str]) -> None:
+        """Look people up by email in the background: hundreds of lookups at Slack's rate
+        limits must not hold up start-up. Shutdown waits for it as for any reply."""
+
+        async def lookups() -> None:
+            found = await self.people.warm(emails)
+            log.info("Slack: found %d of %d people by their email", found, len(emails))
+
+        self.in_flight.track(asyncio.get_running_loop().create_task(lookups()))
 
     def route(self) -> Callable[[web.Request], Awaitable[web.Response]]:
         return slack_route(self.bolt)

@@ -257,6 +257,7 @@ async def open_slack(
     web_app = build_web_app(app, settings_for(tmp_path, config, api, **overrides))
     server = TestServer(web_app, host="127.0.0.1")
     await server.start_server()
+    await web_app[SLACK_KEY].in_flight.settled()  # the start-up lookups by email
     try:
         async with ClientSession() as http:
             yield SlackHarness(app, clock, fake, str(server.make_url("/slack/events")), web_app,

@@ -42,8 +42,9 @@ class InFlight:
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[Any]] = set()
 
-    def track(self) -> None:
-        task = asyncio.current_task()
+    def track(self, task: asyncio.Task[Any] | None = None) -> None:
+        """``task``, or the one running now."""
+        task = task or asyncio.current_task()
         if task is not None:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)

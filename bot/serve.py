@@ -89,7 +89,8 @@ def _database_problem(path: Path, error: Exception) -> str:
 def run_server(host: str | None, port: int | None) -> int:
     try:
         settings = Settings.from_env()
-        check_slack(settings)  # before the port or the store: nothing is opened to refuse
+        # before the port or the store: nothing is opened to refuse
+        check_slack(settings, socket_mode=bool(settings.slack_app_token))
     except SettingsError as exc:
         print(f"settings: {exc}", file=sys.stderr)
         return 1

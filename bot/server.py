@@ -149,7 +149,8 @@ def build_web_app(
             asyncio.get_running_loop().create_task(ticker_ref[0].tick())
 
     teams = build_teams(app, settings, deliver_soon, render)
-    slack = build_slack(app, settings, deliver_soon)
+    socket_mode = bool(settings.slack_app_token)
+    slack = build_slack(app, settings, deliver_soon, socket_mode=socket_mode)
     notifier = build_notifier(
         app.config,
         teams=teams.notifier,
@@ -186,7 +187,14 @@ def build_web_app(
     web_app.router.add_post("/api/messages", teams.endpoint.handle)
     if slack is not None:
         web_app[SLACK_KEY] = slack
-        web_app.router.add_post(SLACK_ROUTE, slack.route())
+        if settings.slack_signing_secret:  # without one nothing POSTed could be verified
+            web_app.router.add_post(SLACK_ROUTE, slack.route())
+        if socket_mode:
+            from bot.slack_socket import SocketModeLink, attach_socket_mode  # it imports us
+
+            attach_socket_mode(
+                web_app, SocketModeLink(slack.bolt, settings.slack_app_token, app.clock)
+            )
 
     async def start(_: web.Application) -> None:
         if slack is not None:

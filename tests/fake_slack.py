@@ -46,6 +46,7 @@ class FakeSlack:
         default_factory=dict
     )
     ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    socket: Any = None  # a FakeSocketMode: apps.connections.open is passed to it
 
     def fail(self, method: str, status: int, body: dict[str, Any], **headers: str) -> None:
         self.failures.setdefault(method, []).append((status, body, headers))
@@ -74,6 +75,8 @@ class FakeSlack:
         else:
             params.update(dict(await request.post()))
         self.calls.append((method, params))
+        if method == "apps.connections.open" and self.socket is not None:
+            return await self.socket._open(request)  # type: ignore[no-any-return]
         queued = self.failures.get(method)
         if queued:
             status, body, headers = queued.pop(0)
@@ -243,10 +246,12 @@ async def open_slack(
     config: Path = CONFIG,
     failures: list[tuple[str, int, dict[str, Any]]] = (),  # type: ignore[assignment]
     store: ClosableStore | None = None,
+    socket: Any = None,
     **overrides: Any,
 ) -> AsyncIterator[SlackHarness]:
-    """``failures``: answers the fake gives first, from start-up on (method, status, body)."""
-    fake = FakeSlack(users={u: e.lower() for u, e in users.items()})
+    """``failures``: answers the fake gives first, from start-up on (method, status, body);
+    ``socket``: a FakeSocketMode that Socket Mode (``slack_app_token=...``) connects to."""
+    fake = FakeSlack(users={u: e.lower() for u, e in users.items()}, socket=socket)
     for method, status, body in failures:
         fake.fail(method, status, body)
     fake_server = TestServer(fake.web_app(), host="127.0.0.1")

@@ -186,14 +186,16 @@ class SlackHarness:
         status, _, _ = await self.interact(payload)
         return status
 
-    async def submit(self, user: str, view: dict[str, Any], values: dict[str, str]
-                     ) -> dict[str, Any]:
-        """Submit a modal the bot opened, filled in with ``values``; returns the ack's body."""
+    @staticmethod
+    def state_of(view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+        """A modal's state as Slack sends it, filled in with ``values`` by field id (a block
+        id's redraw suffix, "~2", is Slack's business, as it is to a person)."""
         state: dict[str, Any] = {}
         for block in view["blocks"]:
-            if block["type"] != "input" or block["block_id"] not in values:
+            field = str(block.get("block_id", "")).split("~", 1)[0]
+            if block["type"] != "input" or field not in values:
                 continue
-            kind, value = block["element"]["type"], values[block["block_id"]]
+            kind, value = block["element"]["type"], values[field]
             if kind in {"static_select", "radio_buttons"}:
                 entry: dict[str, Any] = {"selected_option": {"value": value}}
             elif kind == "multi_static_select":
@@ -203,11 +205,35 @@ class SlackHarness:
             else:
                 entry = {"value": value}
             state[block["block_id"]] = {"value": {"type": kind, **entry}}
+        return {"values": state}
+
+    async def submit(self, user: str, view: dict[str, Any], values: dict[str, str]
+                     ) -> dict[str, Any]:
+        """Submit a modal the bot opened, filled in with ``values``; returns the ack's body."""
         payload = {"type": "view_submission", "user": {"id": user}, "team": {"id": "T0NB"},
-                   "api_app_id": "A0NB", "view": {**view, "id": "V1", "state": {"values": state}}}
+                   "api_app_id": "A0NB",
+                   "view": {**view, "id": "V1", "state": self.state_of(view, values)}}
         status, text, _ = await self.interact(payload)
         assert status == 200, text
         return dict(json.loads(text)) if text else {}
+
+    async def press_in(self, user: str, view: dict[str, Any], action_id: str,
+                       values: dict[str, str]) -> dict[str, Any]:
+        """Press a button inside a modal (Add or Remove a row) with ``values`` typed so far;
+        returns the modal as the bot redrew it (views.update)."""
+        pressed = next(e for b in view["blocks"] if b["type"] == "actions"
+                       for e in b["elements"] if e["action_id"] == action_id)
+        payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T0NB"},
+                   "container": {"type": "view", "view_id": "V1"},
+                   "view": {**view, "id": "V1", "hash": "h1", "state": self.state_of(view, values)},
+                   "actions": [{"type": "button", "action_id": action_id,
+                                "value": pressed["value"], "action_ts": str(time.time())}]}
+        status, _, _ = await self.interact(payload)
+        assert status == 200
+        update = self.fake.of("views.update")[-1]
+        assert update["view_id"] == "V1" and update["hash"] == "h1"
+        raw = update["view"]
+        return dict(json.loads(raw) if isinstance(raw, str) else raw)
 
     async def event(self, event: dict[str, Any], event_id: str = "", **headers: str
                     ) -> tuple[int, float]:

@@ -131,11 +131,28 @@ async def test_a_case_from_the_escalate_modal_to_resolution(harness: SlackHarnes
     mine = fake.posts_to(bea)[-1]
     assert await h.click(bea, button(mine, "resolve"), mine) == 200
     form = h.last_modal()
-    values = {"summary": "Agreed a joint assessment.",
-              "agreed_actions": "Joint visit; Bea Lane; ASAP"}
-    ack = await h.submit(bea, form, values)
-    assert "'ASAP' is not a date" in ack["errors"]["agreed_actions"]
-    values["agreed_actions"] = "Joint visit; Bea; 12/02/2027"
+    # agreed actions are rows: add a second, remove the first, every value kept
+    values = {"summary": "Agreed a joint assessment.", "agreed_actions.1.what": "Joint visit",
+              "agreed_actions.1.who": BEA}
+    form = await h.press_in(bea, form, "esc:row:add", values)
+    ids = [b["block_id"].split("~")[0] for b in form["blocks"] if b["type"] == "input"]
+    assert "agreed_actions.2.what" in ids
+    shown = {b["block_id"].split("~")[0]: b for b in form["blocks"] if b["type"] == "input"}
+    assert shown["agreed_actions.1.what"]["element"]["initial_value"] == "Joint visit"
+    values["agreed_actions.2.what"] = "Share the plan"
+    before = {b.get("block_id") for b in form["blocks"] if b["type"] == "input"}
+    form = await h.press_in(bea, form, "esc:row:1", values)  # Remove action 1
+    shown = {b["block_id"].split("~")[0]: b for b in form["blocks"] if b["type"] == "input"}
+    assert shown["agreed_actions.1.what"]["element"]["initial_value"] == "Share the plan"
+    assert "agreed_actions.2.what" not in shown
+    # new block ids: Slack keeps what was typed under an id it has seen, whatever the view says
+    assert not before & {b["block_id"] for b in form["blocks"] if b["type"] == "input"}
+    values = {"summary": "Agreed a joint assessment.", "agreed_actions.1.what": "Joint visit",
+              "agreed_actions.1.who": BEA}
+    ack = await h.submit(bea, form, values)  # no date given: the engine says so on that field
+    (where,) = [k for k in ack["errors"] if k.startswith("agreed_actions.1.due")]
+    assert where in {b.get("block_id") for b in form["blocks"]}
+    values["agreed_actions.1.due"] = "2027-02-12"
     assert await h.submit(bea, form, values) == {}
     done = h.app.store.get_case(case.id)
     assert done is not None and done.status is CaseStatus.RESOLVED

@@ -10,7 +10,8 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import SectionBlock
 
 from adapters.slack.blocks import message_blocks, mrkdwn, read_button_value
-from adapters.slack.modals import modal, read_metadata, values_of
+from adapters.slack.inputs import values_of
+from adapters.slack.modals import modal, read_metadata
 from dialogs import texts
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, RecordBlock
 
@@ -91,3 +92,29 @@ def test_a_modal_reads_back_as_a_teams_card_would_send() -> None:
 def test_values_the_bot_never_sends_are_refused(raw: object) -> None:
     assert read_button_value(raw) is None
     assert read_metadata(raw) is None
+
+
+def test_repeating_rows_become_inputs_with_their_buttons_and_errors_land_on_inputs() -> None:
+    from adapters.slack.inputs import field_errors
+    from dialogs.cards import InputRow
+
+    send = CardAction(command="resolve", label="Send", submits_inputs=True, data={"submit": "1"})
+    row = InputRow(title="Action 1", inputs=[
+        CardInput(id="acts.1.what", label="What", required=True),
+        CardInput(id="acts.1.due", label="By when", kind=InputKind.DATE, required=True,
+                  error="Give a date."),
+    ], remove=CardAction(command="resolve", label="Remove 1", data={"edit": "remove"}))
+    rows = CardInput(id="acts", label="Agreed actions", kind=InputKind.ROWS, rows=[row],
+                     error="At least one action is needed.",
+                     add=CardAction(command="resolve", label="Add", data={"edit": "add"}))
+    card = Card(title="Resolve", inputs=[rows], actions=[send], case_id="c", case_version=2)
+    view = modal(card, redraw=3)
+    inputs = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
+    assert inputs == ["acts.1.what~3", "acts.1.due~3"]
+    buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [read_button_value(b["value"]) for b in buttons] == [
+        ("resolve", {"case_id": "c", "version": "2", "edit": "remove"}),
+        ("resolve", {"case_id": "c", "version": "2", "edit": "add"}),
+    ]
+    assert field_errors(card, 3) == {
+        "acts.1.what~3": "At least one action is needed.", "acts.1.due~3": "Give a date."}

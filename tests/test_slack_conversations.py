@@ -68,14 +68,15 @@ async def test_every_procedure_from_the_modal_to_a_recorded_resolution(
     assert await h.click(user, button(ping, "resolve"), ping) == 200
     assert len(h.fake.of("views.open")) == opened + 1, h.fake.of("chat.postEphemeral")
     answers = {"summary": "We agreed the next steps together.",
-               "agreed_actions": f"Joint visit; {counterpart.name}; 15/02/2027",
-               **outcome_answers(policy)}
+               "agreed_actions.1.what": "Joint visit", "agreed_actions.1.who": counterpart.email,
+               "agreed_actions.1.due": "2027-02-15", **outcome_answers(policy)}
     ack = await h.submit(user, h.last_modal(), answers)
     assert ack == {}, ack
     done = h.app.store.get_case(case.id)
     assert done is not None and done.status is CaseStatus.RESOLVED
     assert f"Case {case.reference} resolved at stage 1" in json.dumps(
         h.fake.posts_to(user)[-1])
+    assert done.record_for(1).agreed_actions[0].due.isoformat() == "2027-02-15"
 
 
 async def test_status_help_show_and_the_home_tab(harness: SlackHarness) -> None:

@@ -85,7 +85,7 @@ def read_button_value(raw: Any) -> tuple[str, dict[str, str]] | None:
     return parsed["v"], {str(k): str(v) for k, v in data.items()}
 
 
-def _button(action: CardAction, control: dict[str, str], index: int) -> ButtonElement:
+def button(action: CardAction, control: dict[str, str], index: int | str) -> ButtonElement:
     return ButtonElement(
         text=fit(action.label, BUTTON_TEXT),
         action_id=f"{ACTION_PREFIX}{index}",
@@ -118,7 +118,7 @@ def message_blocks(card: Card, with_buttons: bool = True) -> list[dict[str, Any]
     ever run. Raises SlackObjectFormationError when Slack would refuse the message."""
     blocks = body_blocks(card)
     control = control_of(card)
-    buttons = [_button(a, control, i) for i, a in enumerate(card.actions)] if with_buttons else []
+    buttons = [button(a, control, i) for i, a in enumerate(card.actions)] if with_buttons else []
     for start in range(0, len(buttons), BUTTONS_PER_ROW):
         blocks.append(ActionsBlock(elements=list(buttons[start : start + BUTTONS_PER_ROW])))
     return [block.to_dict() for block in within(blocks, MAX_BLOCKS, keep_last=len(buttons))]

@@ -8,7 +8,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.modals import field_errors, modal, read_metadata, values_of
+from adapters.slack.inputs import field_errors, values_of
+from adapters.slack.modals import modal, read_metadata, redraws_of
 from adapters.slack.turns import SlackTurns, plain
 from dialogs import texts
 from dialogs.conversation import Reply
@@ -30,11 +31,12 @@ async def submission(
     verb, data = found
     values = {k: plain(v) for k, v in values_of(view).items()}
     result = await asyncio.to_thread(turns.conversation.on_action, actor, verb, data, values)
-    errors = field_errors(result.card)
+    redraw = redraws_of(view)
+    errors = field_errors(result.card, redraw)
     if errors:
         return {"response_action": "errors", "errors": errors}, [], user
     if result.card.inputs:  # the form again, with a line that is about no one field
-        update = modal(result.card, notice=result.message)
+        update = modal(result.card, notice=result.message, redraw=redraw + 1)
         return {"response_action": "update", "view": update}, [], user
     return {}, [Reply(card=result.card)], user
 

@@ -19,7 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.blocks import fallback_text, message_blocks, mrkdwn, read_button_value
 from adapters.slack.copies import SlackCopies
 from adapters.slack.identity import SlackPeople
-from adapters.slack.modals import modal, submit_action
+from adapters.slack.inputs import values_of
+from adapters.slack.modals import CALLBACK_ID, modal, redraws_of, submit_action
 from dialogs import texts
 from dialogs.conversation import REFRESH_VERB, ConversationService, Reply
 from dialogs.ports import Store
@@ -104,11 +105,19 @@ class SlackTurns:
             await client.chat_postMessage(channel=user, text=mrkdwn(texts.SLACK_NOT_KNOWN))
             return
         verb, data = parsed
+        view = body.get("view") or {}
+        in_form = view.get("callback_id") == CALLBACK_ID  # Add or Remove a row, in a modal
+        values = {k: plain(v) for k, v in values_of(view).items()} if in_form else {}
         result = await asyncio.to_thread(
-            self.conversation.on_action, actor, verb, data, {}, str(action.get("action_ts") or "")
+            self.conversation.on_action, actor, verb, data, values,
+            str(action.get("action_ts") or ""),
         )
         card = result.card
-        if card.inputs and submit_action(card) and body.get("trigger_id"):
+        if in_form:  # the same modal, redrawn in place with every value kept
+            redrawn = modal(card, notice=result.message, redraw=redraws_of(view) + 1)
+            await client.views_update(view_id=str(view.get("id") or ""),
+                                      hash=view.get("hash"), view=redrawn)
+        elif card.inputs and submit_action(card) and body.get("trigger_id"):
             await client.views_open(trigger_id=str(body["trigger_id"]), view=modal(card))
         elif verb == REFRESH_VERB:  # an Open button: the case's card, as a new message
             await self.say(client, user, actor, [Reply(card=card)])

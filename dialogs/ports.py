@@ -140,6 +140,28 @@ class Store(StoreExtras, Protocol):
 
     def people(self, partnership_id: str) -> list[Person]: ...
 
+    # platform identities, learned or configured (dialogs.people.Directory reads them)
+    def save_identity(self, platform: str, email: str, user_id: str) -> None:
+        """Bind a person to their account on ``platform`` (a Teams AAD object id, a Slack user
+        id): one account per person and one person per account, so any earlier binding of
+        either is replaced."""
+        ...
+
+    def identity(self, platform: str, email: str) -> str | None: ...
+
+    def email_for_identity(self, platform: str, user_id: str) -> str | None: ...
+
+    def save_last_platform(self, email: str, platform: str) -> None:
+        """The platform of the person's latest message, where they get what is sent to them."""
+        ...
+
+    def last_platform(self, email: str) -> str | None: ...
+
+    def queue_notifications(self, notifications: list[Notification]) -> None:
+        """Outbox rows that belong to no case (who asked to be added to the directory); a key
+        already queued adds nothing, as for a case's notifications."""
+        ...
+
     # deadlines
     def claim_due(
         self, now: datetime, worker: str, lease_seconds: float, limit: int

@@ -242,6 +242,40 @@ class StoreContract:
         store.upsert_people([make_person("z@x.example", partnership="p1")])
         assert store.people("p2") == []
 
+    def test_an_identity_binds_one_person_to_one_account_per_platform(self, store: Store) -> None:
+        assert store.identity("teams", RAISER) is None
+        store.save_identity("teams", RAISER.upper(), "aad-1")
+        store.save_identity("slack", RAISER, "U1")
+        assert store.identity("teams", RAISER) == "aad-1"
+        assert store.email_for_identity("teams", "aad-1") == RAISER
+        assert store.email_for_identity("slack", "aad-1") is None  # platforms are apart
+        # a new account for the same person replaces the old one, both ways
+        store.save_identity("teams", RAISER, "aad-2")
+        assert store.identity("teams", RAISER) == "aad-2"
+        assert store.email_for_identity("teams", "aad-1") is None
+        # an account moving to someone else leaves the first person without one
+        store.save_identity("teams", COUNTERPART, "aad-2")
+        assert store.email_for_identity("teams", "aad-2") == COUNTERPART
+        assert store.identity("teams", RAISER) is None
+        assert store.identity("slack", RAISER) == "U1"
+
+    def test_the_last_platform_used_is_the_latest(self, store: Store) -> None:
+        assert store.last_platform(RAISER) is None
+        store.save_last_platform(RAISER, "teams")
+        store.save_last_platform(RAISER.upper(), "slack")
+        assert store.last_platform(RAISER) == "slack"
+        assert store.last_platform(COUNTERPART) is None
+
+    def test_notifications_without_a_case_are_delivered_once(self, store: Store) -> None:
+        note = make_notification("directory:x", case_id="", title="Who asked")
+        store.queue_notifications([note])
+        store.queue_notifications([make_notification("directory:x", case_id="", title="Again")])
+        (item,) = store.claim_notifications(at(1), "w", 60, 10)
+        assert item.notification == note
+        store.mark_sent(note.key, at(1))
+        assert store.notification(note.key) == (note, "sent")
+        assert store.due_notifications(at(2), 10) == []
+
     # ---- deadlines -------------------------------------------------------------------------
     def test_save_replaces_the_cases_deadlines(self, store: Store) -> None:
         case = make_case()

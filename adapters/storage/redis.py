@@ -40,6 +40,8 @@ Layout, under ``{prefix}:``:
   keep the order of writing. ``claim_notifications`` leases a row by moving its ``deliver_at``
   (and score) to the lease's end, as the SQLite store does.
 - ``conversation-refs:<platform>`` hash user key -> reference; ``once:<key>`` markers.
+- ``identities:<platform>`` hash account id -> email and ``identity-of:<platform>`` hash
+  email -> account id, written together; ``last-platform`` hash email -> platform.
 
 Instants are integer microseconds since 1970-01-01 UTC, written as decimal strings. They are exact
 (the lease fencing token compares them for equality), they sort as sorted-set scores (a double
@@ -408,6 +410,33 @@ end
 return out
 """
 
+_SAVE_IDENTITY = """#!lua
+local P, platform, email, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local by_email = P .. ":identity-of:" .. platform
+local old_user = redis.call("HGET", by_email, email)
+if old_user then redis.call("HDEL", KEYS[1], old_user) end
+local old_email = redis.call("HGET", KEYS[1], user)
+if old_email then redis.call("HDEL", by_email, old_email) end
+redis.call("HSET", KEYS[1], user, email)
+redis.call("HSET", by_email, email, user)
+return 0
+"""
+
+# The outbox part of the write script, for rows that belong to no case
+_QUEUE_NOTIFICATIONS = """#!lua
+local P = ARGV[1]
+for i = 2, #ARGV, 4 do
+    local key, due, json, case_id = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    if redis.call("EXISTS", P .. ":outbox:" .. key) == 0 then
+        local seq = redis.call("INCR", P .. ":counter:outbox")
+        redis.call("HSET", P .. ":outbox:" .. key, "json", json, "case_id", case_id,
+            "status", "pending", "attempts", "0", "deliver_at", due, "seq", tostring(seq))
+        redis.call("ZADD", KEYS[1], due, string.format("%016d", seq) .. ":" .. key)
+    end
+end
+return 0
+"""
+
 # A marker counts until the expiry stored in it, judged by the caller's now; PX only lets Redis
 # forget it.
 _MARK_ONCE = """#!lua
@@ -546,6 +575,8 @@ class RedisStore:
         self._upsert_people = register(_UPSERT_PEOPLE)
         self._people_in = register(_PEOPLE_IN)
         self._mark_once = register(_MARK_ONCE)
+        self._save_identity = register(_SAVE_IDENTITY)
+        self._queue_notifications = register(_QUEUE_NOTIFICATIONS)
 
     def key(self, *parts: str) -> str:
         """``{prefix}:part:part``: the braces make the prefix the Cluster hash tag."""
@@ -685,6 +716,22 @@ class RedisStore:
         found = [Person.model_validate_json(_text(row)) for row in rows]
         return sorted(found, key=lambda p: p.email.lower())
 
+    def save_identity(self, platform: str, email: str, user_id: str) -> None:
+        self._run(self._save_identity, self.key("identities", platform), platform, email.lower(),
+                  user_id)
+
+    def identity(self, platform: str, email: str) -> str | None:
+        return _optional(self.client.hget(self.key("identity-of", platform), email.lower()))
+
+    def email_for_identity(self, platform: str, user_id: str) -> str | None:
+        return _optional(self.client.hget(self.key("identities", platform), user_id))
+
+    def save_last_platform(self, email: str, platform: str) -> None:
+        self.client.hset(self.key("last-platform"), email.lower(), platform)
+
+    def last_platform(self, email: str) -> str | None:
+        return _optional(self.client.hget(self.key("last-platform"), email.lower()))
+
     # ---- deadlines ---------------------------------------------------------------------------
     def claim_due(
         self, now: datetime, worker: str, lease_seconds: float, limit: int
@@ -755,6 +802,14 @@ class RedisStore:
                           lease_until, limit)
         return [OutboxItem(Notification.model_validate_json(_text(json)), int(_text(attempts)))
                 for json, attempts in _chunks(reply, 2)]
+
+    def queue_notifications(self, notifications: list[Notification]) -> None:
+        if not notifications:
+            return
+        args: list[str | int] = []
+        for n in notifications:
+            args += [n.key, _stamp(n.deliver_at), n.model_dump_json(), n.case_id]
+        self._run(self._queue_notifications, self.key("outbox-pending"), *args)
 
     def count_due_notifications(self, now: datetime) -> int:
         """Due and not taken by a worker (a claim moves the score to the lease's end)."""

@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS policy_snapshots (policy_id TEXT NOT NULL, version TE
 CREATE TABLE IF NOT EXISTS people (email TEXT PRIMARY KEY, partnership_id TEXT NOT NULL,
     json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS people_by_partnership ON people (partnership_id, email);
+CREATE TABLE IF NOT EXISTS identities (platform TEXT NOT NULL, user_id TEXT NOT NULL,
+    email TEXT NOT NULL, PRIMARY KEY (platform, user_id));
+CREATE UNIQUE INDEX IF NOT EXISTS identities_by_email ON identities (platform, email);
+CREATE TABLE IF NOT EXISTS last_platforms (email TEXT PRIMARY KEY, platform TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deadlines (key TEXT PRIMARY KEY,
     case_id TEXT NOT NULL REFERENCES cases (id), kind TEXT NOT NULL, stage INTEGER NOT NULL,
     step_id TEXT, due_at TEXT NOT NULL, claimed_by TEXT, lease_until TEXT);
@@ -257,8 +261,31 @@ class SqliteStore:
         if strays:
             raise ValueError(f"writing case {case.id} with items of other cases: {strays}")
 
+    def queue_notifications(self, notifications: list[Notification]) -> None:
+        with self._write() as db:
+            self._write_outbox(db, notifications)
+
     @staticmethod
+    def _write_outbox(db: sqlite3.Connection, notifications: list[Notification]) -> None:
+        # the key is the idempotency guard: a retried command or re-fired deadline adds nothing
+        db.executemany(
+            "INSERT OR IGNORE INTO outbox (key, case_id, recipient, deliver_at, status, json)"
+            " VALUES (?, ?, ?, ?, 'pending', ?)",
+            [
+                (
+                    n.key,
+                    n.case_id,
+                    n.recipient.model_dump_json(),
+                    _utc(n.deliver_at),
+                    n.model_dump_json(),
+                )
+                for n in notifications
+            ],
+        )
+
+    @classmethod
     def _write_children(
+        cls,
         db: sqlite3.Connection,
         case: Case,
         events: list[Event],
@@ -275,21 +302,7 @@ class SqliteStore:
             "INSERT INTO events (case_id, at, type, json) VALUES (?, ?, ?, ?)",
             [(e.case_id, _utc(e.at), e.type.value, e.model_dump_json()) for e in events],
         )
-        # the key is the idempotency guard: a retried command or re-fired deadline adds nothing
-        db.executemany(
-            "INSERT OR IGNORE INTO outbox (key, case_id, recipient, deliver_at, status, json)"
-            " VALUES (?, ?, ?, ?, 'pending', ?)",
-            [
-                (
-                    n.key,
-                    n.case_id,
-                    n.recipient.model_dump_json(),
-                    _utc(n.deliver_at),
-                    n.model_dump_json(),
-                )
-                for n in notifications
-            ],
-        )
+        cls._write_outbox(db, notifications)
         # Deadlines are derived from the case, so replace them wholesale. Any claim on a row the
         # write keeps is voided: the worker holding it read the case before this write, so its
         # completion must not delete what the case now holds (it re-reads and fires again).
@@ -369,6 +382,43 @@ class SqliteStore:
     def person(self, email: str) -> Person | None:
         rows = self._rows("SELECT json FROM people WHERE email = ?", email.lower())
         return Person.model_validate_json(rows[0]["json"]) if rows else None
+
+    def save_identity(self, platform: str, email: str, user_id: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM identities WHERE platform = ? AND (user_id = ? OR email = ?)",
+                (platform, user_id, email.lower()),
+            )
+            db.execute(
+                "INSERT INTO identities (platform, user_id, email) VALUES (?, ?, ?)",
+                (platform, user_id, email.lower()),
+            )
+
+    def identity(self, platform: str, email: str) -> str | None:
+        rows = self._rows(
+            "SELECT user_id FROM identities WHERE platform = ? AND email = ?",
+            platform,
+            email.lower(),
+        )
+        return str(rows[0]["user_id"]) if rows else None
+
+    def email_for_identity(self, platform: str, user_id: str) -> str | None:
+        rows = self._rows(
+            "SELECT email FROM identities WHERE platform = ? AND user_id = ?", platform, user_id
+        )
+        return str(rows[0]["email"]) if rows else None
+
+    def save_last_platform(self, email: str, platform: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO last_platforms (email, platform) VALUES (?, ?)"
+                " ON CONFLICT (email) DO UPDATE SET platform = excluded.platform",
+                (email.lower(), platform),
+            )
+
+    def last_platform(self, email: str) -> str | None:
+        rows = self._rows("SELECT platform FROM last_platforms WHERE email = ?", email.lower())
+        return str(rows[0]["platform"]) if rows else None
 
     def people(self, partnership_id: str) -> list[Person]:
         rows = self._rows(

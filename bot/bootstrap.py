@@ -12,6 +12,7 @@ from adapters.storage.sqlite import SqliteStore
 from bot.settings import Settings
 from dialogs.directory import Person, people_from_config
 from dialogs.engine import Engine
+from dialogs.people import Directory
 from dialogs.ports import Clock, Store
 from policy.config import Config, load_config
 from policy.loader import PolicyRegistry, bundled_pack_paths, installed_pack_paths
@@ -62,6 +63,7 @@ def restore_directory(app: App, people: list[Person] | None = None) -> int:
     if all(app.store.person(email) is not None for email in probes):
         return 0
     app.store.upsert_people(people)
+    Directory(app.store).seed(people)
     return len(people)
 
 
@@ -102,6 +104,8 @@ def bootstrap_reader(
 
 
 def _assemble(config: Config, policies: PolicyRegistry, store: ClosableStore, clock: Clock) -> App:
-    store.upsert_people(people_from_config(config))
+    people = people_from_config(config)
+    store.upsert_people(people)
+    Directory(store).seed(people)
     engine = Engine(store, clock, config, policies)
     return App(config=config, policies=policies, store=store, engine=engine, clock=clock)

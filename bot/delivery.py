@@ -1,10 +1,11 @@
 """Which notifier delivers which recipient, and by which platform the metrics count it.
 
 Webhooks go to the webhook notifier; channels by their destination's platform prefix
-(``teams:``, ``slack:``), the rest (``console:``) to the log; people to Teams when they have a
-Teams account, else to Slack when they are on Slack, otherwise by email; mailboxes by email.
-Without a mail server, email is not silently dropped: it fails for good, so the case's history
-and the business team say who got nothing and why.
+(``teams:``, ``slack:``), the rest (``console:``) to the log; mailboxes by email. A person gets
+each message once, on one platform: Teams or Slack where they have an account there (on both:
+the one they last used, else the one they prefer; dialogs.reach decides), otherwise by email. Without a mail
+server, email is not silently dropped: it fails for good, so the case's history and the business
+team say who got nothing and why.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ from dialogs import texts
 from dialogs.documents import FormDocument
 from dialogs.notifications import Notification, RecipientKind
 from dialogs.ports import Clock, DeliveryFailed, Notifier
+from dialogs.reach import EMAIL, SLACK, TEAMS, platform_for_person
 from policy.config import Config
 
 log = logging.getLogger("escalation_bot.delivery")
+
+# (email, reachable on Teams, reachable on Slack) -> "teams", "slack" or "email"
+Chooser = Callable[[str, bool, bool], str]
 
 
 class NoEmail:
@@ -53,7 +58,11 @@ class RoutingNotifier:
         email: Notifier | None = None,
         slack: Notifier | None = None,
         has_slack: Callable[[str], bool] = lambda email: False,
+        choose: Chooser | None = None,
     ) -> None:
+        """``choose`` picks a person's platform from where they are reachable (in the server:
+        dialogs.people.Directory.platform_for, which reads the last platform used and the
+        directory's preference)."""
         self.routes = routes
         self.slack = slack
         self.has_slack = has_slack
@@ -61,6 +70,17 @@ class RoutingNotifier:
         self.teams = teams
         self.has_teams = has_teams
         self.email: Notifier = email or NoEmail()
+        self.choose: Chooser = choose or (lambda email, teams, slack: platform_for_person(
+            teams, slack, last_used=None, prefers=None
+        ))
+
+    def person_route(self, email: str) -> tuple[str, Notifier]:
+        """(platform, notifier) for one person: one platform, whichever fits them best."""
+        on_teams = self.teams is not None and self.has_teams(email)
+        on_slack = self.slack is not None and self.has_slack(email)
+        platform = self.choose(email, on_teams, on_slack)
+        notifier = {TEAMS: self.teams, SLACK: self.slack}.get(platform)
+        return (platform, notifier) if notifier is not None else (EMAIL, self.email)
 
     def route(self, notification: Notification) -> tuple[str, Notifier]:
         """(platform, notifier) for one notification."""
@@ -74,11 +94,7 @@ class RoutingNotifier:
                 return "slack", self.slack
             return "log", self.fallback
         if recipient.kind is RecipientKind.PERSON:
-            if self.teams is not None and self.has_teams(recipient.address):
-                return "teams", self.teams
-            if self.slack is not None and self.has_slack(recipient.address):
-                return "slack", self.slack
-            return "email", self.email
+            return self.person_route(recipient.address)
         if recipient.kind is RecipientKind.MAILBOX:
             return "email", self.email
         return "log", self.fallback
@@ -146,6 +162,7 @@ def build_notifier(
     email: Notifier | None = None,
     slack: Notifier | None = None,
     has_slack: Callable[[str], bool] | None = None,
+    choose: Chooser | None = None,
 ) -> RoutingNotifier:
     return RoutingNotifier(
         {RecipientKind.WEBHOOK: WebhookNotifier(webhook_targets(config))},
@@ -155,4 +172,5 @@ def build_notifier(
         email=email,
         slack=slack,
         has_slack=has_slack or (lambda email: False),
+        choose=choose,
     )

@@ -21,6 +21,7 @@ from bot.slack import ROUTE as SLACK_ROUTE
 from bot.slack import Slack, build_slack
 from bot.teams import build_teams
 from dialogs.directory import people_from_config
+from dialogs.people import Directory
 from scheduler.ticker import Ticker
 
 log = logging.getLogger("escalation_bot.server")
@@ -151,6 +152,7 @@ def build_web_app(
     teams = build_teams(app, settings, deliver_soon, render)
     socket_mode = bool(settings.slack_app_token)
     slack = build_slack(app, settings, deliver_soon, socket_mode=socket_mode)
+    directory = Directory(app.store)
     notifier = build_notifier(
         app.config,
         teams=teams.notifier,
@@ -158,6 +160,7 @@ def build_web_app(
         email=email_notifier(settings.smtp, app.clock),
         slack=slack.notifier if slack else None,
         has_slack=slack.people.known if slack else None,
+        choose=directory.platform_for,
     )
 
     def ticked(lag: float) -> None:

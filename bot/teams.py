@@ -25,6 +25,8 @@ from adapters.teams.signing_keys import SigningKeys
 from bot.bootstrap import App
 from bot.settings import Settings, SettingsError, is_loopback
 from dialogs.conversation import ConversationService
+from dialogs.people import Directory
+from dialogs.reach import TEAMS
 
 
 class _BotFrameworkConfig:
@@ -125,16 +127,15 @@ def build_teams(
     """``render`` draws forms (bot.delivery.form_renderer); without one, forms are not sent as
     files in Teams and each card says how to get them."""
     check_credentials(settings)
-    # Entra ID object ids are GUIDs: the same id in either case (config check compares them so)
-    email_to_aad = {
-        p.email: p.teams_aad_object_id.lower()
-        for p in app.config.people
-        if p.teams_aad_object_id
-    }
-    aad_to_email = {aad: email for email, aad in email_to_aad.items()}
+    # the directory in the store: configured accounts and those learned from first messages.
+    # Entra ID object ids are GUIDs: the same id in either case, kept lower-case
+    directory = Directory(app.store)
 
     def email_for_aad(aad: str) -> str | None:
-        return aad_to_email.get(aad.lower())
+        return directory.email_for_account(TEAMS, aad.lower())
+
+    def aad_for_email(email: str) -> str | None:
+        return directory.account(TEAMS, email)
 
     keys, validator = None, None
     if settings.microsoft_app_id:
@@ -159,14 +160,16 @@ def build_teams(
         else None
     )
     consent = FileConsent(files, app.store, email_for_aad) if files else None
-    bot = TeamsBot(conversation, app.store, email_for_aad, after_turn, alert_channels, consent)
+    bot = TeamsBot(
+        conversation, app.store, email_for_aad, after_turn, alert_channels, consent, directory
+    )
     notifier = TeamsNotifier(
         adapter,
         settings.microsoft_app_id,
         app.store,
-        email_to_aad.get,
+        aad_for_email,
         tenant_id=settings.microsoft_app_tenant_id,
         files=files,
     )
     endpoint = TeamsEndpoint(adapter, bot, local=not settings.microsoft_app_id)
-    return Teams(endpoint, notifier, email_to_aad.get, keys)
+    return Teams(endpoint, notifier, aad_for_email, keys)

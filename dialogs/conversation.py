@@ -35,6 +35,7 @@ from dialogs.messages import (
     to_input,
     when,
 )
+from dialogs.people import Directory, directory_request, partnerships_to_tell
 from dialogs.permissions import refusal
 from dialogs.ports import Store
 from dialogs.routing import stage_holders
@@ -109,6 +110,32 @@ class ConversationService:
             return
         expires = self.engine.clock.now() + SESSION_LIFETIME
         self.store.save_session(actor, session.model_dump_json(), expires)
+
+    # ---- who is writing ----------------------------------------------------------------------
+    def arrived(self, actor: str, platform: str) -> None:
+        """Each adapter calls this for every message or click from someone in the directory, so
+        what is sent to them goes to the platform they used last (dialogs.reach)."""
+        Directory(self.store).used(actor, platform)
+
+    def unknown(self, platform: str, email: str | None, name: str = "") -> list[Reply]:
+        """Someone the directory does not know wrote to the bot: tell them how to be added, and
+        tell the business team who asked (name and address only; at most once a day each)."""
+        if not email:
+            return [Reply(text=texts.STRANGER_GREETING_ANONYMOUS)]
+        email = email.strip().lower()
+        now = self.engine.clock.now()
+        notes = []
+        for partnership in partnerships_to_tell(email, self.engine.config.partnerships, self.store):
+            policy = self.engine.policies.get(partnership.policy)
+            calendar = self.engine.calendar_for(partnership, policy)
+            notes.append(
+                directory_request(
+                    partnership, email, name, platform, self.today().isoformat(),
+                    calendar.next_working_time(now),
+                )
+            )
+        self.store.queue_notifications(notes)
+        return [Reply(text=texts.STRANGER_GREETING.format(email=email))]
 
     def _policy_for_actor(self, actor: str) -> tuple[Policy, str] | None:
         person = self.store.person(actor)

@@ -19,6 +19,7 @@ class Person(BaseModel):
     line_manager: str | None = None
     teams_aad_object_id: str | None = None
     slack_user_id: str | None = None
+    prefers: str | None = None  # "teams" or "slack": see policy.config.PersonEntry
 
 
 def people_from_config(config: Config) -> list[Person]:
@@ -35,6 +36,7 @@ def people_from_config(config: Config) -> list[Person]:
             line_manager=entry.line_manager,
             teams_aad_object_id=entry.teams_aad_object_id,
             slack_user_id=entry.slack_user_id,
+            prefers=entry.prefers,
         )
         for entry in config.people
     ]

@@ -141,10 +141,10 @@ class Store(StoreExtras, Protocol):
     def people(self, partnership_id: str) -> list[Person]: ...
 
     # platform identities, learned or configured (dialogs.people.Directory reads them)
-    def save_identity(self, platform: str, email: str, user_id: str) -> None:
-        """Bind a person to their account on ``platform`` (a Teams AAD object id, a Slack user
-        id): one account per person and one person per account, so any earlier binding of
-        either is replaced."""
+    def save_identities(self, platform: str, accounts: dict[str, str]) -> None:
+        """Bind people (email -> account) to their accounts on ``platform`` (a Teams AAD object
+        id, a Slack user id), in one write: one account per person and one person per account,
+        so any earlier binding of either is replaced."""
         ...
 
     def identity(self, platform: str, email: str) -> str | None: ...

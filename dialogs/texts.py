@@ -284,10 +284,35 @@ TEAMS_WELCOME = (
     "Hello. Type **escalate** to raise a professional difference with another agency about a "
     "child, **status** to see your cases, or **help**."
 )
-TEAMS_NOT_KNOWN = (
-    "I don't know you yet: your Teams account is not in the partnership's directory. "
-    "Ask your business team to add you."
+# someone not in the directory wrote to the bot (any platform; see dialogs.people)
+STRANGER_GREETING = (
+    "I don't know you yet: your email ({email}) is not in the safeguarding partnership's "
+    "directory, so I can't raise or show cases for you. To be added, ask your agency's "
+    "safeguarding lead or the partnership's business team to add you: your work email, name, "
+    "agency, role and line manager. I have let the business team know you asked. Once you are "
+    "added, write to me again."
 )
+STRANGER_GREETING_ANONYMOUS = (
+    "I don't know you yet: I could not read your work email from your account, so I can't find "
+    "you in the safeguarding partnership's directory. Ask your agency's safeguarding lead or "
+    "the partnership's business team to add you, with your work email."
+)
+DIRECTORY_REQUEST_TITLE = "Someone asked to use the escalation bot"
+DIRECTORY_REQUEST_TEXT = (
+    "{name} ({email}) wrote to the bot on {platform} but is not in the directory. If they "
+    "should use it, add them to the configuration or import them with `escalation-bot people "
+    "import`. (Told once a day at most; nothing about any case was shared.)"
+)
+DIRECTORY_REQUEST_NO_NAME = "Someone"
+# people import (bot/people.py)
+PEOPLE_IMPORTED = (
+    "{file}: imported {total} people - {added} added, {updated} updated, {unchanged} unchanged"
+)
+PEOPLE_IMPORT_CONFIGURED = (
+    "{count} row(s) name people in the configuration ({config}); they are left as configured "
+    "there: {emails}"
+)
+PEOPLE_IMPORT_REFUSED = "{file}: nothing imported - {count} problem(s); fix them and run it again:"
 TEAMS_GROUP_REFUSAL = (
     "To keep the child's details private I only handle cases in a 1:1 chat. Open a chat with me "
     "and type **escalate** there. Alerts to this channel never name the child."

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -108,8 +108,17 @@ class PersonEntry(Strict):
     agency: Identifier
     role: Identifier = Field(description="A role id from the partnership's policy pack")
     line_manager: EmailStr | None = None
-    teams_aad_object_id: str | None = None
+    teams_aad_object_id: str | None = Field(
+        default=None,
+        description="Optional: without it the bot learns the account from the person's first"
+        " message (matched by the email Teams gives for them)",
+    )
     slack_user_id: str | None = None
+    prefers: Literal["teams", "slack"] | None = Field(
+        default=None,
+        description="For someone on both platforms who has not yet messaged the bot: where"
+        " their messages go (after that, the one they used last)",
+    )
 
     @field_validator("email", "line_manager")
     @classmethod

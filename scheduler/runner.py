@@ -290,7 +290,7 @@ def _failed(
             "final": delay is None,
         },
     )
-    if engine is not None:
+    if engine is not None and note.case_id:  # no case: nothing to put it on (dialogs.people)
         _record_failure(engine, note, reason, final=delay is None)
 
 

@@ -244,20 +244,23 @@ class StoreContract:
 
     def test_an_identity_binds_one_person_to_one_account_per_platform(self, store: Store) -> None:
         assert store.identity("teams", RAISER) is None
-        store.save_identity("teams", RAISER.upper(), "aad-1")
-        store.save_identity("slack", RAISER, "U1")
+        store.save_identities("teams", {RAISER.upper(): "aad-1"})
+        store.save_identities("slack", {RAISER: "U1"})
         assert store.identity("teams", RAISER) == "aad-1"
         assert store.email_for_identity("teams", "aad-1") == RAISER
         assert store.email_for_identity("slack", "aad-1") is None  # platforms are apart
         # a new account for the same person replaces the old one, both ways
-        store.save_identity("teams", RAISER, "aad-2")
+        store.save_identities("teams", {RAISER: "aad-2"})
         assert store.identity("teams", RAISER) == "aad-2"
         assert store.email_for_identity("teams", "aad-1") is None
         # an account moving to someone else leaves the first person without one
-        store.save_identity("teams", COUNTERPART, "aad-2")
+        store.save_identities("teams", {COUNTERPART: "aad-2"})
         assert store.email_for_identity("teams", "aad-2") == COUNTERPART
         assert store.identity("teams", RAISER) is None
         assert store.identity("slack", RAISER) == "U1"
+        store.save_identities("teams", {RAISER: "aad-3", "z@x.example": "aad-4"})
+        assert store.email_for_identity("teams", "aad-4") == "z@x.example"
+        assert store.identity("teams", RAISER) == "aad-3"
 
     def test_the_last_platform_used_is_the_latest(self, store: Store) -> None:
         assert store.last_platform(RAISER) is None

@@ -66,6 +66,30 @@ class Connector:
     uploads: dict[str, bytes] = field(default_factory=dict)  # OneDrive: file id -> bytes
     upload_status: int = 201  # what the upload endpoint answers (500: OneDrive failing)
     failing: dict[str, int] = field(default_factory=dict)  # conversation -> status it answers
+    # the member records Teams keeps, by user id ("29:<aad>"): what TeamsInfo.get_member reads
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    member_lookups: list[tuple[str, str]] = field(default_factory=list)
+
+    def add_member(self, who: tuple[str, str], name: str = "", upn: str = "",
+                   email: str | None = None) -> None:
+        """A member record as the Bot Connector returns it: email and userPrincipalName."""
+        address, aad = who
+        self.members[f"29:{aad}"] = {
+            "id": f"29:{aad}", "name": name or address, "aadObjectId": aad,
+            "email": address if email is None else email, "userPrincipalName": upn or address,
+            "tenantId": TENANT, "userRole": "user",
+        }
+
+    async def get_member(self, request: web.Request) -> web.Response:
+        """GET /v3/conversations/{id}/members/{userId}; 404 as Teams answers for a stranger."""
+        member = request.match_info["member"]
+        self.member_lookups.append((request.match_info["conversation"], member))
+        if member not in self.members:
+            return web.json_response(
+                {"error": {"code": "MemberNotFoundInConversation", "message": "not found"}},
+                status=404,
+            )
+        return web.json_response(self.members[member])
 
     async def upload(self, request: web.Request) -> web.Response:
         """OneDrive's upload session, as a bot's PUT reaches it: the whole file in one range."""
@@ -138,6 +162,9 @@ class Connector:
             "/v3/conversations/{conversation}/activities/{reply_to}", self.post_activity
         )
         fake.router.add_post("/v3/conversations", self.create_conversation)
+        fake.router.add_get(
+            "/v3/conversations/{conversation}/members/{member}", self.get_member
+        )
         fake.router.add_put("/upload/{file}", self.upload)
         return fake
 

@@ -411,14 +411,17 @@ return out
 """
 
 _SAVE_IDENTITY = """#!lua
-local P, platform, email, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local P, platform = ARGV[1], ARGV[2]
 local by_email = P .. ":identity-of:" .. platform
-local old_user = redis.call("HGET", by_email, email)
-if old_user then redis.call("HDEL", KEYS[1], old_user) end
-local old_email = redis.call("HGET", KEYS[1], user)
-if old_email then redis.call("HDEL", by_email, old_email) end
-redis.call("HSET", KEYS[1], user, email)
-redis.call("HSET", by_email, email, user)
+for i = 3, #ARGV, 2 do
+    local email, user = ARGV[i], ARGV[i + 1]
+    local old_user = redis.call("HGET", by_email, email)
+    if old_user then redis.call("HDEL", KEYS[1], old_user) end
+    local old_email = redis.call("HGET", KEYS[1], user)
+    if old_email then redis.call("HDEL", by_email, old_email) end
+    redis.call("HSET", KEYS[1], user, email)
+    redis.call("HSET", by_email, email, user)
+end
 return 0
 """
 
@@ -716,9 +719,13 @@ class RedisStore:
         found = [Person.model_validate_json(_text(row)) for row in rows]
         return sorted(found, key=lambda p: p.email.lower())
 
-    def save_identity(self, platform: str, email: str, user_id: str) -> None:
-        self._run(self._save_identity, self.key("identities", platform), platform, email.lower(),
-                  user_id)
+    def save_identities(self, platform: str, accounts: dict[str, str]) -> None:
+        if not accounts:
+            return
+        args: list[str | int] = [platform]
+        for email, user_id in accounts.items():
+            args += [email.lower(), user_id]
+        self._run(self._save_identity, self.key("identities", platform), *args)
 
     def identity(self, platform: str, email: str) -> str | None:
         return _optional(self.client.hget(self.key("identity-of", platform), email.lower()))

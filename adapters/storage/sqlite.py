@@ -383,16 +383,19 @@ class SqliteStore:
         rows = self._rows("SELECT json FROM people WHERE email = ?", email.lower())
         return Person.model_validate_json(rows[0]["json"]) if rows else None
 
-    def save_identity(self, platform: str, email: str, user_id: str) -> None:
+    def save_identities(self, platform: str, accounts: dict[str, str]) -> None:
+        if not accounts:
+            return
         with self._write() as db:
-            db.execute(
-                "DELETE FROM identities WHERE platform = ? AND (user_id = ? OR email = ?)",
-                (platform, user_id, email.lower()),
-            )
-            db.execute(
-                "INSERT INTO identities (platform, user_id, email) VALUES (?, ?, ?)",
-                (platform, user_id, email.lower()),
-            )
+            for email, user_id in accounts.items():
+                db.execute(
+                    "DELETE FROM identities WHERE platform = ? AND (user_id = ? OR email = ?)",
+                    (platform, user_id, email.lower()),
+                )
+                db.execute(
+                    "INSERT INTO identities (platform, user_id, email) VALUES (?, ?, ?)",
+                    (platform, user_id, email.lower()),
+                )
 
     def identity(self, platform: str, email: str) -> str | None:
         rows = self._rows(

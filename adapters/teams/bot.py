@@ -5,6 +5,11 @@ directory only: their 1:1 chat (to message them later), their tenant, and that t
 reference (to open a new 1:1 chat with someone else in the same tenant). Channel references are
 kept only for the channels the configuration names as alert destinations. A stranger's message
 changes nothing the bot will later send through.
+
+A sender whose Entra ID object id the directory does not hold yet is looked up once in their 1:1
+chat (``TeamsInfo.get_member``: the Bot Connector's member record, fetched with the bot's own
+credentials, so the sender cannot choose what it says) and matched by its email or sign-in name;
+a match binds the account to that person in the store (dialogs.people.Directory.learn).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from botbuilder.core import (
     MessageFactory,
     TurnContext,
 )
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ActivityTypes
+from botbuilder.schema.teams import TeamsChannelAccount
 
 from adapters.teams.activity import (
     card_action,
@@ -37,7 +44,9 @@ from adapters.teams.cards import adaptive_card, split_action_data
 from adapters.teams.files import FILE_CONSENT, FileConsent
 from dialogs import texts
 from dialogs.conversation import ActionResult, ConversationService, Reply
+from dialogs.people import Directory
 from dialogs.ports import Store
+from dialogs.reach import TEAMS
 
 log = logging.getLogger("escalation_bot.teams")
 
@@ -45,6 +54,8 @@ PLATFORM = "teams"  # a person's 1:1 chat, by AAD object id; and each tenant's s
 TENANTS = "teams-tenant"  # a person's tenant, as seen on their own activities, by AAD object id
 CHANNELS = "teams-channel"  # an alert channel's reference, by channel id
 CARD_ACTION = "adaptiveCard/action"
+ACTOR = "escalation.actor"  # turn state: the sender's directory email, or None
+MEMBER = "escalation.member"  # turn state: a stranger's member record, if Teams gave one
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 T = TypeVar("T")
@@ -67,8 +78,10 @@ class TeamsBot(ActivityHandler):
         after_turn: Callable[[], None] = lambda: None,
         alert_channels: Collection[str] = frozenset(),
         file_consent: FileConsent | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self.conversation = conversation
+        self.directory = directory  # None: only accounts the directory already holds
         self.store = store
         self.email_for_aad = email_for_aad
         self.after_turn = after_turn
@@ -82,11 +95,53 @@ class TeamsBot(ActivityHandler):
     async def on_turn(self, turn_context: TurnContext) -> None:
         # the adapter calls this only once the request is authenticated (a valid Bot Framework
         # token, or in no-credential mode the route's loopback checks)
-        await self._remember(turn_context.activity)
+        actor = await self._identify(turn_context)
+        turn_context.turn_state[ACTOR] = actor
+        await self._remember(turn_context.activity, actor)
+        if actor is not None and turn_context.activity.type in (
+            ActivityTypes.message,
+            ActivityTypes.invoke,
+        ):
+            await self._sync(self.conversation.arrived, actor, TEAMS)
         await super().on_turn(turn_context)
         self.after_turn()
 
-    async def _remember(self, activity: Activity) -> None:
+    async def _identify(self, turn_context: TurnContext) -> str | None:
+        """The sender's directory email: from the account the store holds, else (in a 1:1 chat)
+        learned from the member record Teams gives for the sender."""
+        activity = turn_context.activity
+        sender = activity.from_property
+        aad = (sender.aad_object_id or "").lower() if sender is not None else ""
+        if not aad:
+            return None
+        email = await self._sync(self.email_for_aad, aad)
+        if email is not None or self.directory is None or sender is None or not sender.id:
+            return email
+        conversation = activity.conversation
+        if conversation is None or (conversation.conversation_type or "personal") != "personal":
+            return None
+        member = await self._member(turn_context, sender.id)
+        if member is None:
+            return None
+        turn_context.turn_state[MEMBER] = member
+        addresses = [member.email or "", member.user_principal_name or ""]
+        return await self._sync(self.directory.learn, TEAMS, aad, addresses)
+
+    async def _member(self, turn_context: TurnContext, user_id: str) -> TeamsChannelAccount | None:
+        try:
+            member: TeamsChannelAccount = await TeamsInfo.get_member(turn_context, user_id)
+        except Exception as exc:  # not found, connector down, no credentials: stays unknown
+            log.warning("teams member lookup failed: %s", type(exc).__name__)
+            return None
+        return member
+
+    async def _unknown(self, turn_context: TurnContext) -> list[Reply]:
+        member = turn_context.turn_state.get(MEMBER)
+        email = (member.email or member.user_principal_name or "") if member else ""
+        name = (member.name or "") if member else ""
+        return await self._sync(self.conversation.unknown, TEAMS, email or None, name)
+
+    async def _remember(self, activity: Activity, actor: str | None) -> None:
         conversation = activity.conversation
         if conversation is None:
             return
@@ -106,7 +161,7 @@ class TeamsBot(ActivityHandler):
                 )
         sender = activity.from_property
         aad = (sender.aad_object_id or "").lower() if sender is not None else ""
-        if not aad or self.email_for_aad(aad) is None:
+        if not aad or actor is None:
             return  # only people in the directory (ids kept lower-case: GUIDs in either case)
         if kind == "personal":
             await self._sync(
@@ -123,8 +178,8 @@ class TeamsBot(ActivityHandler):
             )
 
     def _actor(self, turn_context: TurnContext) -> str | None:
-        sender = turn_context.activity.from_property
-        return self.email_for_aad(sender.aad_object_id or "") if sender else None
+        actor: str | None = turn_context.turn_state.get(ACTOR)
+        return actor
 
     def _refresh_for(self, turn_context: TurnContext) -> list[str]:
         sender = turn_context.activity.from_property
@@ -154,7 +209,7 @@ class TeamsBot(ActivityHandler):
             return
         actor = self._actor(turn_context)
         if actor is None:
-            await self._say(turn_context, texts.TEAMS_NOT_KNOWN)
+            await self._send(turn_context, await self._unknown(turn_context))
             return
         value = turn_context.activity.value
         if isinstance(value, dict) and isinstance(value.get("verb"), str) and value["verb"]:
@@ -192,7 +247,8 @@ class TeamsBot(ActivityHandler):
             return _refusal("malformed card action")
         actor = self._actor(turn_context)
         if actor is None:
-            return _message_response(texts.TEAMS_NOT_KNOWN)
+            replies = await self._unknown(turn_context)
+            return _message_response("\n\n".join(r.text for r in replies if r.text))
         result = await self._action(actor, *found, activity.id or "")
         card = adaptive_card(result.card, self._refresh_for(turn_context))
         return InvokeResponse(

@@ -119,22 +119,33 @@ class ConversationService:
 
     def unknown(self, platform: str, email: str | None, name: str = "") -> list[Reply]:
         """Someone the directory does not know wrote to the bot: tell them how to be added, and
-        tell the business team who asked (name and address only; at most once a day each)."""
+        tell the business team who asked (name and address only; at most once a day each).
+        ``email`` is what the platform says the account's address is; one the directory holds
+        under another account of this platform is answered as such (dialogs.people.learn)."""
         if not email:
             return [Reply(text=texts.STRANGER_GREETING_ANONYMOUS)]
         email = email.strip().lower()
+        known = self.store.person(email)
+        partnerships = (
+            [self.engine.partnership(known.partnership_id)]
+            if known is not None
+            else partnerships_to_tell(email, self.engine.config.partnerships, self.store)
+        )
         now = self.engine.clock.now()
         notes = []
-        for partnership in partnerships_to_tell(email, self.engine.config.partnerships, self.store):
+        for partnership in partnerships:
             policy = self.engine.policies.get(partnership.policy)
             calendar = self.engine.calendar_for(partnership, policy)
             notes.append(
                 directory_request(
                     partnership, email, name, platform, self.today().isoformat(),
-                    calendar.next_working_time(now),
+                    calendar.next_working_time(now), other_account=known is not None,
                 )
             )
         self.store.queue_notifications(notes)
+        if known is not None:
+            text = texts.STRANGER_OTHER_ACCOUNT.format(email=email, platform=platform.title())
+            return [Reply(text=text)]
         return [Reply(text=texts.STRANGER_GREETING.format(email=email))]
 
     def _policy_for_actor(self, actor: str) -> tuple[Policy, str] | None:

@@ -103,11 +103,20 @@ def partnerships_to_tell(
 
 
 def directory_request(
-    partnership: Partnership, email: str, name: str, platform: str, day: str, deliver_at: datetime
+    partnership: Partnership,
+    email: str,
+    name: str,
+    platform: str,
+    day: str,
+    deliver_at: datetime,
+    *,
+    other_account: bool = False,
 ) -> Notification:
     """The business team's alert that ``email`` asked: their name and address only. Its key
-    names the day, so the outbox takes one per person, partnership and day."""
-    text = texts.DIRECTORY_REQUEST_TEXT.format(
+    names the day, so the outbox takes one per person, partnership and day. ``other_account``:
+    the address is in the directory, with another account on that platform."""
+    known = texts.DIRECTORY_REQUEST_OTHER_ACCOUNT if other_account else texts.DIRECTORY_REQUEST_TEXT
+    text = known.format(
         name=name or texts.DIRECTORY_REQUEST_NO_NAME, email=email, platform=platform.title()
     )
     return Notification(

@@ -297,11 +297,22 @@ STRANGER_GREETING_ANONYMOUS = (
     "you in the safeguarding partnership's directory. Ask your agency's safeguarding lead or "
     "the partnership's business team to add you, with your work email."
 )
+STRANGER_OTHER_ACCOUNT = (
+    "Your email ({email}) is in the safeguarding partnership's directory, but with another "
+    "{platform} account, so I can't act for this one. Ask the partnership's business team to "
+    "correct your account in the directory. I have let them know you asked."
+)
 DIRECTORY_REQUEST_TITLE = "Someone asked to use the escalation bot"
 DIRECTORY_REQUEST_TEXT = (
     "{name} ({email}) wrote to the bot on {platform} but is not in the directory. If they "
     "should use it, add them to the configuration or import them with `escalation-bot people "
     "import`. (Told once a day at most; nothing about any case was shared.)"
+)
+DIRECTORY_REQUEST_OTHER_ACCOUNT = (
+    "{name} ({email}) wrote to the bot from a {platform} account other than the one the "
+    "directory holds for them, so the bot did not act for it. If their account changed, correct "
+    "it in the configuration or the import (or remove the old one); if not, someone else's "
+    "account claims their address. (Told once a day at most; nothing about any case was shared.)"
 )
 DIRECTORY_REQUEST_NO_NAME = "Someone"
 # people import (bot/people.py)

@@ -123,6 +123,29 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--db", help="the bot's SQLite file (default: ESCALATION_BOT_DATABASE)")
     record.add_argument("--config", help="the configuration (default: ESCALATION_BOT_CONFIG)")
 
+    people = sub.add_parser("people", help="the directory: import people from a CSV file")
+    people_sub = people.add_subparsers(dest="people_command", required=True)
+    importing = people_sub.add_parser(
+        "import",
+        help="add or update people from a CSV file (an HR or agency list)",
+        description="Add or update people in the directory the bot keeps in its store, from a"
+        " CSV file with the columns email, name, agency, role and line_manager (and optionally"
+        " prefers, teams_aad_object_id, slack_user_id); the header is row 1. Every row is"
+        " checked as the configuration's people are (agencies and roles that exist, line"
+        " managers in the directory, one entry per email and per account) and every problem is"
+        " listed with its row, column and fix. If any row has a problem nothing is imported."
+        " People in the configuration file stay as it says. No child's details are involved.",
+    )
+    importing.add_argument("file", help="the CSV file (UTF-8; a spreadsheet's 'CSV UTF-8')")
+    importing.add_argument(
+        "--config", help="the configuration (default: ESCALATION_BOT_CONFIG)"
+    )
+    importing.add_argument(
+        "--db",
+        help="the bot's SQLite file (default: the bot's own store: ESCALATION_BOT_REDIS_URL if"
+        " set, else ESCALATION_BOT_DATABASE)",
+    )
+
     manifest = sub.add_parser("manifest", help="build the app package a chat platform needs")
     manifest_sub = manifest.add_subparsers(dest="manifest_command", required=True)
     teams = manifest_sub.add_parser("teams", help="the Teams app package (.zip) to upload")
@@ -459,6 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_record(
                 args.reference, args.form_id, args.format, args.out, args.db, args.config
             )
+        if args.command == "people":
+            from bot.people import run_people_import
+
+            return run_people_import(args.file, args.config, args.db)
         if args.command == "manifest" and args.manifest_command == "slack":
             from bot.slack_manifest import run_slack_command
 

@@ -103,8 +103,8 @@ def _line_manager_problems(
             problems.append(
                 Problem(
                     where,
-                    f"{manager} is not in people",
-                    "add them to people, or correct the address",
+                    f"{manager} is not in the directory (people)",
+                    "add them to people (or import them), or correct the address",
                 )
             )
             continue

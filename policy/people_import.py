@@ -205,7 +205,7 @@ def _rows_named(text: str, merged: list[PersonEntry], row_of: dict[int, int]) ->
     def name(found: re.Match[str]) -> str:
         index = int(found[1])
         if index in row_of:
-            return f"row {row_of[index]}"
+            return f"row {row_of[index]}{found[2] or ''}"
         return f"the directory's entry for {merged[index].email}"
 
-    return re.sub(r"people\[(\d+)\](?:\.\w+)?", name, text)
+    return re.sub(r"people\[(\d+)\](?:\.\w+)?( \([^()]*@[^()]*\))?", name, text)

@@ -3,9 +3,9 @@
 Webhooks go to the webhook notifier; channels by their destination's platform prefix
 (``teams:``, ``slack:``), the rest (``console:``) to the log; mailboxes by email. A person gets
 each message once, on one platform: Teams or Slack where they have an account there (on both:
-the one they last used, else the one they prefer; dialogs.reach decides), otherwise by email. Without a mail
-server, email is not silently dropped: it fails for good, so the case's history and the business
-team say who got nothing and why.
+the one they last used, else the one they prefer; dialogs.reach decides), otherwise by email.
+Without a mail server, email is not silently dropped: it fails for good, so the case's history
+and the business team say who got nothing and why.
 """
 
 from __future__ import annotations

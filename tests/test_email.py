@@ -527,9 +527,14 @@ def test_serve_sends_email_through_the_configured_server(
         formats = ("docx", "pdf") if importlib.util.find_spec("adapters.documents") else ("txt",)
         names = [name for name, _, _ in attachments_of(got.message)]
         assert names == [f"{case.reference}-notification-stage-1-stage-1.{f}" for f in formats]
-        with urllib.request.urlopen(f"http://127.0.0.1:{bot_port}/metrics", timeout=5) as reply:
-            metrics = reply.read().decode()
-        assert 'escalation_notifications_sent_total{platform="email"} 1.0' in metrics
+        sent = 'escalation_notifications_sent_total{platform="email"} 1.0'
+        metrics = ""
+        while sent not in metrics and time.monotonic() < deadline:
+            # the bot counts a message once its server has answered: just after capture has it
+            with urllib.request.urlopen(f"http://127.0.0.1:{bot_port}/metrics", timeout=5) as r:
+                metrics = r.read().decode()
+            time.sleep(0.05)
+        assert sent in metrics
     finally:
         process.terminate()
         process.wait(timeout=10)

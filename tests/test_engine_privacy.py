@@ -7,6 +7,7 @@ is delivered, so the outbox still holds every message the engine ever queued.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -60,13 +61,15 @@ SECRETS = [
     CHILD_DOB.isoformat(),  # 2016-04-12
     CHILD_DOB.strftime("%d/%m/%Y"),  # 12/04/2016
     CHILD_IDS,
-    "000000",
 ]
+# the child's ICS number on its own; as a word, since a Message-ID's digest may hold "000000"
+CHILD_NUMBER = re.compile(r"(?<![0-9a-z])000000(?![0-9a-z])")
 
 
 def leaks(text: str) -> list[str]:
     lowered = text.lower()
-    return [s for s in SECRETS if s.lower() in lowered]
+    found = [s for s in SECRETS if s.lower() in lowered]
+    return found + (["000000"] if CHILD_NUMBER.search(lowered) else [])
 
 
 def calendar_of(app: App, case: Case) -> Any:

@@ -159,11 +159,14 @@ class ConversationService:
     def on_text(self, actor: str, text: str) -> list[Reply]:
         actor = actor.lower()
         word = text.strip().lower().lstrip("/")
-        if word in {"escalate", "help", "status"}:
+        if word == "escalate":
             self._save(actor, None)
-            return {"escalate": self._start_intake, "help": self._help, "status": self._status}[
-                word
-            ](actor)
+            return self._start_intake(actor)
+        if word in {"help", "status"}:
+            # a look at the commands or the cases leaves a half-finished conversation where it
+            # was, and its question is asked again, so the next line still answers it
+            told = self._help(actor) if word == "help" else self._status(actor)
+            return told + self._asked_again(actor)
         asked = _CASE_COMMAND.match(text.strip())
         if asked is not None:
             # a look at a case leaves any half-finished conversation where it was
@@ -193,6 +196,23 @@ class ConversationService:
 
     def _help(self, actor: str) -> list[Reply]:
         return [Reply(text=HELP)]
+
+    def _asked_again(self, actor: str) -> list[Reply]:
+        """The question ``actor`` is being asked now, if any, as it was asked."""
+        session = self._load(actor)
+        if session is None:
+            return []
+        if session.intake_session is not None:
+            policy = self.engine.policies.get(session.intake_session.policy_id)
+            return [Reply(text=_prompt_text(intake.prompt(policy, session.intake_session)))]
+        if session.record_session is not None:
+            case = self.store.get_case(session.record_session.case_id)
+            if case is None:
+                return []
+            policy = self.engine.policy_for(case)
+            prompt = record_dialog.prompt(policy, session.record_session)
+            return [Reply(text=_prompt_text(prompt))]
+        return [Reply(text=texts.STEP_OUTCOME_PROMPT)]
 
     def _typed(self, actor: str, typed: typed_commands.Typed) -> list[Reply]:
         """A case command typed instead of pressed: checked first, as its button would be, so

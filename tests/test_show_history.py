@@ -272,3 +272,25 @@ def test_help_and_the_fallback_name_show_and_history(app: App) -> None:
     for reply in (help_reply, fallback):
         assert "**show REF**" in reply.text and "**history REF**" in reply.text
     assert fallback.text.startswith("I didn't catch that.")
+
+
+@pytest.mark.parametrize("word", ["help", "/help", "status"])
+def test_help_or_status_mid_conversation_keeps_every_answer_and_asks_again(
+    app: App, word: str
+) -> None:
+    """'help' (and a look at `status`) while questions are being asked shows what was asked
+    for and then the same question again: nothing typed so far is thrown away, and the next
+    line still answers it (issue 10: `back`, `cancel`, `help` everywhere, never stuck)."""
+    chat = service(app)
+    dana = "dana.marsh@council.northbay.example"
+    chat.on_text(dana, "escalate")
+    chat.on_text(dana, "2")
+    asked = chat.on_text(dana, "hana.moss@health.northbay.example")[-1].text
+    assert asked.startswith("Child's name")
+    replies = chat.on_text(dana, word)
+    assert chat.asking(dana)
+    if word != "status":
+        assert "**show REF**" in replies[0].text
+    assert replies[-1].text == asked  # the same question, asked again
+    after = chat.on_text(dana, "Robin Example")[-1].text
+    assert after.startswith("Child's date of birth")

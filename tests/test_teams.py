@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import FAR_FUTURE, derived_config
+from support import CHILD_NAME, FAR_FUTURE, derived_config
 from teams_harness import (
     BEA,
     CAL,
@@ -41,6 +41,7 @@ from bot.teams import check_credentials
 from dialogs.case import Case, CaseStatus
 from dialogs.commands import ActionInput, RecordInput, Resolve
 from dialogs.events import EventType
+from dialogs.texts import TEAMS_GROUP_REFUSAL
 
 
 @pytest.fixture
@@ -322,6 +323,26 @@ async def test_cases_are_never_run_in_a_team_channel(harness: Harness) -> None:
     replies = [a for a in h.connector.sent if a["_conversation"] == "19:team-channel"]
     assert replies[0].get("text", "").startswith("To keep the child's details private")
     assert not any(r.get("attachments") for r in replies)  # no intake card in the channel
+
+
+@pytest.mark.parametrize("kind", ["channel", "groupChat"])
+async def test_a_card_click_in_a_channel_or_group_chat_never_draws_the_case_there(
+    harness: Harness, kind: str
+) -> None:
+    """A typed line in a team or group chat is refused; a card button pressed there (a copied
+    card, or a crafted invoke) must be too: its answer replaces the card for everyone in that
+    conversation, and a case card names the child."""
+    h = harness
+    await h.click(DANA, "intake", intake_values(h.app))
+    case = h.case()
+    body = h.activity(DANA, type="invoke", name="adaptiveCard/action",
+                      value={"action": {"type": "Action.Execute", "verb": "refresh",
+                                        "data": {"case_id": case.id}}})
+    body["conversation"] = {"id": "19:shared", "conversationType": kind, "tenantId": "tenant-1"}
+    status, response = await h.post(body)
+    assert status == 200
+    assert CHILD_NAME not in json.dumps(response)
+    assert response["value"] == TEAMS_GROUP_REFUSAL
 
 
 async def test_a_new_chat_takes_the_tenant_teams_sends_in_channel_data(harness: Harness) -> None:

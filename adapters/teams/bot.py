@@ -245,6 +245,10 @@ class TeamsBot(ActivityHandler):
         found = card_action(activity.value)
         if found is None:
             return _refusal("malformed card action")
+        conversation = activity.conversation
+        if conversation is not None and conversation.conversation_type not in (None, "personal"):
+            # the answer replaces the card for everyone in a team or group: never a case there
+            return _message_response(texts.TEAMS_GROUP_REFUSAL)
         actor = self._actor(turn_context)
         if actor is None:
             replies = await self._unknown(turn_context)

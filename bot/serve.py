@@ -37,6 +37,10 @@ CANNOT_LISTEN = (
     "serve: cannot listen on {address}: {error}; fix: choose another address or port with"
     " --host/--port or ESCALATION_BOT_HOST/ESCALATION_BOT_PORT"
 )
+NOT_A_PORT = (
+    "serve: {port} is not a port number; fix: choose one from 1 to 65535 with --port or"
+    " ESCALATION_BOT_PORT"
+)
 CONFIG_MISSING = (
     "config: {path} does not exist; fix: set ESCALATION_BOT_CONFIG to your configuration file,"
     " or unset it to run the fictional example"
@@ -95,6 +99,10 @@ def run_server(host: str | None, port: int | None) -> int:
         print(f"settings: {exc}", file=sys.stderr)
         return 1
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    if not 0 < settings.port < 65536:
+        # the socket layer would wrap it (70000 listens on 4464) and the log would name 70000
+        print(NOT_A_PORT.format(port=settings.port), file=sys.stderr)
+        return 1
     if not settings.config_path.exists():
         print(CONFIG_MISSING.format(path=settings.config_path), file=sys.stderr)
         return 1

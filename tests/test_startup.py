@@ -72,6 +72,24 @@ def test_the_port_option_is_named_the_same_way(tmp_path: Path, taken_port: int) 
     assert f"127.0.0.1:{taken_port} is already in use" in one_line(result.stderr)
 
 
+@pytest.mark.parametrize(("argv", "env"), [
+    (["serve", "--port", "70000"], {}),
+    (["serve", "--port", "-1"], {}),
+    (["serve"], {"ESCALATION_BOT_PORT": "99999"}),
+])
+def test_a_port_that_is_no_port_is_one_line_not_another_port(
+    tmp_path: Path, argv: list[str], env: dict[str, str]
+) -> None:
+    """70000 is not a TCP port: on main the bot logged 'port 70000' and quietly listened on
+    4464 (70000 - 65536), where nobody would look for it."""
+    database = tmp_path / "bot.sqlite3"
+    result = run(argv, {**env, "ESCALATION_BOT_DATABASE": str(database)})
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "1 to 65535" in line and "--port" in line and "ESCALATION_BOT_PORT" in line
+    assert not database.exists()
+
+
 def test_a_missing_config_file_is_one_line_naming_it_and_the_fix(tmp_path: Path) -> None:
     config = tmp_path / "absent.yaml"
     database = tmp_path / "bot.sqlite3"

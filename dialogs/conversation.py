@@ -36,7 +36,7 @@ from dialogs.messages import (
     when,
 )
 from dialogs.people import Directory, directory_request, partnerships_to_tell
-from dialogs.permissions import refusal
+from dialogs.permissions import handover_refusal, refusal
 from dialogs.ports import Store
 from dialogs.routing import stage_holders
 from dialogs.validation import parse_date
@@ -360,6 +360,17 @@ class ConversationService:
         )
         session = reply.session
         out = [Reply(text=reply.error)] if reply.error else []
+        named = session.answers.get("to_email", "")
+        if session.purpose is record_dialog.Purpose.HANDOVER and named and not reply.error:
+            # check first, then ask: a colleague the engine would refuse is refused when named
+            people = self.engine.people(case.partnership_id)
+            problem = handover_refusal(case, policy, people, actor, named)
+            if problem is not None:
+                session = session.model_copy(update={
+                    "index": 0, "state": record_dialog.DialogState.ASKING,
+                    "answers": {k: v for k, v in session.answers.items() if k != "to_email"},
+                })
+                out = [Reply(text=problem)]
         if session.state is record_dialog.DialogState.ASKING:
             self._save(actor, _Session(kind="record", record_session=session))
             return [*out, Reply(text=_prompt_text(record_dialog.prompt(policy, session)))]

@@ -36,6 +36,7 @@ from dialogs.directory import Person
 from dialogs.errors import IllegalTransition, InvalidInput, NotAllowed
 from dialogs.events import EventType
 from dialogs.messages import record_fields, resolution_fields
+from dialogs.permissions import handover_refusal
 from dialogs.routing import may_choose_route, route_chooser_words, stage_holders
 from dialogs.turn import Turn
 from dialogs.validation import check_fields, check_record, parse_date
@@ -560,26 +561,10 @@ def hand_over(turn: Turn, command: HandOver) -> None:
     if me is None:
         raise NotAllowed(texts.NOT_A_PARTY.format(reference=turn.case.reference))
     to_email = command.to_email.strip().lower()
-    if to_email == turn.actor:
-        raise InvalidInput({"to_email": texts.HANDOVER_SELF})
-    colleague = turn.people.get(to_email)
-    if colleague is None or colleague.partnership_id != turn.case.partnership_id:
-        raise InvalidInput({"to_email": texts.HANDOVER_OTHER_PARTNERSHIP.format(email=to_email)})
-    if turn.case.participant(to_email) is not None:
-        raise InvalidInput(
-            {"to_email": texts.ALREADY_PARTY.format(email=to_email, reference=turn.case.reference)}
-        )
-    both_partnership_level = (
-        turn.policy.role(me.role).tier == 0 and turn.policy.role(colleague.role).tier == 0
-    )
-    if colleague.agency != me.agency and not both_partnership_level:
-        raise InvalidInput(
-            {
-                "to_email": texts.HANDOVER_OTHER_AGENCY.format(
-                    email=to_email, agency=colleague.agency_name
-                )
-            }
-        )
+    problem = handover_refusal(turn.case, turn.policy, turn.people, turn.actor, to_email)
+    if problem is not None:
+        raise InvalidInput({"to_email": problem})
+    colleague = turn.people[to_email]
     turn.case.participants = [
         p.model_copy(update={"active": False}) if p.email == turn.actor and p.active else p
         for p in turn.case.participants

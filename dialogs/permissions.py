@@ -106,4 +106,29 @@ def refusal(
     return None
 
 
+def handover_refusal(
+    case: Case, policy: Policy, people: Mapping[str, Person], actor: str, to_email: str
+) -> str | None:
+    """Why ``actor`` may not hand their part of ``case`` to ``to_email``; None if they may.
+    The engine's rule (handlers.hand_over) and the typed handover's question both ask it, so
+    a colleague the engine would refuse is refused when named, not after the reason."""
+    me = case.participant(actor)
+    if me is None:
+        return texts.NOT_A_PARTY.format(reference=case.reference)
+    to_email = to_email.strip().lower()
+    if to_email == actor.lower():
+        return texts.HANDOVER_SELF
+    colleague = people.get(to_email)
+    if colleague is None or colleague.partnership_id != case.partnership_id:
+        return texts.HANDOVER_OTHER_PARTNERSHIP.format(email=to_email)
+    if case.participant(to_email) is not None:
+        return texts.ALREADY_PARTY.format(email=to_email, reference=case.reference)
+    both_partnership_level = (
+        policy.role(me.role).tier == 0 and policy.role(colleague.role).tier == 0
+    )
+    if colleague.agency != me.agency and not both_partnership_level:
+        return texts.HANDOVER_OTHER_AGENCY.format(email=to_email, agency=colleague.agency_name)
+    return None
+
+
 _CASE_VERBS = {ACKNOWLEDGE, RECORD, RESOLVE, ESCALATE, DECIDE, HANDOVER, WITHDRAW, COMPLETE_STEP}

@@ -160,6 +160,32 @@ def test_withdraw_and_handover_and_add_by_typing(app: App) -> None:
     assert current(app, case).status is CaseStatus.WITHDRAWN
 
 
+@pytest.mark.parametrize(("colleague", "refusal"), [
+    ("gus.penn@health.northbay.example", "is already involved"),  # the other side's manager
+    ("hana.moss@health.northbay.example", "is already involved"),  # the counterpart herself
+    ("fern.ash@health.northbay.example", "works for"),  # not in his own agency
+    ("nia.stone@school.havenport.example", "is not in the partnership"),
+])
+def test_a_handover_to_someone_the_engine_refuses_is_refused_when_named(
+    app: App, colleague: str, refusal: str
+) -> None:
+    """Check first, then ask (issue 10, point 1): on main the colleague was taken, the reason
+    asked, and only then 'Please correct: Hand over to: … is already involved' came, with the
+    conversation gone and nothing left to correct. Now the name is refused at its question,
+    which stays asked, and a good colleague then goes through."""
+    case, _, _ = other_party(app)
+    escalate_to(app, case, 2)
+    talk = service(app)
+    cal = "cal.birch@council.northbay.example"
+    asked = talk.on_text(cal, f"handover {case.reference}")[-1].text
+    refused = talk.on_text(cal, colleague)
+    assert refusal in refused[0].text and colleague in refused[0].text
+    assert refused[-1].text == asked and talk.asking(cal)
+    assert talk.on_text(cal, "bea.lane@council.northbay.example")[-1].text.startswith("Why?")
+    done = talk.on_text(cal, "Annual leave")[-1].text
+    assert "now with Bea Lane" in done
+
+
 @pytest.mark.parametrize("typed", ["add {ref}", "ack {ref} now", "record {ref} please",
                                    "done {ref}", "notyet {ref}"])
 def test_a_command_missing_a_part_says_the_shape_and_changes_nothing(

@@ -85,10 +85,14 @@ class Chat:
         verb, args = words[0].lower(), words[1:]
         if verb in {"quit", "exit"}:
             return False
-        if verb == "as" and args:
-            self.become(args[0])
-        elif verb == "wait" and args:
-            self.wait(args[0])
+        if verb == "as":
+            # on its own it is the terminal's, not a line for the bot ("I didn't catch that")
+            if args:
+                self.become(args[0])
+            else:
+                print(f"  {texts.CHAT_AS_WHO}")
+        elif verb == "wait":
+            self.wait(args[0] if args else "")
         else:
             self.converse(line)
             if verb.lstrip("/") == "help" and not args:

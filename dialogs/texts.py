@@ -619,6 +619,7 @@ CHAT_NOT_IN_DIRECTORY = "{email} is not in the directory; give the email of some
 CHAT_STILL = "You are still {email}."
 CHAT_NOW = "You are now {email}."
 CHAT_HOW_LONG = "Say how long, e.g. `wait 2h` or `wait 1d`."
+CHAT_AS_WHO = "Say whom to play: `as EMAIL`, for example `as hana.moss@health.northbay.example`."
 CHAT_TIME = "It is now {now} ({zone})."
 CHAT_WELCOME = (
     "You are {email}. Type `help` for commands. The clock is simulated: `wait 1d`."

@@ -147,6 +147,16 @@ def test_chat_will_not_become_someone_outside_the_directory(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
+def test_chat_as_or_wait_alone_says_what_it_needs(tmp_path: Path) -> None:
+    """`as` or `wait` on its own went to the bot, which answered "I didn't catch that" and
+    listed the bot's commands, none of which is `as` or `wait`."""
+    result = run(["chat", "--as", DANA, "--db", str(tmp_path / "chat.sqlite3")], {},
+                 stdin="as\nwait\nquit\n")
+    out = result.stdout
+    assert "I didn't catch that" not in out
+    assert "`as EMAIL`" in out and "`wait 2h`" in out
+
+
 def test_chat_will_not_start_as_someone_outside_the_directory(tmp_path: Path) -> None:
     database = tmp_path / "chat.sqlite3"
     result = run(["chat", "--as", "nobody@nowhere.example", "--db", str(database)], {})

@@ -42,13 +42,18 @@ def check_what(text: str) -> str:
 
 
 def check_who(text: str, owners: Sequence[tuple[str, str]]) -> tuple[str, str]:
-    """(the owner's email, an error): a party by email, by name, or by its number in the list."""
+    """(the owner's email, an error): a party by email, by name (or a first name or surname
+    only one of them has), or by its number in the list."""
     typed = " ".join(text.split())
     if not typed:
         return "", texts.ACTION_NEEDS_WHO
     found = menu_choice(owners, typed)
     if found is None:
         found = next((email for email, name in owners if name.lower() == typed.lower()), None)
+    if found is None:
+        # "Hana" or "Moss", as people answer on a phone: when only one person on the case has it
+        named = [email for email, name in owners if typed.lower() in name.lower().split()]
+        found = named[0] if len(named) == 1 else None
     if found is None:
         names = ", ".join(name for _, name in owners)
         return "", texts.ACTION_OWNER_NOT_PARTY.format(who=typed, names=names)

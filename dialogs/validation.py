@@ -61,7 +61,8 @@ def menu_choice(choices: Sequence[tuple[str, str]], text: str) -> str | None:
     words. None when it means none of them, so the menu is shown again with its numbers."""
     cleaned = " ".join(text.strip().lower().split())
     for number, (choice, label) in enumerate(choices, start=1):
-        if cleaned in {str(number), choice.lower(), label.lower()}:
+        # "2." as the menu shows it is the number too
+        if cleaned in {str(number), f"{number}.", choice.lower(), label.lower()}:
             return choice
     if {choice for choice, _ in choices} == {"yes", "no"}:
         if cleaned in _YES:

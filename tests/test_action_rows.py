@@ -193,6 +193,24 @@ def test_who_must_be_on_the_case_in_the_chat_as_on_the_card(app: App) -> None:
     assert (action.description, action.owner) == ("Call the GP; then visit", HANA_EMAIL)
 
 
+@pytest.mark.parametrize(("typed", "owner"), [
+    ("hana", HANA_EMAIL), ("Moss", HANA_EMAIL), ("DANA", DANA_EMAIL), ("2.", HANA_EMAIL),
+])
+def test_who_takes_a_first_name_a_surname_or_the_menu_number_as_shown(
+    app: App, typed: str, owner: str
+) -> None:
+    """On a phone people answer "Who will do it?" with "Hana", or copy "2." from the menu;
+    on main both were 'not someone on this case' although the case had one Hana."""
+    owners = [(DANA_EMAIL, "Dana Marsh"), (HANA_EMAIL, "Hana Moss")]
+    assert agreed_actions.check_who(typed, owners) == (owner, "")
+
+
+def test_who_by_a_first_name_two_people_share_is_asked_again() -> None:
+    owners = [(DANA_EMAIL, "Dana Marsh"), (HANA_EMAIL, "Dana Moss")]
+    found, problem = agreed_actions.check_who("dana", owners)
+    assert found == "" and "Dana Marsh, Dana Moss" in problem
+
+
 def test_a_complete_card_records_every_row_as_an_action(app: App) -> None:
     case = raise_case(app, "northbay")
     values = {"summary": "We agreed a plan.",

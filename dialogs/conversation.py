@@ -230,6 +230,12 @@ class ConversationService:
         if refused is not None:
             return [Reply(text=refused)]
         if isinstance(planned, typed_commands.Ask):
+            if self._load(actor) is not None:
+                # a half-finished intake or record (a child's details, perhaps) is never
+                # replaced without a word: it goes on where it was
+                again = " ".join([typed.verb, typed.reference, *typed.rest])
+                return [Reply(text=texts.TYPED_FINISH_FIRST.format(command=again)),
+                        *self._asked_again(actor)]
             session = record_dialog.start(case, planned.purpose, actor)
             self._save(actor, _Session(kind="record", record_session=session))
             return [Reply(text=_prompt_text(record_dialog.prompt(policy, session)))]

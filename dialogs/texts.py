@@ -602,6 +602,9 @@ STEP_SKIPPED_FACT = "{step}: not needed ({because})"
 WHICH_STEP = "Which step? Type `done {reference}` and its number or name: {steps}."
 NO_STEP_TO_MARK = "Stage {stage} of case {reference} has no open step to mark done."
 STEP_OUTCOME_PROMPT = "Agreed?\n1. Agreed\n2. Not agreed"
+TYPED_FINISH_FIRST = (
+    "Finish or `cancel` what I asked you first; then type `{command}` again."
+)
 STEP_OUTCOME_FINISH_FIRST = (
     "Finish or `cancel` what I asked you first, or type `done {reference}`, the step and"
     " `agreed` or `not agreed` on one line."

@@ -160,6 +160,24 @@ def test_withdraw_and_handover_and_add_by_typing(app: App) -> None:
     assert current(app, case).status is CaseStatus.WITHDRAWN
 
 
+@pytest.mark.parametrize("typed", ["record {ref}", "escalate {ref}", "withdraw {ref}"])
+def test_a_typed_command_never_throws_away_a_half_finished_intake(app: App, typed: str) -> None:
+    """Half-way through raising a second case (the child's name already given), a command
+    that asks questions of its own replaced the intake on main, every answer lost without a
+    word. Like 'done REF STEP' asking 'Agreed?', it now says to finish or cancel first, and
+    the intake goes on where it was."""
+    case, raiser, _ = other_party(app)
+    talk = service(app)
+    talk.on_text(raiser, "escalate")
+    talk.on_text(raiser, "2")
+    talk.on_text(raiser, "hana.moss@health.northbay.example")
+    asked = talk.on_text(raiser, "Robin Example")[-1].text
+    replies = talk.on_text(raiser, typed.format(ref=case.reference))
+    assert "Finish or `cancel`" in replies[0].text
+    assert replies[-1].text == asked
+    assert talk.on_text(raiser, "-")[-1].text.startswith("Child's record number")
+
+
 @pytest.mark.parametrize(("colleague", "refusal"), [
     ("gus.penn@health.northbay.example", "is already involved"),  # the other side's manager
     ("hana.moss@health.northbay.example", "is already involved"),  # the counterpart herself

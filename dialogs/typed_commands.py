@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass
 
 from dialogs import permissions, texts
-from dialogs.case import Case
+from dialogs.case import Case, status_words
 from dialogs.commands import Acknowledge, AddParticipant, Command, CompleteStep, UpdateAction
 from dialogs.record_dialog import Purpose
 from policy.model import Policy, Step
@@ -124,6 +124,8 @@ def _step_done(case: Case, policy: Policy, actor: str, words: list[str]) -> Plan
     """`done REF STEP [agreed|not agreed]`: STEP by its number in the open steps, its name (or
     the start of one name), or its id; a step whose pack asks "Agreed?" is asked it when the
     line does not say."""
+    if not case.is_open:  # as every other command on it says: not "no open step"
+        return Say(texts.CLOSED.format(reference=case.reference, status=status_words(case)))
     running = {state.id for state in case.open_steps()}
     steps = policy.stage(case.stage).steps
     open_steps = [s for s in steps if s.id in running]

@@ -160,6 +160,18 @@ def test_withdraw_and_handover_and_add_by_typing(app: App) -> None:
     assert current(app, case).status is CaseStatus.WITHDRAWN
 
 
+@pytest.mark.parametrize("step", ["1", "refer", "meeting agreed"])
+def test_done_on_a_closed_case_says_it_is_closed(app: App, step: str) -> None:
+    """Every other typed command on a resolved case says it is closed; on main `done REF 1`
+    alone answered 'Stage 1 of case NB-0001 has no open step to mark done', as if the case
+    were still running."""
+    case, raiser, _ = other_party(app)
+    resolve(app, case)
+    (reply,) = service(app).on_text(raiser, f"done {case.reference} {step}")
+    assert reply.text == texts.CLOSED.format(reference=case.reference,
+                                             status="resolved at stage 1")
+
+
 @pytest.mark.parametrize("typed", ["record {ref}", "escalate {ref}", "withdraw {ref}"])
 def test_a_typed_command_never_throws_away_a_half_finished_intake(app: App, typed: str) -> None:
     """Half-way through raising a second case (the child's name already given), a command

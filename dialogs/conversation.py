@@ -36,7 +36,7 @@ from dialogs.messages import (
     when,
 )
 from dialogs.people import Directory, directory_request, partnerships_to_tell
-from dialogs.permissions import handover_refusal, refusal
+from dialogs.permissions import handover_refusal, is_business_team, refusal
 from dialogs.ports import Store
 from dialogs.routing import stage_holders
 from dialogs.validation import parse_date
@@ -645,8 +645,13 @@ class ConversationService:
         """The case as ``viewer`` should see it now: buttons only while it is open and theirs."""
         policy = self.engine.policy_for(case)
         calendar = self.engine.calendar_for(self.engine.partnership(case.partnership_id), policy)
-        # parties act on an open case, and answer follow-ups of its actions after it closes
-        acting = case.is_party(viewer)
+        # parties act on an open case, and answer follow-ups of its actions after it closes;
+        # the business team is offered what the engine lets it do on an open one (refer, decide
+        # on the partnership's behalf, withdraw), so a typed command and the card agree
+        people = self.engine.people(case.partnership_id)
+        acting = case.is_party(viewer) or (
+            case.is_open and is_business_team(case, policy, people, viewer)
+        )
         headline = f"Case {case.reference}: {case.status.value.replace('_', ' ')}"
         card = party_card(
             case,
@@ -657,7 +662,7 @@ class ConversationService:
             with_actions=acting,
             text=notice,
         )
-        return for_viewer(card, case, policy, self.engine.people(case.partnership_id), viewer)
+        return for_viewer(card, case, policy, people, viewer)
 
     def history_card(self, case: Case) -> Card:
         """The case's events in order, by name; only for someone ``engine.view`` let through.

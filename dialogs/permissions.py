@@ -65,6 +65,8 @@ def refusal(
         return texts.ROLE_MAY_NOT.format(roles=names, reference=reference)
 
     if verb == ACKNOWLEDGE:
+        if me is None:  # the business team follows a case; acknowledging is a party's receipt
+            return texts.ACK_PARTIES_ONLY.format(reference=reference)
         if viewer in case.acknowledged_by:
             return texts.DUPLICATE_ACK.format(reference=reference)
         if viewer == case.raised_by:

@@ -661,6 +661,10 @@ FIELD_NAMES = {
     "child_name": "Child's name",
     "child_dob": "Child's date of birth",
 }
+ACK_PARTIES_ONLY = (
+    "Only the professionals on case {reference} acknowledge it: the business team follows it"
+    " without. Nothing was changed."
+)
 RAISER_NEED_NOT_ACK = (
     "You raised case {reference}: there is nothing for you to acknowledge. Nothing was changed."
 )

@@ -150,3 +150,22 @@ def test_the_card_says_same_agency_with_its_other_errors_not_in_a_second_round(
     assert errors["counterpart"] == texts.SAME_AGENCY.format(email=colleague.email)
     assert "February 2016 has 29 days" in errors["child_dob"]
     assert app.store.open_cases() == []
+
+
+def test_the_business_team_is_offered_what_it_may_do_typed_or_on_the_card(app: App) -> None:
+    """Card and typed commands agree for the business team: it may refer and decide on the
+    partnership's behalf, so its card offers that; acknowledging is a party's receipt, refused
+    typed as it is absent from the card (the trial saw 'Ivo Fell has acknowledged')."""
+    policy = policy_of(app, "northbay")
+    team = next(p for p in app.store.people("northbay") if p.role == policy.business_team_role)
+    case = raise_case(app, "northbay")
+    talk = service(app)
+    offered = {a.command for a in talk.case_card(case, team.email).actions}
+    assert "acknowledge" not in offered and "escalate" in offered
+    said = " ".join(r.text for r in talk.on_text(team.email, f"ack {case.reference}"))
+    assert said == texts.ACK_PARTIES_ONLY.format(reference=case.reference)
+    assert current(app, case).acknowledged_by == []
+    final = escalate_to(app, case, policy.final_stage.number)
+    assert "decide" in {a.command for a in talk.case_card(final, team.email).actions}
+    closed = resolve(app, current(app, case))
+    assert talk.case_card(closed, team.email).actions == []

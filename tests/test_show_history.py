@@ -114,16 +114,26 @@ def test_show_gives_a_party_their_case_card_with_its_buttons(app: App, partnersh
     assert {"resolve", "escalate", "acknowledge"} <= {a.command for a in theirs.actions}
 
 
-def test_show_gives_the_business_team_the_card_without_buttons(
+def test_show_gives_the_business_team_the_card_with_what_it_may_do(
     app: App, partnership: str
 ) -> None:
+    """Not a party, the business team still acts for the partnership (the engine's
+    require_party and require_roles let it): its card offers exactly what the engine would
+    take from it, and never Acknowledge, a party's receipt."""
     case = raise_case(app, partnership)
     manager = business_team(app, partnership)
     assert case.participant(manager.email) is None
-    card = only_card(service(app).on_text(manager.email, f"show {case.reference}"))
+    chat = service(app)
+    card = only_card(chat.on_text(manager.email, f"show {case.reference}"))
     assert card.title == f"Case {case.reference}: open"
     assert CHILD_NAME in card.all_text()
-    assert card.actions == []  # may see, may not act: not a party
+    offered = {a.command for a in card.actions}
+    assert "acknowledge" not in offered and offered
+    for action in card.actions:
+        if action.command in {"record", "resolve", "escalate", "withdraw"}:
+            data = {"case_id": case.id, "version": str(case.version), **action.data}
+            opened = chat.on_action(manager.email, action.command, data, {})
+            assert opened.card.inputs, (action.command, opened.message)
 
 
 @pytest.mark.parametrize("verb", ["show", "history"])

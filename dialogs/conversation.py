@@ -184,6 +184,9 @@ class ConversationService:
             return self._record_answer(actor, session.record_session, text)
         if session is not None and session.kind == "step_outcome" and session.step_outcome:
             return self._outcome_answer(actor, session.step_outcome, text)
+        usage = {**texts.TYPED_USAGE, **texts.TYPED_USAGE_LOOK}.get(word)
+        if usage is not None:  # `show` or `done` alone: how to say it, not the whole help
+            return [Reply(text=usage.format(reference="REF") + texts.TYPED_NEEDS_REFERENCE)]
         return [Reply(text=texts.NOT_CAUGHT + HELP)]
 
     def asking(self, actor: str) -> bool:

@@ -252,6 +252,11 @@ TYPED_USAGE = {
     "done": "Type `done {reference}` and a step's number or name, or an agreed action's number"
             " as on the card (for example 2.1.1).",
 }
+TYPED_USAGE_LOOK = {
+    "show": "To see a case, type `show {reference}`.",
+    "history": "To see what happened on a case, type `history {reference}`.",
+}
+TYPED_NEEDS_REFERENCE = " REF is the case's reference, such as NB-0001: `status` lists yours."
 DIALOG_CANCELLED = "Cancelled. Nothing changed."
 NO_EARLIER_QUESTION = "This is the first question: answer it, or type `cancel` to stop."
 NOT_CAUGHT = "I didn't catch that. "

@@ -28,11 +28,12 @@ _NO = {"no", "n", "false", "0", "off"}
 
 
 def parse_date(text: str) -> date:
-    """Accept 2026-12-04, 04/12/2026 or 4/12/2026 (UK day-first). Raise ValueError otherwise."""
+    """Accept 2026-12-04, 04/12/2026, 4/12/2026 or 4/12/26 (UK day-first; a two-digit year is
+    this century's, as people mean it on a phone). Raise ValueError otherwise."""
     cleaned = text.strip()
     if _NOT_DATES.match(cleaned):
         raise ValueError(texts.NOT_A_DATE.format(value=cleaned))
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y"):
         try:
             return datetime.strptime(cleaned, pattern).date()
         except ValueError:
@@ -44,8 +45,13 @@ def _why_not_a_date(cleaned: str) -> str:
     """A day the month does not have is said so ("February 2027 has 28 days"), not as an
     unreadable date: the person wrote the right shape and needs to know what is wrong."""
     shaped = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", cleaned)
-    if shaped:
-        day, month, year = (int(part) for part in shaped.groups())
+    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", cleaned)  # a card's date input
+    if shaped or iso:
+        if shaped:
+            day, month, year = (int(part) for part in shaped.groups())
+        else:
+            assert iso is not None
+            year, month, day = (int(part) for part in iso.groups())
         if 1 <= month <= 12 and day > 28:
             days = calendar.monthrange(year, month)[1]
             if day > days:

@@ -525,6 +525,17 @@ def test_a_day_the_month_lacks_is_said_so() -> None:
     with pytest.raises(ValueError, match="April 2027 has 30 days"):
         parse_date("31/04/2027")
     assert parse_date("29/02/2028").isoformat() == "2028-02-29"  # a leap year has it
+    # a card's date input sends ISO: the same answer, not "a date I can read"
+    with pytest.raises(ValueError, match="February 2027 has 28 days"):
+        parse_date("2027-02-31")
+
+
+def test_a_two_digit_year_is_this_centurys() -> None:
+    """'4/1/27' typed on a phone is 4 January 2027 (the issue 10 trial saw it refused)."""
+    from dialogs.validation import parse_date
+
+    assert parse_date("4/1/27").isoformat() == "2027-01-04"
+    assert parse_date("31/12/26").isoformat() == "2026-12-31"
 
 
 def test_the_summary_before_send_reads_as_the_person_wrote_it(app: App) -> None:

@@ -374,3 +374,13 @@ def test_back_at_the_first_question_is_not_taken_as_its_answer(app: App) -> None
     assert replies[0].text == texts.NO_EARLIER_QUESTION
     assert replies[-1].text.startswith("What remains unresolved?")  # asked again
     assert current(app, case).stage == 1 and talk.asking(raiser)
+
+
+@pytest.mark.parametrize("verb", ["show", "history", "record", "done", "ack", "notyet"])
+def test_a_command_without_its_reference_is_told_how_to_say_it(app: App, verb: str) -> None:
+    """`show` alone is answered with `show REF` and where REF comes from, not "I didn't catch
+    that" and the whole help (the issue 10 trial)."""
+    person = next(iter(app.engine.people("northbay")))
+    (reply,) = service(app).on_text(person, verb)
+    assert f"`{verb} REF" in reply.text and "`status` lists yours" in reply.text
+    assert texts.NOT_CAUGHT not in reply.text

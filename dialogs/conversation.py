@@ -616,7 +616,10 @@ class ConversationService:
             return self._stale(case, command.actor)
         except InvalidInput as exc:
             if purpose is None:
-                return ActionResult(self.case_card(case, command.actor), exc.message)
+                # a one-line command (`add REF EMAIL`, a button): no form to correct, so the
+                # reasons alone, not "Please correct: Their email: ..."
+                said = " ".join(exc.field_errors.values()) or exc.message
+                return ActionResult(self.case_card(case, command.actor, notice=said), said)
             card = self.purpose_card(
                 case, purpose, command.actor, case.version, values, exc.field_errors
             )

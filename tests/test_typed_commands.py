@@ -150,6 +150,12 @@ def test_withdraw_and_handover_and_add_by_typing(app: App) -> None:
     assert "gus.penn@health.northbay.example" in {
         p.email for p in current(app, case).active_participants()
     }
+    # again: one line, nothing to correct, so the reason alone (not "Please correct: Their
+    # email: ...", as the issue 10 trial saw)
+    (again,) = talk.on_text(raiser, f"add {reference} gus.penn@health.northbay.example")
+    assert again.text == texts.ALREADY_PARTY.format(
+        email="gus.penn@health.northbay.example", reference=reference
+    )
     (refused,) = talk.on_text(them, f"withdraw {reference}")  # the receiving side may not
     assert refused.text.startswith("Only ") and not talk.asking(them)
     assert talk.on_text(them, f"handover {reference}")[-1].text.startswith("Hand over to")

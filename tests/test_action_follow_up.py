@@ -502,9 +502,11 @@ def test_the_terminal_chat_names_what_a_not_yet_is_missing_and_shows_names(
     chat.handle_line(f"notyet {case.reference} {state.id} 12/02/2027")
     chat.handle_line(f"notyet {case.reference} {state.id}")
     out = capsys.readouterr().out
-    # named as people read them (the conversation service's words), never by field id
-    assert f"{texts.FIELD_NAMES['reason']}: {texts.ACTION_NEEDS_REASON}" in out
-    assert f"{texts.FIELD_NAMES['new_due']}: {texts.ACTION_NEEDS_NEW_DATE}" in out
+    # one line, no form: the reasons themselves (the conversation service's words), never
+    # a field id, nor "Please correct:" with nothing to correct
+    assert f"{texts.ACTION_NEEDS_NEW_DATE} {texts.ACTION_NEEDS_REASON}" in out
+    assert f"  {texts.ACTION_NEEDS_REASON}" in out  # the first line: only the reason missing
+    assert texts.PLEASE_CORRECT not in out
     assert "reason:" not in out and "new_due:" not in out
     assert not the_action(current(app, case)).updates
     chat.handle_line(f"history {case.reference}")

@@ -68,7 +68,7 @@ def check_due(text: str, today: date) -> tuple[date | None, str]:
         due = parse_date(typed)
     except ValueError as exc:
         return None, str(exc)
-    if due < today:
+    if due < today:  # echoed in the shape it was typed in
         return None, texts.ACTION_NEW_DATE_PAST.format(due=due.strftime("%d/%m/%Y"))
     return due, ""
 

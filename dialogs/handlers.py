@@ -31,6 +31,7 @@ from dialogs.commands import (
     UpdateAction,
     Withdraw,
 )
+from dialogs.dates import day_words
 from dialogs.deadlines import reminder_key
 from dialogs.directory import Person
 from dialogs.errors import IllegalTransition, InvalidInput, NotAllowed
@@ -818,7 +819,7 @@ def _new_due(turn: Turn, command: UpdateAction) -> date:
 
 
 def _date(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
+    return day_words(day)
 
 
 def action_deadline_lapsed(turn: Turn, command: DeadlineLapsed) -> None:

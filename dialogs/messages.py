@@ -14,6 +14,7 @@ from dialogs import texts
 from dialogs.actions import ASK, FOLLOWED_UP, ActionState, action_states, owner_label, sent_key
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, RecordBlock
 from dialogs.case import Case
+from dialogs.dates import day_words
 from dialogs.directory import Person
 from dialogs.permissions import refusal
 from dialogs.record_view import left_unresolved, outcome_lines, record_blocks
@@ -355,7 +356,7 @@ def action_card(base: Card, state: ActionState, case: Case, calendar: WorkingCal
         day=calendar.local(state.entry.at).strftime("%d/%m/%Y"),
         what=state.action.description,
         who=owner_label(case, state.action.owner),
-        due=state.due.strftime("%d/%m/%Y"),
+        due=day_words(state.due),
     )
     return base.model_copy(update={"text": text, "actions": action_buttons(state)})
 

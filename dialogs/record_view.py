@@ -11,6 +11,7 @@ from dialogs import texts
 from dialogs.actions import ActionState, action_states, owner_label
 from dialogs.cards import RecordBlock
 from dialogs.case import AgreedAction, Case, EntryKind, RecordEntry, Side
+from dialogs.dates import day_words
 from policy.calendar import WorkingCalendar
 from policy.model import Policy
 
@@ -43,12 +44,12 @@ def action_line(
     who = owner_label(case, action.owner) if case is not None else action.owner
     if state is None:
         line = texts.RECORD_ACTION.format(
-            what=action.description, who=who, due=action.due.strftime("%d/%m/%Y")
+            what=action.description, who=who, due=day_words(action.due)
         )
         return line if bullet else line.removeprefix("• ")
     line = texts.RECORD_ACTION_ID.format(
         id=state.id, what=action.description, who=who,
-        due=action.due.strftime("%d/%m/%Y"),
+        due=day_words(action.due),
     )
     if not bullet:
         line = line.removeprefix("• ")
@@ -59,7 +60,7 @@ def action_line(
         line += texts.RECORD_ACTION_DONE.format(day=at.strftime("%d/%m/%Y"), who=done.by_name)
     elif last is not None and last.new_due is not None:
         line += texts.RECORD_ACTION_MOVED.format(
-            due=last.new_due.strftime("%d/%m/%Y"), reason=last.reason
+            due=day_words(last.new_due), reason=last.reason
         )
     return line
 

@@ -154,7 +154,7 @@ def test_the_owner_is_asked_on_the_date_and_the_business_team_told_two_working_d
     (alert,) = channel_notes(late)
     assert alert.recipient.address == business_team_channel(app, partnership)
     assert alert.card.title == texts.CHANNEL_ACTION_LATE.format(
-        reference=case.reference, action=state.id, due="05/02/2027"
+        reference=case.reference, action=state.id, due="Fri 05/02/2027"
     )
     shown = alert.card.all_text()
     for private in (CHILD_NAME, CHILD_IDS, WHAT):  # neither the child nor what was agreed
@@ -331,7 +331,7 @@ def test_not_yet_asks_for_a_date_and_a_reason_and_moves_the_follow_up(
     done = service(app).on_action(owner, ACTION_NOT_YET_VERB, sent,
                                   {"new_due": "12/02/2027", "reason": "The nurse is on leave."})
     assert done.message == texts.ACTION_NOT_YET_REPLY.format(
-        action=state.id, reference=case.reference, due="12/02/2027"
+        action=state.id, reference=case.reference, due="Fri 12/02/2027"
     )
     after = the_action(current(app, case))
     assert after.due == date(2027, 2, 12) and not after.done
@@ -457,7 +457,7 @@ def test_an_owner_typed_as_an_email_is_shown_by_name(app: App) -> None:
     assert asked.recipient.address == other.email
     assert f"({other.name})" in asked.card.text and other.email not in asked.card.text
     shown = service(app).case_card(current(app, case), other.email).all_text()
-    assert f"{WHAT}: {other.name}, by 05/02/2027" in shown
+    assert f"{WHAT}: {other.name}, by Fri 05/02/2027" in shown
     assert other.email not in shown
 
 

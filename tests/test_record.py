@@ -144,7 +144,7 @@ def test_every_party_is_sent_the_agreed_resolution_and_its_actions(
     assert set(told) >= {p.email for p in closed.active_participants()}
     resolution = next(e for e in closed.record if e.kind is EntryKind.RESOLUTION)
     # each action carries its id (the first of the resolution's entry): owners answer by it
-    line = f"{resolution.id}.1 Joint home visit: Cal Birch, by 15/02/2027"
+    line = f"{resolution.id}.1 Joint home visit: Cal Birch, by Mon 15/02/2027"
     for card in told.values():
         shown = card.all_text()
         assert AGREED in shown

@@ -872,7 +872,7 @@ async def test_an_agreed_action_is_followed_up_in_the_owners_chat(harness: Harne
     assert "Say why it is not done yet" in card_text(shown)
     done = await h.click(HANA, "action_not_yet", {**submit, "new_due": "10/02/2027",
                                                   "reason": "Waiting for the GP letter."})
-    assert "is now due 10/02/2027" in card_text(done)
+    assert "is now due Wed 10/02/2027" in card_text(done)
     await h.tick()
     told = [c for c in connector.cards_to(dana_chat) if "is not done yet" in card_text(c)]
     assert len(told) == 1 and "Waiting for the GP letter." in card_text(told[0])

@@ -55,6 +55,9 @@ def _figure(chart: ReportChart) -> Figure:
     axes.set_xlabel(chart.x_label)
     axes.set_ylabel(chart.y_label)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    tallest = max(bottoms) if chart.kind == "stacked" else max(
+        (v for s in chart.series for v in s.values), default=0.0)
+    axes.set_ylim(0, max(1.0, tallest * 1.12))  # room above the tallest bar for its label
     if chart.kind == "stacked" and chart.series:
         axes.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()

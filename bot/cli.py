@@ -146,6 +146,24 @@ def _parser() -> argparse.ArgumentParser:
         " set, else ESCALATION_BOT_DATABASE)",
     )
 
+    report = sub.add_parser(
+        "report",
+        help="the report on the procedure's use over a period (no child details)",
+        description="Counts of the cases raised in a period: by agency and reason, the stage"
+        " each was resolved at, working days to resolve, deadlines missed, escalations by a"
+        " person and by lapse, agreed actions, and what people said about the process.",
+    )
+    report.add_argument("--partnership", required=True, help="a partnership id of the config")
+    report.add_argument("--from", dest="start", required=True, metavar="DATE",
+                        help="first day raised, YYYY-MM-DD")
+    report.add_argument("--to", dest="end", required=True, metavar="DATE",
+                        help="last day raised, YYYY-MM-DD")
+    report.add_argument("--format", required=True, choices=["html", "csv", "json", "pdf"])
+    report.add_argument("--agency", help="only the cases this agency raised or received")
+    report.add_argument("--db", help="the bot's SQLite file (default: the configured store)")
+    report.add_argument("--out", help="the file to write (default: standard output)")
+    report.add_argument("--config", help="the configuration (default: ESCALATION_BOT_CONFIG)")
+
     manifest = sub.add_parser("manifest", help="build the app package a chat platform needs")
     manifest_sub = manifest.add_subparsers(dest="manifest_command", required=True)
     teams = manifest_sub.add_parser("teams", help="the Teams app package (.zip) to upload")
@@ -486,6 +504,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.people import run_people_import
 
             return run_people_import(args.file, args.config, args.db)
+        if args.command == "report":
+            from bot.report import run_report
+
+            return run_report(
+                args.partnership, args.start, args.end, args.format, args.agency, args.out,
+                args.db, args.config,
+            )
         if args.command == "manifest" and args.manifest_command == "slack":
             from bot.slack_manifest import run_slack_command
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 
 from adapters.console.log_notifier import LogNotifier
-from adapters.documents import render_docx, render_pdf
+from adapters.documents import render_docx, render_pdf, render_report_html
 from adapters.email.attachments import Attachments
 from adapters.email.notifier import EmailNotifier
 from adapters.email.smtp import SmtpServer
@@ -141,7 +141,8 @@ def render_form(document: FormDocument, fmt: str) -> bytes:
 
 
 def form_attachments() -> Attachments:
-    return Attachments(render_form, ("docx", "pdf"))
+    """Forms as DOCX and PDF; the scheduled report as its self-contained HTML file."""
+    return Attachments(render_form, ("docx", "pdf"), report=render_report_html)
 
 
 def email_notifier(server: SmtpServer | None, clock: Clock) -> Notifier:

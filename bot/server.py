@@ -22,6 +22,7 @@ from bot.slack import Slack, build_slack
 from bot.teams import build_teams
 from dialogs.directory import people_from_config
 from dialogs.people import Directory
+from scheduler.reports import queue_due_reports
 from scheduler.ticker import Ticker
 
 log = logging.getLogger("escalation_bot.server")
@@ -115,7 +116,8 @@ async def metrics(request: web.Request) -> web.Response:
 class Housekeeping:
     """Run by the ticker before each tick, off the event loop: the directory is put back if the
     store lost it (every tick: one lookup), and expired conversations are removed (each minute:
-    they may hold a child's details, and nobody will come back for them)."""
+    they may hold a child's details, and nobody will come back for them). Each minute too, the
+    scheduled reports owed that day are queued (scheduler.reports)."""
 
     PURGE_EVERY = timedelta(minutes=1)
 
@@ -134,6 +136,8 @@ class Housekeeping:
             purged = self.app.store.purge_sessions(now)
             if purged:
                 log.info("removed %d expired conversations", purged)
+            # on a report date: the summary and the report, queued once across replicas
+            queue_due_reports(self.app.store, self.app.config, self.app.policies, self.app.clock)
 
 
 def build_web_app(

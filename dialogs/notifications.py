@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dialogs.cards import Card
 from dialogs.documents import FormDocument
+from dialogs.reports.model import Report
 
 
 class RecipientKind(StrEnum):
@@ -73,6 +74,11 @@ class Notification(BaseModel):
         default_factory=list,
         description="Forms filed with this message, drawn by the adapter that delivers it (DOCX"
         " and PDF attachments by email, files in a Teams chat). Never on a channel post.",
+    )
+    report: Report | None = Field(
+        default=None,
+        description="The report on the procedure's use, drawn and attached by the email adapter"
+        " (it holds no child details, only counts and answers about the process)",
     )
 
 

@@ -126,6 +126,10 @@ class Store(StoreExtras, Protocol):
 
     def history(self, case_id: str) -> list[Event]: ...
 
+    def partnership_cases(self, partnership_id: str) -> list[Case]:
+        """Every case of one partnership, open or closed, oldest first: what reports count."""
+        ...
+
     def next_sequence(self, name: str) -> int: ...
 
     # frozen policy versions

@@ -466,6 +466,119 @@ DOCUMENT_FONT_MISSING = (
     "package (apt-get install {package}), then try again."
 )
 
+# the report on the procedure's use (`escalation-bot report`, and the scheduled one)
+REPORT_TITLE = "How the procedure was used"
+REPORT_TITLE_AGENCY = "How the procedure was used: {agency}"
+REPORT_PERIOD = "Cases raised {start} to {end}"
+REPORT_PRODUCED = "Produced {at}"
+REPORT_POLICY = "Procedure: {policy}"
+REPORT_FOR = "For: {audience}"
+REPORT_HEADLINE = "In brief"
+REPORT_CASES = "Cases raised"
+REPORT_OPEN = "Still open"
+REPORT_RESOLVED = "Resolved"
+REPORT_DECIDED = "Final decision recorded"
+REPORT_WITHDRAWN = "Withdrawn"
+REPORT_MEDIAN = "Median working days to resolve"
+REPORT_P90 = "90th percentile, working days to resolve"
+REPORT_NONE = "none resolved"
+REPORT_BY_AGENCY = "Cases by agency"
+REPORT_AGENCY = "Agency"
+REPORT_RAISED_BY = "Raised by"
+REPORT_RECEIVED_BY = "Raised with"
+REPORT_MISSED_ON = "Deadlines missed on its cases"
+REPORT_BY_REASON = "Cases by reason"
+REPORT_REASON = "Reason"
+REPORT_REASON_NOT_LISTED = "Not in the procedure's list"
+REPORT_COUNT = "Cases"
+REPORT_STAGES = "Stages"
+REPORT_STAGE = "Stage"
+REPORT_STAGE_LABEL = "Stage {number}: {name}"
+REPORT_STAGE_SHORT = "Stage {number}"
+REPORT_REACHED = "Highest stage reached"
+REPORT_RESOLVED_AT = "Resolved at this stage"
+REPORT_MET = "Deadline met"
+REPORT_MISSED = "Deadline missed"
+REPORT_TIME = "Time to resolve"
+REPORT_DAYS = "Working days"
+REPORT_ESCALATIONS = "Escalations"
+REPORT_BY_PERSON = "By a person"
+REPORT_BY_LAPSE = "By a lapsed deadline"
+REPORT_HOW = "How"
+REPORT_ACTIONS = "Agreed actions"
+REPORT_ACTION_STATES = {
+    "done_on_time": "Done by the date agreed",
+    "done_late": "Done after the date agreed",
+    "open_overdue": "Not done, past the date agreed",
+    "open_not_due": "Not done, not yet due",
+}
+REPORT_STATE = "State"
+REPORT_ACTIONS_COUNT = "Actions"
+REPORT_REFLECTIONS = "What people said about the process"
+REPORT_NO_REFLECTIONS = "No answers in this period."
+REPORT_FINAL_STAGE = "Concerns that reached the final stage"
+REPORT_FINAL_STAGE_NOTE = "For the annual report: every concern of the period that reached {stage}."
+REPORT_REFERENCE = "Case"
+REPORT_RAISED_ON = "Raised"
+REPORT_REACHED_ON = "Reached the final stage"
+REPORT_OUTCOME = "Now"
+REPORT_OUTCOMES = {
+    "open": "open",
+    "resolved": "resolved",
+    "final_decision": "final decision",
+    "withdrawn": "withdrawn",
+}
+REPORT_CHART_STAGE_REACHED = "Highest stage reached"
+REPORT_CHART_TIME = "Working days to resolve"
+REPORT_CHART_REASONS = "Reasons, by month raised"
+REPORT_CHART_DEADLINES = "Stage deadlines met and missed"
+REPORT_MONTH = "Month raised"
+REPORT_SUPPRESSED = "<5"
+REPORT_SUPPRESSION_NOTE = (
+    "In the tables by agency, a count from 1 to 4 is shown as <5, so that a few cases between two "
+    "agencies cannot point to a child."
+)
+REPORT_PRIVACY_NOTE = (
+    "No child's details are in this report: only counts, case references, dates, agencies and "
+    "people's answers about the process, with any child's name or number taken out."
+)
+REPORT_CHART_EMPTY = "No cases to draw."
+REPORT_SUMMARY_TITLE = "Report on the procedure's use: {start} to {end}"
+REPORT_SUMMARY_TEXT = (
+    "{cases} cases raised; {resolved} resolved (median {median} working days); {open} still "
+    "open; {missed} stage deadlines missed. The full report has gone to {mailbox}."
+)
+REPORT_EMAIL_SUBJECT = "{partnership}: report on the procedure's use, {start} to {end}"
+REPORT_ATTACHED = "The report is attached ({files}): it opens in any web browser, offline."
+# `escalation-bot report`: what a wrong option says
+REPORT_BAD_DATE = (
+    "report: {option} '{value}' is not a date; fix: write it as YYYY-MM-DD, for example 2027-04-01."
+)
+REPORT_BAD_RANGE = "report: --from {start} is after --to {end}; fix: give --from the earlier date."
+REPORT_BAD_PARTNERSHIP = (
+    "report: --partnership '{value}' is not configured; fix: use one of {known}."
+)
+REPORT_BAD_AGENCY = (
+    "report: --agency '{value}' is not an agency of {partnership}; fix: use one of {known}."
+)
+REPORT_NEEDS_FONT = "report: {reason}"
+REPORT_NO_DATABASE = (
+    "report: there is no database at {path}; fix: give --db the bot's SQLite file, or set "
+    "ESCALATION_BOT_DATABASE."
+)
+REPORT_BAD_DATABASE = (
+    "report: {path} cannot be read as the bot's database ({reason}); fix: give --db the bot's "
+    "SQLite file."
+)
+REPORT_NO_REDIS = (
+    "report: cannot use Redis at {url} ({reason}); fix: check ESCALATION_BOT_REDIS_URL and that "
+    "Redis is running."
+)
+REPORT_CANNOT_WRITE = (
+    "report: cannot write {path} ({reason}); fix: choose a folder you can write to."
+)
+REPORT_WROTE = "Wrote {path}"
+
 # `escalation-bot record`: the business team's command on the server
 RECORD_NO_DATABASE = (
     "record: there is no database at {path}. Give --db the bot's SQLite file, or set "

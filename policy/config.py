@@ -6,6 +6,7 @@ validated in full before the bot starts, and every problem names the field and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
@@ -57,6 +58,58 @@ class AlertRouting(Strict):
     )
 
 
+DAY_MONTH = re.compile(r"^(\d{2})-(\d{2})$")
+
+
+def day_month_problem(text: str) -> str | None:
+    """Why ``text`` is not a day of the year written DD-MM ("01-04" is 1 April), or None."""
+    found = DAY_MONTH.match(text)
+    if found is None:
+        return f"'{text}' is not a date written DD-MM"
+    day, month = int(found.group(1)), int(found.group(2))
+    try:
+        date(2024, month, day)  # a leap year, so 29-02 is a real day
+    except ValueError:
+        return f"'{text}' is not a day of the year"
+    if (day, month) == (29, 2):
+        return "'29-02' comes only once every four years"
+    return None
+
+
+class ReportSchedule(Strict):
+    """When the bot sends the partnership its report on the procedure's use, and where.
+
+    Each date (DD-MM) closes a period that began on the date before it, so "01-04" and "01-10"
+    give the twice-yearly report SP Jersey asks for, each covering the six months before it. On
+    each date the business team's channel gets a short summary and ``mailbox`` the report."""
+
+    dates: list[str] = Field(
+        default_factory=list,
+        description="DD-MM; empty = what the pack's data-collection duty asks (twice a year:"
+        " 01-04 and 01-10; yearly: 01-04)",
+    )
+    mailbox: EmailStr
+    audience: str = Field(
+        default="", description="Who the report is for; empty = the pack's duty's recipient"
+    )
+    per_agency: bool = Field(
+        default=False,
+        description="Also one report per agency, each to the mailbox (SP Jersey's agencies"
+        " report their own use to the Quality Assurance Sub-Group)",
+    )
+
+    @field_validator("dates")
+    @classmethod
+    def _dates(cls, value: list[str]) -> list[str]:
+        for text in value:
+            problem = day_month_problem(text)
+            if problem is not None:
+                raise ValueError(f"{problem}; fix: write the day then the month, as \"01-04\"")
+        if len(set(value)) != len(value):
+            raise ValueError("a date is given twice; fix: list each date once")
+        return sorted(value, key=lambda text: (text[3:], text[:2]))
+
+
 class Partnership(Strict):
     id: Identifier
     name: Text
@@ -73,6 +126,9 @@ class Partnership(Strict):
     end_of_business: time = time(17, 0)
     closure_days: list[date] = Field(default_factory=list)
     alerts: AlertRouting
+    reports: ReportSchedule | None = Field(
+        default=None, description="The scheduled report on the procedure's use; none if unset"
+    )
 
     def region(self, policy: Policy) -> tuple[str, str | None, str]:
         """Country, subdivision and time zone: this partnership's where it gives them, else the

@@ -297,6 +297,8 @@ def _failed(
 def _record_failure(engine: Engine, note: Notification, reason: str, *, final: bool) -> None:
     """The failure goes on the case; a final one also alerts the business team. A person's
     command committing in between is re-read and retried, as a lapse is, so it is not lost."""
+    if not note.case_id:
+        return  # a message of no case (the scheduled report): the log line above is its record
     command = RecordDeliveryFailure(
         case_id=note.case_id,
         notification_key=note.key,

@@ -210,6 +210,18 @@ class StoreContract:
         assert [c.id for c in store.open_cases("p1")] == ["a"]
         assert store.open_cases("p3") == []
 
+    def test_partnership_cases_lists_open_and_closed_oldest_first(self, store: Store) -> None:
+        store.create_case(make_case("a", "P1-0001"), [], [], [])
+        store.create_case(make_case("b", "P2-0001", partnership="p2"), [], [], [])
+        store.create_case(make_case("c", "P1-0002", status=CaseStatus.WITHDRAWN), [], [], [])
+        store.create_case(make_case("d", "P1-0003"), [], [], [])
+        store.save_case(bumped(make_case("d", "P1-0003"), status=CaseStatus.RESOLVED), 1, [],
+                        [], [])
+        assert [c.id for c in store.partnership_cases("p1")] == ["a", "c", "d"]
+        assert store.partnership_cases("p1")[2].status is CaseStatus.RESOLVED
+        assert [c.id for c in store.partnership_cases("p2")] == ["b"]
+        assert store.partnership_cases("p3") == []
+
     def test_sequences_count_per_name(self, store: Store) -> None:
         assert [store.next_sequence("p1") for _ in range(3)] == [1, 2, 3]
         assert store.next_sequence("p2") == 1

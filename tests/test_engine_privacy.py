@@ -19,6 +19,7 @@ from support import (
     CHILD_IDS,
     CHILD_NAME,
     PARTNERSHIPS,
+    START,
     app_for,
     channel_notes,
     current,
@@ -41,6 +42,7 @@ from support import (
 from adapters.email.attachments import Attachments
 from adapters.email.message import build_message
 from bot.bootstrap import App
+from bot.demo import outcome_answers
 from dialogs.case import Case, CaseStatus
 from dialogs.clock import SimulatedClock
 from dialogs.commands import (
@@ -209,6 +211,43 @@ def test_emails_carry_the_childs_details_only_in_their_body_and_forms(
         for part in message.iter_attachments():
             assert leaks(part.get_filename() or "") == []
             assert CHILD_NAME.encode() in part.get_content()  # the form is the child's record
+
+
+def test_reports_carry_no_child_detail_even_where_people_wrote_one(
+    whole_flows: tuple[App, str, list[Case]],
+) -> None:
+    """The report over these whole flows, plus a case whose reflection answers name the child
+    (as people do), in every format: counts, references and the answers with the child taken
+    out. Its HTML is read as a browser shows it (tags and the charts' colours dropped)."""
+    from adapters.documents import render_report_csv, render_report_html, render_report_json
+    from dialogs.reports.build import build_report
+    from dialogs.reports.figures import Period
+
+    app, partnership, _ = whole_flows
+    case = raise_case(app, partnership)
+    policy = app.engine.policy_for(case)
+    answers = outcome_answers(policy)
+    told = f"{CHILD_NAME} (born {CHILD_DOB.strftime('%d/%m/%Y')}, {CHILD_IDS}) was kept waiting"
+    for field_id in ("what_worked_well", "what_worried_you", "what_needs_to_change",
+                     "policy_helpfulness"):
+        if field_id in answers:
+            answers[field_id] = told
+    handle(app, Resolve(actor=case.raised_by, case_id=case.id, expected_version=case.version,
+                        record=record(f"Agreed about {CHILD_NAME}."), outcome_answers=answers))
+    day = START.date()
+    built = build_report(app.store, app.config, app.policies, partnership_id=partnership,
+                         period=Period(day, day + timedelta(days=365)), now=app.clock.now())
+    assert built.figures.cases >= 4
+    if told in answers.values():  # St Helens and NSSCP ask about the process; SP Jersey not
+        assert any("[removed]" in a for answers in built.figures.reflections.values()
+                   for a in answers)
+    report = built.report
+    assert leaks(report.all_text()) == []
+    html = render_report_html(report).decode()
+    shown = re.sub(r"<[^>]+>", " ", html).replace("#000000", "")
+    assert leaks(shown) == []
+    for drawn in (render_report_csv(report), render_report_json(report)):
+        assert leaks(drawn.decode()) == []
 
 
 # ---- who may look ----------------------------------------------------------------------------

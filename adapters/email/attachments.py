@@ -11,14 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dialogs.documents import FormDocument
+from dialogs.reports.model import Report
 
 DocumentRenderer = Callable[[FormDocument, str], bytes]
 """Draw ``document`` in one format ("docx" or "pdf") and return the file's bytes."""
+ReportRenderer = Callable[[Report], bytes]
+"""Draw the report on the procedure's use as one self-contained HTML file."""
 
 MIME_TYPES: dict[str, tuple[str, str]] = {
     "docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
     "pdf": ("application", "pdf"),
     "txt": ("text", "plain"),
+    "html": ("text", "html"),
+    "json": ("application", "json"),
 }
 
 
@@ -28,6 +33,7 @@ class Attachments:
 
     render: DocumentRenderer
     formats: tuple[str, ...] = ("docx", "pdf")
+    report: ReportRenderer | None = None  # without one, a report is attached as its JSON
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.formats if f not in MIME_TYPES]

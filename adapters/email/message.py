@@ -43,6 +43,13 @@ def reference_of(note: Notification) -> str:
 
 
 def subject(note: Notification) -> str:
+    if note.report is not None:  # the partnership and the period: no case, no child
+        report = note.report
+        return texts.REPORT_EMAIL_SUBJECT.format(
+            partnership=report.partnership,
+            start=report.period_start.strftime("%d/%m/%Y"),
+            end=report.period_end.strftime("%d/%m/%Y"),
+        )
     what = _what(note)
     if note.urgent:  # still only the reference and the kind: no case detail on a lock screen
         what = texts.EMAIL_SUBJECT_URGENT.format(what=what)
@@ -84,7 +91,11 @@ def build_message(
     if files:
         body.append(texts.EMAIL_ATTACHED.format(files=", ".join(name for _, _, name in files)))
         body.append(texts.EMAIL_ATTACHED_CARE)
-    body.append("-- \n" + texts.EMAIL_FOOTER.format(reference=reference_of(note)))
+    report = _report_file(note, attachments)
+    if report is not None:
+        body.append(texts.REPORT_ATTACHED.format(files=report[0]))
+    else:
+        body.append("-- \n" + texts.EMAIL_FOOTER.format(reference=reference_of(note)))
 
     message = EmailMessage()
     message["From"] = sender
@@ -106,4 +117,18 @@ def build_message(
         message.add_attachment(
             attachments.render(document, fmt), maintype=maintype, subtype=subtype, filename=name
         )
+    if report is not None:
+        name, fmt, content = report
+        maintype, subtype = MIME_TYPES[fmt]
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
     return message
+
+
+def _report_file(note: Notification, attachments: Attachments) -> tuple[str, str, bytes] | None:
+    """(file name, format, bytes) of the report a notification carries, if any."""
+    if note.report is None:
+        return None
+    stem = note.report.file_stem()
+    if attachments.report is None:
+        return f"{stem}.json", "json", note.report.model_dump_json(indent=2).encode("utf-8")
+    return f"{stem}.html", "html", attachments.report(note.report)

@@ -687,6 +687,12 @@ class RedisStore:
         rows = _items(self.client.lrange(self.key("case-events", case_id), 0, -1))
         return [Event.model_validate_json(_text(row)) for row in rows]
 
+    def partnership_cases(self, partnership_id: str) -> list[Case]:
+        """Every case is read and filtered here: a report runs twice a year, so a per-partnership
+        index of closed cases would cost every write for little."""
+        cases = self._cases(self.key("cases"), "zset", include_closed=True)
+        return [case for case in cases if case.partnership_id == partnership_id]
+
     def next_sequence(self, name: str) -> int:
         return int(_text(self.client.incr(self.key("sequence", name))))
 

@@ -341,6 +341,12 @@ class SqliteStore:
         rows = self._rows("SELECT json FROM events WHERE case_id = ? ORDER BY seq", case_id)
         return [Event.model_validate_json(row["json"]) for row in rows]
 
+    def partnership_cases(self, partnership_id: str) -> list[Case]:
+        rows = self._rows(
+            "SELECT json FROM cases WHERE partnership_id = ? ORDER BY rowid", partnership_id
+        )
+        return _cases(rows)
+
     def next_sequence(self, name: str) -> int:
         with self._write() as db:
             (row,) = db.execute(

@@ -1,9 +1,31 @@
 """The partnership's forms as files: DOCX for agencies to edit and upload to their own case
 systems, PDF for the archive. Each renderer draws a neutral ``dialogs.documents.FormDocument``
-and nothing else, so a new partnership's form needs no code here."""
+and nothing else, so a new partnership's form needs no code here.
 
-from adapters.documents.docx_renderer import render_docx
+python-docx and fpdf2 are imported on the first form drawn, not when the bot starts: together
+they were ~40 % of the imports before ``serve`` answers /readyz, and most turns draw no form."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from adapters.documents.fonts import FontMissing
-from adapters.documents.pdf_renderer import render_pdf
+
+if TYPE_CHECKING:
+    from adapters.documents.fonts import Fonts
+    from dialogs.documents import FormDocument
+
+
+def render_docx(document: FormDocument) -> bytes:
+    from adapters.documents.docx_renderer import render_docx as draw
+
+    return draw(document)
+
+
+def render_pdf(document: FormDocument, fonts: Fonts | None = None) -> bytes:
+    from adapters.documents.pdf_renderer import render_pdf as draw
+
+    return draw(document, fonts)
+
 
 __all__ = ["FontMissing", "render_docx", "render_pdf"]

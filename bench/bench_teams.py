@@ -145,10 +145,12 @@ async def _measure(ctx: Context) -> Result:
                 this: dict[str, list[float]] = {"bare": [], "ours": []}
                 for name in ("bare", "ours", "ours", "bare"):
                     port, text = servers[name]
-                    began = time.perf_counter()
+                    began, before = time.perf_counter(), received
                     this[name] += await _load(f"http://127.0.0.1:{port}/api/messages",
                                               service_url, text, half, concurrency)
                     seconds[name] += time.perf_counter() - began
+                    if received - before < half:  # each turn must have sent its reply
+                        raise RuntimeError(f"{name}: {received - before} replies to {half} turns")
                 ours_r, bare_r = _summary(this["ours"], 1), _summary(this["bare"], 1)
                 row = {"clients": concurrency, "round": number,
                        "bare_p50_ms": bare_r["p50_ms"], "ours_p50_ms": ours_r["p50_ms"],

@@ -154,10 +154,7 @@ class TeamsBot(ActivityHandler):
                     reference.conversation.id = channel  # post alerts as new threads
                 reference.activity_id = None
                 await self._sync(
-                    self.store.save_conversation_reference,
-                    CHANNELS,
-                    channel,
-                    json.dumps(reference.serialize()),
+                    self._save_changed, [(CHANNELS, channel, json.dumps(reference.serialize()))]
                 )
         sender = activity.from_property
         aad = (sender.aad_object_id or "").lower() if sender is not None else ""
@@ -171,7 +168,8 @@ class TeamsBot(ActivityHandler):
                 wanted.append((PLATFORM, aad, reference))
             if tenant:
                 wanted += [(TENANTS, aad, tenant), (PLATFORM, service_key(tenant), reference)]
-        await self._sync(self._save_changed, wanted)
+        if wanted:
+            await self._sync(self._save_changed, wanted)
 
     def _save_changed(self, wanted: list[tuple[str, str, str]]) -> None:
         """Write only the references that differ from the stored ones: a person's next turn

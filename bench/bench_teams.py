@@ -4,7 +4,7 @@ Both servers run as their own processes pinned to the same single core (``taskse
 the same stream of messages from concurrent clients on loopback; each turn includes the bot's
 reply POSTed to a fake Bot Connector served by this process. Latency is from sending the activity
 to the bot's HTTP answer, which comes after its reply was delivered. Our bot's turn is a real one:
-`status` for a directory person (identity, store read, a card rendered and sent). Each
+`status` for a directory person (identity, store reads, the answer sent). Each
 concurrency runs 4 ABBA rounds (bare, ours, ours, bare) and reports the ratio per round; the
 report also has each server's cold start (process spawned to /readyz, or /healthz for the bare
 bot, 200).

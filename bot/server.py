@@ -147,10 +147,13 @@ def build_web_app(
     ``render`` draws forms for Teams files (tests pass one that fails as a missing font does)."""
     metrics_ = Metrics(app.store, app.clock)
     ticker_ref: list[Ticker] = []
+    seen = [app.engine.queued]
 
     def deliver_soon() -> None:
-        # after a person's turn, send what it queued now rather than on the next tick
-        if ticker_ref:
+        # after a person's turn, send what it queued now rather than on the next tick; a turn
+        # that queued nothing (status, help, a question answered) starts no tick
+        if ticker_ref and app.engine.queued != seen[0]:
+            seen[0] = app.engine.queued
             asyncio.get_running_loop().create_task(ticker_ref[0].tick())
 
     teams = build_teams(app, settings, deliver_soon, render)

@@ -106,7 +106,10 @@ class ConversationService:
 
     def _save(self, actor: str, session: _Session | None) -> None:
         if session is None:
-            self.store.delete_session(actor)
+            # most turns (status, help) have none to drop: a read, rather than a synced commit
+            # of nothing; an expired one left behind is removed by the housekeeping purge
+            if self.store.session(actor, self.engine.clock.now()) is not None:
+                self.store.delete_session(actor)
             return
         expires = self.engine.clock.now() + SESSION_LIFETIME
         self.store.save_session(actor, session.model_dump_json(), expires)
@@ -142,7 +145,7 @@ class ConversationService:
                     calendar.next_working_time(now), other_account=known is not None,
                 )
             )
-        self.store.queue_notifications(notes)
+        self.engine.queue(notes)
         if known is not None:
             text = texts.STRANGER_OTHER_ACCOUNT.format(email=email, platform=platform.title())
             return [Reply(text=text)]

@@ -56,6 +56,9 @@ class Engine:
         self.agency_names = {a.id: a.name for a in config.agencies}
         self._snapshots: dict[tuple[str, str], Policy] = {}
         self._calendars: dict[tuple[str, str, str], WorkingCalendar] = {}
+        # notifications this engine (or a conversation through it) has queued since it started:
+        # the server starts a delivery tick after a turn only when this moved
+        self.queued = 0
 
     # ---- lookups ---------------------------------------------------------------------------
     def partnership(self, partnership_id: str) -> Partnership:
@@ -81,6 +84,12 @@ class Engine:
         if key not in self._calendars:
             self._calendars[key] = partnership.calendar(policy)
         return self._calendars[key]
+
+    def queue(self, notifications: list[Notification]) -> None:
+        """Queue notifications outside a case's write (the directory's requests), counted as
+        ``queued`` counts those written with a case."""
+        self.store.queue_notifications(notifications)
+        self.queued += len(notifications)
 
     def people(self, partnership_id: str) -> dict[str, Person]:
         return {p.email: p for p in self.store.people(partnership_id)}
@@ -178,6 +187,7 @@ class Engine:
             except StaleVersion:
                 current = self.store.get_case(case.id) or case
                 raise StaleCase(stale_message(current)) from None
+        self.queued += len(turn.notifications)
         return Outcome(case, turn.reply, turn.events, turn.notifications)
 
     def _raise(self, command: RaiseConcern) -> Outcome:

@@ -80,8 +80,12 @@ def channel_id_of(activity: Activity) -> str:
 
 
 def reference_json(activity: Activity) -> str:
-    """The activity's conversation reference, its tenant filled in (see ``tenant_of``)."""
+    """The activity's conversation reference, its tenant filled in (see ``tenant_of``), without
+    the activity's own id: a proactive message replies to nothing (the SDK's continuation gets
+    a fresh id), and without it a person's next message from the same chat gives the same
+    reference, so the bot writes nothing."""
     reference = TurnContext.get_conversation_reference(activity)
+    reference.activity_id = None
     if reference.conversation is not None and not reference.conversation.tenant_id:
         reference.conversation.tenant_id = tenant_of(activity) or None
     return json.dumps(reference.serialize())

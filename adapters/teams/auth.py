@@ -12,6 +12,12 @@ signed by a published key endorsed for the activity's channel, for this bot's ap
 naming the activity's serviceUrl. Emulator and skill tokens are not: this bot is a Teams bot.
 Every failure is `Unauthorized`, with a short reason for the log; a missing key list is
 `KeysUnavailable`, because then nobody's token can be checked.
+
+Outbound clients are kept: the SDK's factories build a new ConnectorClient and UserTokenClient
+for every turn, and each one rebuilds msrest's configuration (its ClientRetryPolicy alone costs
+5-7 ms, twice per turn). ``ReusedConnectors`` keeps one per app id, service URL and audience, as
+botbuilder's own BotFrameworkAdapter does with its connector-client cache; the credentials in
+them refresh their tokens themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 
 import jwt
 from botbuilder.schema import Activity, CallerIdConstants
+from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
     AuthenticationConstants,
@@ -98,6 +105,52 @@ class ChannelTokenValidator:
         return claims
 
 
+MAX_KEPT_CLIENTS = 256  # service URLs are a handful per region; a bound in case of churn
+
+
+def _app_id(identity: ClaimsIdentity) -> str:
+    """The SDK's own choice (``_BuiltinBotFrameworkAuthentication.get_app_id``)."""
+    app_id = identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    if app_id is None:
+        app_id = identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+    return str(app_id or "")
+
+
+class KeptClients:
+    """The connector and user-token clients built so far, shared by every turn of the process.
+    ``built`` and ``served`` count what the factories did (the tests read them)."""
+
+    def __init__(self) -> None:
+        self.connectors: dict[tuple[str, str, str], ConnectorClient] = {}
+        self.user_tokens: dict[str, UserTokenClient] = {}
+        self.built = 0
+        self.served = 0
+
+    def keep(self, kept: dict[Any, Any], key: Any, client: Any) -> None:
+        if len(kept) >= MAX_KEPT_CLIENTS:
+            kept.pop(next(iter(kept)))
+        kept[key] = client
+        self.built += 1
+
+
+class ReusedConnectors(ConnectorFactory):
+    """The SDK's ConnectorFactory, building each client once (see the module's docstring)."""
+
+    def __init__(self, inner: ConnectorFactory, app_id: str, kept: KeptClients) -> None:
+        self.inner = inner
+        self.app_id = app_id
+        self.kept = kept
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        key = (self.app_id, service_url or "", audience or "")
+        client = self.kept.connectors.get(key)
+        if client is None:
+            client = await self.inner.create(service_url, audience)
+            self.kept.keep(self.kept.connectors, key, client)
+        self.kept.served += 1
+        return client
+
+
 class TeamsAuthentication(BotFrameworkAuthentication):
     """Inbound: our validator (or, in local no-credential mode, the SDK's anonymous identity).
     Outbound: the SDK's own authentication, unchanged."""
@@ -107,6 +160,7 @@ class TeamsAuthentication(BotFrameworkAuthentication):
     ) -> None:
         self.sdk = sdk
         self.validator = validator
+        self.kept = KeptClients()
 
     async def authenticate_request(
         self, activity: Activity, auth_header: str
@@ -114,7 +168,12 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         if self.validator is None:
             if auth_header:
                 raise Unauthorized("a token was sent, but no MicrosoftAppId is set to check it")
-            return await self.sdk.authenticate_request(activity, auth_header)  # anonymous
+            anonymous = await self.sdk.authenticate_request(activity, auth_header)
+            if anonymous.connector_factory is not None:
+                anonymous.connector_factory = ReusedConnectors(
+                    anonymous.connector_factory, _app_id(anonymous.claims_identity), self.kept
+                )
+            return anonymous
         claims = await self.validator.claims(
             auth_header, activity.channel_id, activity.service_url
         )
@@ -123,7 +182,7 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         result.claims_identity = identity
         result.audience = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
         result.caller_id = CallerIdConstants.public_azure_channel
-        result.connector_factory = self.sdk.create_connector_factory(identity)
+        result.connector_factory = self.create_connector_factory(identity)
         return result
 
     async def authenticate_streaming_request(
@@ -135,10 +194,18 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         raise Unauthorized("skill requests are not served")
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return self.sdk.create_connector_factory(claims_identity)
+        return ReusedConnectors(
+            self.sdk.create_connector_factory(claims_identity), _app_id(claims_identity), self.kept
+        )
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
-        return await self.sdk.create_user_token_client(claims_identity)
+        app_id = _app_id(claims_identity)
+        client = self.kept.user_tokens.get(app_id)
+        if client is None:
+            client = await self.sdk.create_user_token_client(claims_identity)
+            self.kept.keep(self.kept.user_tokens, app_id, client)
+        self.kept.served += 1
+        return client
 
     def create_bot_framework_client(self) -> BotFrameworkClient:
         return self.sdk.create_bot_framework_client()

@@ -154,28 +154,30 @@ class TeamsBot(ActivityHandler):
                     reference.conversation.id = channel  # post alerts as new threads
                 reference.activity_id = None
                 await self._sync(
-                    self.store.save_conversation_reference,
-                    CHANNELS,
-                    channel,
-                    json.dumps(reference.serialize()),
+                    self._save_changed, [(CHANNELS, channel, json.dumps(reference.serialize()))]
                 )
         sender = activity.from_property
         aad = (sender.aad_object_id or "").lower() if sender is not None else ""
         if not aad or actor is None:
             return  # only people in the directory (ids kept lower-case: GUIDs in either case)
-        if kind == "personal":
-            await self._sync(
-                self.store.save_conversation_reference, PLATFORM, aad, reference_json(activity)
-            )
+        wanted: list[tuple[str, str, str]] = []
         tenant = tenant_of(activity)
-        if tenant:
-            await self._sync(self.store.save_conversation_reference, TENANTS, aad, tenant)
-            await self._sync(
-                self.store.save_conversation_reference,
-                PLATFORM,
-                service_key(tenant),
-                reference_json(activity),
-            )
+        if kind == "personal" or tenant:
+            reference = reference_json(activity)
+            if kind == "personal":
+                wanted.append((PLATFORM, aad, reference))
+            if tenant:
+                wanted += [(TENANTS, aad, tenant), (PLATFORM, service_key(tenant), reference)]
+        if wanted:
+            await self._sync(self._save_changed, wanted)
+
+    def _save_changed(self, wanted: list[tuple[str, str, str]]) -> None:
+        """Write only the references that differ from the stored ones: a person's next turn
+        from the same chat changes nothing, so it writes nothing (a read costs far less than a
+        synced commit). One thread-pool hand-off for them all."""
+        for platform, key, value in wanted:
+            if self.store.conversation_reference(platform, key) != value:
+                self.store.save_conversation_reference(platform, key, value)
 
     def _actor(self, turn_context: TurnContext) -> str | None:
         actor: str | None = turn_context.turn_state.get(ACTOR)

@@ -402,15 +402,17 @@ return out
 """
 
 # A page of a person's cases, newest first: KEYS[1] is their person-open or person-recent sorted
-# set, ARGV[2] and ARGV[3] the ranks to read (0 and -1 for all).
+# set, ARGV[2] and ARGV[3] the ranks to read. The reply starts with how many ids the page held, so
+# an id whose case was removed (retention) does not end the paging early.
 _PERSON_CASES = """#!lua flags=no-writes
 local P = ARGV[1]
-local out = {}
-for _, id in ipairs(redis.call("ZREVRANGE", KEYS[1], ARGV[2], ARGV[3])) do
+local ids = redis.call("ZREVRANGE", KEYS[1], ARGV[2], ARGV[3])
+local out = {#ids}
+for _, id in ipairs(ids) do
     local json = redis.call("HGET", P .. ":case:" .. id, "json")
     if json then out[#out + 1] = json end
 end
-return {#out, unpack(out)}
+return out
 """
 
 # Count the open cases afresh and, with ARGV[2] = "all", build the per-person sorted sets of a

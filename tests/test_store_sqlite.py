@@ -303,6 +303,14 @@ def test_a_persons_reads_and_the_probes_use_indexes_not_scans(tmp_path: Path) ->
                               " AND user_id = ?", "teams", "x"),
             "session": _plan(store, "SELECT value FROM dialog_sessions WHERE key = ?"
                              " AND expires_at > ?", "x", "y"),
+            "history": _plan(store, "SELECT json FROM events WHERE case_id = ? ORDER BY seq",
+                             "x"),
+            "directory": _plan(store, "SELECT json FROM people WHERE partnership_id = ?"
+                               " ORDER BY email", "p1"),
+            "last platform": _plan(store, "SELECT platform FROM last_platforms WHERE email = ?",
+                                   "x"),
+            "reference": _plan(store, "SELECT reference FROM conversation_references"
+                               " WHERE platform = ? AND user_key = ?", "teams", "x"),
         }
     for name, plan in reads.items():
         assert plan, name

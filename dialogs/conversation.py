@@ -55,6 +55,8 @@ REFRESH_VERB = "refresh"
 _CASE_COMMAND = re.compile(r"^/?(show|history)\s+([A-Za-z]{2,6}-\d+)$", re.IGNORECASE)
 # Teams draws five buttons in a row; the status card's buttons open the latest cases
 STATUS_BUTTONS = 5
+# how many open cases one `status` card lists: the store reads no more than this (and one)
+STATUS_PAGE = 20
 IMMEDIATE = {"acknowledge", "complete_step"}
 PURPOSES = {p.value for p in record_dialog.Purpose}
 ACTION_VERBS = {ACTION_DONE_VERB, ACTION_NOT_YET_VERB}
@@ -265,10 +267,15 @@ class ConversationService:
         return self._status(actor.lower())
 
     def _status(self, actor: str) -> list[Reply]:
-        cases = self.store.cases_for_person(actor)  # oldest first
+        # one page, read with a limit so the store stops there: a party to thousands of cases
+        # gets the latest STATUS_PAGE (one extra says whether there are more), oldest first
+        cases = self.store.cases_for_person(actor, limit=STATUS_PAGE + 1)
+        older = len(cases) > STATUS_PAGE
+        cases = cases[-STATUS_PAGE:]
         # a closed case stays on the list while one of its agreed actions awaits an answer
+        # (looked for among the person's latest cases, open or closed)
         waiting = [
-            c for c in self.store.cases_for_person(actor, include_closed=True)
+            c for c in self.store.cases_for_person(actor, include_closed=True, limit=STATUS_PAGE)
             if not c.is_open and c.is_party(actor) and asked_actions(c)
         ]
         if not cases and not waiting:
@@ -301,6 +308,9 @@ class ConversationService:
         text = ""
         if len(cases) > len(latest):
             text = texts.STATUS_MORE_CASES.format(shown=len(latest), example=cases[0].reference)
+        if older:
+            text = (text + " " if text else "") + texts.STATUS_OLDER_CASES.format(
+                shown=STATUS_PAGE)
         return [Reply(card=Card(title=texts.STATUS_TITLE, text=text, facts=facts, actions=actions))]
 
     def _show(self, actor: str, reference: str) -> list[Reply]:

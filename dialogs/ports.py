@@ -88,7 +88,13 @@ class StoreExtras(Protocol):
         ...
 
     def open_case_counts(self) -> dict[tuple[str, int], int]:
-        """Open cases by (partnership id, stage), for metrics."""
+        """Open cases by (partnership id, stage), for metrics: counters kept in the same write as
+        each case, so a scrape does not grow with the number of cases."""
+        ...
+
+    def recount_open_cases(self) -> None:
+        """Rebuild those counters from the cases themselves, in one write (an operator's repair;
+        a module that removes cases any other way than save_case calls it afterwards)."""
         ...
 
 
@@ -120,7 +126,13 @@ class Store(StoreExtras, Protocol):
 
     def find_case_by_reference(self, reference: str) -> Case | None: ...
 
-    def cases_for_person(self, email: str, include_closed: bool = False) -> list[Case]: ...
+    def cases_for_person(
+        self, email: str, include_closed: bool = False, limit: int | None = None
+    ) -> list[Case]:
+        """The cases the person is an active party to, oldest first; with ``limit`` only the
+        latest that many, read through a per-person index, so a turn costs the same at any
+        number of cases (a party to thousands still gets one page)."""
+        ...
 
     def open_cases(self, partnership_id: str | None = None) -> list[Case]: ...
 

@@ -266,6 +266,10 @@ STATUS_YOUR_MOVE = " (your move)"
 STATUS_ACTIONS_WAITING = "; agreed action {actions} waiting for an answer"
 STATUS_LINE = "stage {stage}, {stage_name}; due {due}{yours}"
 BUTTON_OPEN = "Open {reference}"
+STATUS_OLDER_CASES = (
+    "You have more open cases than these {shown} most recent; each older one is on the case "
+    "card its last message brought you, or type `show` and its reference."
+)
 STATUS_MORE_CASES = (
     "The buttons open your {shown} most recent cases; for the others type `show` and the "
     "reference, for example `show {example}`."

@@ -11,6 +11,7 @@ lose microseconds.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -511,3 +512,85 @@ class StoreContract:
         store.create_case(closed, [], [], [])
         store.save_case(bumped(closed, status=CaseStatus.RESOLVED), closed.version, [], [], [])
         assert store.open_case_counts() == {("p1", 1): 2}
+
+    # ---- bounded reads and counters (issue 13) ------------------------------------------------
+    def test_cases_for_person_with_a_limit_reads_the_latest_oldest_first(
+        self, store: Store
+    ) -> None:
+        for n in range(7):
+            store.create_case(make_case(f"c{n}", f"P1-{n:04}"), [], [], [])
+        latest = store.cases_for_person(RAISER, limit=3)
+        assert [c.id for c in latest] == ["c4", "c5", "c6"]
+        assert [c.id for c in store.cases_for_person(RAISER, limit=50)] == [
+            f"c{n}" for n in range(7)
+        ]
+        assert [c.id for c in store.cases_for_person(RAISER)] == [f"c{n}" for n in range(7)]
+
+    def test_a_limited_read_skips_closed_and_left_cases_and_still_fills_the_page(
+        self, store: Store
+    ) -> None:
+        for n in range(6):
+            store.create_case(make_case(f"c{n}", f"P1-{n:04}"), [], [], [])
+        closing = make_case("c5", "P1-0005")
+        store.save_case(bumped(closing, status=CaseStatus.RESOLVED), 1, [], [], [])
+        leaving = make_case("c4", "P1-0004")
+        left = [p.model_copy(update={"active": p.email != RAISER}) for p in leaving.participants]
+        store.save_case(bumped(leaving, participants=left), 1, [], [], [])
+        assert [c.id for c in store.cases_for_person(RAISER, limit=2)] == ["c2", "c3"]
+        recent = store.cases_for_person(RAISER, include_closed=True, limit=2)
+        assert [c.id for c in recent] == ["c3", "c5"]
+        assert store.cases_for_person("nobody@x.example", limit=5) == []
+
+    def test_a_reopened_case_is_listed_again(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [], [], [])
+        closed = bumped(case, status=CaseStatus.RESOLVED)
+        store.save_case(closed, 1, [], [], [])
+        assert store.cases_for_person(RAISER, limit=5) == []
+        store.save_case(bumped(closed, status=CaseStatus.OPEN), 2, [], [], [])
+        assert [c.id for c in store.cases_for_person(RAISER, limit=5)] == ["case-1"]
+
+    def test_counters_follow_create_escalate_move_and_close(self, store: Store) -> None:
+        first = make_case("c1", "P1-0001")
+        store.create_case(first, [], [], [])
+        store.create_case(make_case("c2", "P1-0002"), [], [], [])
+        store.create_case(make_case("c3", "P2-0001", partnership="p2"), [], [], [])
+        store.create_case(make_case("c4", "P1-0004", status=CaseStatus.WITHDRAWN), [], [], [])
+        assert store.open_case_counts() == {("p1", 1): 2, ("p2", 1): 1}
+        escalated = bumped(first, stage=2)
+        store.save_case(escalated, 1, [], [], [])
+        assert store.open_case_counts() == {("p1", 1): 1, ("p1", 2): 1, ("p2", 1): 1}
+        store.save_case(bumped(escalated, status=CaseStatus.RESOLVED), 2, [], [], [])
+        assert store.open_case_counts() == {("p1", 1): 1, ("p2", 1): 1}
+        with pytest.raises(StaleVersion):  # a refused write changes no counter
+            store.save_case(bumped(make_case("c2", "P1-0002", version=5), stage=3), 5, [], [], [])
+        assert store.open_case_counts() == {("p1", 1): 1, ("p2", 1): 1}
+        store.recount_open_cases()
+        assert store.open_case_counts() == {("p1", 1): 1, ("p2", 1): 1}
+
+    def test_counters_stay_exact_under_two_concurrent_writers(
+        self, store: Store, twin: Store
+    ) -> None:
+        """Two store objects on one database stand in for two replicas: each creates cases and
+        moves them on at once; the counters must equal what the cases say."""
+        def work(target: Store, side: str) -> None:
+            for n in range(15):
+                case = make_case(f"{side}{n}", f"{side.upper()}-{n:04}")
+                target.create_case(case, [], [], [])
+                if n % 3 == 0:  # escalated: still open, at stage 2
+                    target.save_case(bumped(case, stage=2), 1, [], [], [])
+                elif n % 5 == 0:  # resolved: no longer counted
+                    target.save_case(bumped(case, status=CaseStatus.RESOLVED), 1, [], [], [])
+
+        threads = [threading.Thread(target=work, args=(s, side))
+                   for s, side in ((store, "a"), (twin, "b"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        counted: dict[tuple[str, int], int] = {}
+        for case in store.open_cases():
+            counted[(case.partnership_id, case.stage)] = counted.get(
+                (case.partnership_id, case.stage), 0) + 1
+        assert store.open_case_counts() == counted == twin.open_case_counts()
+        assert sum(counted.values()) == 26

@@ -19,6 +19,7 @@ import redis
 from redis.crc import key_slot
 from redis_support import URL, delete_prefix, fresh_prefix, require_redis
 from store_contract import (
+    RAISER,
     T0,
     StoreContract,
     at,
@@ -31,6 +32,7 @@ from store_contract import (
 )
 
 from adapters.storage.redis import RedisStore
+from dialogs.case import CaseStatus
 from dialogs.ports import StaleVersion, Store
 from policy.loader import PolicyRegistry
 
@@ -50,6 +52,13 @@ def prefix() -> Iterator[str]:
 
 @pytest.fixture
 def store(prefix: str) -> Iterator[RedisStore]:
+    with RedisStore(URL, prefix) as opened:
+        yield opened
+
+
+@pytest.fixture
+def twin(prefix: str) -> Iterator[RedisStore]:
+    """A second store object on the same prefix: another replica sharing the server."""
     with RedisStore(URL, prefix) as opened:
         yield opened
 
@@ -255,3 +264,47 @@ def test_prefixes_do_not_see_each_other(store: RedisStore, prefix: str) -> None:
             delete_prefix(cleaner, other)
         finally:
             cleaner.close()
+
+
+def _undo_bounded_reads(client: Client, prefix: str) -> None:
+    """What a store wrote before the counters and per-person sorted sets (layout 1)."""
+    for key in _keys(client, prefix):
+        if any(part in key for part in (":person-recent:", ":person-open:", ":open-counts",
+                                        ":layout")):
+            client.delete(key)
+
+
+def test_data_of_layout_1_is_counted_and_indexed_once_on_open(
+    store: RedisStore, prefix: str
+) -> None:
+    for n in range(4):
+        store.create_case(make_case(f"c{n}", f"P1-{n:04}"), [], [], [])
+    store.create_case(make_case("c9", "P2-0009", partnership="p2"), [], [], [])
+    store.save_case(bumped(make_case("c3", "P1-0003"), status=CaseStatus.RESOLVED), 1, [], [], [])
+    _undo_bounded_reads(store.client, prefix)
+    with RedisStore(URL, prefix) as reopened, RedisStore(URL, prefix) as twin:
+        assert reopened.open_case_counts() == {("p1", 1): 3, ("p2", 1): 1}
+        assert [c.id for c in reopened.cases_for_person(RAISER, limit=2)] == ["c2", "c9"]
+        recent = reopened.cases_for_person(RAISER, include_closed=True, limit=2)
+        assert [c.id for c in recent] == ["c3", "c9"]
+        reopened.create_case(make_case("c10", "P1-0010"), [], [], [])
+        assert twin.open_case_counts() == {("p1", 1): 4, ("p2", 1): 1}
+
+
+def test_recount_repairs_counters_after_cases_are_removed_by_hand(
+    store: RedisStore, prefix: str
+) -> None:
+    """A module that removes cases outside the write script (retention) calls the recount."""
+    for n in range(3):
+        store.create_case(make_case(f"c{n}", f"P1-{n:04}"), [], [], [])
+    store.client.delete(store.key("case", "c1"))
+    store.client.zrem(store.key("cases"), "c1")
+    store.client.zrem(store.key("open"), "c1")
+    assert store.open_case_counts() == {("p1", 1): 3}  # the counters do not know yet
+    store.recount_open_cases()
+    assert store.open_case_counts() == {("p1", 1): 2}
+    assert [c.id for c in store.cases_for_person(RAISER, limit=5)] == ["c0", "c2"]
+    # the removed case's id left in the person's index does not cut a page short
+    assert [c.id for c in store.cases_for_person(RAISER, limit=1)] == ["c2"]
+    assert [c.id for c in store.cases_for_person(RAISER, limit=2)] == ["c0", "c2"]
+

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from store_contract import (
+    RAISER,
     T0,
     StoreContract,
     at,
@@ -28,7 +29,8 @@ from store_contract import (
     make_person,
 )
 
-from adapters.storage.sqlite import SqliteStore
+from adapters.storage.sqlite import NEXT_DUE_SQL, SqliteStore, person_cases_sql
+from dialogs.case import CaseStatus
 from dialogs.ports import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +38,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "bot.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def twin(tmp_path: Path) -> Iterator[SqliteStore]:
+    """A second store object on the same file: another process, as far as SQLite can tell."""
     opened = SqliteStore(tmp_path / "bot.db")
     yield opened
     opened.close()
@@ -65,6 +75,46 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
         assert again.next_sequence("p1") == 2
 
 
+def _undo_bounded_reads(db: sqlite3.Connection) -> None:
+    """What a file had before the counters and per-person indexes: no trigger, no counter table,
+    parties without their case's order or state."""
+    triggers = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    for (trigger,) in triggers:
+        db.execute(f"DROP TRIGGER {trigger}")
+    db.execute("DROP TABLE open_case_counts")
+    for index in ("case_parties_open", "case_parties_by_person", "deadlines_claimable"):
+        db.execute(f"DROP INDEX {index}")
+    db.execute("ALTER TABLE case_parties DROP COLUMN case_seq")
+    db.execute("ALTER TABLE case_parties DROP COLUMN is_open")
+    db.execute("CREATE INDEX case_parties_by_email ON case_parties (email)")
+
+
+def test_a_file_without_counters_is_counted_and_indexed_on_open(tmp_path: Path) -> None:
+    """A database written before the counters: opening it counts the open cases once and fills
+    the parties' order, so /metrics and status are right from the first request."""
+    path = tmp_path / "old.db"
+    with SqliteStore(path) as store:
+        for n in range(4):
+            store.create_case(make_case(f"c{n}", f"P1-{n:04}"), [], [], [])
+        store.create_case(make_case("c9", "P2-0009", partnership="p2"), [], [], [])
+        closing = make_case("c3", "P1-0003")
+        store.save_case(closing.model_copy(update={"version": 2, "status": CaseStatus.RESOLVED}),
+                        1, [], [], [])
+    db = sqlite3.connect(path)
+    try:
+        _undo_bounded_reads(db)
+        db.commit()
+    finally:
+        db.close()
+    with SqliteStore(path) as store, SqliteStore(path) as twin:
+        assert store.open_case_counts() == {("p1", 1): 3, ("p2", 1): 1} == twin.open_case_counts()
+        assert [c.id for c in store.cases_for_person(RAISER, limit=2)] == ["c2", "c9"]
+        recent = store.cases_for_person(RAISER, include_closed=True, limit=2)
+        assert [c.id for c in recent] == ["c3", "c9"]
+        store.create_case(make_case("c10", "P1-0010"), [], [], [])
+        assert twin.open_case_counts() == {("p1", 1): 4, ("p2", 1): 1}
+
+
 def test_a_version_1_file_is_migrated_and_keeps_its_cases(tmp_path: Path) -> None:
     """v1 had no stage column; opening it adds one filled from each case, losing nothing."""
     path = tmp_path / "old.db"
@@ -72,6 +122,7 @@ def test_a_version_1_file_is_migrated_and_keeps_its_cases(tmp_path: Path) -> Non
         store.create_case(make_case(), [make_event()], [], [make_deadline()])
     db = sqlite3.connect(path)
     try:  # turn the file back into what version 1 wrote
+        _undo_bounded_reads(db)
         db.execute("DROP INDEX open_cases_by_stage")
         db.execute("ALTER TABLE cases DROP COLUMN stage")
         db.execute("UPDATE schema_version SET version = 1")
@@ -226,3 +277,46 @@ def test_instants_are_stored_to_the_microsecond(store: SqliteStore) -> None:
     assert store.claim_due(T0, "w1", 60, limit=1) == []
     (claim,) = store.claim_due(due, "w1", 0.000001, limit=1)
     assert claim.deadline.due_at == due and claim.lease_until == due + timedelta(microseconds=1)
+
+
+def _plan(store: SqliteStore, sql: str, *args: object) -> list[str]:
+    return [row["detail"] for row in store._db.execute("EXPLAIN QUERY PLAN " + sql, args)]
+
+
+def test_a_persons_reads_and_the_probes_use_indexes_not_scans(tmp_path: Path) -> None:
+    """The plans of every read a person's turn and a probe make: each is an index search, never
+    a scan of cases, case_parties, deadlines or the counters' source (the cases). Analysed with
+    many open cases, so the planner has the statistics that once made it walk every one."""
+    with SqliteStore(tmp_path / "bot.db") as store:
+        for n in range(300):
+            store.create_case(make_case(f"c{n}", f"P1-{n:04}", participants=(f"p{n}@x.example",
+                                                                            RAISER)), [], [], [])
+        store._db.execute("ANALYZE")
+        reads = {
+            "open cases": _plan(store, person_cases_sql(False), RAISER, 2**62, 21),
+            "all cases": _plan(store, person_cases_sql(True), RAISER, 2**62, 21),
+            "next due": _plan(store, NEXT_DUE_SQL),
+            "case by reference": _plan(store, "SELECT json FROM cases WHERE reference = ?", "x"),
+            "case by id": _plan(store, "SELECT json FROM cases WHERE id = ?", "x"),
+            "person": _plan(store, "SELECT json FROM people WHERE email = ?", "x"),
+            "identity": _plan(store, "SELECT email FROM identities WHERE platform = ?"
+                              " AND user_id = ?", "teams", "x"),
+            "session": _plan(store, "SELECT value FROM dialog_sessions WHERE key = ?"
+                             " AND expires_at > ?", "x", "y"),
+            "history": _plan(store, "SELECT json FROM events WHERE case_id = ? ORDER BY seq",
+                             "x"),
+            "directory": _plan(store, "SELECT json FROM people WHERE partnership_id = ?"
+                               " ORDER BY email", "p1"),
+            "last platform": _plan(store, "SELECT platform FROM last_platforms WHERE email = ?",
+                                   "x"),
+            "reference": _plan(store, "SELECT reference FROM conversation_references"
+                               " WHERE platform = ? AND user_key = ?", "teams", "x"),
+        }
+    for name, plan in reads.items():
+        assert plan, name
+        for step in plan:
+            assert step.startswith("SEARCH"), (name, plan)
+            assert not step.startswith("SCAN"), (name, plan)
+    assert reads["open cases"][0].startswith("SEARCH p USING INDEX case_parties_open")
+    assert reads["all cases"][0].startswith("SEARCH p USING INDEX case_parties_by_person")
+    assert "deadlines_claimable" in reads["next due"][0]

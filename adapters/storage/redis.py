@@ -27,6 +27,11 @@ Layout, under ``{prefix}:``:
   ``open-in:<partnership>`` sorted sets of the open ones, also by creation order.
 - ``case-parties:<id>`` set and ``person-cases:<email>`` sets: everyone ever on the case, as in
   the SQLite store; whether someone is still an active party is checked on the loaded case.
+  ``person-recent:<email>`` and ``person-open:<email>`` sorted sets hold the same ids (all, and
+  the open ones) by creation order, so a person's latest cases are one ``ZREVRANGE``.
+- ``open-counts`` hash ``<partnership>:<stage>`` -> number of open cases, kept by the write
+  script, so /metrics reads one hash; ``layout`` is ``2`` once the per-person sorted sets and the
+  counters exist (a store opening data of layout 1 builds them in one script).
 - ``case-events:<id>`` list of event JSON, append only, in the order of writing.
 - ``sequence:<name>`` counters (INCR); ``policy:<policy id>`` hash version -> JSON (HSETNX, so
   the first snapshot wins); ``people`` hash email -> JSON, ``people-partnership`` hash
@@ -81,6 +86,8 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 # A session saved with an expiry already past in real time (a simulated clock) still lives a day
 SESSION_BACKSTOP_MIN_MS = 86_400_000
 DEFAULT_PREFIX = "escalation"
+# How many of a person's cases one script reads when the caller wants them all
+PERSON_PAGE = 500
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -130,7 +137,8 @@ if mode == "create" then
     if redis.call("EXISTS", case_key) == 1 then return {"exists", id} end
     if redis.call("HEXISTS", refs, ref) == 1 then return {"exists", ref} end
 else
-    old = redis.call("HMGET", case_key, "version", "reference", "partnership", "created")
+    old = redis.call("HMGET", case_key, "version", "reference", "partnership", "created",
+        "status", "stage")
     if not old[1] then return {"missing", id} end
     if old[1] ~= expected then return {"stale", old[1]} end
     local owner = redis.call("HGET", refs, ref)
@@ -153,12 +161,17 @@ for _, note in ipairs(notes) do
 end
 
 -- phase 2: writes
+local counts = P .. ":open-counts"
+local function count_open(slot, by)
+    if redis.call("HINCRBY", counts, slot, by) <= 0 then redis.call("HDEL", counts, slot) end
+end
 local created
 if mode == "create" then
     created = tostring(redis.call("INCR", P .. ":counter:cases"))
     redis.call("ZADD", P .. ":cases", created, id)
 else
     created = old[4]
+    if old[5] == "open" then count_open(old[3] .. ":" .. old[6], -1) end
     redis.call("ZREM", P .. ":open", id)
     redis.call("ZREM", P .. ":open-in:" .. old[3], id)
     if old[2] ~= ref then redis.call("HDEL", refs, old[2]) end
@@ -169,15 +182,26 @@ redis.call("HSET", case_key, "json", json, "version", version, "reference", ref,
 if status == "open" then
     redis.call("ZADD", P .. ":open", created, id)
     redis.call("ZADD", P .. ":open-in:" .. partnership, created, id)
+    count_open(partnership .. ":" .. stage, 1)
 end
 
 for _, email in ipairs(old_parties) do
-    if not party_set[email] then redis.call("SREM", P .. ":person-cases:" .. email, id) end
+    if not party_set[email] then
+        redis.call("SREM", P .. ":person-cases:" .. email, id)
+        redis.call("ZREM", P .. ":person-recent:" .. email, id)
+        redis.call("ZREM", P .. ":person-open:" .. email, id)
+    end
 end
 redis.call("DEL", parties_key)
 for _, email in ipairs(parties) do
     redis.call("SADD", parties_key, email)
     redis.call("SADD", P .. ":person-cases:" .. email, id)
+    redis.call("ZADD", P .. ":person-recent:" .. email, created, id)
+    if status == "open" then
+        redis.call("ZADD", P .. ":person-open:" .. email, created, id)
+    else
+        redis.call("ZREM", P .. ":person-open:" .. email, id)
+    end
 end
 
 for _, event in ipairs(events) do
@@ -377,14 +401,43 @@ end
 return out
 """
 
-_OPEN_COUNTS = """#!lua flags=no-writes
-local out = {}
-for _, id in ipairs(redis.call("ZRANGE", KEYS[1], 0, -1)) do
-    local row = redis.call("HMGET", ARGV[1] .. ":case:" .. id, "partnership", "stage")
-    out[#out + 1] = row[1]
-    out[#out + 1] = row[2]
+# A page of a person's cases, newest first: KEYS[1] is their person-open or person-recent sorted
+# set, ARGV[2] and ARGV[3] the ranks to read. The reply starts with how many ids the page held, so
+# an id whose case was removed (retention) does not end the paging early.
+_PERSON_CASES = """#!lua flags=no-writes
+local P = ARGV[1]
+local ids = redis.call("ZREVRANGE", KEYS[1], ARGV[2], ARGV[3])
+local out = {#ids}
+for _, id in ipairs(ids) do
+    local json = redis.call("HGET", P .. ":case:" .. id, "json")
+    if json then out[#out + 1] = json end
 end
 return out
+"""
+
+# Count the open cases afresh and, with ARGV[2] = "all", build the per-person sorted sets of a
+# layout 1 store: one script, so no write lands between the count and the marker. It reads every
+# case, so it runs once per store (layout 2 marks it done) or when an operator asks.
+_REBUILD = """#!lua
+local P, scope = ARGV[1], ARGV[2]
+if scope == "all" and redis.call("GET", KEYS[1]) == "2" then return 0 end
+local counts = P .. ":open-counts"
+redis.call("DEL", counts)
+for _, id in ipairs(redis.call("ZRANGE", P .. ":cases", 0, -1)) do
+    local row = redis.call("HMGET", P .. ":case:" .. id, "partnership", "status", "stage",
+        "created")
+    if row[2] == "open" then redis.call("HINCRBY", counts, row[1] .. ":" .. row[3], 1) end
+    if scope == "all" and row[4] then
+        for _, email in ipairs(redis.call("SMEMBERS", P .. ":case-parties:" .. id)) do
+            redis.call("ZADD", P .. ":person-recent:" .. email, row[4], id)
+            if row[2] == "open" then
+                redis.call("ZADD", P .. ":person-open:" .. email, row[4], id)
+            end
+        end
+    end
+end
+redis.call("SET", KEYS[1], "2")
+return 1
 """
 
 _UPSERT_PEOPLE = """#!lua
@@ -574,12 +627,15 @@ class RedisStore:
         self._claim_notifications = register(_CLAIM_NOTIFICATIONS)
         self._mark = register(_MARK)
         self._load_cases = register(_LOAD_CASES)
-        self._open_counts = register(_OPEN_COUNTS)
+        self._person_cases = register(_PERSON_CASES)
+        self._rebuild = register(_REBUILD)
         self._upsert_people = register(_UPSERT_PEOPLE)
         self._people_in = register(_PEOPLE_IN)
         self._mark_once = register(_MARK_ONCE)
         self._save_identity = register(_SAVE_IDENTITY)
         self._queue_notifications = register(_QUEUE_NOTIFICATIONS)
+        if _optional(client.get(self.key("layout"))) != "2":
+            self._run(self._rebuild, self.key("layout"), "all")
 
     def key(self, *parts: str) -> str:
         """``{prefix}:part:part``: the braces make the prefix the Cluster hash tag."""
@@ -673,11 +729,26 @@ class RedisStore:
         rows.sort(key=lambda row: int(_text(row[0])))
         return [Case.model_validate_json(_text(json)) for _, json in rows]
 
-    def cases_for_person(self, email: str, include_closed: bool = False) -> list[Case]:
-        """The party sets also list people who have left a case, so the active check happens on
-        the loaded case, where the truth is."""
-        cases = self._cases(self.key("person-cases", email.lower()), "set", include_closed)
-        return [case for case in cases if case.is_party(email)]
+    def cases_for_person(
+        self, email: str, include_closed: bool = False, limit: int | None = None
+    ) -> list[Case]:
+        """Oldest first; with ``limit``, only the latest that many, read a page at a time from
+        the person's sorted set. The sets also list people who have left a case, so the active
+        check happens on the loaded case, where the truth is."""
+        index = self.key("person-recent" if include_closed else "person-open", email.lower())
+        found: list[Case] = []
+        start = 0
+        while limit is None or len(found) < limit:
+            page = PERSON_PAGE if limit is None else max(limit - len(found), 1)
+            reply = _items(self._run(self._person_cases, index, start, start + page - 1))
+            rows = reply[1:]
+            found += [c for c in (Case.model_validate_json(_text(r)) for r in rows)
+                      if c.is_party(email)]
+            if int(_text(reply[0])) < page:
+                break
+            start += page
+        found = found if limit is None else found[:limit]
+        return found[::-1]
 
     def open_cases(self, partnership_id: str | None = None) -> list[Case]:
         index = self.key("open") if partnership_id is None else self.key("open-in", partnership_id)
@@ -878,9 +949,20 @@ class RedisStore:
         return int(_text(marked)) == 1
 
     def open_case_counts(self) -> dict[tuple[str, int], int]:
+        """One hash the write script keeps: /metrics scrapes this, and counting the cases
+        themselves blocked the shared Redis for every replica's scrape."""
+        rows = self.client.hgetall(self.key("open-counts"))
+        if not isinstance(rows, dict):
+            raise TypeError(f"expected a hash reply from Redis, got {rows!r}")
         counts: dict[tuple[str, int], int] = {}
-        for partnership, stage in _chunks(self._run(self._open_counts, self.key("open")), 2):
-            slot = (_text(partnership), int(_text(stage)))
-            counts[slot] = counts.get(slot, 0) + 1
+        for slot, n in rows.items():
+            partnership, _, stage = _text(slot).rpartition(":")
+            if int(_text(n)) > 0:
+                counts[(partnership, int(stage))] = int(_text(n))
         return counts
+
+    def recount_open_cases(self) -> None:
+        """Count the open cases afresh in one script. The write script keeps the counters right;
+        this is for an operator who doubts them, or data written by a process without it."""
+        self._run(self._rebuild, self.key("layout"), "counts")
 

@@ -36,8 +36,8 @@ CREATE TABLE IF NOT EXISTS cases (id TEXT PRIMARY KEY, reference TEXT NOT NULL U
     json TEXT NOT NULL, stage INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS cases_by_status ON cases (status, partnership_id);
 CREATE TABLE IF NOT EXISTS case_parties (case_id TEXT NOT NULL REFERENCES cases (id),
-    email TEXT NOT NULL, PRIMARY KEY (case_id, email));
-CREATE INDEX IF NOT EXISTS case_parties_by_email ON case_parties (email);
+    email TEXT NOT NULL, case_seq INTEGER NOT NULL DEFAULT 0, is_open INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (case_id, email));
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT,
     case_id TEXT NOT NULL REFERENCES cases (id), at TEXT NOT NULL, type TEXT NOT NULL,
     json TEXT NOT NULL);
@@ -73,6 +73,36 @@ CREATE INDEX IF NOT EXISTS dialog_sessions_by_expiry ON dialog_sessions (expires
 # forever; they may hold a child's name and date of birth, so the migration removes them.
 _OLD_SESSIONS = "dialog-session"
 
+# Open cases by (partnership, stage), kept by triggers in the same transaction as every write of
+# ``cases`` (ours and any other module's, such as retention's deletions), so /metrics reads a
+# handful of rows instead of counting every open case. A database made before this table is
+# counted once when a store opens it (see docs/decisions.md).
+_COUNTS_TABLE = """CREATE TABLE open_case_counts (partnership_id TEXT NOT NULL,
+    stage INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (partnership_id, stage))"""
+_RECOUNT = (
+    "INSERT INTO open_case_counts (partnership_id, stage, n)"
+    " SELECT partnership_id, stage, COUNT(*) FROM cases WHERE status = 'open'"
+    " GROUP BY partnership_id, stage"
+)
+_ADD = """INSERT INTO open_case_counts (partnership_id, stage, n)
+    VALUES (NEW.partnership_id, NEW.stage, 1)
+    ON CONFLICT (partnership_id, stage) DO UPDATE SET n = n + 1;"""
+_REMOVE = """UPDATE open_case_counts SET n = n - 1
+    WHERE partnership_id = OLD.partnership_id AND stage = OLD.stage;"""
+_COUNT_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS open_count_insert AFTER INSERT ON cases"
+    f" WHEN NEW.status = 'open' BEGIN {_ADD} END",
+    "CREATE TRIGGER IF NOT EXISTS open_count_delete AFTER DELETE ON cases"
+    f" WHEN OLD.status = 'open' BEGIN {_REMOVE} END",
+    "CREATE TRIGGER IF NOT EXISTS open_count_leave AFTER UPDATE OF status, partnership_id, stage"
+    f" ON cases WHEN OLD.status = 'open' BEGIN {_REMOVE} END",
+    "CREATE TRIGGER IF NOT EXISTS open_count_enter AFTER UPDATE OF status, partnership_id, stage"
+    f" ON cases WHEN NEW.status = 'open' BEGIN {_ADD} END",
+)
+# What makes next_due one index probe: the instant each row becomes claimable, as an expression
+# the query repeats word for word (SQLite uses an expression index only for the same expression).
+_CLAIMABLE_AT = "CASE WHEN claimed_by IS NULL THEN due_at ELSE MAX(due_at, lease_until) END"
+
 
 def _utc(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -101,6 +131,21 @@ def _cases(rows: Iterable[sqlite3.Row]) -> list[Case]:
 
 def _notification(row: sqlite3.Row) -> Notification:
     return Notification.model_validate_json(row["json"])
+
+
+# Rows of a person's cases newest first, from ``case_seq`` (exclusive) down; the order and the
+# range come from the parties indexes, so LIMIT ends the read after a page.
+PERSON_PAGE = 500
+NEXT_DUE_SQL = f"SELECT MIN({_CLAIMABLE_AT}) AS next FROM deadlines"
+
+
+def person_cases_sql(include_closed: bool) -> str:
+    """The query behind cases_for_person (tests check its plan)."""
+    scope = "" if include_closed else " AND p.is_open = 1"
+    return (
+        "SELECT c.json, p.case_seq FROM case_parties p CROSS JOIN cases c ON c.id = p.case_id"
+        f" WHERE p.email = ?{scope} AND p.case_seq < ? ORDER BY p.case_seq DESC LIMIT ?"
+    )
 
 
 class SqliteStore:
@@ -159,6 +204,39 @@ class SqliteStore:
             "CREATE INDEX IF NOT EXISTS open_cases_by_stage"
             " ON cases (status, partnership_id, stage)"
         )
+        SqliteStore._migrate_reads(db)
+
+    @staticmethod
+    def _migrate_reads(db: sqlite3.Connection) -> None:
+        """Indexes for bounded per-person reads and counters for /metrics. Found missing rather
+        than versioned, so a database of any earlier schema gets them on open, inside the same
+        transaction as the rest of the migration (two processes opening it at once count once)."""
+        columns = {c["name"] for c in db.execute("PRAGMA table_info(case_parties)")}
+        if "case_seq" not in columns:
+            db.execute("ALTER TABLE case_parties ADD COLUMN case_seq INTEGER NOT NULL DEFAULT 0")
+            db.execute("ALTER TABLE case_parties ADD COLUMN is_open INTEGER NOT NULL DEFAULT 0")
+            db.execute(
+                "UPDATE case_parties SET (case_seq, is_open) = (SELECT c.rowid,"
+                " c.status = 'open' FROM cases c WHERE c.id = case_parties.case_id)"
+            )
+        db.execute("DROP INDEX IF EXISTS case_parties_by_email")
+        # a person's open cases newest first, and all of them newest first: LIMIT stops early
+        db.execute(
+            "CREATE INDEX IF NOT EXISTS case_parties_open"
+            " ON case_parties (email, is_open, case_seq)"
+        )
+        db.execute(
+            "CREATE INDEX IF NOT EXISTS case_parties_by_person ON case_parties (email, case_seq)"
+        )
+        db.execute(f"CREATE INDEX IF NOT EXISTS deadlines_claimable ON deadlines ({_CLAIMABLE_AT})")
+        known = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'open_case_counts'"
+        ).fetchone()
+        if known is None:
+            db.execute(_COUNTS_TABLE)
+            db.execute(_RECOUNT)
+        for trigger in _COUNT_TRIGGERS:
+            db.execute(trigger)
 
     def close(self) -> None:
         with self._lock:
@@ -292,11 +370,15 @@ class SqliteStore:
         notifications: list[Notification],
         deadlines: list[Deadline],
     ) -> None:
-        # parties: everyone ever on the case, so a lookup by email is one index probe
+        # parties: everyone ever on the case, with the case's creation order and whether it is
+        # open, so a person's latest cases are one index range that LIMIT stops early
+        (seq,) = db.execute("SELECT rowid FROM cases WHERE id = ?", (case.id,)).fetchone()
+        is_open = int(case.status is CaseStatus.OPEN)
         db.execute("DELETE FROM case_parties WHERE case_id = ?", (case.id,))
         db.executemany(
-            "INSERT OR IGNORE INTO case_parties (case_id, email) VALUES (?, ?)",
-            [(case.id, p.email.lower()) for p in case.participants],
+            "INSERT OR IGNORE INTO case_parties (case_id, email, case_seq, is_open)"
+            " VALUES (?, ?, ?, ?)",
+            [(case.id, p.email.lower(), seq, is_open) for p in case.participants],
         )
         db.executemany(
             "INSERT INTO events (case_id, at, type, json) VALUES (?, ?, ?, ?)",
@@ -322,14 +404,25 @@ class SqliteStore:
         rows = self._rows("SELECT json FROM cases WHERE reference = ?", reference)
         return Case.model_validate_json(rows[0]["json"]) if rows else None
 
-    def cases_for_person(self, email: str, include_closed: bool = False) -> list[Case]:
-        """Oldest first. The parties table also lists people who have left a case, so the
-        active check happens on the loaded case, where the truth is."""
-        sql = "SELECT c.json FROM case_parties p JOIN cases c ON c.id = p.case_id WHERE p.email = ?"
-        if not include_closed:
-            sql += f" AND c.status = '{CaseStatus.OPEN.value}'"
-        rows = self._rows(sql + " ORDER BY c.rowid", email.lower())
-        return [case for case in _cases(rows) if case.is_party(email)]
+    def cases_for_person(
+        self, email: str, include_closed: bool = False, limit: int | None = None
+    ) -> list[Case]:
+        """Oldest first; with ``limit``, only the latest that many. The parties table also lists
+        people who have left a case, so the active check happens on the loaded case, where the
+        truth is, and a page short of leavers reads the next one. CROSS JOIN keeps the parties
+        index outermost: left to itself the planner walks every open case instead."""
+        sql = person_cases_sql(include_closed)
+        found: list[Case] = []
+        before = None
+        while limit is None or len(found) < limit:
+            page = PERSON_PAGE if limit is None else max(limit - len(found), 1)
+            rows = self._rows(sql, email.lower(), before if before is not None else 2**62, page)
+            found += [c for c in _cases(rows) if c.is_party(email)]
+            if len(rows) < page:
+                break
+            before = rows[-1]["case_seq"]
+        found = found if limit is None else found[:limit]
+        return found[::-1]
 
     def open_cases(self, partnership_id: str | None = None) -> list[Case]:
         sql = f"SELECT json FROM cases WHERE status = '{CaseStatus.OPEN.value}'"
@@ -481,11 +574,9 @@ class SqliteStore:
 
     def next_due(self) -> datetime | None:
         """When the next deadline becomes claimable: its due time, or for one held under a lease
-        the lease's end, so a scheduler sleeping until then never spins on a row it cannot take."""
-        (row,) = self._rows(
-            "SELECT MIN(CASE WHEN claimed_by IS NULL THEN due_at"
-            " ELSE MAX(due_at, lease_until) END) AS next FROM deadlines"
-        )
+        the lease's end, so a scheduler sleeping until then never spins on a row it cannot take.
+        One probe of the ``deadlines_claimable`` index: /readyz asks on every probe."""
+        (row,) = self._rows(NEXT_DUE_SQL)
         return None if row["next"] is None else _instant(row["next"])
 
     def count_due(self, now: datetime) -> int:
@@ -616,10 +707,14 @@ class SqliteStore:
         return inserted == 1
 
     def open_case_counts(self) -> dict[tuple[str, int], int]:
-        """Counted in SQL: /metrics calls this on every scrape, and loading every open case to
-        count it held the store's lock for seconds at 100k cases, delaying deadlines."""
-        rows = self._rows(
-            "SELECT partnership_id, stage, COUNT(*) AS n FROM cases WHERE status = 'open'"
-            " GROUP BY partnership_id, stage"
-        )
+        """From the counters the triggers keep: /metrics calls this on every scrape, and counting
+        the cases themselves grew with every open case."""
+        rows = self._rows("SELECT partnership_id, stage, n FROM open_case_counts WHERE n > 0")
         return {(row["partnership_id"], int(row["stage"])): int(row["n"]) for row in rows}
+
+    def recount_open_cases(self) -> None:
+        """Count the open cases afresh, in one write. The triggers keep the counters right for
+        every write of ``cases``; this is for an operator who doubts them."""
+        with self._write() as db:
+            db.execute("DELETE FROM open_case_counts")
+            db.execute(_RECOUNT)

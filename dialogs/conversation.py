@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from dialogs import agreed_actions, intake, record_dialog, texts, typed_commands
 from dialogs.actions import find_action
+from dialogs.audit import READ_WINDOW, CaseRead, ReadKind
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, InputRow
 from dialogs.case import Case, status_words
 from dialogs.commands import Acknowledge, Command, CompleteStep, UpdateAction
@@ -98,6 +99,14 @@ class ConversationService:
     engine: Engine
     store: Store
     today: Callable[[], date] = field(default=date.today)
+    platform: str = ""  # "teams", "slack", "console": said in the read log of each case seen
+
+    def _note_read(self, case: Case, actor: str, kind: ReadKind) -> None:
+        """Who saw the child's details goes into the case's read log (not its history: the
+        version stays, so no open card goes stale because someone looked)."""
+        read = CaseRead(case_id=case.id, at=self.engine.clock.now(), reader=actor.lower(),
+                        kind=kind, platform=self.platform)
+        self.store.record_read(read, READ_WINDOW.total_seconds())
 
     # ---- sessions ------------------------------------------------------------------------------
     def _load(self, actor: str) -> _Session | None:
@@ -305,6 +314,7 @@ class ConversationService:
             case = self.engine.view(reference, actor)
         except DomainError as exc:
             return [Reply(text=exc.message)]  # outsiders: the same words as no such case
+        self._note_read(case, actor, ReadKind.SHOW)
         return [Reply(card=self.case_card(case, actor))]
 
     def _history(self, actor: str, reference: str) -> list[Reply]:
@@ -312,6 +322,7 @@ class ConversationService:
             case = self.engine.view(reference, actor)
         except DomainError as exc:
             return [Reply(text=exc.message)]
+        self._note_read(case, actor, ReadKind.HISTORY)
         return [Reply(card=self.history_card(case))]
 
     def _start_intake(self, actor: str) -> list[Reply]:
@@ -409,6 +420,7 @@ class ConversationService:
         except DomainError as exc:
             return ActionResult(Card(title=exc.message), exc.message)
         if verb == REFRESH_VERB:
+            self._note_read(case, actor, ReadKind.CARD)
             return ActionResult(self.case_card(case, actor))
         if verb in ACTION_VERBS:
             return self._action_follow_up(actor, case, verb, data, values)

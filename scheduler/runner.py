@@ -246,9 +246,9 @@ async def _deliver_batch(
             failure = DeliveryFailed(texts.DELIVERY_BROKE.format(error=type(exc).__name__), False)
         else:
             store.mark_sent(note.key, clock.now())
+            observer.delivered(platform, True)
             if platform == EMAIL_PLATFORM and note.documents:
                 _note_documents_sent(store, clock, note)
-            observer.delivered(platform, True)
             sent += 1
             continue
         failed += 1

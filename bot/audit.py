@@ -197,7 +197,7 @@ def build_export(
             yield event.at.isoformat(), {
                 "log": "event", "at": event.at.isoformat(), "what": event.type.value,
                 "stage": str(event.stage), "who": event.actor, "who_name": name,
-                "who_agency": agency, "platform": event.data.get("platform", ""),
+                "who_agency": agency, "platform": event.platform,
                 "summary": event.summary, "summary_named": named(event.summary, known),
                 "detail": json.dumps(event.data, sort_keys=True) if event.data else "",
                 "prev": event.prev, "hash": digest,

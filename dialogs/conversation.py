@@ -101,6 +101,10 @@ class ConversationService:
     today: Callable[[], date] = field(default=date.today)
     platform: str = ""  # "teams", "slack", "console": said in the read log of each case seen
 
+    def _via(self, command: Command) -> Command:
+        """The command as sent from this platform, so its events say where the person acted."""
+        return command.model_copy(update={"platform": self.platform}) if self.platform else command
+
     def _note_read(self, case: Case, actor: str, kind: ReadKind) -> None:
         """Who saw the child's details goes into the case's read log (not its history: the
         version stays, so no open card goes stale because someone looked)."""
@@ -359,7 +363,7 @@ class ConversationService:
 
     def _raise(self, command: Command) -> list[Reply]:
         try:
-            outcome = self.engine.handle(command)
+            outcome = self.engine.handle(self._via(command))
         except InvalidInput as exc:
             return [Reply(text=exc.message)]
         except DomainError as exc:
@@ -555,7 +559,7 @@ class ConversationService:
             asked_due=asked,
         )
         try:
-            outcome = self.engine.handle(command)
+            outcome = self.engine.handle(self._via(command))
         except InvalidInput as exc:
             card = self.not_yet_card(case, state.id, asked, values, exc.field_errors)
             return ActionResult(card, texts.FIX_THE_CARD)
@@ -584,7 +588,7 @@ class ConversationService:
         session.pathway_choice = values.get("pathway") or None
         if not errors:
             try:
-                outcome = self.engine.handle(intake.to_command(session))
+                outcome = self.engine.handle(self._via(intake.to_command(session)))
             except InvalidInput as exc:
                 errors = exc.field_errors
             except DomainError as exc:
@@ -623,7 +627,7 @@ class ConversationService:
         values: dict[str, str] | None = None,
     ) -> ActionResult:
         try:
-            outcome = self.engine.handle(command)
+            outcome = self.engine.handle(self._via(command))
         except StaleCase:
             return self._stale(case, command.actor)
         except InvalidInput as exc:

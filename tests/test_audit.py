@@ -239,6 +239,7 @@ def test_export_json_holds_every_event_and_read_by_name_and_email(
     case = escalate_to(app, raise_case(app, "northbay"), 2)
     raiser, counterpart = practitioners(app, "northbay")
     service(app).on_text(counterpart.email, f"history {case.reference}")
+    service(app, "slack").on_text(counterpart.email, f"ack {case.reference}")
     argv = point_cli_at(app, monkeypatch)
     out = tmp_path / "history.json"
     code, printed, err = cli(capsys, "audit", "export", case.reference.lower(), "--out",
@@ -255,6 +256,9 @@ def test_export_json_holds_every_event_and_read_by_name_and_email(
     (read,) = [e for e in entries if e["log"] == "read"]
     assert (read["what"], read["who"], read["who_name"], read["platform"]) == (
         "read_history", counterpart.email, counterpart.name, "teams")
+    acked = [e for e in entries if e["what"] == "acknowledged"]
+    assert [(e["who"], e["platform"]) for e in acked] == [(counterpart.email, "slack")]
+    assert {e["platform"] for e in entries if e["what"] != "acknowledged"} <= {"", "teams"}
     raised = entries[0]
     assert (raised["who"], raised["who_name"], raised["who_agency"]) == (
         raiser.email, raiser.name, raiser.agency_name)

@@ -58,7 +58,7 @@ class Chat:
         self.app, self.clock, self.me, self.ask = app, clock, me.lower(), ask
         self.inbox = Inbox()
         self.service = ConversationService(
-            app.engine, app.store, today=lambda: clock.now().date()
+            app.engine, app.store, today=lambda: clock.now().date(), platform="console"
         )
 
     def pump(self) -> None:

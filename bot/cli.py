@@ -145,6 +145,27 @@ def _parser() -> argparse.ArgumentParser:
         help="the bot's SQLite file (default: the bot's own store: ESCALATION_BOT_REDIS_URL if"
         " set, else ESCALATION_BOT_DATABASE)",
     )
+    audit = sub.add_parser(
+        "audit",
+        help="prove a case's history untampered, or export it (business team, on the server)",
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify",
+        help="check every case's hash chains; names the first break of each case, exit 1 on any",
+    )
+    verify.add_argument("--partnership", help="only this partnership's cases (its config id)")
+    verify.add_argument(
+        "--db", help="the bot's SQLite file (default: the bot's store: Redis if"
+        " ESCALATION_BOT_REDIS_URL is set, else ESCALATION_BOT_DATABASE)"
+    )
+    export = audit_sub.add_parser(
+        "export", help="one case's whole history: who did and saw what, when, by name and email"
+    )
+    export.add_argument("reference", help="the case reference, e.g. NB-0001")
+    export.add_argument("--format", choices=["json", "csv"], default="json")
+    export.add_argument("--out", help="the file to write (default: standard output)")
+    export.add_argument("--db", help="the bot's SQLite file (default: the bot's store)")
 
     report = sub.add_parser(
         "report",
@@ -511,6 +532,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.partnership, args.start, args.end, args.format, args.agency, args.out,
                 args.db, args.config,
             )
+        if args.command == "audit":
+            from bot.audit import run_export, run_verify
+
+            if args.audit_command == "verify":
+                return run_verify(args.partnership, args.db)
+            return run_export(args.reference, args.format, args.out, args.db)
         if args.command == "manifest" and args.manifest_command == "slack":
             from bot.slack_manifest import run_slack_command
 

@@ -22,9 +22,11 @@ from redis.exceptions import RedisError
 from adapters.documents import FontMissing, render_docx, render_pdf
 from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
+from bot.audit import operator
 from bot.bootstrap import App, ClosableStore, bootstrap_reader
 from bot.settings import Settings, SettingsError
 from dialogs import texts
+from dialogs.audit import CaseRead, ReadKind
 from dialogs.case_forms import case_documents, forms_in_use
 from dialogs.clock import SystemClock
 from dialogs.documents import FormDocument, document_file_name
@@ -149,8 +151,13 @@ def _record(app: App, request: Request, where: str) -> list[Path]:
         files = [render(document) for document in documents]  # all, before writing any
     except FontMissing as exc:
         raise RecordProblem(f"record: {exc}") from None
-    for target, content in zip(targets, files, strict=True):
+    for target, content, document in zip(targets, files, documents, strict=True):
         _write(target, content)
+        # a copy of the child's details now exists outside the bot: the case's read log says so
+        app.store.record_read(CaseRead(
+            case_id=case.id, at=app.clock.now(), reader=operator(), kind=ReadKind.DOCUMENT,
+            platform="cli", detail=f"{document.form_id} {request.format}",
+        ), 0.0)
     return targets
 
 

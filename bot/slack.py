@@ -97,7 +97,9 @@ def build_slack(
         return None
     check_slack(settings, socket_mode)
     client = web_client(settings.slack_bot_token, api_url(settings))
-    conversation = ConversationService(app.engine, app.store, today=lambda: app.clock.now().date())
+    conversation = ConversationService(
+        app.engine, app.store, today=lambda: app.clock.now().date(), platform="slack"
+    )
     configured = {p.email: p.slack_user_id for p in app.config.people if p.slack_user_id}
     people = SlackPeople(client, app.store, configured)
     copies = SlackCopies(client, app.store, conversation)

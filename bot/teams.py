@@ -147,7 +147,9 @@ def build_teams(
         validator = ChannelTokenValidator(settings.microsoft_app_id, keys)
     sdk = ConfigurationBotFrameworkAuthentication(_BotFrameworkConfig(settings))
     adapter = CloudAdapter(TeamsAuthentication(sdk, validator))
-    conversation = ConversationService(app.engine, app.store, today=lambda: app.clock.now().date())
+    conversation = ConversationService(
+        app.engine, app.store, today=lambda: app.clock.now().date(), platform="teams"
+    )
     alert_channels = {
         destination.removeprefix(CHANNEL_PREFIX)
         for partnership in app.config.partnerships
@@ -159,7 +161,7 @@ def build_teams(
         if render
         else None
     )
-    consent = FileConsent(files, app.store, email_for_aad) if files else None
+    consent = FileConsent(files, app.store, email_for_aad, app.clock) if files else None
     bot = TeamsBot(
         conversation, app.store, email_for_aad, after_turn, alert_channels, consent, directory
     )

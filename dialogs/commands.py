@@ -15,6 +15,9 @@ class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     actor: str
+    platform: str = Field(
+        default="", description="Where the person acted (teams, slack, console), for the history"
+    )
 
 
 class CaseCommand(Command):

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from dialogs import agreed_actions, intake, record_dialog, texts, typed_commands
 from dialogs.actions import find_action
+from dialogs.audit import READ_WINDOW, CaseRead, ReadKind
 from dialogs.cards import Card, CardAction, CardInput, Fact, InputKind, InputRow
 from dialogs.case import Case, status_words
 from dialogs.commands import Acknowledge, Command, CompleteStep, UpdateAction
@@ -100,6 +101,18 @@ class ConversationService:
     engine: Engine
     store: Store
     today: Callable[[], date] = field(default=date.today)
+    platform: str = ""  # "teams", "slack", "console": said in the read log of each case seen
+
+    def _via(self, command: Command) -> Command:
+        """The command as sent from this platform, so its events say where the person acted."""
+        return command.model_copy(update={"platform": self.platform}) if self.platform else command
+
+    def _note_read(self, case: Case, actor: str, kind: ReadKind) -> None:
+        """Who saw the child's details goes into the case's read log (not its history: the
+        version stays, so no open card goes stale because someone looked)."""
+        read = CaseRead(case_id=case.id, at=self.engine.clock.now(), reader=actor.lower(),
+                        kind=kind, platform=self.platform)
+        self.store.record_read(read, READ_WINDOW.total_seconds())
 
     # ---- sessions ------------------------------------------------------------------------------
     def _load(self, actor: str) -> _Session | None:
@@ -318,6 +331,7 @@ class ConversationService:
             case = self.engine.view(reference, actor)
         except DomainError as exc:
             return [Reply(text=exc.message)]  # outsiders: the same words as no such case
+        self._note_read(case, actor, ReadKind.SHOW)
         return [Reply(card=self.case_card(case, actor))]
 
     def _history(self, actor: str, reference: str) -> list[Reply]:
@@ -325,6 +339,7 @@ class ConversationService:
             case = self.engine.view(reference, actor)
         except DomainError as exc:
             return [Reply(text=exc.message)]
+        self._note_read(case, actor, ReadKind.HISTORY)
         return [Reply(card=self.history_card(case))]
 
     def _start_intake(self, actor: str) -> list[Reply]:
@@ -361,7 +376,7 @@ class ConversationService:
 
     def _raise(self, command: Command) -> list[Reply]:
         try:
-            outcome = self.engine.handle(command)
+            outcome = self.engine.handle(self._via(command))
         except InvalidInput as exc:
             return [Reply(text=exc.message)]
         except DomainError as exc:
@@ -422,6 +437,7 @@ class ConversationService:
         except DomainError as exc:
             return ActionResult(Card(title=exc.message), exc.message)
         if verb == REFRESH_VERB:
+            self._note_read(case, actor, ReadKind.CARD)
             return ActionResult(self.case_card(case, actor))
         if verb in ACTION_VERBS:
             return self._action_follow_up(actor, case, verb, data, values)
@@ -556,7 +572,7 @@ class ConversationService:
             asked_due=asked,
         )
         try:
-            outcome = self.engine.handle(command)
+            outcome = self.engine.handle(self._via(command))
         except InvalidInput as exc:
             card = self.not_yet_card(case, state.id, asked, values, exc.field_errors)
             return ActionResult(card, texts.FIX_THE_CARD)
@@ -585,7 +601,7 @@ class ConversationService:
         session.pathway_choice = values.get("pathway") or None
         if not errors:
             try:
-                outcome = self.engine.handle(intake.to_command(session))
+                outcome = self.engine.handle(self._via(intake.to_command(session)))
             except InvalidInput as exc:
                 errors = exc.field_errors
             except DomainError as exc:
@@ -624,7 +640,7 @@ class ConversationService:
         values: dict[str, str] | None = None,
     ) -> ActionResult:
         try:
-            outcome = self.engine.handle(command)
+            outcome = self.engine.handle(self._via(command))
         except StaleCase:
             return self._stale(case, command.actor)
         except InvalidInput as exc:

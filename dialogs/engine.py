@@ -145,13 +145,13 @@ class Engine:
             and command.expected_version != case.version
         ):
             raise StaleCase(stale_message(case))
-        turn = self._turn(case.model_copy(deep=True), command.actor)
+        turn = self._turn(case.model_copy(deep=True), command.actor, command.platform)
         transition(turn, command)
         if not turn.events:
             return Outcome(case, turn.reply)
         return self._commit(turn, expected_version=case.version, new=False)
 
-    def _turn(self, case: Case, actor: str) -> Turn:
+    def _turn(self, case: Case, actor: str, platform: str = "") -> Turn:
         partnership = self.partnership(case.partnership_id)
         policy = self.policy_for(case)
         return Turn(
@@ -164,6 +164,7 @@ class Engine:
             people=self.people(case.partnership_id),
             agency_names=self.agency_names,
             partnership_webhooks=[w.id for w in self.config.webhooks_for(case.partnership_id)],
+            platform=platform,
         )
 
     def _commit(self, turn: Turn, *, expected_version: int, new: bool) -> Outcome:
@@ -259,6 +260,7 @@ class Engine:
             people,
             self.agency_names,
             partnership_webhooks=[w.id for w in self.config.webhooks_for(partnership.id)],
+            platform=command.platform,
         )
         first = _first_stage(policy, command.start_stage, at_risk=case.immediate_risk)
         turn.emit(

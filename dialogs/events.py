@@ -49,3 +49,6 @@ class Event(BaseModel):
     stage: int
     summary: str = Field(description="One line for the history, free of child data")
     data: dict[str, str] = Field(default_factory=dict)
+    platform: str = ""  # where the actor acted (teams, slack, console); empty if not known
+    # SHA-256 of the case's previous event as stored (dialogs.audit), set by the store on append
+    prev: str = ""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from dialogs.audit import AuditTrail, CaseRead
 from dialogs.case import Case
 from dialogs.directory import Person
 from dialogs.events import Event
@@ -98,7 +99,28 @@ class StoreExtras(Protocol):
         ...
 
 
-class Store(StoreExtras, Protocol):
+class AuditLog(Protocol):
+    """Who read a case, and the raw logs ``audit verify`` checks (dialogs/audit.py)."""
+
+    def record_read(self, read: CaseRead, window_seconds: float) -> bool:
+        """Append ``read`` to its case's hash-chained read log, unless the same reader read the
+        case the same way (kind) less than ``window_seconds`` before; True if it was kept.
+        Never changes the case or its version, so no card goes stale because someone looked."""
+        ...
+
+    def reads(self, case_id: str) -> list[CaseRead]: ...
+
+    def case_ids(self, partnership_id: str | None = None) -> list[str]:
+        """Every case, open or closed, oldest first."""
+        ...
+
+    def audit_trail(self, case_id: str) -> AuditTrail | None:
+        """The case's events and reads exactly as stored, with the chain heads and the pack
+        snapshot, read at one instant; None if there is no such case."""
+        ...
+
+
+class Store(StoreExtras, AuditLog, Protocol):
     # cases and history
     def create_case(
         self,

@@ -623,6 +623,49 @@ RECORD_WRONG_SUFFIX = (
 RECORD_CANNOT_WRITE = "record: cannot write {path} ({reason}). Choose a folder you can write to."
 RECORD_WROTE = "wrote {path}"
 
+# `escalation-bot audit`: the business team's commands on the server
+AUDIT_NO_DATABASE = (
+    "audit: there is no database at {path}. Give --db the bot's SQLite file, or set "
+    "ESCALATION_BOT_DATABASE."
+)
+AUDIT_BAD_DATABASE = (
+    "audit: {path} cannot be read as the bot's database ({reason}). Give --db the bot's SQLite "
+    "file."
+)
+AUDIT_NO_REDIS = (
+    "audit: cannot use Redis at {url} ({reason}). Check ESCALATION_BOT_REDIS_URL and that Redis "
+    "is running."
+)
+AUDIT_UNKNOWN_CASE = (
+    "audit: there is no case {reference} in {store}. Check the reference (for example NB-0001) "
+    "and the database."
+)
+AUDIT_NO_PARTNERSHIP_CASES = (
+    "audit: there is no case of partnership '{partnership}' in {store}. Check the id: it is the "
+    "partnership's id in the configuration file, e.g. north-borough."
+)
+AUDIT_BREAK = "{reference}: {log} {number}{what_entry}: {what}"
+AUDIT_BREAK_LOG = "{reference}: {log}: {what}"
+AUDIT_BREAK_ENTRY = " ({type} at {at})"
+AUDIT_VERIFIED = (
+    "audit verify: {cases} cases, {events} events and {reads} reads checked in {store}: every "
+    "history is intact."
+)
+AUDIT_BROKEN = (
+    "audit verify: {broken} of {cases} cases in {store} have a broken history (first break of "
+    "each above); {events} events and {reads} reads checked."
+)
+AUDIT_CANNOT_WRITE = "audit: cannot write {path} ({reason}). Choose a folder you can write to."
+AUDIT_WROTE = "wrote {path}"
+AUDIT_INTACT = "intact"
+AUDIT_OPERATOR = "operating-system account {user}"
+AUDIT_READ_SUMMARIES = {
+    "show": "looked at the case (show)",
+    "history": "looked at the case's history (history)",
+    "card": "opened the case card",
+    "document": "received a form with the child's details ({detail})",
+}
+
 # ---- agreed actions, followed up on their dates
 RECORD_ACTION_ID = "• {id} {what}: {who}, by {due}"
 RECORD_ACTION_DONE = " (done {day}, {who})"

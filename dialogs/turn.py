@@ -51,6 +51,7 @@ class Turn:
     people: dict[str, Person]
     agency_names: dict[str, str]
     partnership_webhooks: list[str] = field(default_factory=list)
+    platform: str = ""  # where the command came from, said on every event it emits
     events: list[Event] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     reply: str = ""
@@ -66,6 +67,7 @@ class Turn:
                 stage=self.case.stage,
                 summary=summary,
                 data=data,
+                platform=self.platform,
             )
         )
 

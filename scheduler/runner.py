@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from dialogs import texts
+from dialogs.audit import CaseRead, ReadKind
 from dialogs.commands import DeadlineLapsed, RecordDeliveryFailure
 from dialogs.engine import Engine
 from dialogs.errors import DomainError, StaleCase
@@ -23,6 +24,8 @@ from dialogs.notifications import Notification, RecipientKind
 from dialogs.ports import ClaimedDeadline, Clock, DeliveryFailed, Notifier, OutboxItem, Store
 
 log = logging.getLogger("escalation_bot.scheduler")
+# the platform name bot.delivery's router gives email (scheduler.runner.NamesPlatforms)
+EMAIL_PLATFORM = "email"
 
 
 
@@ -244,12 +247,25 @@ async def _deliver_batch(
         else:
             store.mark_sent(note.key, clock.now())
             observer.delivered(platform, True)
+            if platform == EMAIL_PLATFORM and note.documents:
+                _note_documents_sent(store, clock, note)
             sent += 1
             continue
         failed += 1
         observer.delivered(platform, False)
         _failed(store, engine, clock, note, failure, item.attempts + 1, backoff, platform)
     return sent, failed
+
+
+def _note_documents_sent(store: Store, clock: Clock, note: Notification) -> None:
+    """An email carries its forms as attachments, the child's details in them: each one sent is
+    a read in the case's log, in the recipient's name (a person or the partnership mailbox)."""
+    for document in note.documents:
+        store.record_read(CaseRead(
+            case_id=note.case_id, at=clock.now(), reader=note.recipient.address.lower(),
+            kind=ReadKind.DOCUMENT, platform=EMAIL_PLATFORM,
+            detail=f"{document.form_id} attached",
+        ), 0.0)
 
 
 def _failed(

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from dialogs.audit import CaseRead, ReadKind, verify_trail
 from dialogs.cards import Card
 from dialogs.case import (
     Case,
@@ -97,8 +99,141 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+def unlinked(events: list[Event]) -> list[Event]:
+    """Events as the engine handed them over, before the store linked them (``prev``)."""
+    return [e.model_copy(update={"prev": ""}) for e in events]
+
+
+class Tamper(Protocol):
+    """Changes made behind the store's back, straight in the database, as an intruder or a
+    careless operator would: each store's test module provides one as the ``tamper`` fixture.
+    Positions count from 0 in the order of writing."""
+
+    def events(self, case_id: str) -> list[str]: ...
+
+    def rewrite_event(self, case_id: str, index: int, stored_json: str) -> None: ...
+
+    def delete_event(self, case_id: str, index: int) -> None: ...
+
+    def swap_events(self, case_id: str, first: int, second: int) -> None: ...
+
+    def rewrite_read(self, case_id: str, index: int, stored_json: str) -> None: ...
+
+    def rewrite_pack(self, policy_id: str, version: str, stored_json: str) -> None: ...
+
+
+def raised_with_pack(store: Store, events: int = 4) -> Case:
+    """A case raised under a stored pack, with ``events`` events over several writes."""
+    policy = PolicyRegistry.bundled().get("nsscp")
+    store.save_policy_snapshot(policy)
+    case = make_case().model_copy(update={"policy_version": policy.version})
+    store.create_case(case, [make_event(summary="e1")], [], [])
+    for n in range(2, events + 1):
+        case = bumped(case)
+        store.save_case(case, n - 1, [make_event(summary=f"e{n}", at=at(n))], [], [])
+    return case
+
+
 class StoreContract:
-    """Subclass and provide a ``store`` fixture yielding a fresh, empty store."""
+    """Subclass and provide a ``store`` fixture yielding a fresh, empty store, and a ``tamper``
+    fixture (``Tamper``) on the same database."""
+
+    # ---- the audit trail: hash chains and reads ------------------------------------------------
+    def _verify(self, store: Store, case_id: str = "case-1") -> str:
+        trail = store.audit_trail(case_id)
+        assert trail is not None
+        found = verify_trail(trail)
+        return "" if found is None else f"{found.number} {found.entry_type} {found.what}"
+
+    def test_a_clean_history_verifies_and_each_event_links_to_the_one_before(
+        self, store: Store
+    ) -> None:
+        raised_with_pack(store)
+        events = store.history("case-1")
+        assert [e.summary for e in events] == ["e1", "e2", "e3", "e4"]
+        assert len({e.prev for e in events}) == 4 and all(len(e.prev) == 64 for e in events)
+        assert self._verify(store) == ""
+        trail = store.audit_trail("case-1")
+        assert trail is not None and trail.event_head is not None
+        assert trail.event_head.count == 4
+
+    def test_changed_event_text_is_detected(self, store: Store, tamper: Tamper) -> None:
+        raised_with_pack(store)
+        second = tamper.events("case-1")[1]
+        tamper.rewrite_event("case-1", 1, second.replace('"e2"', '"nothing happened"'))
+        assert self._verify(store).startswith("2 concern_raised changed content")
+
+    def test_changed_last_event_is_detected(self, store: Store, tamper: Tamper) -> None:
+        raised_with_pack(store)
+        last = tamper.events("case-1")[3]
+        tamper.rewrite_event("case-1", 3, last.replace('"e4"', '"e5"'))
+        assert self._verify(store).startswith("4 concern_raised changed content")
+
+    def test_a_deleted_event_is_detected(self, store: Store, tamper: Tamper) -> None:
+        raised_with_pack(store)
+        tamper.delete_event("case-1", 1)
+        assert self._verify(store) == (
+            "2 concern_raised missing event: what came just before this one was removed"
+            " (the store recorded 4, 3 remain)"
+        )
+
+    def test_a_deleted_last_event_is_detected(self, store: Store, tamper: Tamper) -> None:
+        raised_with_pack(store)
+        tamper.delete_event("case-1", 3)
+        assert self._verify(store) == (
+            "3 concern_raised missing event: the last ones were removed"
+            " (the store recorded 4, 3 remain)"
+        )
+
+    def test_reordered_events_are_detected(self, store: Store, tamper: Tamper) -> None:
+        raised_with_pack(store)
+        tamper.swap_events("case-1", 1, 2)
+        assert self._verify(store).startswith("2 concern_raised reordered")
+
+    def test_a_changed_pack_is_a_wrong_pack_hash(self, store: Store, tamper: Tamper) -> None:
+        case = raised_with_pack(store)
+        policy = PolicyRegistry.bundled().get("nsscp")
+        edited = policy.model_copy(update={"name": policy.name + " (edited)"})
+        tamper.rewrite_pack(case.policy_id, case.policy_version, edited.model_dump_json())
+        assert self._verify(store).startswith("1 concern_raised wrong pack hash")
+
+    def test_a_missing_pack_is_reported(self, store: Store) -> None:
+        store.create_case(make_case().model_copy(update={"policy_version": "nope"}),
+                          [make_event()], [], [])
+        assert "pack nsscp version nope is missing" in self._verify(store)
+
+    def test_reads_are_chained_and_kept_apart_from_the_case(
+        self, store: Store, tamper: Tamper
+    ) -> None:
+        case = raised_with_pack(store, events=1)
+        read = CaseRead(case_id="case-1", at=at(1), reader=RAISER, kind=ReadKind.SHOW,
+                        platform="teams")
+        assert store.record_read(read, 600) is True
+        assert store.record_read(read.model_copy(update={"at": at(5)}), 600) is False
+        assert store.record_read(read.model_copy(update={"kind": ReadKind.HISTORY}), 600)
+        assert store.record_read(read.model_copy(update={"at": at(11)}), 600) is True
+        assert store.record_read(read.model_copy(update={"reader": COUNTERPART}), 600)
+        kept = store.reads("case-1")
+        assert [(r.reader, r.kind, r.at) for r in kept] == [
+            (RAISER, ReadKind.SHOW, at(1)), (RAISER, ReadKind.HISTORY, at(1)),
+            (RAISER, ReadKind.SHOW, at(11)), (COUNTERPART, ReadKind.SHOW, at(1)),
+        ]
+        assert store.get_case("case-1") == case  # the version did not move
+        assert self._verify(store) == ""
+        row = tamper.events("case-1")  # the events are untouched by reads
+        assert len(row) == 1
+        trail = store.audit_trail("case-1")
+        assert trail is not None
+        tamper.rewrite_read("case-1", 1, trail.reads[1].replace(RAISER, "someone@else.example"))
+        assert self._verify(store).startswith("2 history changed content")
+
+    def test_case_ids_list_every_case_open_or_closed(self, store: Store) -> None:
+        store.create_case(make_case(), [], [], [])
+        store.create_case(make_case("case-2", "P1-0002", status=CaseStatus.RESOLVED), [], [], [])
+        store.create_case(make_case("case-3", "P2-0001", partnership="p2"), [], [], [])
+        assert store.case_ids() == ["case-1", "case-2", "case-3"]
+        assert store.case_ids("p2") == ["case-3"]
+        assert store.audit_trail("nope") is None
 
     # ---- cases -----------------------------------------------------------------------------
     def test_create_then_get_round_trips_the_whole_case(self, store: Store) -> None:
@@ -115,7 +250,7 @@ class StoreContract:
 
     def test_create_writes_events_outbox_and_deadlines(self, store: Store) -> None:
         store.create_case(make_case(), [make_event()], [make_notification()], [make_deadline()])
-        assert store.history("case-1") == [make_event()]
+        assert unlinked(store.history("case-1")) == [make_event()]
         assert store.notification("n-1") == (make_notification(), "pending")
         assert store.deadlines_for_case("case-1") == [make_deadline()]
 
@@ -124,7 +259,7 @@ class StoreContract:
         with pytest.raises(ValueError):
             store.create_case(make_case(), [make_event("case-1", "again")],
                               [make_notification()], [make_deadline()])
-        assert store.history("case-1") == [make_event()]
+        assert unlinked(store.history("case-1")) == [make_event()]
         assert store.notification("n-1") is None
         assert store.deadlines_for_case("case-1") == []
 

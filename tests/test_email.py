@@ -62,6 +62,7 @@ from adapters.email.smtp import Security, SmtpServer
 from bot.bootstrap import App, bootstrap
 from bot.delivery import RoutingNotifier, build_notifier
 from bot.metrics import Metrics
+from dialogs.audit import ReadKind
 from dialogs.case import Case
 from dialogs.clock import SimulatedClock
 from dialogs.documents import document_file_name
@@ -247,6 +248,16 @@ def test_with_nobody_on_teams_every_message_arrives_by_email(
         else:
             assert forms, "this procedure files forms"
             assert len(bot.renderer.drawn) == 2 * sum(len(n.documents) for n in forms)
+        # each form emailed is in its case's read log, in the recipient's name
+        read = sorted(
+            (r.case_id, r.reader, r.detail)
+            for case in cases for r in app.store.reads(case.id)
+            if r.kind is ReadKind.DOCUMENT and r.platform == "email"
+        )
+        assert read == sorted(
+            (n.case_id, n.recipient.address, f"{d.form_id} attached")
+            for n in forms for d in n.documents
+        )
         ours = bot_records(caplog)
         assert ours  # the log notifier's channel lines, at least
         for record in ours:

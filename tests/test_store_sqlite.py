@@ -27,6 +27,7 @@ from store_contract import (
     make_event,
     make_notification,
     make_person,
+    unlinked,
 )
 
 from adapters.storage.sqlite import NEXT_DUE_SQL, SqliteStore, person_cases_sql
@@ -56,6 +57,55 @@ def _conforms(store: SqliteStore) -> Store:
     return store
 
 
+class SqliteTamper:
+    """Edits the file with a connection of its own, as someone with the sqlite3 shell would."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _rows(self, table: str, case_id: str) -> list[tuple[int, str]]:
+        with sqlite3.connect(self.path) as db:
+            return list(db.execute(
+                f"SELECT seq, json FROM {table} WHERE case_id = ? ORDER BY seq", (case_id,)
+            ))
+
+    def _run(self, sql: str, *args: object) -> None:
+        db = sqlite3.connect(self.path)
+        try:
+            with db:
+                db.execute(sql, args)
+        finally:
+            db.close()
+
+    def events(self, case_id: str) -> list[str]:
+        return [text for _, text in self._rows("events", case_id)]
+
+    def rewrite_event(self, case_id: str, index: int, stored_json: str) -> None:
+        seq = self._rows("events", case_id)[index][0]
+        self._run("UPDATE events SET json = ? WHERE seq = ?", stored_json, seq)
+
+    def delete_event(self, case_id: str, index: int) -> None:
+        self._run("DELETE FROM events WHERE seq = ?", self._rows("events", case_id)[index][0])
+
+    def swap_events(self, case_id: str, first: int, second: int) -> None:
+        rows = self._rows("events", case_id)
+        self._run("UPDATE events SET json = ? WHERE seq = ?", rows[second][1], rows[first][0])
+        self._run("UPDATE events SET json = ? WHERE seq = ?", rows[first][1], rows[second][0])
+
+    def rewrite_read(self, case_id: str, index: int, stored_json: str) -> None:
+        seq = self._rows("case_reads", case_id)[index][0]
+        self._run("UPDATE case_reads SET json = ? WHERE seq = ?", stored_json, seq)
+
+    def rewrite_pack(self, policy_id: str, version: str, stored_json: str) -> None:
+        self._run("UPDATE policy_snapshots SET json = ? WHERE policy_id = ? AND version = ?",
+                  stored_json, policy_id, version)
+
+
+@pytest.fixture
+def tamper(store: SqliteStore) -> SqliteTamper:
+    return SqliteTamper(store.path)
+
+
 class TestSqliteStore(StoreContract):
     pass
 
@@ -68,7 +118,7 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
         first.next_sequence("p1")
     with SqliteStore(path) as again:
         assert again.get_case("case-1") == make_case()
-        assert again.history("case-1") == [make_event()]
+        assert unlinked(again.history("case-1")) == [make_event()]
         assert again.notification("n-1") == (make_notification(), "pending")
         assert again.deadlines_for_case("case-1") == [make_deadline()]
         assert again.person(make_person().email) == make_person()
@@ -134,7 +184,7 @@ def test_a_version_1_file_is_migrated_and_keeps_its_cases(tmp_path: Path) -> Non
         assert store.open_case_counts() == {("p1", 1): 1}
     db = sqlite3.connect(path)
     try:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
     finally:
         db.close()
 
@@ -164,7 +214,7 @@ def test_file_is_wal_with_a_schema_version(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "bot.db")
     try:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
         db.execute("UPDATE schema_version SET version = 99")
         db.commit()
     finally:
@@ -266,7 +316,8 @@ def test_a_killed_writer_loses_nothing_it_committed(tmp_path: Path) -> None:
                                                    "reference": f"K-{case_id[5:].zfill(7)}"})
             assert store.get_case(case_id) == expected
         for case in store.open_cases():  # whatever else got in did so whole
-            assert store.history(case.id) == [event.model_copy(update={"case_id": case.id})]
+            expected_event = event.model_copy(update={"case_id": case.id})
+            assert unlinked(store.history(case.id)) == [expected_event]
             assert [d.key for d in store.deadlines_for_case(case.id)] == [f"{case.id}:stage"]
         assert len(store.open_cases()) >= 30
 

@@ -24,6 +24,7 @@ from adapters.documents.fonts import FontMissing
 from adapters.teams.files import TeamsFiles
 from bot.delivery import render_form
 from bot.settings import Settings, SettingsError
+from dialogs.audit import ReadKind
 from dialogs.documents import FormDocument
 
 IVO_CHAT = f"a:chat-with-{IVO[1]}"
@@ -95,6 +96,12 @@ async def test_a_form_reaches_its_person_as_a_pdf_in_their_chat(
     assert info["content"] == {"uniqueId": file_id, "fileType": "pdf"}
     assert CHILD_NAME not in caplog.text
 
+    # the upload put the child's details in Ivo's OneDrive: the case's read log says so
+    (read,) = h.app.store.reads(case.id)
+    assert (read.reader, read.kind, read.platform, read.detail) == (
+        IVO[0], ReadKind.DOCUMENT, "teams", "appendix-1 pdf")
+    assert h.case().version == case.version  # a read moves no card out of date
+
 
 async def test_decline_says_how_to_get_the_form(harness: Harness) -> None:
     h = harness
@@ -114,6 +121,7 @@ async def test_someone_else_accepting_is_refused_and_nothing_is_uploaded(harness
     assert status == 403
     assert h.connector.uploads == {}
     assert len(h.connector.sent) == sent_before  # nothing posted anywhere
+    assert h.app.store.reads(h.case().id) == []  # and nobody saw anything
     assert h.connector.file_info_cards_to(f"a:chat-with-{DANA[1]}") == []
 
 

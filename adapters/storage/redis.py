@@ -32,7 +32,12 @@ Layout, under ``{prefix}:``:
 - ``open-counts`` hash ``<partnership>:<stage>`` -> number of open cases, kept by the write
   script, so /metrics reads one hash; ``layout`` is ``2`` once the per-person sorted sets and the
   counters exist (a store opening data of layout 1 builds them in one script).
-- ``case-events:<id>`` list of event JSON, append only, in the order of writing.
+- ``case-events:<id>`` list of event JSON, append only, in the order of writing, each linked
+  to the one before by its hash (``dialogs.audit``); ``case-reads:<id>`` the same for who read
+  the case; ``chain:<id>`` hash of each log's head (``events_head``/``events_count``,
+  ``reads_head``/``reads_count``); ``read-seen:<id>:<reader>:<kind>`` the instant of that
+  reader's last recorded read of that kind; ``audit-chained`` when and how the events written
+  before chaining were linked (once per store).
 - ``sequence:<name>`` counters (INCR); ``policy:<policy id>`` hash version -> JSON (HSETNX, so
   the first snapshot wins); ``people`` hash email -> JSON, ``people-partnership`` hash
   email -> partnership, ``people-in:<partnership>`` sets of emails.
@@ -70,11 +75,22 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from json import dumps as json_dumps
 from typing import Any
 
 import redis
 from redis.commands.core import Script
 
+from dialogs.audit import (
+    AuditTrail,
+    CaseRead,
+    ChainHead,
+    chain_events,
+    chain_read,
+    chain_stored,
+    pack_hash,
+    read_genesis,
+)
 from dialogs.case import Case
 from dialogs.directory import Person
 from dialogs.events import Event
@@ -129,6 +145,9 @@ for _ = 1, count() do
     keep[ARGV[i]] = true
     i = i + 6
 end
+-- the events' chain: the head Python linked them to, and the head they leave
+local expected_head, new_head = ARGV[i], ARGV[i + 1]
+local chain_key = P .. ":chain:" .. id
 
 -- phase 1: checks and reads only; any refusal returns before the first write
 local refs = P .. ":references"
@@ -147,6 +166,9 @@ end
 for _, d in ipairs(deadlines) do
     local owner = redis.call("HGET", P .. ":deadline:" .. d.key, "case_id")
     if owner and owner ~= id then return {"deadline-taken", d.key} end
+end
+if #events > 0 and (redis.call("HGET", chain_key, "events_head") or "") ~= expected_head then
+    return {"chain-moved", id}
 end
 local parties_key = P .. ":case-parties:" .. id
 local old_parties = redis.call("SMEMBERS", parties_key)
@@ -206,6 +228,10 @@ end
 
 for _, event in ipairs(events) do
     redis.call("RPUSH", P .. ":case-events:" .. id, event)
+end
+if #events > 0 then
+    redis.call("HSET", chain_key, "events_head", new_head)
+    redis.call("HINCRBY", chain_key, "events_count", #events)
 end
 
 for _, note in ipairs(fresh) do
@@ -537,6 +563,64 @@ return #gone
 """
 
 
+# A read joins the case's read log unless the same reader read it the same way within the window
+# (by the caller's clock), and only if the log's head is still the one Python linked it to.
+_RECORD_READ = """#!lua
+local P, id, seen_key, at, window, expected, head, entry, backstop_ms =
+    ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local seen = redis.call("GET", seen_key)
+if seen and tonumber(window) > 0 and tonumber(at) < tonumber(seen) + tonumber(window) then
+    return "seen"
+end
+local chain_key = P .. ":chain:" .. id
+if (redis.call("HGET", chain_key, "reads_head") or "") ~= expected then return "moved" end
+redis.call("RPUSH", KEYS[1], entry)
+redis.call("HSET", chain_key, "reads_head", head)
+redis.call("HINCRBY", chain_key, "reads_count", 1)
+redis.call("SET", seen_key, at, "PX", backstop_ms)
+return "ok"
+"""
+
+# The one-off linking of a case's events written before chaining: only if nobody linked them
+# meanwhile and the list is still the one Python read.
+_CHAIN_LEGACY = """#!lua
+local P, id, length, last, head = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local chain_key = P .. ":chain:" .. id
+if redis.call("HEXISTS", chain_key, "events_head") == 1 then return 0 end
+if redis.call("LLEN", KEYS[1]) ~= length or redis.call("LINDEX", KEYS[1], -1) ~= last then
+    return 0
+end
+redis.call("DEL", KEYS[1])
+for n = 6, #ARGV do redis.call("RPUSH", KEYS[1], ARGV[n]) end
+redis.call("HSET", chain_key, "events_head", head, "events_count", tostring(length))
+return 1
+"""
+
+# One case's logs as stored, read at one instant so a write landing meanwhile is no break.
+_AUDIT_TRAIL = """#!lua flags=no-writes
+local P, id = ARGV[1], ARGV[2]
+local case = redis.call("HMGET", KEYS[1], "reference", "json")
+if not case[1] then return false end
+local chain = redis.call("HMGET", P .. ":chain:" .. id,
+    "events_count", "events_head", "reads_count", "reads_head")
+for n = 1, 4 do chain[n] = chain[n] or "" end
+return {case[1], case[2], chain, redis.call("LRANGE", P .. ":case-events:" .. id, 0, -1),
+    redis.call("LRANGE", P .. ":case-reads:" .. id, 0, -1)}
+"""
+
+_CASE_IDS = """#!lua flags=no-writes
+local P, partnership = ARGV[1], ARGV[2]
+local out = {}
+for _, id in ipairs(redis.call("ZRANGE", KEYS[1], 0, -1)) do
+    if partnership == "" or redis.call("HGET", P .. ":case:" .. id, "partnership")
+            == partnership then
+        out[#out + 1] = id
+    end
+end
+return out
+"""
+
+
 # ---- conversions ----------------------------------------------------------------------------
 def _micros(moment: datetime) -> int:
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -634,8 +718,13 @@ class RedisStore:
         self._mark_once = register(_MARK_ONCE)
         self._save_identity = register(_SAVE_IDENTITY)
         self._queue_notifications = register(_QUEUE_NOTIFICATIONS)
+        self._record_read = register(_RECORD_READ)
+        self._chain_legacy = register(_CHAIN_LEGACY)
+        self._audit_trail = register(_AUDIT_TRAIL)
+        self._case_ids = register(_CASE_IDS)
         if _optional(client.get(self.key("layout"))) != "2":
             self._run(self._rebuild, self.key("layout"), "all")
+        self._link_legacy_events()
 
     def key(self, *parts: str) -> str:
         """``{prefix}:part:part``: the braces make the prefix the Cluster hash tag."""
@@ -683,11 +772,13 @@ class RedisStore:
         for event in events:
             _micros(event.at)  # refuse naive instants before anything is sent
         unique = list({d.key: d for d in deadlines}.values())
+        expected, prev = self._events_head(mode, case)
+        stored, new_head = chain_events(events, prev)
         args: list[str | int] = [
             mode, case.id, case.reference, case.partnership_id, case.status.value,
             case.stage, case.version, expected_version, case.model_dump_json(),
             len(parties), *parties,
-            len(events), *(e.model_dump_json() for e in events),
+            len(events), *stored,
             len(notifications),
         ]
         for n in notifications:
@@ -696,6 +787,7 @@ class RedisStore:
         for d in unique:
             args += [d.key, d.kind, d.stage, "0" if d.step_id is None else "1", d.step_id or "",
                      _stamp(d.due_at)]
+        args += [expected, new_head]
         code, detail = (_text(v) for v in _items(
             self._run(self._write_case, self.key("case", case.id), *args)))
         if code == "ok":
@@ -712,7 +804,108 @@ class RedisStore:
             raise ValueError(f"reference {detail} belongs to another case")
         if code == "deadline-taken":
             raise ValueError(f"deadline key {detail} belongs to another case")
+        if code == "chain-moved":
+            # the version matched but the events' head did not: written outside this store
+            raise StaleVersion(f"case {case.id}'s history moved on since it was read")
         raise RuntimeError(f"unexpected reply {code!r} from the write script")
+
+    def _events_head(self, mode: str, case: Case) -> tuple[str, str]:
+        """The head the script must still find, and the hash the first new event links to.
+        The script checks the first under its version check, which already lets one writer at a
+        time past a case: this read never races a write that could succeed."""
+        held = _optional(self.client.hget(self.key("chain", case.id), "events_head"))
+        if held is None and mode == "save" and self._link_case(case.id):
+            held = _optional(self.client.hget(self.key("chain", case.id), "events_head"))
+        if held is not None:
+            return held, held
+        pack = _optional(self.client.hget(self.key("policy", case.policy_id),
+                                          case.policy_version))
+        return "", pack_hash(pack, case.policy_id, case.policy_version)
+
+    def _link_legacy_events(self) -> None:
+        """Once per store: link the events of every case written before chaining existed, and
+        record when (docs/decisions.md). A replica starting meanwhile links nothing twice."""
+        marker = self.key("audit-chained")
+        if self.client.exists(marker):
+            return
+        cases = events = 0
+        for case_id in (_text(i) for i in _items(self.client.zrange(self.key("cases"), 0, -1))):
+            linked = self._link_case(case_id)
+            cases, events = cases + (linked > 0), events + linked
+        record = {"at": datetime.now(UTC).isoformat(), "cases": cases, "events": events,
+                  "note": "events chained as found when chaining was introduced"}
+        self.client.set(marker, json_dumps(record), nx=True)
+
+    def _link_case(self, case_id: str) -> int:
+        """Link one unchained case's events; how many it linked (0: none, or already linked)."""
+        events_key = self.key("case-events", case_id)
+        for _ in range(5):
+            if self.client.hexists(self.key("chain", case_id), "events_head"):
+                return 0
+            rows = [_text(r) for r in _items(self.client.lrange(events_key, 0, -1))]
+            if not rows:
+                return 0
+            case = self.get_case(case_id)
+            if case is None:
+                return 0
+            pack = _optional(self.client.hget(self.key("policy", case.policy_id),
+                                              case.policy_version))
+            stored, head = chain_stored(
+                rows, pack_hash(pack, case.policy_id, case.policy_version)
+            )
+            done = self._run(self._chain_legacy, events_key, case_id, len(rows), rows[-1], head,
+                             *stored)
+            if int(_text(done)) == 1:
+                return len(rows)
+        raise RuntimeError(f"case {case_id}'s history kept changing while it was being linked")
+
+    # ---- the audit trail ---------------------------------------------------------------------
+    def record_read(self, read: CaseRead, window_seconds: float) -> bool:
+        """Appended to the case's read log unless the same reader read the case the same way
+        less than ``window_seconds`` before ``read.at``; never touches the case or its version.
+        Readers on several replicas race only for the head, which the script checks: a loser
+        links its read again to the new head."""
+        seen = self.key("read-seen", read.case_id, read.reader, read.kind.value)
+        window = math.ceil(window_seconds * 1_000_000)
+        backstop_ms = max(SESSION_BACKSTOP_MIN_MS, math.ceil(window_seconds * 1000))
+        for _ in range(20):
+            held = _optional(self.client.hget(self.key("chain", read.case_id), "reads_head"))
+            text, head = chain_read(read, held or read_genesis(read.case_id))
+            code = _text(self._run(self._record_read, self.key("case-reads", read.case_id),
+                                   read.case_id, seen, _stamp(read.at), window, held or "", head,
+                                   text, backstop_ms))
+            if code != "moved":
+                return code == "ok"
+        raise RuntimeError(f"case {read.case_id}'s read log kept moving; the read was not kept")
+
+    def reads(self, case_id: str) -> list[CaseRead]:
+        rows = _items(self.client.lrange(self.key("case-reads", case_id), 0, -1))
+        return [CaseRead.model_validate_json(_text(row)) for row in rows]
+
+    def case_ids(self, partnership_id: str | None = None) -> list[str]:
+        ids = self._run(self._case_ids, self.key("cases"), partnership_id or "")
+        return [_text(i) for i in _items(ids)]
+
+    def audit_trail(self, case_id: str) -> AuditTrail | None:
+        reply = self._run(self._audit_trail, self.key("case", case_id), case_id)
+        if reply is None:
+            return None
+        reference, case_json, chain, events, reads = _items(reply)
+        counts = [_text(v) for v in _items(chain)]
+        case = Case.model_validate_json(_text(case_json))
+        pack = _optional(self.client.hget(self.key("policy", case.policy_id),
+                                          case.policy_version))
+        return AuditTrail(
+            case_id=case_id,
+            reference=_text(reference),
+            policy_id=case.policy_id,
+            policy_version=case.policy_version,
+            pack=pack,
+            events=[_text(e) for e in _items(events)],
+            reads=[_text(r) for r in _items(reads)],
+            event_head=ChainHead(int(counts[0]), counts[1]) if counts[1] else None,
+            read_head=ChainHead(int(counts[2]), counts[3]) if counts[3] else None,
+        )
 
     def get_case(self, case_id: str) -> Case | None:
         json = _optional(self.client.hget(self.key("case", case_id), "json"))

@@ -19,6 +19,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from dialogs.audit import (
+    AuditTrail,
+    CaseRead,
+    ChainHead,
+    chain_events,
+    chain_read,
+    chain_stored,
+    pack_hash,
+    read_genesis,
+)
 from dialogs.case import Case, CaseStatus
 from dialogs.directory import Person
 from dialogs.events import Event
@@ -26,7 +36,7 @@ from dialogs.notifications import Notification
 from dialogs.ports import CaseExists, ClaimedDeadline, Deadline, OutboxItem, StaleVersion
 from policy.model import Policy
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -68,6 +78,15 @@ CREATE TABLE IF NOT EXISTS once_markers (key TEXT PRIMARY KEY, expires_at TEXT N
 CREATE TABLE IF NOT EXISTS dialog_sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL,
     expires_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS dialog_sessions_by_expiry ON dialog_sessions (expires_at);
+CREATE TABLE IF NOT EXISTS case_reads (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id TEXT NOT NULL, at TEXT NOT NULL, reader TEXT NOT NULL, kind TEXT NOT NULL,
+    json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS case_reads_by_case ON case_reads (case_id, seq);
+CREATE INDEX IF NOT EXISTS case_reads_by_reader ON case_reads (case_id, reader, kind, seq);
+CREATE TABLE IF NOT EXISTS chain_heads (case_id TEXT NOT NULL, log TEXT NOT NULL,
+    count INTEGER NOT NULL, head TEXT NOT NULL, PRIMARY KEY (case_id, log));
+CREATE TABLE IF NOT EXISTS audit_migrations (at TEXT NOT NULL, cases INTEGER NOT NULL,
+    events INTEGER NOT NULL, note TEXT NOT NULL);
 """
 # Before schema 3, half-finished conversations were kept with the conversation references,
 # forever; they may hold a child's name and date of birth, so the migration removes them.
@@ -122,6 +141,77 @@ def _deadline(row: sqlite3.Row) -> Deadline:
         stage=row["stage"],
         step_id=row["step_id"],
         due_at=_instant(row["due_at"]),
+    )
+
+
+def _head(db: sqlite3.Connection, case_id: str, log: str) -> ChainHead | None:
+    row = db.execute(
+        "SELECT count, head FROM chain_heads WHERE case_id = ? AND log = ?", (case_id, log)
+    ).fetchone()
+    return None if row is None else ChainHead(int(row["count"]), str(row["head"]))
+
+
+def _set_head(db: sqlite3.Connection, case_id: str, log: str, head: ChainHead) -> None:
+    db.execute(
+        "INSERT INTO chain_heads (case_id, log, count, head) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (case_id, log) DO UPDATE SET count = excluded.count, head = excluded.head",
+        (case_id, log, head.count, head.head),
+    )
+
+
+def _pack(db: sqlite3.Connection, policy_id: str, version: str) -> str | None:
+    row = db.execute(
+        "SELECT json FROM policy_snapshots WHERE policy_id = ? AND version = ?",
+        (policy_id, version),
+    ).fetchone()
+    return None if row is None else str(row["json"])
+
+
+def _append_events(db: sqlite3.Connection, case: Case, events: list[Event]) -> None:
+    """Inside the write's transaction, so the head read here is the one the events follow:
+    BEGIN IMMEDIATE and the version check already let one writer at a time reach a case."""
+    if not events:
+        return
+    head = _head(db, case.id, "events")
+    if head is None:
+        prev = pack_hash(_pack(db, case.policy_id, case.policy_version), case.policy_id,
+                         case.policy_version)
+        head = ChainHead(0, prev)
+    stored, last = chain_events(events, head.head)
+    db.executemany(
+        "INSERT INTO events (case_id, at, type, json) VALUES (?, ?, ?, ?)",
+        [(e.case_id, _utc(e.at), e.type.value, text) for e, text in zip(events, stored,
+                                                                        strict=True)],
+    )
+    _set_head(db, case.id, "events", ChainHead(head.count + len(events), last))
+
+
+def _chain_existing(db: sqlite3.Connection) -> None:
+    """The one-off migration to schema 4: every case's events as they stand are linked once,
+    and a row in audit_migrations says when, so the chain proves nothing about changes made
+    before that moment (docs/decisions.md)."""
+    cases = events = 0
+    for case in db.execute(
+        "SELECT id, json_extract(json, '$.policy_id') AS policy,"
+        " json_extract(json, '$.policy_version') AS version FROM cases ORDER BY rowid"
+    ).fetchall():
+        rows = db.execute(
+            "SELECT seq, json FROM events WHERE case_id = ? ORDER BY seq", (case["id"],)
+        ).fetchall()
+        if not rows or _head(db, case["id"], "events") is not None:
+            continue
+        genesis = pack_hash(_pack(db, case["policy"], case["version"]), case["policy"],
+                            case["version"])
+        stored, last = chain_stored([r["json"] for r in rows], genesis)
+        db.executemany(
+            "UPDATE events SET json = ? WHERE seq = ?",
+            [(text, r["seq"]) for text, r in zip(stored, rows, strict=True)],
+        )
+        _set_head(db, case["id"], "events", ChainHead(len(rows), last))
+        cases, events = cases + 1, events + len(rows)
+    db.execute(
+        "INSERT INTO audit_migrations (at, cases, events, note) VALUES (?, ?, ?, ?)",
+        (_utc(datetime.now(UTC)), cases, events, "events chained as found at schema 4"),
     )
 
 
@@ -186,15 +276,20 @@ class SqliteStore:
         row = db.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif row["version"] in (1, 2):
+        elif row["version"] in (1, 2, 3):
             if row["version"] == 1:
                 # v2 keeps each case's stage in a column, so /metrics counts without parsing JSON
                 columns = {c["name"] for c in db.execute("PRAGMA table_info(cases)")}
                 if "stage" not in columns:
                     db.execute("ALTER TABLE cases ADD COLUMN stage INTEGER NOT NULL DEFAULT 0")
                 db.execute("UPDATE cases SET stage = json_extract(json, '$.stage')")
-            # v3 keeps conversations in dialog_sessions, with an expiry
-            db.execute("DELETE FROM conversation_references WHERE platform = ?", (_OLD_SESSIONS,))
+            if row["version"] < 3:
+                # v3 keeps conversations in dialog_sessions, with an expiry
+                db.execute(
+                    "DELETE FROM conversation_references WHERE platform = ?", (_OLD_SESSIONS,)
+                )
+            # v4 hash-chains every case's events (dialogs.audit)
+            _chain_existing(db)
             db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         elif row["version"] != SCHEMA_VERSION:
             raise RuntimeError(
@@ -261,6 +356,17 @@ class SqliteStore:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A deferred transaction that only reads: under WAL it sees one committed state
+        throughout and blocks no writer."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("ROLLBACK")
 
     def _rows(self, sql: str, *args: object) -> list[sqlite3.Row]:
         """Reads run outside a transaction: under WAL each statement sees one committed state."""
@@ -380,10 +486,7 @@ class SqliteStore:
             " VALUES (?, ?, ?, ?)",
             [(case.id, p.email.lower(), seq, is_open) for p in case.participants],
         )
-        db.executemany(
-            "INSERT INTO events (case_id, at, type, json) VALUES (?, ?, ?, ?)",
-            [(e.case_id, _utc(e.at), e.type.value, e.model_dump_json()) for e in events],
-        )
+        _append_events(db, case, events)
         cls._write_outbox(db, notifications)
         # Deadlines are derived from the case, so replace them wholesale. Any claim on a row the
         # write keeps is voided: the worker holding it read the case before this write, so its
@@ -439,6 +542,69 @@ class SqliteStore:
             "SELECT json FROM cases WHERE partnership_id = ? ORDER BY rowid", partnership_id
         )
         return _cases(rows)
+    # ---- the audit trail ---------------------------------------------------------------------
+    def record_read(self, read: CaseRead, window_seconds: float) -> bool:
+        """Appended to the case's read log unless the same reader read the case the same way
+        less than ``window_seconds`` before ``read.at``; never touches the case or its version."""
+        with self._write() as db:
+            last = db.execute(
+                "SELECT at FROM case_reads WHERE case_id = ? AND reader = ? AND kind = ?"
+                " ORDER BY seq DESC LIMIT 1",
+                (read.case_id, read.reader, read.kind.value),
+            ).fetchone()
+            if last is not None and window_seconds > 0 and _utc(read.at) < _utc(
+                _instant(last["at"]) + timedelta(seconds=window_seconds)
+            ):
+                return False
+            head = _head(db, read.case_id, "reads") or ChainHead(0, read_genesis(read.case_id))
+            text, digest = chain_read(read, head.head)
+            db.execute(
+                "INSERT INTO case_reads (case_id, at, reader, kind, json) VALUES (?, ?, ?, ?, ?)",
+                (read.case_id, _utc(read.at), read.reader, read.kind.value, text),
+            )
+            _set_head(db, read.case_id, "reads", ChainHead(head.count + 1, digest))
+        return True
+
+    def reads(self, case_id: str) -> list[CaseRead]:
+        rows = self._rows("SELECT json FROM case_reads WHERE case_id = ? ORDER BY seq", case_id)
+        return [CaseRead.model_validate_json(row["json"]) for row in rows]
+
+    def case_ids(self, partnership_id: str | None = None) -> list[str]:
+        if partnership_id is None:
+            rows = self._rows("SELECT id FROM cases ORDER BY rowid")
+        else:
+            rows = self._rows(
+                "SELECT id FROM cases WHERE partnership_id = ? ORDER BY rowid", partnership_id
+            )
+        return [str(row["id"]) for row in rows]
+
+    def audit_trail(self, case_id: str) -> AuditTrail | None:
+        """Read in one transaction, so a write landing meanwhile cannot look like a break."""
+        with self._snapshot() as db:
+            case = db.execute(
+                "SELECT reference, json_extract(json, '$.policy_id') AS policy,"
+                " json_extract(json, '$.policy_version') AS version FROM cases WHERE id = ?",
+                (case_id,),
+            ).fetchone()
+            if case is None:
+                return None
+            events = db.execute(
+                "SELECT json FROM events WHERE case_id = ? ORDER BY seq", (case_id,)
+            ).fetchall()
+            reads = db.execute(
+                "SELECT json FROM case_reads WHERE case_id = ? ORDER BY seq", (case_id,)
+            ).fetchall()
+            return AuditTrail(
+                case_id=case_id,
+                reference=str(case["reference"]),
+                policy_id=str(case["policy"]),
+                policy_version=str(case["version"]),
+                pack=_pack(db, case["policy"], case["version"]),
+                events=[str(row["json"]) for row in events],
+                reads=[str(row["json"]) for row in reads],
+                event_head=_head(db, case_id, "events"),
+                read_head=_head(db, case_id, "reads"),
+            )
 
     def next_sequence(self, name: str) -> int:
         with self._write() as db:

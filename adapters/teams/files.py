@@ -28,9 +28,10 @@ from botbuilder.schema import Activity, Attachment
 
 from adapters.teams.inbound import is_loopback_name
 from dialogs import texts
+from dialogs.audit import CaseRead, ReadKind
 from dialogs.documents import FormDocument, document_file_name
 from dialogs.notifications import Notification, RecipientKind
-from dialogs.ports import Store
+from dialogs.ports import Clock, Store
 
 log = logging.getLogger("escalation_bot.teams")
 
@@ -150,9 +151,11 @@ class FileConsent:
     """The bot's side of the flow: Allow uploads and shows the file; Decline says how to get it."""
 
     def __init__(
-        self, files: TeamsFiles, store: Store, email_for_aad: Callable[[str], str | None]
+        self, files: TeamsFiles, store: Store, email_for_aad: Callable[[str], str | None],
+        clock: Clock,
     ) -> None:
         self.files, self.store, self.email_for_aad = files, store, email_for_aad
+        self.clock = clock
 
     async def on_invoke(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
@@ -201,6 +204,11 @@ class FileConsent:
                 turn_context, texts.TEAMS_FILE_NOT_UPLOADED.format(reference=reference)
             )
             return _answer(200)
+        # the form, with the child's details, is now in their OneDrive: the case's read log says so
+        read = CaseRead(case_id=notification.case_id, at=self.clock.now(), reader=clicker.lower(),
+                        kind=ReadKind.DOCUMENT, platform="teams",
+                        detail=f"{document.form_id} {request.fmt}")
+        await asyncio.get_running_loop().run_in_executor(None, self.store.record_read, read, 0.0)
         info = request.upload
         card = Attachment(
             content_type=FILE_INFO_CONTENT_TYPE,

@@ -57,6 +57,21 @@ class AlertRouting(Strict):
     )
 
 
+class Retention(Strict):
+    """How long a partnership keeps a closed case's child details (its retention schedule).
+
+    When the period ends, ``escalation-bot retention`` removes the child's details and every free
+    text that may name the child, and keeps what the partnership's statistics need (stages, dates,
+    agencies, reason category, outcome choices). Without it nothing is ever removed.
+    """
+
+    closed_cases_years: int = Field(
+        ge=1,
+        le=100,
+        description="Whole years a case is kept after it closed (resolved, decided, withdrawn)",
+    )
+
+
 class Partnership(Strict):
     id: Identifier
     name: Text
@@ -73,6 +88,9 @@ class Partnership(Strict):
     end_of_business: time = time(17, 0)
     closure_days: list[date] = Field(default_factory=list)
     alerts: AlertRouting
+    retention: Retention | None = Field(
+        default=None, description="The retention schedule; none means closed cases are kept"
+    )
 
     def region(self, policy: Policy) -> tuple[str, str | None, str]:
         """Country, subdivision and time zone: this partnership's where it gives them, else the

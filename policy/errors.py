@@ -60,6 +60,7 @@ _FIXES = {
     "model_type": "give a mapping (key: value lines)",
     "enum": "use one of the allowed values listed",
     "greater_than_equal": "give a larger number",
+    "less_than_equal": "give a smaller number",
     "too_short": "add at least one entry",
     "string_pattern_mismatch": "write it in the form docs/policy-format.md gives",
     "string_too_short": "give a non-empty value",

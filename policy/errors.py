@@ -53,6 +53,7 @@ _FIXES = {
     "string_type": "give a text value; put a number in quotes, e.g. version: \"1\"",
     "int_type": "give a whole number",
     "int_parsing": "give a whole number",
+    "int_from_float": "give a whole number",
     "bool_type": "give true or false",
     "bool_parsing": "give true or false",
     "list_type": "give a list (one '- item' per line)",

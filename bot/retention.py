@@ -65,7 +65,8 @@ def plan_retention(app: App, partnership_id: str | None, config_name: str) -> Pl
             partnership=partnership_id, config=config_name, known=", ".join(known)))
     chosen = [p for p in config.partnerships if partnership_id in (None, p.id)]
     now = app.clock.now()
-    plan = Plan(sent_before=sent_before(now))
+    cutoff = sent_before(now)
+    plan = Plan(sent_before=cutoff)
     for partnership in chosen:
         if partnership.retention is None:
             plan.notes.append(texts.RETENTION_NO_SCHEDULE.format(
@@ -89,7 +90,7 @@ def plan_retention(app: App, partnership_id: str | None, config_name: str) -> Pl
             ))
     # a case's own rows go with the case; the prune takes the rest
     with_cases = {key for c in plan.cases for key in c.outbox_keys}
-    plan.sent_keys = [k for k in app.store.sent_notification_keys(plan.sent_before)
+    plan.sent_keys = [k for k in app.store.sent_notification_keys(cutoff)
                       if k not in with_cases]
     plan.markers, plan.sessions = app.store.expired_counts(now)
     return plan

@@ -42,6 +42,7 @@ from dialogs.case import Case, CaseStatus
 from dialogs.clock import SimulatedClock
 from dialogs.commands import RecordDiscussion
 from dialogs.events import EventType
+from dialogs.history_view import history_line, known_people
 from dialogs.retention import RETENTION_ACTOR, SENT_NOTIFICATION_DAYS, due, retention_ends
 
 CHILDREN = {
@@ -386,4 +387,18 @@ def test_a_date_of_birth_is_not_a_statistic(tmp_path: Path) -> None:
     (item,) = plan_retention(app, None, "x").cases
     dumped = item.anonymised.case.model_dump_json()
     assert "2015-05-03" not in dumped and "Adaline" not in dumped
+    app.close()
+
+
+def test_the_history_shows_the_removal_as_the_bot_and_names_no_child(tmp_path: Path) -> None:
+    app, clock = app_for(tmp_path)
+    case = resolve(app, _raise(app, "due"))
+    clock.set(START + timedelta(days=6 * 366))
+    apply_plan(app, plan_retention(app, None, "x"))
+    event = app.store.history(case.id)[-1]
+    partnership = app.engine.partnership(case.partnership_id)
+    calendar = app.engine.calendar_for(partnership, app.engine.policy_for(case))
+    line = history_line(event, known_people(current(app, case), {}, {}), calendar)
+    assert texts.HISTORY_THE_BOT in line and "child's details removed: closed 2027-02-01" in line
+    assert "Adaline" not in line
     app.close()

@@ -4,9 +4,10 @@ A partnership keeps a closed case for a number of years (``policy.config.Retenti
 ends, the case stays (its reference, dates, stages, agencies, reason category, the outcome
 choices: what the partnership's quality-assurance figures are made of), and everything that
 names or may name the child is removed: the child's details, every free text a person typed
-(summaries, record entries, actions, hand-over and withdrawal reasons), every answer that is free
-text or marked sensitive in the pack. An answer is kept only where the pack says it is a choice,
-a yes/no, a number, a date or a person and not sensitive, because only those cannot hold a name.
+(summaries, record entries, actions and their owners, hand-over and withdrawal reasons), every
+answer that is free text or marked sensitive in the pack. An answer is kept only where the pack
+says it is a choice, a yes/no, a number, a date or a person and not sensitive, because only those
+cannot hold a name.
 
 Pure: the bot's ``retention`` command loads the cases, asks these functions, and writes what they
 return in one store transaction per case. The history is not rewritten; the removal is one more
@@ -152,9 +153,13 @@ def anonymise(case: Case, policy: Policy, now: datetime) -> Anonymised:
         # a route's text is the pack's own label for the way chosen; every other text was typed
         text = entry.text if entry.kind is EntryKind.ROUTE_CHOSEN else _text(
             entry.text, f"{where}.text", changed)
+        # an action's owner is typed too ("what; who; date"), and may be the child's family
         actions = [
-            action.model_copy(update={"description": _text(
-                action.description, f"{where}.agreed_actions[{n}].description", changed)})
+            action.model_copy(update={
+                "description": _text(
+                    action.description, f"{where}.agreed_actions[{n}].description", changed),
+                "owner": _text(action.owner, f"{where}.agreed_actions[{n}].owner", changed),
+            })
             for n, action in enumerate(entry.agreed_actions)
         ]
         record.append(entry.model_copy(update={

@@ -40,7 +40,7 @@ from bot.retention import apply_plan, plan_retention, run_retention
 from dialogs import texts
 from dialogs.case import Case, CaseStatus
 from dialogs.clock import SimulatedClock
-from dialogs.commands import RecordDiscussion
+from dialogs.commands import ActionInput, RecordDiscussion
 from dialogs.events import EventType
 from dialogs.history_view import history_line, known_people
 from dialogs.retention import RETENTION_ACTOR, SENT_NOTIFICATION_DAYS, due, retention_ends
@@ -65,7 +65,9 @@ def _raise(app: App, which: str, partnership: str = "northbay") -> Case:
 def _talk(app: App, case: Case, which: str) -> None:
     first = CHILDREN[which][0].split()[0]
     handle(app, RecordDiscussion(actor=case.raised_by, case_id=case.id, record=record(
-        f"Spoke about {first} at length.")))
+        f"Spoke about {first} at length.", agreed_actions=[ActionInput(
+            description=f"Visit {first} at home", owner=f"{first}'s aunt",
+            due=(app.clock.now() + timedelta(days=14)).strftime("%d/%m/%Y"))])))
 
 
 def store_text(app: App) -> str:
@@ -116,7 +118,7 @@ def statistics(case: Case) -> dict[str, Any]:
             case.resolution.at, case.resolution.stage, case.resolution.final_decision,
             case.resolution.working_days_taken),
         "entries": [(e.id, e.kind, e.at, e.by, e.stage, e.step_id, e.outcome,
-                     [(a.owner, a.due) for a in e.agreed_actions]) for e in case.record],
+                     [a.due for a in e.agreed_actions]) for e in case.record],
     }
 
 
@@ -159,8 +161,11 @@ def test_retention_removes_exactly_what_the_dry_run_listed(on_store: App) -> Non
     due_case = listed[cases["due"].id]
     assert due_case.outbox_keys == outbox_before[cases["due"].id]  # every row of the case
     assert {"child.name", "child.date_of_birth", "summary", "impact_on_child", "outcome_sought",
-            "record[1.1].text", "resolution.summary"} <= set(due_case.anonymised.fields)
+            "record[1.1].text", "record[1.1].agreed_actions[0].description",
+            "record[1.1].agreed_actions[0].owner", "resolution.summary"} \
+        <= set(due_case.anonymised.fields)
     assert "withdrawn_reason" in listed[cases["withdrawn"].id].anonymised.fields
+    assert due_case.deadlines == len(app.store.deadlines_for_case(cases["due"].id))
 
     histories = {item.due.case.id: app.store.history(item.due.case.id) for item in plan.cases}
     applied = apply_plan(app, plan)
@@ -176,6 +181,7 @@ def test_retention_removes_exactly_what_the_dry_run_listed(on_store: App) -> Non
         assert statistics(after) == statistics(item.due.case)
         for key in item.outbox_keys:
             assert app.store.notification(key) is None
+        assert app.store.deadlines_for_case(case_id) == []
         *kept, last = app.store.history(case_id)
         assert kept == histories[case_id]  # the history is appended to, never rewritten
         assert CHILDREN["due"][0] not in last.model_dump_json()

@@ -4,7 +4,7 @@ A partnership keeps a closed case for a number of years (``policy.config.Retenti
 ends, the case stays (its reference, dates, stages, agencies, reason category, the outcome
 choices: what the partnership's quality-assurance figures are made of), and everything that
 names or may name the child is removed: the child's details, every free text a person typed
-(summaries, record entries, actions and their owners, hand-over and withdrawal reasons), every
+(summaries, record entries, actions and typed owners, hand-over and withdrawal reasons), every
 answer that is free text or marked sensitive in the pack. An answer is kept only where the pack
 says it is a choice, a yes/no, a number, a date or a person and not sensitive, because only those
 cannot hold a name.
@@ -147,18 +147,21 @@ def anonymise(case: Case, policy: Policy, now: datetime) -> Anonymised:
         changed.append("child.date_of_birth")
     if child.identifiers:
         changed.append("child.identifiers")
+    parties = {p.email.lower() for p in case.participants}
     record = []
     for entry in case.record:
         where = f"record[{entry.id}]"
         # a route's text is the pack's own label for the way chosen; every other text was typed
         text = entry.text if entry.kind is EntryKind.ROUTE_CHOSEN else _text(
             entry.text, f"{where}.text", changed)
-        # an action's owner is typed too ("what; who; date"), and may be the child's family
+        # an owner is a party's email (dialogs.agreed_actions); one recorded before that was
+        # typed ("what; who; date") and may be the child's family
         actions = [
             action.model_copy(update={
                 "description": _text(
                     action.description, f"{where}.agreed_actions[{n}].description", changed),
-                "owner": _text(action.owner, f"{where}.agreed_actions[{n}].owner", changed),
+                "owner": action.owner if action.owner.lower() in parties else _text(
+                    action.owner, f"{where}.agreed_actions[{n}].owner", changed),
             })
             for n, action in enumerate(entry.agreed_actions)
         ]

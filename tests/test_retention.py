@@ -43,7 +43,13 @@ from dialogs.clock import SimulatedClock
 from dialogs.commands import ActionInput, RecordDiscussion
 from dialogs.events import EventType
 from dialogs.history_view import history_line, known_people
-from dialogs.retention import RETENTION_ACTOR, SENT_NOTIFICATION_DAYS, due, retention_ends
+from dialogs.retention import (
+    RETENTION_ACTOR,
+    SENT_NOTIFICATION_DAYS,
+    anonymise,
+    due,
+    retention_ends,
+)
 
 CHILDREN = {
     "due": ("Adaline Dueworth", "03/05/2015"),
@@ -66,7 +72,7 @@ def _talk(app: App, case: Case, which: str) -> None:
     first = CHILDREN[which][0].split()[0]
     handle(app, RecordDiscussion(actor=case.raised_by, case_id=case.id, record=record(
         f"Spoke about {first} at length.", agreed_actions=[ActionInput(
-            description=f"Visit {first} at home", owner=f"{first}'s aunt",
+            description=f"Visit {first} at home", owner=case.participants[1].email,
             due=(app.clock.now() + timedelta(days=14)).strftime("%d/%m/%Y"))])))
 
 
@@ -118,7 +124,7 @@ def statistics(case: Case) -> dict[str, Any]:
             case.resolution.at, case.resolution.stage, case.resolution.final_decision,
             case.resolution.working_days_taken),
         "entries": [(e.id, e.kind, e.at, e.by, e.stage, e.step_id, e.outcome,
-                     [a.due for a in e.agreed_actions]) for e in case.record],
+                     [(a.owner, a.due) for a in e.agreed_actions]) for e in case.record],
     }
 
 
@@ -162,8 +168,8 @@ def test_retention_removes_exactly_what_the_dry_run_listed(on_store: App) -> Non
     assert due_case.outbox_keys == outbox_before[cases["due"].id]  # every row of the case
     assert {"child.name", "child.date_of_birth", "summary", "impact_on_child", "outcome_sought",
             "record[1.1].text", "record[1.1].agreed_actions[0].description",
-            "record[1.1].agreed_actions[0].owner", "resolution.summary"} \
-        <= set(due_case.anonymised.fields)
+            "resolution.summary"} <= set(due_case.anonymised.fields)
+    assert "record[1.1].agreed_actions[0].owner" not in due_case.anonymised.fields  # a party
     assert "withdrawn_reason" in listed[cases["withdrawn"].id].anonymised.fields
     assert due_case.deadlines == len(app.store.deadlines_for_case(cases["due"].id))
 
@@ -407,4 +413,26 @@ def test_the_history_shows_the_removal_as_the_bot_and_names_no_child(tmp_path: P
     line = history_line(event, known_people(current(app, case), {}, {}), calendar)
     assert texts.HISTORY_THE_BOT in line and "child's details removed: closed 2027-02-01" in line
     assert "Adaline" not in line
+    app.close()
+
+
+def test_an_owner_typed_before_owners_were_parties_is_removed(tmp_path: Path) -> None:
+    app, clock = app_for(tmp_path)
+    case = _raise(app, "due")
+    _talk(app, case, "due")
+    case = resolve(app, case)
+    entry = case.record[0]
+    legacy = entry.agreed_actions[0].model_copy(update={"owner": "Adaline's aunt"})
+    case = case.model_copy(update={"record": [
+        entry.model_copy(update={"agreed_actions": [*entry.agreed_actions, legacy]}),
+        *case.record[1:]]})
+    clock.set(START + timedelta(days=6 * 366))
+    found = due(case, 6, clock.now())
+    assert found is not None
+    kept = anonymise(case, app.engine.policy_for(case), clock.now())
+    first, second = kept.case.record[0].agreed_actions
+    assert first.owner == case.participants[1].email
+    assert second.owner == texts.RETENTION_REMOVED
+    assert "record[1.1].agreed_actions[1].owner" in kept.fields
+    assert "record[1.1].agreed_actions[0].owner" not in kept.fields
     app.close()

@@ -145,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the bot's SQLite file (default: the bot's own store: ESCALATION_BOT_REDIS_URL if"
         " set, else ESCALATION_BOT_DATABASE)",
     )
+
     retention = sub.add_parser(
         "retention",
         help="apply the retention schedule: anonymise closed cases past it, prune old rows",

@@ -579,6 +579,14 @@ class StoreContract:
         assert [i.notification.key for i in store.due_notifications(at(100), 10)] == ["pending"]
         assert store.delete_sent_notifications([], at(100)) == 0
 
+    def test_a_delivered_notification_of_no_case_is_pruned_too(self, store: Store) -> None:
+        store.queue_notifications([make_notification("directory:x", case_id="")])
+        store.mark_sent("directory:x", at(1))
+        assert store.sent_notification_keys(at(1)) == ["directory:x"]
+        assert store.outbox_keys(["case-1"]) == {}
+        assert store.delete_sent_notifications(["directory:x"], at(1)) == 1
+        assert store.notification("directory:x") is None
+
     def test_expired_markers_are_counted_and_purged(self, store: Store) -> None:
         store.mark_once("slack:evt-1", at(0), 60)
         store.mark_once("slack:evt-2", at(0), 600)

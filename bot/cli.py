@@ -185,6 +185,37 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="the file to write (default: standard output)")
     report.add_argument("--config", help="the configuration (default: ESCALATION_BOT_CONFIG)")
 
+    retention = sub.add_parser(
+        "retention",
+        help="apply the retention schedule: anonymise closed cases past it, prune old rows",
+        description="For every closed case whose partnership's retention period has ended,"
+        " remove the child's details and free texts (the statistics stay), in one transaction"
+        " per case, and record it in the case's history. Also remove notifications delivered"
+        " more than 30 days ago and expired duplicate-guard markers and conversations."
+        " Prints case references, dates and field names, never a child's details.",
+    )
+    retention.add_argument(
+        "--dry-run", action="store_true", help="list what would be removed and change nothing"
+    )
+    retention.add_argument("--partnership", help="one partnership's cases (default: every one)")
+    retention.add_argument("--db", help="the bot's SQLite file (default: the configured store)")
+    retention.add_argument("--config", help="the configuration (default: ESCALATION_BOT_CONFIG)")
+
+    access = sub.add_parser(
+        "subject-access",
+        help="one child's cases and records as a PDF and a JSON file (business team, on the"
+        " server)",
+        description="Find every case about one child - the name matched ignoring upper and lower"
+        " case and spaces at either end, the date of birth exactly - and write them, with their"
+        " histories, as subject-access-DATE-N.pdf and .json. File names and output carry no"
+        " child details.",
+    )
+    access.add_argument("--child-name", required=True, help="the child's name as recorded")
+    access.add_argument("--dob", required=True, help="date of birth, YYYY-MM-DD")
+    access.add_argument("--out", help="an existing folder for the two files (default: here)")
+    access.add_argument("--db", help="the bot's SQLite file (default: the configured store)")
+    access.add_argument("--config", help="the configuration (default: ESCALATION_BOT_CONFIG)")
+
     manifest = sub.add_parser("manifest", help="build the app package a chat platform needs")
     manifest_sub = manifest.add_subparsers(dest="manifest_command", required=True)
     teams = manifest_sub.add_parser("teams", help="the Teams app package (.zip) to upload")
@@ -538,6 +569,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.audit_command == "verify":
                 return run_verify(args.partnership, args.db)
             return run_export(args.reference, args.format, args.out, args.db)
+        if args.command == "retention":
+            from bot.retention import run_retention
+
+            return run_retention(args.dry_run, args.partnership, args.db, args.config)
+        if args.command == "subject-access":
+            from bot.subject_access import run_subject_access
+
+            return run_subject_access(args.child_name, args.dob, args.out, args.db, args.config)
         if args.command == "manifest" and args.manifest_command == "slack":
             from bot.slack_manifest import run_slack_command
 

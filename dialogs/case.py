@@ -201,6 +201,10 @@ class Case(Model):
     action_updates: list[ActionUpdate] = Field(
         default_factory=list, description="Append-only: follow-ups of the agreed actions"
     )
+    anonymised_at: datetime | None = Field(
+        default=None,
+        description="When the retention period ended and the child's details were removed",
+    )
 
     @model_validator(mode="before")
     @classmethod

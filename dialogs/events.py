@@ -37,6 +37,7 @@ class EventType(StrEnum):
     IMMEDIATE_RISK_TOLD = "immediate_risk_told"
     ROUTE_CHOSEN = "route_chosen"
     STEP_SKIPPED = "step_skipped"  # a conditional step on the branch not taken
+    RETENTION_APPLIED = "retention_applied"  # the child's details removed: retention ended
 
 
 class Event(BaseModel):

@@ -21,7 +21,8 @@ from policy.calendar import WorkingCalendar
 # keep the card far inside Teams' size limit.
 HISTORY_LIMIT = 30
 # the actors of commands no person issued (dialogs.commands: DeadlineLapsed, RecordDeliveryFailure)
-BOT_ACTORS = frozenset({"scheduler", "delivery"})
+# and of the retention pass (dialogs.retention.RETENTION_ACTOR)
+BOT_ACTORS = frozenset({"scheduler", "delivery", "retention"})
 # longer lines (a delivery failure's reason) are cut: the whole is in the stored history
 MAX_LINE_CHARS = 400
 

@@ -120,7 +120,49 @@ class AuditLog(Protocol):
         ...
 
 
-class Store(StoreExtras, AuditLog, Protocol):
+class RetentionSupport(Protocol):
+    """What the retention pass needs (dialogs.retention decides; these only read and write).
+
+    Each write re-checks in its transaction what the pass read, so a case changed or a row
+    delivered in between is left alone, never half removed."""
+
+    def all_cases(self, partnership_id: str | None = None) -> list[Case]:
+        """Every case, open and closed, oldest first."""
+        ...
+
+    def outbox_keys(self, case_ids: list[str]) -> dict[str, list[str]]:
+        """The keys of every outbox row of each case, whatever its status, in the order they
+        were written; a case with none is absent. One call for many cases: on Redis it is one
+        scan of the outbox."""
+        ...
+
+    def anonymise_case(
+        self, case: Case, expected_version: int, events: list[Event], outbox_keys: list[str]
+    ) -> None:
+        """Atomically, as ``save_case`` with no deadlines and no notifications: the case replaced
+        by its anonymised form, ``events`` appended, its deadlines removed, and the outbox rows
+        ``outbox_keys`` of this case removed (their cards hold the child's details). Raises
+        StaleVersion and writes nothing if the case moved on."""
+        ...
+
+    def sent_notification_keys(self, sent_before: datetime) -> list[str]:
+        """Keys of the notifications delivered at or before ``sent_before``."""
+        ...
+
+    def delete_sent_notifications(self, keys: list[str], sent_before: datetime) -> int:
+        """Remove those of ``keys`` still delivered at or before ``sent_before``; how many."""
+        ...
+
+    def expired_counts(self, now: datetime) -> tuple[int, int]:
+        """(duplicate-guard markers, conversations) that have expired by ``now``."""
+        ...
+
+    def purge_markers(self, now: datetime) -> int:
+        """Remove every ``mark_once`` marker expired by ``now``; returns how many."""
+        ...
+
+
+class Store(StoreExtras, RetentionSupport, AuditLog, Protocol):
     # cases and history
     def create_case(
         self,

@@ -877,3 +877,72 @@ DAY_NOT_IN_MONTH = (
 NOT_GIVEN = "not given"
 OPEN_STEPS_ARE = "Its open steps: {steps}."
 NO_OPEN_STEPS = "It has no open steps."
+
+# `escalation-bot retention`: the retention schedule (dialogs/retention.py)
+RETENTION_REMOVED = "(removed: retention period ended)"
+RETENTION_EVENT = (
+    "child's details removed: closed {closed}, kept {years} years; {fields} field(s) anonymised,"
+    " {rows} outbox row(s) removed"
+)
+RETENTION_CASE_LINE = (
+    "{reference}: closed {closed}, retention ({years} years) ended {ends}; {verb} {fields}"
+    " field(s): {paths}; {remove} {rows} outbox row(s) and {deadlines} deadline(s)"
+)
+RETENTION_NOTHING_DUE = "No closed case has reached the end of its retention period."
+RETENTION_NO_SCHEDULE = (
+    "{partnership}: no retention period configured, so its closed cases are kept. To set one, add"
+    " retention: {{closed_cases_years: N}} to the partnership in {config}."
+)
+RETENTION_UNKNOWN_PARTNERSHIP = (
+    "retention: there is no partnership '{partnership}' in {config}. Use one of: {known}."
+)
+RETENTION_SENT = (
+    "Delivered notifications sent before {before} ({days} days): {verb} {count}."
+)
+RETENTION_EXPIRED = (
+    "Expired duplicate-guard markers: {verb} {markers}; expired conversations: {verb} {sessions}."
+)
+RETENTION_STALE = (
+    "{reference}: changed while retention ran; left as it is. Run retention again."
+)
+RETENTION_DONE = "Retention: {cases} case(s) anonymised."
+
+# tools on the server beside the bot (retention, subject-access)
+TOOL_NO_DATABASE = (
+    "{command}: there is no database at {path}. Give --db the bot's SQLite file, or set "
+    "ESCALATION_BOT_DATABASE."
+)
+TOOL_BAD_DATABASE = (
+    "{command}: {path} cannot be read as the bot's database ({reason}). Give --db the bot's SQLite"
+    " file."
+)
+TOOL_NO_REDIS = (
+    "{command}: cannot use Redis at {url} ({reason}). Check ESCALATION_BOT_REDIS_URL and that Redis"
+    " is running."
+)
+
+# `escalation-bot subject-access`
+SUBJECT_ACCESS_BAD_DOB = (
+    "subject-access: --dob '{dob}' is not a date. Give the date of birth as YYYY-MM-DD, e.g."
+    " 2016-04-12."
+)
+SUBJECT_ACCESS_NO_NAME = "subject-access: --child-name is empty. Give the child's name."
+SUBJECT_ACCESS_NONE = (
+    "subject-access: no case matches that name and date of birth in {store} (names are matched"
+    " ignoring case and spaces at either end; the date exactly). Nothing was written."
+)
+SUBJECT_ACCESS_NOT_A_FOLDER = (
+    "subject-access: --out {path} is not a folder. Give an existing folder to write the two files"
+    " into."
+)
+SUBJECT_ACCESS_CANNOT_WRITE = "subject-access: cannot write {path} ({reason})."
+SUBJECT_ACCESS_WROTE = "wrote {path}"
+SUBJECT_ACCESS_FOUND = "{count} case(s) matched: {references}"
+SUBJECT_ACCESS_TITLE = "Subject access request: records about one child"
+SUBJECT_ACCESS_ABOUT = "About this export"
+SUBJECT_ACCESS_MATCHING = (
+    "Every case whose child's name matches, ignoring upper and lower case and spaces at either"
+    " end, and whose date of birth is exactly the one given."
+)
+SUBJECT_ACCESS_CASE = "Case {reference}"
+SUBJECT_ACCESS_HISTORY = "Case {reference}: history"

@@ -109,6 +109,20 @@ class ReportSchedule(Strict):
             raise ValueError("a date is given twice; fix: list each date once")
         return sorted(value, key=lambda text: (text[3:], text[:2]))
 
+class Retention(Strict):
+    """How long a partnership keeps a closed case's child details (its retention schedule).
+
+    When the period ends, ``escalation-bot retention`` removes the child's details and every free
+    text that may name the child, and keeps what the partnership's statistics need (stages, dates,
+    agencies, reason category, outcome choices). Without it nothing is ever removed.
+    """
+
+    closed_cases_years: int = Field(
+        ge=1,
+        le=100,
+        description="Whole years a case is kept after it closed (resolved, decided, withdrawn)",
+    )
+
 
 class Partnership(Strict):
     id: Identifier
@@ -128,6 +142,9 @@ class Partnership(Strict):
     alerts: AlertRouting
     reports: ReportSchedule | None = Field(
         default=None, description="The scheduled report on the procedure's use; none if unset"
+    )
+    retention: Retention | None = Field(
+        default=None, description="The retention schedule; none means closed cases are kept"
     )
 
     def region(self, policy: Policy) -> tuple[str, str | None, str]:

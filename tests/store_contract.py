@@ -729,3 +729,103 @@ class StoreContract:
                 (case.partnership_id, case.stage), 0) + 1
         assert store.open_case_counts() == counted == twin.open_case_counts()
         assert sum(counted.values()) == 26
+    # ---- retention ---------------------------------------------------------------------------
+    def test_all_cases_lists_open_and_closed_oldest_first(self, store: Store) -> None:
+        store.create_case(make_case("c1"), [], [], [])
+        closed = make_case("c2", reference="P1-0002")
+        store.create_case(closed, [], [], [])
+        store.save_case(bumped(closed, status=CaseStatus.RESOLVED), 1, [], [], [])
+        store.create_case(make_case("c3", reference="P2-0001", partnership="p2"), [], [], [])
+        assert [c.id for c in store.all_cases()] == ["c1", "c2", "c3"]
+        assert [c.id for c in store.all_cases("p1")] == ["c1", "c2"]
+        assert store.all_cases("nobody") == []
+
+    def test_outbox_keys_are_each_cases_rows_whatever_their_status(self, store: Store) -> None:
+        store.create_case(make_case(), [], [make_notification("a"), make_notification("b"),
+                                            make_notification("c")], [])
+        store.create_case(make_case("case-2", reference="P1-0002"), [],
+                          [make_notification("z", case_id="case-2")], [])
+        store.mark_sent("a", at(1))
+        store.mark_failed("b", "refused", None)
+        assert store.outbox_keys(["case-1", "case-2", "case-3"]) == {
+            "case-1": ["a", "b", "c"], "case-2": ["z"]}
+        assert store.outbox_keys([]) == {}
+
+    def test_anonymise_replaces_the_case_and_removes_its_rows_in_one_write(
+        self, store: Store
+    ) -> None:
+        case = make_case()
+        store.create_case(case, [make_event()], [make_notification("a"), make_notification("b")],
+                          [make_deadline()])
+        store.create_case(make_case("case-2", reference="P1-0002"), [],
+                          [make_notification("z", case_id="case-2")], [])
+        store.mark_sent("a", at(1))
+        kept = bumped(case, child=ChildDetails(name="(removed)"), summary="(removed)")
+        gone = make_event(summary="retention", at=at(5))
+        # "z" is another case's row: listed by mistake, it stays
+        store.anonymise_case(kept, 1, [gone], ["a", "b", "z"])
+        assert store.get_case("case-1") == kept
+        assert store.find_case_by_reference("P1-0001") == kept
+        assert [e.summary for e in store.history("case-1")] == ["raised", "retention"]
+        assert store.notification("a") is None and store.notification("b") is None
+        assert store.notification("z") is not None
+        assert store.deadlines_for_case("case-1") == []
+        assert store.due_notifications(at(100), 10)[0].notification.key == "z"
+        assert store.outbox_keys(["case-1"]) == {}
+
+    def test_a_stale_anonymise_writes_nothing(self, store: Store) -> None:
+        case = make_case()
+        store.create_case(case, [make_event()], [make_notification("a")], [make_deadline()])
+        moved = bumped(case, stage=2)
+        store.save_case(moved, 1, [], [make_notification("late")], [make_deadline()])
+        with pytest.raises(StaleVersion):
+            store.anonymise_case(bumped(case, summary="(removed)"), 1,
+                                 [make_event(summary="retention")], ["a"])
+        assert store.get_case("case-1") == moved
+        assert [e.summary for e in store.history("case-1")] == ["raised"]
+        assert store.notification("a") is not None
+        assert store.deadlines_for_case("case-1") == [make_deadline()]
+        with pytest.raises(ValueError):
+            store.anonymise_case(moved, 2, [], [])  # not the next version
+        with pytest.raises(KeyError):
+            store.anonymise_case(make_case("nope", version=2), 1, [], [])
+
+    def test_delivered_notifications_are_pruned_once_old_enough(self, store: Store) -> None:
+        notes = [make_notification(k) for k in ("old", "recent", "pending", "failed")]
+        store.create_case(make_case(), [], notes, [])
+        store.mark_sent("old", at(10))
+        store.mark_sent("recent", at(60))
+        store.mark_failed("failed", "refused", None)
+        assert store.sent_notification_keys(at(10)) == ["old"]
+        assert store.sent_notification_keys(at(9)) == []
+        assert store.sent_notification_keys(at(60)) == ["old", "recent"]
+        # only rows still sent by then are removed, whatever the list says
+        assert store.delete_sent_notifications(["old", "recent", "pending", "failed"],
+                                               at(10)) == 1
+        assert store.notification("old") is None
+        for key in ("recent", "pending", "failed"):
+            assert store.notification(key) is not None
+        assert [i.notification.key for i in store.due_notifications(at(100), 10)] == ["pending"]
+        assert store.delete_sent_notifications([], at(100)) == 0
+
+    def test_a_delivered_notification_of_no_case_is_pruned_too(self, store: Store) -> None:
+        store.queue_notifications([make_notification("directory:x", case_id="")])
+        store.mark_sent("directory:x", at(1))
+        assert store.sent_notification_keys(at(1)) == ["directory:x"]
+        assert store.outbox_keys(["case-1"]) == {}
+        assert store.delete_sent_notifications(["directory:x"], at(1)) == 1
+        assert store.notification("directory:x") is None
+
+    def test_expired_markers_are_counted_and_purged(self, store: Store) -> None:
+        store.mark_once("slack:evt-1", at(0), 60)
+        store.mark_once("slack:evt-2", at(0), 600)
+        store.save_session("a@x.example", "{}", at(1))
+        store.save_session("b@x.example", "{}", at(30))
+        assert store.expired_counts(at(0)) == (0, 0)
+        assert store.expired_counts(at(5)) == (1, 1)
+        assert store.purge_markers(at(5)) == 1
+        assert store.purge_markers(at(5)) == 0
+        assert store.expired_counts(at(5)) == (0, 1)
+        assert store.mark_once("slack:evt-2", at(5), 600) is False  # still within its ttl
+        assert store.mark_once("slack:evt-1", at(5), 60) is True  # forgotten: new again
+        assert store.purge_markers(at(100)) == 2

@@ -145,6 +145,12 @@ for _ = 1, count() do
     keep[ARGV[i]] = true
     i = i + 6
 end
+-- outbox rows to remove with this write (retention): only this case's rows are removed
+local purge = {}
+for _ = 1, count() do
+    purge[#purge + 1] = ARGV[i]
+    i = i + 1
+end
 -- the events' chain: the head Python linked them to, and the head they leave
 local expected_head, new_head = ARGV[i], ARGV[i + 1]
 local chain_key = P .. ":chain:" .. id
@@ -180,6 +186,11 @@ for _, note in ipairs(notes) do
         fresh[#fresh + 1] = note
     end
     seen[note[1]] = true
+end
+local gone = {}
+for _, key in ipairs(purge) do
+    local row = redis.call("HMGET", P .. ":outbox:" .. key, "case_id", "seq")
+    if row[1] == id then gone[#gone + 1] = {key, row[2]} end
 end
 
 -- phase 2: writes
@@ -262,6 +273,11 @@ for _, d in ipairs(deadlines) do
     redis.call("HSET", row, unpack(fields))
     redis.call("ZADD", P .. ":deadlines:due", d.due, d.key)
     redis.call("SADD", deadlines_key, d.key)
+end
+for _, row in ipairs(gone) do
+    redis.call("DEL", P .. ":outbox:" .. row[1])
+    redis.call("ZREM", P .. ":outbox-pending", string.format("%016d", tonumber(row[2])) .. ":"
+        .. row[1])
 end
 return {"ok", id}
 """
@@ -620,6 +636,42 @@ end
 return out
 """
 
+# Retention: rows re-checked inside the script, so one delivered or re-marked since the scan stays.
+_DELETE_SENT = """#!lua
+local P, cutoff = ARGV[1], tonumber(ARGV[2])
+local gone = 0
+for n = 3, #ARGV do
+    local row = P .. ":outbox:" .. ARGV[n]
+    local held = redis.call("HMGET", row, "status", "sent_at")
+    if held[1] == "sent" and held[2] and tonumber(held[2]) <= cutoff then
+        redis.call("DEL", row)
+        gone = gone + 1
+    end
+end
+return gone
+"""
+
+_PURGE_MARKERS = """#!lua
+local P, now = ARGV[1], tonumber(ARGV[2])
+local gone = 0
+for n = 3, #ARGV do
+    local key = P .. ":once:" .. ARGV[n]
+    local held = redis.call("GET", key)
+    if held and tonumber(held) <= now then
+        redis.call("DEL", key)
+        gone = gone + 1
+    end
+end
+return gone
+"""
+
+_SCAN_BATCH = 500
+
+
+def _glob(text: str) -> str:
+    """``text`` matched literally in a SCAN pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
 
 # ---- conversions ----------------------------------------------------------------------------
 def _micros(moment: datetime) -> int:
@@ -722,6 +774,8 @@ class RedisStore:
         self._chain_legacy = register(_CHAIN_LEGACY)
         self._audit_trail = register(_AUDIT_TRAIL)
         self._case_ids = register(_CASE_IDS)
+        self._delete_sent = register(_DELETE_SENT)
+        self._purge_markers = register(_PURGE_MARKERS)
         if _optional(client.get(self.key("layout"))) != "2":
             self._run(self._rebuild, self.key("layout"), "all")
         self._link_legacy_events()
@@ -763,6 +817,7 @@ class RedisStore:
     def _write(
         self, mode: str, case: Case, expected_version: int, events: list[Event],
         notifications: list[Notification], deadlines: list[Deadline],
+        purge: list[str] | None = None,
     ) -> None:
         strays = [e.case_id for e in events if e.case_id != case.id]
         strays += [d.case_id for d in deadlines if d.case_id != case.id]
@@ -787,6 +842,8 @@ class RedisStore:
         for d in unique:
             args += [d.key, d.kind, d.stage, "0" if d.step_id is None else "1", d.step_id or "",
                      _stamp(d.due_at)]
+        purge = purge or []
+        args += [len(purge), *purge]
         args += [expected, new_head]
         code, detail = (_text(v) for v in _items(
             self._run(self._write_case, self.key("case", case.id), *args)))
@@ -1111,6 +1168,97 @@ class RedisStore:
         if json is None:
             return None
         return Notification.model_validate_json(_text(json)), _text(status)
+
+    # ---- retention ---------------------------------------------------------------------------
+    def all_cases(self, partnership_id: str | None = None) -> list[Case]:
+        cases = self._cases(self.key("cases"), "zset", include_closed=True)
+        if partnership_id is None:
+            return cases
+        return [case for case in cases if case.partnership_id == partnership_id]
+
+    def _scan(self, *parts: str) -> list[str]:
+        """Keys under ``{prefix}:parts...*``, without the prefix and parts: a full SCAN of the
+        server's keys, which is why only the retention pass uses it."""
+        start = self.key(*parts)
+        found = self.client.scan_iter(match=_glob(start) + "*", count=1000)
+        return [_text(k)[len(start):] for k in found]
+
+    def _outbox_rows(self, *fields: str) -> list[tuple[str, list[object]]]:
+        """Every outbox row's key with ``fields``: one SCAN and one pipelined read per batch."""
+        keys = self._scan("outbox", "")
+        rows: list[tuple[str, list[object]]] = []
+        for start in range(0, len(keys), _SCAN_BATCH):
+            batch = keys[start:start + _SCAN_BATCH]
+            pipe = self.client.pipeline(transaction=False)
+            for key in batch:
+                pipe.hmget(self.key("outbox", key), list(fields))
+            rows += [(key, _items(values))
+                     for key, values in zip(batch, pipe.execute(), strict=True)]
+        return rows
+
+    def outbox_keys(self, case_ids: list[str]) -> dict[str, list[str]]:
+        wanted = set(case_ids)
+        owned: dict[str, list[tuple[int, str]]] = {}
+        if not wanted:
+            return {}
+        for key, (owner, seq) in self._outbox_rows("case_id", "seq"):
+            if owner is not None and seq is not None and _text(owner) in wanted:
+                owned.setdefault(_text(owner), []).append((int(_text(seq)), key))
+        return {case_id: [key for _, key in sorted(rows)] for case_id, rows in owned.items()}
+
+    def anonymise_case(
+        self, case: Case, expected_version: int, events: list[Event], outbox_keys: list[str]
+    ) -> None:
+        """The case write's own script, so the version check, the case, its events, its
+        deadlines and the listed outbox rows change in one step."""
+        if case.version != expected_version + 1:
+            raise ValueError(
+                f"case {case.id} is at version {case.version}; saving over {expected_version}"
+                f" needs version {expected_version + 1}"
+            )
+        self._write("save", case, expected_version, events, [], [], list(outbox_keys))
+
+    def sent_notification_keys(self, sent_before: datetime) -> list[str]:
+        cutoff = _micros(sent_before)
+        found: list[tuple[int, str]] = []
+        for key, (status, sent_at, seq) in self._outbox_rows("status", "sent_at", "seq"):
+            if status is None or sent_at is None or seq is None or _text(status) != "sent":
+                continue
+            if int(_text(sent_at)) <= cutoff:
+                found.append((int(_text(seq)), key))
+        return [key for _, key in sorted(found)]
+
+    def delete_sent_notifications(self, keys: list[str], sent_before: datetime) -> int:
+        cutoff = _stamp(sent_before)
+        gone = 0
+        for start in range(0, len(keys), _SCAN_BATCH):
+            batch = keys[start:start + _SCAN_BATCH]
+            gone += int(_text(self._run(self._delete_sent, self.key("outbox-pending"), cutoff,
+                                        *batch)))
+        return gone
+
+    def _expired_markers(self, now: datetime) -> list[str]:
+        names = self._scan("once", "")
+        if not names:
+            return []
+        cutoff = _micros(now)
+        values = self.client.mget([self.key("once", name) for name in names])
+        return [name for name, held in zip(names, _items(values), strict=True)
+                if held is not None and int(_text(held)) <= cutoff]
+
+    def expired_counts(self, now: datetime) -> tuple[int, int]:
+        sessions = int(_text(self.client.zcount(self.key("sessions"), "-inf", _stamp(now))))
+        return len(self._expired_markers(now)), sessions
+
+    def purge_markers(self, now: datetime) -> int:
+        """Redis forgets a marker by itself after its ttl in real time (PX); this removes those
+        expired by the caller's ``now``, which a simulated clock may put ahead."""
+        names = self._expired_markers(now)
+        gone = 0
+        for start in range(0, len(names), _SCAN_BATCH):
+            gone += int(_text(self._run(self._purge_markers, self.key("once"), _stamp(now),
+                                        *names[start:start + _SCAN_BATCH])))
+        return gone
 
     # ---- platform support and metrics --------------------------------------------------------
     def save_conversation_reference(self, platform: str, user_key: str, reference: str) -> None:

@@ -817,6 +817,89 @@ class SqliteStore:
         rows = self._rows("SELECT json, status FROM outbox WHERE key = ?", key)
         return (_notification(rows[0]), rows[0]["status"]) if rows else None
 
+    # ---- retention ---------------------------------------------------------------------------
+    def all_cases(self, partnership_id: str | None = None) -> list[Case]:
+        if partnership_id is None:
+            return _cases(self._rows("SELECT json FROM cases ORDER BY rowid"))
+        return _cases(
+            self._rows("SELECT json FROM cases WHERE partnership_id = ? ORDER BY rowid",
+                       partnership_id)
+        )
+
+    def outbox_keys(self, case_ids: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(case_ids), 500):  # under SQLite's limit on parameters
+            chunk = case_ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._rows(
+                f"SELECT key, case_id FROM outbox WHERE case_id IN ({marks}) ORDER BY rowid",
+                *chunk,
+            )
+            for row in rows:
+                found.setdefault(str(row["case_id"]), []).append(str(row["key"]))
+        return found
+
+    def anonymise_case(
+        self, case: Case, expected_version: int, events: list[Event], outbox_keys: list[str]
+    ) -> None:
+        """One transaction: the version check and the case as save_case does it, then the listed
+        rows of this case's outbox (a key of another case is left alone)."""
+        if case.version != expected_version + 1:
+            raise ValueError(
+                f"case {case.id} is at version {case.version}; saving over {expected_version}"
+                f" needs version {expected_version + 1}"
+            )
+        self._check_owned(case, events, [])
+        with self._write() as db:
+            updated = db.execute(
+                "UPDATE cases SET status = ?, version = ?, json = ?, stage = ?"
+                " WHERE id = ? AND version = ?",
+                (case.status.value, case.version, case.model_dump_json(), case.stage, case.id,
+                 expected_version),
+            ).rowcount
+            if updated == 0:
+                if db.execute("SELECT 1 FROM cases WHERE id = ?", (case.id,)).fetchone() is None:
+                    raise KeyError(f"no case {case.id} to anonymise")
+                raise StaleVersion(f"case {case.id} is no longer at version {expected_version}")
+            self._write_children(db, case, events, [], [])
+            db.executemany(
+                "DELETE FROM outbox WHERE key = ? AND case_id = ?",
+                [(key, case.id) for key in outbox_keys],
+            )
+
+    def sent_notification_keys(self, sent_before: datetime) -> list[str]:
+        rows = self._rows(
+            "SELECT key FROM outbox WHERE status = 'sent' AND sent_at <= ? ORDER BY rowid",
+            _utc(sent_before),
+        )
+        return [str(row["key"]) for row in rows]
+
+    def delete_sent_notifications(self, keys: list[str], sent_before: datetime) -> int:
+        cutoff = _utc(sent_before)
+        with self._write() as db:
+            return sum(
+                db.execute(
+                    "DELETE FROM outbox WHERE key = ? AND status = 'sent' AND sent_at <= ?",
+                    (key, cutoff),
+                ).rowcount
+                for key in keys
+            )
+
+    def expired_counts(self, now: datetime) -> tuple[int, int]:
+        at = _utc(now)
+        (markers,) = self._rows("SELECT COUNT(*) AS n FROM once_markers WHERE expires_at <= ?", at)
+        (sessions,) = self._rows(
+            "SELECT COUNT(*) AS n FROM dialog_sessions WHERE expires_at <= ?", at
+        )
+        return int(markers["n"]), int(sessions["n"])
+
+    def purge_markers(self, now: datetime) -> int:
+        with self._write() as db:
+            return int(
+                db.execute("DELETE FROM once_markers WHERE expires_at <= ?", (_utc(now),))
+                .rowcount
+            )
+
     # ---- platform support and metrics --------------------------------------------------------
     def save_conversation_reference(self, platform: str, user_key: str, reference: str) -> None:
         with self._write() as db:

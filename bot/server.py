@@ -22,6 +22,7 @@ from bot.slack import Slack, build_slack
 from bot.teams import build_teams
 from dialogs.directory import people_from_config
 from dialogs.people import Directory
+from dialogs.reach import TEAMS
 from scheduler.reports import queue_due_reports
 from scheduler.ticker import Ticker
 
@@ -208,10 +209,12 @@ def build_web_app(
 
     async def start(_: web.Application) -> None:
         if slack is not None:
-            # people on neither Teams nor (configured) Slack: found by their email, once
-            unplaced = [p.email for p in app.config.people
-                        if not p.teams_aad_object_id and not p.slack_user_id]
-            slack.warm(unplaced)
+            slack.start()
+            # the directory's people not on Teams: found on Slack by their email, once
+            slack.warm(lambda: [
+                p.email for partnership in app.config.partnerships
+                for p in app.store.people(partnership.id) if not directory.account(TEAMS, p.email)
+            ])
         ticker.start()
         log.info("scheduler started", extra={"worker": settings.worker_id})
 

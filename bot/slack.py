@@ -23,11 +23,13 @@ from adapters.slack.app import build_slack_app, slack_route
 from adapters.slack.copies import SlackCopies
 from adapters.slack.identity import SlackPeople
 from adapters.slack.notifier import SlackNotifier
+from adapters.slack.redraws import Redraws
 from adapters.slack.runtime import InFlight, web_client
 from adapters.slack.turns import SlackTurns
 from bot.bootstrap import App
 from bot.settings import Settings, SettingsError, is_loopback
 from dialogs.conversation import ConversationService
+from dialogs.people import Directory
 
 ROUTE = "/slack/events"
 log = logging.getLogger("escalation_bot.slack")
@@ -66,16 +68,24 @@ class Slack:
     notifier: SlackNotifier
     people: SlackPeople
     in_flight: InFlight
+    redraws: Redraws
+
+    def start(self) -> None:
+        """Serving: from now on every change to a case redraws its Slack copies."""
+        self.redraws.start()
 
     async def close(self) -> None:
         """Let the work after each ack finish before the store is closed under it."""
+        self.redraws.stop()
         await self.in_flight.settled(timeout=10.0)
 
-    def warm(self, emails: list[str]) -> None:
-        """Look people up by email in the background: hundreds of lookups at Slack's rate
-        limits must not hold up start-up. Shutdown waits for it as for any reply."""
+    def warm(self, who: Callable[[], list[str]]) -> None:
+        """Look people up by email in the background (``who`` reads them from the store):
+        hundreds of lookups at Slack's rate limits must not hold up start-up. Only people with
+        no Slack binding cost a call. Shutdown waits for it as for any reply."""
 
         async def lookups() -> None:
+            emails = await asyncio.to_thread(who)
             found = await self.people.warm(emails)
             log.info("Slack: found %d of %d people by their email", found, len(emails))
 
@@ -100,8 +110,7 @@ def build_slack(
     conversation = ConversationService(
         app.engine, app.store, today=lambda: app.clock.now().date(), platform="slack"
     )
-    configured = {p.email: p.slack_user_id for p in app.config.people if p.slack_user_id}
-    people = SlackPeople(client, app.store, configured)
+    people = SlackPeople(client, Directory(app.store))  # configured ids: seeded at start-up
     copies = SlackCopies(client, app.store, conversation)
     turns = SlackTurns(conversation, people, copies, app.store, after_turn)
     in_flight = InFlight()
@@ -109,4 +118,6 @@ def build_slack(
         client, settings.slack_signing_secret, turns, app.store, app.clock.now, in_flight
     )
     notifier = SlackNotifier(client, app.store, people, copies)
-    return Slack(bolt, client, notifier, people, in_flight)
+    redraws = Redraws(copies, in_flight)
+    app.engine.watch(redraws.changed)
+    return Slack(bolt, client, notifier, people, in_flight, redraws)

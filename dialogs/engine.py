@@ -3,8 +3,10 @@ to say. Platform adapters, the scheduler and the CLI all drive cases only throug
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialogs import texts
@@ -31,6 +33,8 @@ from policy.calendar import WorkingCalendar
 from policy.config import Config, Partnership
 from policy.loader import PolicyRegistry
 from policy.model import OutcomeRelation, Policy, due_after
+
+log = logging.getLogger("escalation_bot.engine")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,15 @@ class Engine:
         # notifications this engine (or a conversation through it) has queued since it started:
         # the server starts a delivery tick after a turn only when this moved
         self.queued = 0
+        self._watchers: list[Callable[[Case], None]] = []
+
+    def watch(self, watcher: Callable[[Case], None]) -> None:
+        """Call ``watcher`` with each case just saved, whatever changed it (a click or typed
+        command on any platform, a deadline lapsing), in the thread that saved it. An adapter
+        that keeps its own copies of a case (Slack's messages) redraws them from here, so a
+        change made on one platform reaches the other's copies at once. It must be quick and
+        must not raise; one that does is logged and the others still run."""
+        self._watchers.append(watcher)
 
     # ---- lookups ---------------------------------------------------------------------------
     def partnership(self, partnership_id: str) -> Partnership:
@@ -189,6 +202,11 @@ class Engine:
                 current = self.store.get_case(case.id) or case
                 raise StaleCase(stale_message(current)) from None
         self.queued += len(turn.notifications)
+        for watcher in self._watchers:
+            try:
+                watcher(case)
+            except Exception as exc:  # the case is saved: a watcher's fault must not undo that
+                log.warning("a case watcher failed: %s", type(exc).__name__)
         return Outcome(case, turn.reply, turn.events, turn.notifications)
 
     def _raise(self, command: RaiseConcern) -> Outcome:

@@ -41,6 +41,7 @@ TOKEN = "xoxb-test-token"
 @dataclass
 class FakeSlack:
     users: dict[str, str] = field(default_factory=dict)  # Slack user id -> email
+    names: dict[str, str] = field(default_factory=dict)  # Slack user id -> profile's real name
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(
         default_factory=dict
@@ -119,7 +120,8 @@ class FakeSlack:
             user = str(params.get("user", ""))
             if user not in self.users:
                 return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": {"id": user, "profile": {"email": self.users[user]}}}
+            profile = {"email": self.users[user], "real_name": self.names.get(user, "")}
+            return {"ok": True, "user": {"id": user, "profile": profile}}
         return {"ok": False, "error": "unknown_method"}
 
     def web_app(self) -> web.Application:

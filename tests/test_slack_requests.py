@@ -176,7 +176,8 @@ async def test_someone_slack_cannot_place_is_told_how_to_be_added(tmp_path: Path
     async with open_slack(tmp_path, users, config) as h:
         assert await h.dm("UOUTSIDER", "escalate") == 200
         (said,) = h.fake.posts_to("DOUTSIDER")
-        assert "not in the partnership's directory" in said["text"]
+        assert "not in the safeguarding partnership's directory" in said["text"]
+        assert "nobody@nowhere.example" in said["text"]
         assert h.app.store.open_cases() == []
 
 

@@ -76,13 +76,13 @@ def build_slack_app(
     async def form(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         track()
         try:  # the answer (errors, or the form again) must be in the ack itself
-            answer, replies, user = await submission(turns, body)
+            answer, replies, user, actor = await submission(turns, body)
         except Exception as exc:
             await ack()
             log.warning("slack form failed before the ack: %s", type(exc).__name__)
             return
         await ack(**answer)
-        await guarded("form", after_submission(turns, client, replies, user))
+        await guarded("form", after_submission(turns, client, replies, user, actor))
 
     @app.event("message")
     async def message(ack: Any, event: dict[str, Any], client: AsyncWebClient) -> None:

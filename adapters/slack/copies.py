@@ -31,6 +31,9 @@ class SlackCopies:
         self, client: AsyncWebClient, store: Store, conversation: ConversationService
     ) -> None:
         self.client, self.store, self.conversation = client, store, conversation
+        # one redraw of a case at a time in this process: two at once (the clicker's turn and
+        # the engine's watcher) would both see a copy as old and update it twice
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # case id -> (lock, users)
 
     def _load(self, case_id: str) -> list[list[str]]:
         raw = self.store.conversation_reference(COPIES, case_id)
@@ -54,6 +57,19 @@ class SlackCopies:
     async def refresh(self, case_id: str, skip_ts: str = "") -> None:
         """Redraw every copy of the case drawn from an older version (but ``skip_ts``, just
         posted) as it stands now; a copy already showing this version keeps its words."""
+        lock, users = self._locks.get(case_id) or (asyncio.Lock(), 0)
+        self._locks[case_id] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._refresh(case_id, skip_ts)
+        finally:
+            lock, users = self._locks[case_id]
+            if users == 1:
+                del self._locks[case_id]
+            else:
+                self._locks[case_id] = (lock, users - 1)
+
+    async def _refresh(self, case_id: str, skip_ts: str) -> None:
         case = await asyncio.to_thread(self.store.get_case, case_id)
         if case is None:
             return

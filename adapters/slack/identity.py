@@ -1,59 +1,60 @@
 """Who is who on Slack: the directory's key is the work email, Slack's is the user id.
 
-A person's user id comes from the configuration's ``slack_user_id``, else from Slack's
-``users.lookupByEmail``; a click or message's user id becomes an email through the
-configuration, else ``users.info`` (the profile's email, which needs ``users:read.email``).
-Answers from Slack are kept in the store, both ways, so each person costs one lookup across
-replicas and restarts. Nothing here decides what anyone may do.
+A person's Slack account is a binding in the store's directory (dialogs.people.Directory), the
+same one Teams uses: configured or imported (``slack_user_id``), or found by Slack itself. To
+send to someone with no binding, ``users.lookupByEmail`` finds their account; a click or message
+from an unbound account is matched by the email ``users.info`` gives for it (the profile's
+email, which needs ``users:read.email``). Either way the first binding wins, as for Teams: an
+account that merely claims a bound person's address takes nothing over. Nothing here decides
+what anyone may do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from dialogs.ports import Store
+from dialogs.people import Directory
+from dialogs.reach import SLACK
 
-USER_BY_EMAIL = "slack-user"  # store: email -> Slack user id
-EMAIL_BY_USER = "slack-email"  # store: Slack user id -> email
 NOT_FOUND = {"users_not_found", "user_not_found", "account_inactive"}
 log = logging.getLogger("escalation_bot.slack")
 
 
+@dataclass(frozen=True)
+class SlackUser:
+    """What Slack says about an account: its profile's email (may be empty) and name."""
+
+    email: str
+    name: str
+
+
 class SlackPeople:
-    def __init__(self, client: AsyncWebClient, store: Store, configured: Mapping[str, str]):
-        """``configured``: email -> Slack user id, from the configuration."""
-        self.client, self.store = client, store
-        self.configured = {email.lower(): user for email, user in configured.items()}
-        self.by_user = {user.upper(): email for email, user in self.configured.items()}
-        self.seen: set[str] = set()  # emails found on Slack by this process: no store read
+    def __init__(self, client: AsyncWebClient, directory: Directory) -> None:
+        self.client, self.directory = client, directory
+        self.seen: set[str] = set()  # emails bound on Slack, seen by this process: no store read
 
     def known(self, email: str) -> bool:
-        """Reachable on Slack as far as anyone here knows (configured, or looked up before)."""
+        """Reachable on Slack as far as the directory knows (configured, imported or found)."""
         email = email.lower()
-        if email in self.configured or email in self.seen:
+        if email in self.seen:
             return True
-        if self.store.conversation_reference(USER_BY_EMAIL, email):  # another replica found them
+        if self.directory.account(SLACK, email):  # configured, or found here or at a replica
             self.seen.add(email)
             return True
         return False
 
-    def _remember(self, email: str, user: str) -> None:
-        self.seen.add(email)
-        self.store.save_conversation_reference(USER_BY_EMAIL, email, user)
-        self.store.save_conversation_reference(EMAIL_BY_USER, user.upper(), email)
-
     async def user_for(self, email: str) -> str | None:
+        """The person's Slack user id: their binding, else found by ``users.lookupByEmail``
+        (and bound, when they are in the directory)."""
         email = email.lower()
-        if email in self.configured:
-            return self.configured[email]
-        cached = await asyncio.to_thread(self.store.conversation_reference, USER_BY_EMAIL, email)
-        if cached:
-            return cached
+        bound = await asyncio.to_thread(self.directory.account, SLACK, email)
+        if bound:
+            return bound
         try:
             answer = await self.client.users_lookupByEmail(email=email)
         except SlackApiError as exc:
@@ -63,12 +64,14 @@ class SlackPeople:
         user = str((answer.get("user") or {}).get("id") or "")
         if not user:
             return None
-        await asyncio.to_thread(self._remember, email, user)
+        learned = await asyncio.to_thread(self.directory.learn, SLACK, user, [email])
+        if learned:
+            self.seen.add(learned)
         return user
 
     async def warm(self, emails: list[str]) -> int:
-        """Look up, once, the people the configuration gives no Slack id, so their messages can
-        go to Slack; returns how many were found. One failure does not stop the rest."""
+        """Look up, once, the people with no Slack binding, so their messages can go to Slack;
+        returns how many were found. One failure does not stop the rest."""
         found = 0
         for email in emails:
             try:
@@ -77,26 +80,34 @@ class SlackPeople:
                 log.warning("slack lookup failed: %s", type(exc).__name__)
         return found
 
-    async def email_for(self, user: str) -> str | None:
-        """The directory email of a Slack user, or None when Slack gives none."""
+    async def bound(self, user: str) -> str | None:
+        """The directory email bound to a Slack account, if any (no call to Slack)."""
         if not user:
             return None
-        key = user.upper()
-        if key in self.by_user:
-            return self.by_user[key]
-        cached = await asyncio.to_thread(self.store.conversation_reference, EMAIL_BY_USER, key)
-        if cached:
-            return cached
+        return await asyncio.to_thread(self.directory.email_for_account, SLACK, user)
+
+    async def profile(self, user: str) -> SlackUser | None:
+        """What ``users.info`` says of an account; None when Slack has no such user."""
         try:
             answer = await self.client.users_info(user=user)
         except SlackApiError as exc:
             if exc.response.get("error") in NOT_FOUND:
                 return None
             raise
-        profile = (answer.get("user") or {}).get("profile") or {}
-        email = str(profile.get("email") or "").lower()
+        found = answer.get("user") or {}
+        profile = found.get("profile") or {}
+        email = str(profile.get("email") or "").strip().lower()
         if not email:
             log.warning("slack user has no email on their profile (users:read.email?)")
+        name = str(profile.get("real_name") or found.get("real_name") or found.get("name") or "")
+        return SlackUser(email, name)
+
+    async def learn(self, user: str, found: SlackUser) -> str | None:
+        """Bind an unbound account to the directory person with its email (first binding wins:
+        None when that person already has another Slack account, or is not in the directory)."""
+        if not found.email:
             return None
-        await asyncio.to_thread(self._remember, email, user)
+        email = await asyncio.to_thread(self.directory.learn, SLACK, user, [found.email])
+        if email:
+            self.seen.add(email)
         return email

@@ -18,12 +18,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import fallback_text, message_blocks, mrkdwn, read_button_value
 from adapters.slack.copies import SlackCopies
-from adapters.slack.identity import SlackPeople
+from adapters.slack.identity import SlackPeople, SlackUser
 from adapters.slack.inputs import values_of
 from adapters.slack.modals import CALLBACK_ID, modal, redraws_of, submit_action
 from dialogs import texts
 from dialogs.conversation import REFRESH_VERB, ConversationService, Reply
 from dialogs.ports import Store
+from dialogs.reach import SLACK
 
 _LINK = re.compile(r"<(?:mailto:)?([^|>]+)\|([^>]*)>|<(?:mailto:)?([^|>]+)>")
 
@@ -49,11 +50,38 @@ class SlackTurns:
         self.store, self.after_turn = store, after_turn
 
     async def actor(self, user: str) -> str | None:
-        """The directory email of a Slack user, or None for someone not in the directory."""
-        email = await self.people.email_for(user)
-        if email is None or await asyncio.to_thread(self.store.person, email) is None:
-            return None
+        """The directory email of a Slack user (their binding, else matched by the email
+        ``users.info`` gives and bound), or None for someone not in the directory. Each request
+        from someone known records Slack as the platform they used last."""
+        email, _ = await self._identify(user)
         return email
+
+    async def who(self, user: str) -> tuple[str | None, list[Reply]]:
+        """The actor, or None and what to tell a stranger: how to be added (and their business
+        team is told who asked, through the same path as Teams)."""
+        email, found = await self._identify(user)
+        if email is not None:
+            return email, []
+        address, name = (found.email or None, found.name) if found else (None, "")
+        replies = await asyncio.to_thread(self.conversation.unknown, SLACK, address, name)
+        return None, replies
+
+    async def _identify(self, user: str) -> tuple[str | None, SlackUser | None]:
+        email, found = await self.people.bound(user), None
+        if email is None and user:
+            found = await self.people.profile(user)
+            email = await self.people.learn(user, found) if found else None
+        if email is not None and await asyncio.to_thread(self.store.person, email) is None:
+            email = None  # bound, but no longer in the directory
+        if email is not None:
+            await asyncio.to_thread(self.conversation.arrived, email, SLACK)
+        return email, found
+
+    async def tell(self, client: AsyncWebClient, channel: str, replies: list[Reply]) -> None:
+        """Text replies only (a stranger's answer)."""
+        for reply in replies:
+            if reply.text:
+                await client.chat_postMessage(channel=channel, text=mrkdwn(reply.text))
 
     async def say(self, client: AsyncWebClient, user: str, actor: str, replies: list[Reply],
                   channel: str = "") -> None:
@@ -76,9 +104,9 @@ class SlackTurns:
 
     async def command(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         user, text = str(body.get("user_id") or ""), plain(str(body.get("text") or "")).strip()
-        actor = await self.actor(user)
+        actor, stranger = await self.who(user)
         if actor is None:
-            await client.chat_postMessage(channel=user, text=mrkdwn(texts.SLACK_NOT_KNOWN))
+            await self.tell(client, user, stranger)
             return
         replies = await asyncio.to_thread(self.conversation.on_text, actor, text or "escalate")
         form = next((r.card for r in replies if r.card and submit_action(r.card)), None)
@@ -100,9 +128,9 @@ class SlackTurns:
         user = str((body.get("user") or {}).get("id") or "")
         if parsed is None:
             raise ValueError("a button value the bot never sends")
-        actor = await self.actor(user)
+        actor, stranger = await self.who(user)
         if actor is None:
-            await client.chat_postMessage(channel=user, text=mrkdwn(texts.SLACK_NOT_KNOWN))
+            await self.tell(client, user, stranger)
             return
         verb, data = parsed
         view = body.get("view") or {}
@@ -137,9 +165,9 @@ class SlackTurns:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return  # the bot's own posts, edits, joins: not a person talking to it
         user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
-        actor = await self.actor(user)
+        actor, stranger = await self.who(user)
         if actor is None:
-            await client.chat_postMessage(channel=channel, text=mrkdwn(texts.SLACK_NOT_KNOWN))
+            await self.tell(client, channel, stranger)
             return
         text = plain(str(event.get("text") or ""))
         replies = await asyncio.to_thread(self.conversation.on_text, actor, text)

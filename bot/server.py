@@ -4,6 +4,7 @@ health, readiness and metrics. The chat platforms' routes are added by their own
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -216,6 +217,9 @@ def build_web_app(
                 for p in app.store.people(partnership.id) if not directory.account(TEAMS, p.email)
             ])
         ticker.start()
+        # everything loaded so far (packs, SDKs, the directory) lives as long as the process:
+        # out of the collector's way, so a full collection does not stall every request
+        gc.freeze()
         log.info("scheduler started", extra={"worker": settings.worker_id})
 
     async def stop(_: web.Application) -> None:

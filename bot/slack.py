@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -71,13 +72,18 @@ class Slack:
     redraws: Redraws
 
     def start(self) -> None:
-        """Serving: from now on every change to a case redraws its Slack copies."""
+        """Serving: from now on every change to a case redraws its Slack copies. Web API calls
+        share one HTTP session (slack_sdk otherwise opens a session and a connection per call,
+        which on a busy core costs the acks; Bolt's per-request clients take this one too)."""
+        self.client.session = aiohttp.ClientSession()
         self.redraws.start()
 
     async def close(self) -> None:
         """Let the work after each ack finish before the store is closed under it."""
         self.redraws.stop()
         await self.in_flight.settled(timeout=10.0)
+        if self.client.session is not None:
+            await self.client.session.close()
 
     def warm(self, who: Callable[[], list[str]]) -> None:
         """Look people up by email in the background (``who`` reads them from the store):

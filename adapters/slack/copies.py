@@ -55,8 +55,9 @@ class SlackCopies:
             await asyncio.to_thread(self._set, case_id, reader, channel, ts, drawn)
 
     async def refresh(self, case_id: str, skip_ts: str = "") -> None:
-        """Redraw every copy of the case drawn from an older version (but ``skip_ts``, just
-        posted) as it stands now; a copy already showing this version keeps its words."""
+        """Redraw every copy of the case drawn from an older version as it stands now; a copy
+        already showing this version keeps its words (``skip_ts``, the message just posted,
+        included: it is redrawn only if the case moved while it was being sent)."""
         lock, users = self._locks.get(case_id) or (asyncio.Lock(), 0)
         self._locks[case_id] = (lock, users + 1)
         try:
@@ -76,7 +77,10 @@ class SlackCopies:
         copies = await asyncio.to_thread(self._load, case_id)
         gone: list[list[str]] = []
         for reader, channel, ts, drawn in copies:
-            if ts == skip_ts or drawn == str(case.version):
+            # the message just posted (``skip_ts``) keeps its words only while it is current:
+            # drawn from a version the case has since left (a change made meanwhile, on any
+            # platform or by the scheduler), it is redrawn like any other copy
+            if drawn == str(case.version):
                 continue
             card = await asyncio.to_thread(self.conversation.case_card, case, reader)
             try:

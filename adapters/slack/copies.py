@@ -10,8 +10,10 @@ dropped; any other failure to redraw one is logged and left for the next change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -52,17 +54,25 @@ class SlackCopies:
         """``version``: the case version the message shows (None: unknown, redrawn next time)."""
         if case_id and channel and ts:
             drawn = "" if version is None else str(version)
-            await asyncio.to_thread(self._set, case_id, reader, channel, ts, drawn)
+            # under the case's lock: the list is one stored value, and a redraw writing it at
+            # the same moment would otherwise lose this copy (its buttons left a version behind)
+            async with self._locked(case_id):
+                await asyncio.to_thread(self._set, case_id, reader, channel, ts, drawn)
 
     async def refresh(self, case_id: str, skip_ts: str = "") -> None:
         """Redraw every copy of the case drawn from an older version as it stands now; a copy
         already showing this version keeps its words (``skip_ts``, the message just posted,
         included: it is redrawn only if the case moved while it was being sent)."""
+        async with self._locked(case_id):
+            await self._refresh(case_id, skip_ts)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, case_id: str) -> AsyncIterator[None]:
         lock, users = self._locks.get(case_id) or (asyncio.Lock(), 0)
         self._locks[case_id] = (lock, users + 1)
         try:
             async with lock:
-                await self._refresh(case_id, skip_ts)
+                yield
         finally:
             lock, users = self._locks[case_id]
             if users == 1:

@@ -35,7 +35,15 @@ class Redraws:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._queue, case.id)
+        self.in_flight.announce()  # settling waits for it from now, not from when it starts
+        try:
+            loop.call_soon_threadsafe(self._arrive, case.id)
+        except RuntimeError:  # the loop closed meanwhile: nothing will be drawn
+            self.in_flight.arrived()
+
+    def _arrive(self, case_id: str) -> None:
+        self.in_flight.arrived()
+        self._queue(case_id)
 
     def _queue(self, case_id: str) -> None:
         if case_id in self.waiting or self.loop is None:

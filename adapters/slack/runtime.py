@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable
 from typing import Any
 
@@ -41,6 +42,19 @@ class InFlight:
 
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[Any]] = set()
+        # work handed to the loop from another thread and not yet started as a task: counted
+        # from the moment it is handed over, so settling cannot slip past it
+        self._announced = 0
+        self._lock = threading.Lock()
+
+    def announce(self) -> None:
+        """Work is on its way to the loop (``call_soon_threadsafe``); ``arrived`` when it is."""
+        with self._lock:
+            self._announced += 1
+
+    def arrived(self) -> None:
+        with self._lock:
+            self._announced -= 1
 
     def track(self, task: asyncio.Task[Any] | None = None) -> None:
         """``task``, or the one running now."""
@@ -53,11 +67,14 @@ class InFlight:
         """Wait for the work running now and any it starts; ``timeout``: give up after it."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        while self.tasks:
+        while self.tasks or self._announced:
             left = None if deadline is None else deadline - loop.time()
             if left is not None and left <= 0:
                 log.warning("slack shutdown: %d replies still running were left", len(self.tasks))
                 return
+            if not self.tasks:  # handed over, not yet started: let the loop run its callback
+                await asyncio.sleep(0)
+                continue
             await asyncio.wait(set(self.tasks), timeout=left)
 
 

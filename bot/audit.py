@@ -14,10 +14,8 @@ import getpass
 import heapq
 import io
 import json
-import os
 import sqlite3
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +28,7 @@ from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
 from bot.bootstrap import ClosableStore
 from bot.settings import Settings, SettingsError
+from bot.whole_file import CannotWrite, write_whole
 from dialogs import texts
 from dialogs.audit import AuditTrail, Break, CaseRead, entry_hash, verify_trail
 from dialogs.case import Case
@@ -246,17 +245,8 @@ def to_csv(exported: Export) -> str:
 
 
 def _write(target: Path, text: str) -> None:
-    """Written whole or not at all: a temporary file renamed over the target."""
-    temporary: str | None = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".audit-", suffix=".part")
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-        temporary = None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise AuditProblem(texts.AUDIT_CANNOT_WRITE.format(path=target, reason=reason)) from None
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
+        write_whole(target, text.encode("utf-8"))
+    except CannotWrite as exc:
+        said = texts.AUDIT_CANNOT_WRITE.format(path=target, reason=exc.reason)
+        raise AuditProblem(said) from None

@@ -9,10 +9,8 @@ stage when the command chooses it (``document_file_name``).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from adapters.storage.sqlite import SqliteStore
 from bot.audit import operator
 from bot.bootstrap import App, ClosableStore, bootstrap_reader
 from bot.settings import Settings, SettingsError
+from bot.whole_file import CannotWrite, write_whole
 from dialogs import texts
 from dialogs.audit import CaseRead, ReadKind
 from dialogs.case_forms import case_documents, forms_in_use
@@ -184,18 +183,8 @@ def _targets(request: Request, documents: list[FormDocument], reference: str) ->
 
 
 def _write(target: Path, content: bytes) -> None:
-    """Written whole or not at all (a temporary file renamed over the target), and readable by
-    its owner only, since it holds a child's details."""
-    temporary: str | None = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".record-", suffix=".part")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        os.replace(temporary, target)
-        temporary = None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise RecordProblem(texts.RECORD_CANNOT_WRITE.format(path=target, reason=reason)) from None
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
+        write_whole(target, content)
+    except CannotWrite as exc:
+        said = texts.RECORD_CANNOT_WRITE.format(path=target, reason=exc.reason)
+        raise RecordProblem(said) from None

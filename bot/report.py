@@ -4,10 +4,8 @@ holds no child details (see dialogs.reports), so it may be shared as the procedu
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
-import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -25,6 +23,7 @@ from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
 from bot.bootstrap import ClosableStore, load_policies
 from bot.settings import Settings, SettingsError
+from bot.whole_file import CannotWrite, write_whole
 from dialogs import texts
 from dialogs.clock import SystemClock
 from dialogs.reports.build import build_report
@@ -145,17 +144,8 @@ def _open_store(settings: Settings, *, explicit_database: bool) -> tuple[Closabl
 
 
 def _write(target: Path, content: bytes) -> None:
-    """Whole or not at all: a temporary file renamed over the target."""
-    temporary: str | None = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".report-", suffix=".part")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        os.replace(temporary, target)
-        temporary = None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ReportProblem(texts.REPORT_CANNOT_WRITE.format(path=target, reason=reason)) from None
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
+        write_whole(target, content)
+    except CannotWrite as exc:
+        said = texts.REPORT_CANNOT_WRITE.format(path=target, reason=exc.reason)
+        raise ReportProblem(said) from None

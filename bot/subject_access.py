@@ -11,9 +11,7 @@ and it prints only those names and the matched case references.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from adapters.documents import FontMissing, render_pdf
 from bot.bootstrap import App, bootstrap_reader
 from bot.settings import Settings, SettingsError
 from bot.tool_store import ToolProblem, open_tool_store
+from bot.whole_file import CannotWrite, write_whole
 from dialogs import texts
 from dialogs.clock import SystemClock
 from dialogs.ports import Clock
@@ -125,19 +124,8 @@ def _free_stem(folder: Path, day: str) -> str:
 
 
 def _write(target: Path, content: bytes) -> None:
-    """Whole or not at all, and readable by its owner only (mkstemp's 0600)."""
-    temporary: str | None = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".sar-", suffix=".part")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        os.replace(temporary, target)
-        temporary = None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ToolProblem(
-            texts.SUBJECT_ACCESS_CANNOT_WRITE.format(path=target, reason=reason)
-        ) from None
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
+        write_whole(target, content)
+    except CannotWrite as exc:
+        said = texts.SUBJECT_ACCESS_CANNOT_WRITE.format(path=target, reason=exc.reason)
+        raise ToolProblem(said) from None

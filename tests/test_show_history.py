@@ -263,28 +263,26 @@ def test_status_buttons_are_capped_at_the_latest_cases(app: App) -> None:
                                                        example=cases[0].reference)
 
 
-def test_status_lists_one_page_of_the_latest_cases_and_says_there_are_more(
-    app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_status_lists_one_page_of_the_latest_cases_and_says_there_are_more(app: App) -> None:
     """A party to more cases than a page gets the latest STATUS_PAGE, newest last, and a line
-    saying older ones exist; the store is asked for one page (and one more), never the lot."""
-    import dialogs.conversation as conversation
+    saying older ones exist; the store is asked for one page (and one more), never the lot:
+    every read of a person's cases the turn makes is a LIMITed one (watched on the real SQLite
+    connection, nothing of ours replaced)."""
+    from dialogs.conversation import STATUS_PAGE
 
-    monkeypatch.setattr(conversation, "STATUS_PAGE", 3)
-    cases = [raise_case(app, "northbay") for _ in range(5)]
-    card = only_card(service(app).on_text(cases[0].raised_by, "status"))
-    assert [f.label for f in card.facts] == [c.reference for c in cases[-3:]]
-    assert texts.STATUS_OLDER_CASES.format(shown=3) in card.text
-    asked: list[int | None] = []
-    reads = app.store.cases_for_person
-
-    def counting(email: str, include_closed: bool = False, limit: int | None = None) -> list[Case]:
-        asked.append(limit)
-        return reads(email, include_closed, limit)
-
-    monkeypatch.setattr(app.store, "cases_for_person", counting)
-    service(app).on_text(cases[0].raised_by, "status")
-    assert asked and all(limit is not None and limit <= 4 for limit in asked)
+    cases = [raise_case(app, "northbay") for _ in range(STATUS_PAGE + 2)]
+    statements: list[str] = []
+    app.store._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    try:
+        card = only_card(service(app).on_text(cases[0].raised_by, "status"))
+    finally:
+        app.store._db.set_trace_callback(None)  # type: ignore[attr-defined]
+    assert [f.label for f in card.facts] == [c.reference for c in cases[-STATUS_PAGE:]]
+    assert texts.STATUS_OLDER_CASES.format(shown=STATUS_PAGE) in card.text
+    parties = [s for s in statements if "case_parties" in s and s.lstrip().startswith("SELECT")]
+    limits = [re.search(r"LIMIT (\d+)", s) for s in parties]
+    # an unbounded read pages too, 500 at a time: a page here is STATUS_PAGE and one more
+    assert parties and all(m is not None and int(m.group(1)) <= STATUS_PAGE + 1 for m in limits)
 
 
 def test_a_status_button_still_refuses_someone_who_may_not_see_the_case(app: App) -> None:

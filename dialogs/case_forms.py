@@ -63,10 +63,13 @@ def case_document(
     now: datetime,
     agency_names: dict[str, str],
     policy: Policy | None = None,
+    values: dict[str, str] | None = None,
 ) -> FormDocument:
     """One form filled in from the case as it is at ``now``, for ``stage`` (its computed facts
-    are about that stage); ``policy`` shows intake answers by their labels."""
-    values = form_values(form, case, calendar, now, agency_names, stage, policy)
+    are about that stage); ``policy`` shows intake answers by their labels. ``values``: the
+    form's values already worked out (``form_values``) by a caller that also shows them."""
+    if values is None:
+        values = form_values(form, case, calendar, now, agency_names, stage, policy)
     return form_document(
         form,
         values,

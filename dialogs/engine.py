@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from dialogs import texts
@@ -24,7 +25,7 @@ from dialogs.errors import (
 )
 from dialogs.events import Event, EventType
 from dialogs.notifications import Notification
-from dialogs.ports import CaseExists, Clock, StaleVersion, Store
+from dialogs.ports import CaseExists, CaseSave, Clock, StaleVersion, Store
 from dialogs.routing import raising_side_holders
 from dialogs.transitions import Refusal, transition_for
 from dialogs.turn import Turn
@@ -49,6 +50,16 @@ class Outcome:
         return bool(self.events)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A command decided but not yet written: ``save`` goes to the store (alone, or with others
+    in ``Store.save_cases``), then ``Engine.saved`` finishes it. The scheduler decides a batch
+    of lapses this way so the batch costs one write."""
+
+    save: CaseSave
+    outcome: Outcome
+
+
 class Engine:
     def __init__(
         self, store: Store, clock: Clock, config: Config, policies: PolicyRegistry
@@ -64,6 +75,7 @@ class Engine:
         # the server starts a delivery tick after a turn only when this moved
         self.queued = 0
         self._watchers: list[Callable[[Case], None]] = []
+        self._people_held: dict[str, dict[str, Person]] | None = None
 
     def watch(self, watcher: Callable[[Case], None]) -> None:
         """Call ``watcher`` with each case just saved, whatever changed it (a click or typed
@@ -105,7 +117,25 @@ class Engine:
         self.queued += len(notifications)
 
     def people(self, partnership_id: str) -> dict[str, Person]:
-        return {p.email: p for p in self.store.people(partnership_id)}
+        held = self._people_held
+        if held is not None and partnership_id in held:
+            return held[partnership_id]
+        found = {p.email: p for p in self.store.people(partnership_id)}
+        if held is not None:
+            held[partnership_id] = found
+        return found
+
+    @contextmanager
+    def one_directory_read(self) -> Iterator[None]:
+        """Within the block each partnership's directory is read once, not once per command:
+        the scheduler decides a batch of lapses in well under a second, and a directory read
+        costs as much as the rest of a lapse. The batch sees the directory as it was when the
+        batch began, as if it had fired that moment earlier."""
+        self._people_held = {}
+        try:
+            yield
+        finally:
+            self._people_held = None
 
     def can_view(self, case: Case, email: str) -> bool:
         """Parties, the business team, and the roles the policy names for the case's stages."""
@@ -139,8 +169,29 @@ class Engine:
     def handle(self, command: Command) -> Outcome:
         if isinstance(command, RaiseConcern):
             return self._raise(command)
+        decided = self.decide(command)
+        if isinstance(decided, Outcome):
+            return decided
+        save = decided.save
+        try:
+            self.store.save_case(
+                save.case, save.expected_version, save.events, save.notifications,
+                save.deadlines,
+            )
+        except StaleVersion:
+            raise self.stale(save.case) from None
+        return self.saved(decided)
+
+    def decide(self, command: Command, read: dict[str, Case] | None = None) -> Outcome | Prepared:
+        """What a command on an existing case does, without writing it: an Outcome when nothing
+        changes (or it is ignored), else the write to make. Raises as ``handle`` does.
+        ``read``: cases already read (``Store.get_cases``); a case not in it is read here."""
+        if isinstance(command, RaiseConcern):
+            raise TypeError("a raise creates its case: use handle")
         case_id = getattr(command, "case_id", "")
-        case = self.store.get_case(case_id)
+        case = read.get(case_id) if read is not None else None
+        if case is None:
+            case = self.store.get_case(case_id)
         if case is None:
             raise CaseNotFound(_unknown_case(case_id))
         if isinstance(command, CaseCommand) and not self.can_view(case, command.actor):
@@ -162,7 +213,23 @@ class Engine:
         transition(turn, command)
         if not turn.events:
             return Outcome(case, turn.reply)
-        return self._commit(turn, expected_version=case.version, new=False)
+        return self._prepare(turn, expected_version=case.version)
+
+    def stale(self, case: Case) -> StaleCase:
+        """The refusal for a write that lost to another: worded from the case as it now is."""
+        current = self.store.get_case(case.id) or case
+        return StaleCase(stale_message(current))
+
+    def saved(self, prepared: Prepared) -> Outcome:
+        """Finish a write the store accepted: count what it queued, tell the watchers."""
+        self.queued += len(prepared.outcome.notifications)
+        case = prepared.save.case
+        for watcher in self._watchers:
+            try:
+                watcher(case)
+            except Exception as exc:  # the case is saved: a watcher's fault must not undo that
+                log.warning("a case watcher failed: %s", type(exc).__name__)
+        return prepared.outcome
 
     def _turn(self, case: Case, actor: str, platform: str = "") -> Turn:
         partnership = self.partnership(case.partnership_id)
@@ -180,34 +247,27 @@ class Engine:
             platform=platform,
         )
 
-    def _commit(self, turn: Turn, *, expected_version: int, new: bool) -> Outcome:
+    def _prepare(self, turn: Turn, *, expected_version: int) -> Prepared:
         case = turn.case.model_copy(update={"version": expected_version + 1})
         # Cards were drawn while the case was still at the old version; they must carry the new
         # one, or the first click on any of them would be refused as stale.
-        turn.notifications = [
+        notifications = [
             n.model_copy(update={"card": n.card.model_copy(update={"case_version": case.version})})
             if n.card.case_id == case.id and n.card.case_version is not None
             else n
             for n in turn.notifications
         ]
         deadlines = deadlines_for(case, turn.policy, turn.calendar)
-        if new:
-            self.store.create_case(case, turn.events, turn.notifications, deadlines)
-        else:
-            try:
-                self.store.save_case(
-                    case, expected_version, turn.events, turn.notifications, deadlines
-                )
-            except StaleVersion:
-                current = self.store.get_case(case.id) or case
-                raise StaleCase(stale_message(current)) from None
-        self.queued += len(turn.notifications)
-        for watcher in self._watchers:
-            try:
-                watcher(case)
-            except Exception as exc:  # the case is saved: a watcher's fault must not undo that
-                log.warning("a case watcher failed: %s", type(exc).__name__)
-        return Outcome(case, turn.reply, turn.events, turn.notifications)
+        return Prepared(
+            CaseSave(case, expected_version, turn.events, notifications, deadlines),
+            Outcome(case, turn.reply, turn.events, notifications),
+        )
+
+    def _create(self, turn: Turn) -> Outcome:
+        prepared = self._prepare(turn, expected_version=0)
+        save = prepared.save
+        self.store.create_case(save.case, save.events, save.notifications, save.deadlines)
+        return self.saved(prepared)
 
     def _raise(self, command: RaiseConcern) -> Outcome:
         partnership = self.partnership(command.partnership_id)
@@ -308,7 +368,7 @@ class Engine:
         turn.reply = f"{confirm}\n{do_now}" if do_now else confirm
         self.store.save_policy_snapshot(policy)
         try:
-            return self._commit(turn, expected_version=0, new=True)
+            return self._create(turn)
         except CaseExists:
             # the same intake sent at the same moment through another replica: it won the id
             earlier = self.store.get_case(case_id) if command.request_key else None

@@ -39,6 +39,18 @@ def computed_value(
     now: datetime,
     agency_names: dict[str, str],
 ) -> str:
+    return computed_values(case, stage, calendar, now, agency_names)[fact]
+
+
+def computed_values(
+    case: Case,
+    stage: int,
+    calendar: WorkingCalendar,
+    now: datetime,
+    agency_names: dict[str, str],
+) -> dict[Computed, str]:
+    """Every computed fact about ``stage`` of the case, worked out together: a form asks for
+    ten or more of them, and they share the holders, the record and the dates."""
     def agency(person: Participant | None) -> str:
         return agency_names.get(person.agency, person.agency) if person else ""
 
@@ -81,7 +93,7 @@ def computed_value(
         ),
         Computed.STEP_DECIDED_ON: _date(decision.at if decision else None, calendar),
     }
-    return values[fact]
+    return values
 
 
 def _shown(field: FormField, raw: str) -> str:
@@ -112,6 +124,7 @@ def form_values(
         answers.update(case.resolution.outcome_answers)
     intake = {f.id: f for f in policy.intake} if policy else {}
     values: dict[str, str] = {}
+    facts: dict[int, dict[Computed, str]] = {}  # per stage a field is about
     for section in form.sections:
         record = case.record_for(section.stage) if section.stage else None
         for field in section.fields:
@@ -121,9 +134,9 @@ def form_values(
                 reason_field = intake.get("reason")
                 values[key] = _shown(reason_field, case.reason) if reason_field else case.reason
             elif field.computed is not None:
-                values[key] = computed_value(
-                    field.computed, case, about, calendar, now, agency_names
-                )
+                if about not in facts:
+                    facts[about] = computed_values(case, about, calendar, now, agency_names)
+                values[key] = facts[about][field.computed]
             elif record is not None and field.id == "summary":
                 values[key] = record.summary
             elif record is not None and field.id == "unresolved":

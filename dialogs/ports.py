@@ -44,6 +44,17 @@ class ClaimedDeadline:
 
 
 @dataclass(frozen=True)
+class CaseSave:
+    """One case's write, as ``Store.save_case`` takes it, for ``Store.save_cases``."""
+
+    case: Case
+    expected_version: int
+    events: list[Event]
+    notifications: list[Notification]
+    deadlines: list[Deadline]
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     notification: Notification
     attempts: int
@@ -186,7 +197,23 @@ class Store(StoreExtras, RetentionSupport, AuditLog, Protocol):
         version differs."""
         ...
 
+    def save_cases(
+        self, saves: list[CaseSave], completed: list[ClaimedDeadline]
+    ) -> list[Exception | None]:
+        """Several cases' writes and deadline completions in one write (one commit, one round
+        trip), so a scheduler firing a backlog pays one commit per batch, not two per case.
+        Each save is applied as ``save_case`` would or not at all: the answer has, per save, None
+        (saved) or what ``save_case`` would have raised (StaleVersion, KeyError, ValueError),
+        and a refused save leaves the others in place. Each claim is then completed as
+        ``complete_deadline`` would (fenced by its lease)."""
+        ...
+
     def get_case(self, case_id: str) -> Case | None: ...
+
+    def get_cases(self, case_ids: list[str]) -> dict[str, Case]:
+        """The cases found among ``case_ids``, by id, in one read (one query, one round trip):
+        what a scheduler batch reads before deciding its lapses."""
+        ...
 
     def find_case_by_reference(self, reference: str) -> Case | None: ...
 

@@ -177,10 +177,12 @@ class Turn:
         )
 
     def tell_parties(self, kind: str, headline: str, *, except_: set[str] | None = None) -> None:
+        card: Card | None = None  # the same for every party (drawn once: a lapse tells four)
         for person in self.case.active_participants():
             if except_ and person.email in except_:
                 continue
-            self.tell_person(person.email, kind, self.party_card(headline))
+            card = card or self.party_card(headline)
+            self.tell_person(person.email, kind, card)
 
     def tell_outcome_copies(self, kind: str, headline: str) -> None:
         """The outcome to whoever the pack names besides the parties, once each: the first
@@ -260,6 +262,7 @@ class Turn:
             now=self.now,
             agency_names=self.agency_names,
             policy=self.policy,
+            values=values,
         )
         return card, document
 
@@ -497,6 +500,7 @@ class Turn:
             reference=self.case.reference, stage=number, stage_name=stage.name
         )
         at_once = stage.prompt is Prompt.IMMEDIATELY
+        holders: list[Participant] = []
         if at_once:
             # holders already on the case are prompted too, not only told it moved on
             headline = texts.STAGE_NOW.format(
@@ -507,14 +511,13 @@ class Turn:
                 ),
             )
             holders = [p for p in self.case.active_participants() if p.role in stage.holder_roles]
-            for holder in holders:
-                self.tell_person(
-                    holder.email, "stage-prompt", self.party_card(headline), flagged=True
-                )
+        prompt = self.party_card(headline) if holders or joined else None  # one for them all
+        for holder in holders:
+            assert prompt is not None
+            self.tell_person(holder.email, "stage-prompt", prompt, flagged=True)
         for person in joined:
-            self.tell_person(
-                person.email, "stage-prompt", self.party_card(headline), flagged=at_once
-            )
+            assert prompt is not None
+            self.tell_person(person.email, "stage-prompt", prompt, flagged=at_once)
         for step in stage.steps:
             # A step's owner who holds no role at this stage joins when the step starts, prompted
             # with the step: otherwise nobody would be chased when it lapses. Brought in one

@@ -33,7 +33,7 @@ from dialogs.case import (
 from dialogs.directory import Person
 from dialogs.events import Event, EventType
 from dialogs.notifications import Notification, Recipient
-from dialogs.ports import ClaimedDeadline, Deadline, StaleVersion, Store
+from dialogs.ports import CaseSave, ClaimedDeadline, Deadline, StaleVersion, Store
 from policy.loader import PolicyRegistry
 
 LONDON = ZoneInfo("Europe/London")
@@ -484,6 +484,84 @@ class StoreContract:
         assert {d.key for d in store.deadlines_for_case("case-1")} == {"keep", "new"}
         again = store.claim_due(at(0.5), "w2", 60, limit=5)
         assert sorted(c.deadline.key for c in again) == ["keep", "new"]
+
+    # ---- several cases in one write (the scheduler's batches) ---------------------------------
+    @staticmethod
+    def _two_cases_under_a_stored_pack(store: Store) -> tuple[Case, Case]:
+        policy = PolicyRegistry.bundled().get("nsscp")
+        store.save_policy_snapshot(policy)
+        version = {"policy_version": policy.version}
+        return (make_case().model_copy(update=version),
+                make_case("case-2", "P1-0002").model_copy(update=version))
+
+    def test_save_cases_writes_each_case_as_save_case_would(self, store: Store) -> None:
+        one, two = self._two_cases_under_a_stored_pack(store)
+        store.create_case(one, [make_event()], [], [make_deadline("d-1")])
+        store.create_case(two, [make_event("case-2")], [], [make_deadline("d-2", "case-2")])
+        saves = [
+            CaseSave(bumped(one, stage=2), 1, [make_event(summary="lapsed")],
+                     [make_notification("n-1")], [make_deadline("d-3", due_at=at(5))]),
+            CaseSave(bumped(two, stage=3), 1, [make_event("case-2", summary="lapsed")],
+                     [make_notification("n-2", "case-2")], []),
+        ]
+        assert store.save_cases(saves, []) == [None, None]
+        assert store.get_case("case-1") == saves[0].case
+        assert store.get_case("case-2") == saves[1].case
+        assert [e.summary for e in store.history("case-2")] == ["raised", "lapsed"]
+        assert [d.key for d in store.deadlines_for_case("case-1")] == ["d-3"]
+        assert store.deadlines_for_case("case-2") == []
+        assert store.notification("n-1") is not None and store.notification("n-2") is not None
+        found = (self._verify(store, "case-1"), self._verify(store, "case-2"))
+        assert found == ("", ""), found
+
+    def test_get_cases_reads_those_that_exist(self, store: Store) -> None:
+        one, two = make_case(), make_case("case-2", "P1-0002")
+        store.create_case(one, [], [], [])
+        store.create_case(two, [], [], [])
+        assert store.get_cases(["case-2", "nope", "case-1", "case-2"]) == {
+            "case-1": one, "case-2": two}
+        assert store.get_cases([]) == {}
+
+    def test_one_refused_save_leaves_the_others_written(self, store: Store) -> None:
+        one, two = self._two_cases_under_a_stored_pack(store)
+        store.create_case(one, [make_event()], [], [make_deadline("d-1")])
+        store.create_case(two, [make_event("case-2")], [], [])
+        store.save_case(bumped(one), 1, [], [], [make_deadline("d-1")])  # one moves on: v2
+        before = store.get_case("case-1")
+        answers = store.save_cases([
+            CaseSave(bumped(one, stage=3), 1, [make_event(summary="late")],
+                     [make_notification("late")], [make_deadline("d-9")]),
+            CaseSave(make_case("case-3", "P1-0003", version=2), 1, [], [], []),
+            CaseSave(one.model_copy(update={"version": 7}), 1, [], [], []),
+            CaseSave(bumped(two, stage=2), 1, [make_event("case-2", summary="ok")], [], []),
+        ], [])
+        assert [type(a) for a in answers] == [StaleVersion, KeyError, ValueError, type(None)]
+        assert store.get_case("case-1") == before
+        assert [e.summary for e in store.history("case-1")] == ["raised"]
+        assert store.notification("late") is None
+        assert [d.key for d in store.deadlines_for_case("case-1")] == ["d-1"]
+        assert [e.summary for e in store.history("case-2")] == ["raised", "ok"]
+        found = (self._verify(store, "case-1"), self._verify(store, "case-2"))
+        assert found == ("", ""), found
+
+    def test_save_cases_completes_claims_fenced_and_voids_claims_it_keeps(
+        self, store: Store
+    ) -> None:
+        one, two = make_case(), make_case("case-2", "P1-0002")
+        store.create_case(one, [], [], [make_deadline("keep")])
+        store.create_case(two, [], [], [make_deadline("done", "case-2"),
+                                        make_deadline("other", "case-2", due_at=at(1))])
+        claims = {c.deadline.key: c for c in store.claim_due(at(1), "w1", 60, limit=5)}
+        stolen = ClaimedDeadline(claims["other"].deadline, "w1", at(99))  # not its lease
+        answers = store.save_cases(
+            [CaseSave(bumped(one), 1, [], [], [make_deadline("keep")])],
+            [claims["done"], stolen],
+        )
+        assert answers == [None]
+        assert [d.key for d in store.deadlines_for_case("case-2")] == ["other"]
+        assert store.complete_deadline(claims["keep"]) is False  # voided by the save
+        assert store.complete_deadline(claims["other"]) is True
+        assert store.save_cases([], []) == []
 
     def test_a_released_claim_is_claimable_at_once_and_fenced(self, store: Store) -> None:
         store.create_case(make_case(), [], [], [make_deadline()])

@@ -44,7 +44,7 @@ STAGE_ONE_LAPSED = local(2, 17, 1)
 
 
 class PartyActsFirst:
-    """A real store whose first ``save_case`` is preceded by another party's committed command:
+    """A real store whose first ``save_case`` (or ``save_cases``) is preceded by another party's committed command:
     the scheduler has read the case, and someone else writes before it does."""
 
     def __init__(self, inner: ClosableStore, party_acts: Callable[[], None], times: int = 1):
@@ -57,6 +57,13 @@ class PartyActsFirst:
             self._left -= 1
             self._party_acts()
         self._inner.save_case(*args, **kwargs)
+
+    def save_cases(self, *args: Any, **kwargs: Any) -> list[Exception | None]:
+        """The scheduler writes a batch of lapses at once: the party gets in before that."""
+        if self._left > 0:
+            self._left -= 1
+            self._party_acts()
+        return self._inner.save_cases(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -95,7 +95,14 @@ from dialogs.case import Case
 from dialogs.directory import Person
 from dialogs.events import Event
 from dialogs.notifications import Notification
-from dialogs.ports import CaseExists, ClaimedDeadline, Deadline, OutboxItem, StaleVersion
+from dialogs.ports import (
+    CaseExists,
+    CaseSave,
+    ClaimedDeadline,
+    Deadline,
+    OutboxItem,
+    StaleVersion,
+)
 from policy.model import Policy
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -814,11 +821,74 @@ class RedisStore:
             )
         self._write("save", case, expected_version, events, notifications, deadlines)
 
+    def save_cases(
+        self, saves: list[CaseSave], completed: list[ClaimedDeadline]
+    ) -> list[Exception | None]:
+        """Three round trips for the lot, not two or three per case: the chains' heads in one
+        pipeline, the cases' write scripts in a second, the completions in a third. Each script
+        is atomic on its own, so one refused save leaves the others written."""
+        answers: list[Exception | None] = [None] * len(saves)
+        ready: list[tuple[int, CaseSave]] = []
+        for i, save in enumerate(saves):
+            if save.case.version != save.expected_version + 1:
+                answers[i] = ValueError(
+                    f"case {save.case.id} is at version {save.case.version}; saving over"
+                    f" {save.expected_version} needs version {save.expected_version + 1}"
+                )
+            else:
+                ready.append((i, save))
+        heads: list[Any] = []
+        if ready:
+            with self.client.pipeline(transaction=False) as pipe:
+                for _, save in ready:
+                    pipe.hget(self.key("chain", save.case.id), "events_head")
+                heads = pipe.execute()
+        written: list[tuple[int, CaseSave]] = []
+        with self.client.pipeline(transaction=False) as pipe:
+            for (i, save), held in zip(ready, heads, strict=True):
+                try:
+                    head = self._events_head("save", save.case, _optional(held))
+                    key, args = self._write_args(
+                        "save", save.case, save.expected_version, save.events,
+                        save.notifications, save.deadlines, head)
+                except ValueError as exc:
+                    answers[i] = exc
+                    continue
+                self._write_case(keys=[key], args=[self._p, *args], client=pipe)
+                written.append((i, save))
+            replies = pipe.execute(raise_on_error=False) if written else []
+        for (i, save), reply in zip(written, replies, strict=True):
+            if isinstance(reply, Exception):
+                answers[i] = reply
+                continue
+            try:
+                self._write_answer(reply, save.case, save.expected_version)
+            except (StaleVersion, KeyError, ValueError, RuntimeError) as exc:
+                answers[i] = exc
+        if completed:
+            with self.client.pipeline(transaction=False) as pipe:
+                for claim in completed:
+                    self._complete(keys=[self.key("deadlines", "due")],
+                                   args=[self._p, claim.deadline.key, claim.worker,
+                                         _stamp(claim.lease_until)], client=pipe)
+                pipe.execute()
+        return answers
+
     def _write(
         self, mode: str, case: Case, expected_version: int, events: list[Event],
         notifications: list[Notification], deadlines: list[Deadline],
         purge: list[str] | None = None,
     ) -> None:
+        head = self._events_head(mode, case)
+        key, args = self._write_args(mode, case, expected_version, events, notifications,
+                                     deadlines, head, purge)
+        self._write_answer(self._run(self._write_case, key, *args), case, expected_version)
+
+    def _write_args(
+        self, mode: str, case: Case, expected_version: int, events: list[Event],
+        notifications: list[Notification], deadlines: list[Deadline], head: tuple[str, str],
+        purge: list[str] | None = None,
+    ) -> tuple[str, list[str | int]]:
         strays = [e.case_id for e in events if e.case_id != case.id]
         strays += [d.case_id for d in deadlines if d.case_id != case.id]
         if strays:
@@ -827,7 +897,7 @@ class RedisStore:
         for event in events:
             _micros(event.at)  # refuse naive instants before anything is sent
         unique = list({d.key: d for d in deadlines}.values())
-        expected, prev = self._events_head(mode, case)
+        expected, prev = head
         stored, new_head = chain_events(events, prev)
         args: list[str | int] = [
             mode, case.id, case.reference, case.partnership_id, case.status.value,
@@ -845,8 +915,11 @@ class RedisStore:
         purge = purge or []
         args += [len(purge), *purge]
         args += [expected, new_head]
-        code, detail = (_text(v) for v in _items(
-            self._run(self._write_case, self.key("case", case.id), *args)))
+        return self.key("case", case.id), args
+
+    @staticmethod
+    def _write_answer(reply: Any, case: Case, expected_version: int) -> None:
+        code, detail = (_text(v) for v in _items(reply))
         if code == "ok":
             return
         if code == "exists":
@@ -866,11 +939,15 @@ class RedisStore:
             raise StaleVersion(f"case {case.id}'s history moved on since it was read")
         raise RuntimeError(f"unexpected reply {code!r} from the write script")
 
-    def _events_head(self, mode: str, case: Case) -> tuple[str, str]:
+    def _events_head(
+        self, mode: str, case: Case, held: str | None = None
+    ) -> tuple[str, str]:
         """The head the script must still find, and the hash the first new event links to.
         The script checks the first under its version check, which already lets one writer at a
-        time past a case: this read never races a write that could succeed."""
-        held = _optional(self.client.hget(self.key("chain", case.id), "events_head"))
+        time past a case: this read never races a write that could succeed. ``held``: the head
+        already read (``save_cases`` reads a batch's heads in one pipeline)."""
+        if held is None:
+            held = _optional(self.client.hget(self.key("chain", case.id), "events_head"))
         if held is None and mode == "save" and self._link_case(case.id):
             held = _optional(self.client.hget(self.key("chain", case.id), "events_head"))
         if held is not None:
@@ -967,6 +1044,20 @@ class RedisStore:
     def get_case(self, case_id: str) -> Case | None:
         json = _optional(self.client.hget(self.key("case", case_id), "json"))
         return None if json is None else Case.model_validate_json(json)
+
+    def get_cases(self, case_ids: list[str]) -> dict[str, Case]:
+        wanted = list(dict.fromkeys(case_ids))
+        if not wanted:
+            return {}
+        with self.client.pipeline(transaction=False) as pipe:
+            for case_id in wanted:
+                pipe.hget(self.key("case", case_id), "json")
+            rows = pipe.execute()
+        return {
+            case_id: Case.model_validate_json(json)
+            for case_id, json in zip(wanted, (_optional(r) for r in rows), strict=True)
+            if json is not None
+        }
 
     def find_case_by_reference(self, reference: str) -> Case | None:
         case_id = _optional(self.client.hget(self.key("references"), reference))

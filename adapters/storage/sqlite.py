@@ -33,7 +33,14 @@ from dialogs.case import Case, CaseStatus
 from dialogs.directory import Person
 from dialogs.events import Event
 from dialogs.notifications import Notification
-from dialogs.ports import CaseExists, ClaimedDeadline, Deadline, OutboxItem, StaleVersion
+from dialogs.ports import (
+    CaseExists,
+    CaseSave,
+    ClaimedDeadline,
+    Deadline,
+    OutboxItem,
+    StaleVersion,
+)
 from policy.model import Policy
 
 SCHEMA_VERSION = 4
@@ -409,32 +416,69 @@ class SqliteStore:
         notifications: list[Notification],
         deadlines: list[Deadline],
     ) -> None:
+        save = CaseSave(case, expected_version, events, notifications, deadlines)
+        self._check_save(save)
+        with self._write() as db:
+            self._apply_save(db, save)
+
+    def save_cases(
+        self, saves: list[CaseSave], completed: list[ClaimedDeadline]
+    ) -> list[Exception | None]:
+        """One BEGIN IMMEDIATE ... COMMIT (one fsync) for the lot; each save in its own
+        savepoint, so one refused save is rolled back alone."""
+        answers: list[Exception | None] = [None] * len(saves)
+        checked: list[tuple[int, CaseSave]] = []
+        for i, save in enumerate(saves):
+            try:
+                self._check_save(save)
+            except ValueError as exc:
+                answers[i] = exc
+            else:
+                checked.append((i, save))
+        if not checked and not completed:
+            return answers
+        with self._write() as db:
+            for i, save in checked:
+                db.execute("SAVEPOINT case_save")
+                try:
+                    self._apply_save(db, save)
+                except (StaleVersion, KeyError, ValueError, sqlite3.IntegrityError) as exc:
+                    db.execute("ROLLBACK TO case_save")
+                    answers[i] = exc
+                db.execute("RELEASE case_save")
+            self._complete(db, completed)
+        return answers
+
+    def _check_save(self, save: CaseSave) -> None:
+        case, expected_version = save.case, save.expected_version
         if case.version != expected_version + 1:
             raise ValueError(
                 f"case {case.id} is at version {case.version}; saving over {expected_version}"
                 f" needs version {expected_version + 1}"
             )
-        self._check_owned(case, events, deadlines)
-        with self._write() as db:
-            updated = db.execute(
-                "UPDATE cases SET reference = ?, partnership_id = ?, status = ?, version = ?,"
-                " json = ?, stage = ? WHERE id = ? AND version = ?",
-                (
-                    case.reference,
-                    case.partnership_id,
-                    case.status.value,
-                    case.version,
-                    case.model_dump_json(),
-                    case.stage,
-                    case.id,
-                    expected_version,
-                ),
-            ).rowcount
-            if updated == 0:
-                if db.execute("SELECT 1 FROM cases WHERE id = ?", (case.id,)).fetchone() is None:
-                    raise KeyError(f"no case {case.id} to save; create it first")
-                raise StaleVersion(f"case {case.id} is no longer at version {expected_version}")
-            self._write_children(db, case, events, notifications, deadlines)
+        self._check_owned(case, save.events, save.deadlines)
+
+    def _apply_save(self, db: sqlite3.Connection, save: CaseSave) -> None:
+        case, expected_version = save.case, save.expected_version
+        updated = db.execute(
+            "UPDATE cases SET reference = ?, partnership_id = ?, status = ?, version = ?,"
+            " json = ?, stage = ? WHERE id = ? AND version = ?",
+            (
+                case.reference,
+                case.partnership_id,
+                case.status.value,
+                case.version,
+                case.model_dump_json(),
+                case.stage,
+                case.id,
+                expected_version,
+            ),
+        ).rowcount
+        if updated == 0:
+            if db.execute("SELECT 1 FROM cases WHERE id = ?", (case.id,)).fetchone() is None:
+                raise KeyError(f"no case {case.id} to save; create it first")
+            raise StaleVersion(f"case {case.id} is no longer at version {expected_version}")
+        self._write_children(db, case, save.events, save.notifications, save.deadlines)
 
     @staticmethod
     def _check_owned(case: Case, events: list[Event], deadlines: list[Deadline]) -> None:
@@ -502,6 +546,16 @@ class SqliteStore:
     def get_case(self, case_id: str) -> Case | None:
         rows = self._rows("SELECT json FROM cases WHERE id = ?", case_id)
         return Case.model_validate_json(rows[0]["json"]) if rows else None
+
+    def get_cases(self, case_ids: list[str]) -> dict[str, Case]:
+        wanted = list(dict.fromkeys(case_ids))
+        found: dict[str, Case] = {}
+        for start in range(0, len(wanted), 500):  # well under SQLite's bound on parameters
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._rows(f"SELECT id, json FROM cases WHERE id IN ({marks})", *chunk):
+                found[row["id"]] = Case.model_validate_json(row["json"])
+        return found
 
     def find_case_by_reference(self, reference: str) -> Case | None:
         rows = self._rows("SELECT json FROM cases WHERE reference = ?", reference)
@@ -718,11 +772,17 @@ class SqliteStore:
         """Worker and lease end together are the fencing token: a worker whose lease expired and
         was re-claimed cannot delete the row from under the new holder."""
         with self._write() as db:
-            deleted = db.execute(
+            return self._complete(db, [claim]) == 1
+
+    @staticmethod
+    def _complete(db: sqlite3.Connection, claims: list[ClaimedDeadline]) -> int:
+        deleted = 0
+        for claim in claims:
+            deleted += db.execute(
                 "DELETE FROM deadlines WHERE key = ? AND claimed_by = ? AND lease_until = ?",
                 (claim.deadline.key, claim.worker, _utc(claim.lease_until)),
             ).rowcount
-        return deleted == 1
+        return deleted
 
     def release_deadline(self, claim: ClaimedDeadline) -> bool:
         """Give a claim back unfired, so the next tick may take the row at once."""

@@ -8,11 +8,15 @@ deadline is their stage deadline, already past, as if the bot had been down. Two
 - ``spread``: lapsed at random over the last 30 minutes.
 
 Then one fresh process (``python -m bench.catchup_worker``: the production ``bootstrap`` and the
-ticker's first tick) processes them all. Reported: wall time from spawn to exit, the tick's own
-time, and per case the number of ``deadline_lapsed`` events in its history (exactly one each;
-anything else is counted as a duplicate or a miss). Unless ``--quick``, the same again with two
-fresh processes started together on the same store (two replicas restarting), which exercises the
-lease: still exactly one event per case.
+production ticker, started as ``serve`` starts it: its first tick at once, then passes back to back
+while a backlog remains) works until nothing is due. Reported: the drain, from the ticker's start
+to the last deadline fired and to the last notification delivered; wall time from spawn to exit;
+``status`` turns (a directory person with no cases) and the ``/readyz`` store read, probed every
+0.1 s during the drain and then on the idle process; and per case the number of
+``deadline_lapsed`` events in its history (exactly one each; anything else is a duplicate or a
+miss, and both are asserted zero). Unless ``--quick``, the same again with two fresh processes
+started together on the same store (two replicas restarting), which exercises the lease: still
+exactly one event per case.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from bench.common import (
 from bench.registry import Context, Result, benchmark
 from bench.sizes import measure
 
-TARGET_SECONDS = 60.0
+TARGET_SECONDS = 20.0  # issue 13: 10,000 lapsed, one process
 LAPSED_AT = CLOCK_START - timedelta(hours=17)  # Monday 1 February 2027 17:00 UTC (= local)
 
 
@@ -88,7 +92,7 @@ def run_one(ctx: Context, kind: str, count: int, workers: int, pattern: str) -> 
             outputs.append(json.loads(out.strip().splitlines()[-1]))
         wall = time.perf_counter() - spawned
         backlog = store.count_due(clock.now())
-        notes_due = len(store.due_notifications(clock.now(), 10_000_000))
+        notes_due = store.count_due_notifications(clock.now())
         size_after = measure(handle)
         counts = lapsed_counts(store, [c.case.id for c in copies])
         stages = _stages(store, [c.case.id for c in copies])
@@ -101,17 +105,18 @@ def run_one(ctx: Context, kind: str, count: int, workers: int, pattern: str) -> 
         "populate_seconds": round(populate_s, 1),
         "due_before": due_before,
         "wall_seconds": round(wall, 2),
-        "slowest_tick_seconds": max(o["tick_seconds"] for o in outputs),
-        "deadlines_per_second": round(count / max(wall, 1e-9), 1),
+        "drain_seconds": max(o["drained_seconds"] for o in outputs),
+        "deadlines_drain_seconds": max(o["deadlines_drained_seconds"] for o in outputs),
+        "deadlines_per_second": round(
+            count / max(max(o["deadlines_drained_seconds"] for o in outputs), 1e-9), 1),
         "fired": fired,
-        "skipped": sum(o["skipped"] for o in outputs),
-        "failed": sum(o["failed"] for o in outputs),
+        "delivered": sum(o["delivered"] for o in outputs),
         "backlog_after": backlog,
+        "notifications_due_after": notes_due,
         "deadline_lapsed_per_case": counts,
         "duplicates": counts["extra_events"],
+        "missed": counts["zero"],
         "cases_by_stage_after": stages,
-        "notifications_due_after": notes_due,
-        "notifications_per_lapse": round(notes_due / max(fired, 1), 2),
         "store_growth_bytes_per_lapse": _growth(size_before, size_after, fired),
         "workers_detail": outputs,
     }
@@ -124,6 +129,10 @@ def _growth(before: dict[str, Any], after: dict[str, Any], fired: int) -> dict[s
         out["memory_usage"] = round((after["usage_sum"] - before["usage_sum"]) / max(fired, 1))
         out["used_memory_disturbed"] = before["foreign_keys"] != after["foreign_keys"]
     return out
+
+
+def _pair(stats: dict[str, Any]) -> str:
+    return f"{stats.get('p50')}/{stats.get('p99')}"
 
 
 def _stages(store: Any, case_ids: list[str]) -> dict[str, int]:
@@ -146,28 +155,30 @@ def catchup(ctx: Context) -> Result:
         for pattern, workers in variants:
             run = run_one(ctx, kind, ctx.catchup_count, workers, pattern)
             runs.append(run)
-            detail = run["workers_detail"]
+            detail = run["workers_detail"][0]
             rows.append({
                 "store": kind,
                 "lapsed": run["lapsed"],
                 "pattern": pattern,
                 "processes": workers,
+                "drain s": run["drain_seconds"],
+                "deadlines s": run["deadlines_drain_seconds"],
                 "wall s": run["wall_seconds"],
-                "tick s": run["slowest_tick_seconds"],
                 "per s": run["deadlines_per_second"],
                 "fired": run["fired"],
                 "duplicates": run["duplicates"],
-                "missed": run["deadline_lapsed_per_case"]["zero"],
-                "fire p50 ms": detail[0]["handle_ms"].get("p50"),
-                "claim100 p50 ms": detail[0]["claims"]["nonempty_batch_ms"].get("p50"),
-                "notes due after": run["notifications_due_after"],
+                "missed": run["missed"],
+                "status p50/p99 ms during": _pair(detail["status_turn_during_ms"]),
+                "status p50/p99 ms idle": _pair(detail["status_turn_idle_ms"]),
+                "readyz p50/p99 ms during": _pair(detail["readyz_read_during_ms"]),
+                "write/case ms": detail["write_per_case_ms"].get("p50"),
                 "bytes/lapse": run["store_growth_bytes_per_lapse"].get(
                     "memory_usage", run["store_growth_bytes_per_lapse"]["bytes"]),
             })
-            if run["wall_seconds"] > TARGET_SECONDS:
-                problems.append(f"{kind} {pattern} x{workers}: {run['wall_seconds']} s over the "
-                                f"{TARGET_SECONDS:.0f} s target")
-            if run["duplicates"] or run["deadline_lapsed_per_case"]["zero"]:
+            if run["drain_seconds"] > TARGET_SECONDS:
+                problems.append(f"{kind} {pattern} x{workers}: drained in "
+                                f"{run['drain_seconds']} s, over the {TARGET_SECONDS:.0f} s target")
+            if run["duplicates"] or run["missed"]:
                 problems.append(f"{kind} {pattern} x{workers}: deadline_lapsed per case "
                                 f"{run['deadline_lapsed_per_case']}")
             if run["backlog_after"]:

@@ -1,5 +1,5 @@
 """Run the benchmarks: ``.venv/bin/python -m bench.run [--sizes 1000,10000,100000]
-[--stores sqlite,redis] [--quick] [--only NAME[,NAME]] [--list]``.
+[--stores sqlite,redis] [--quick] [--only NAME[,NAME]] [--list] [--readme]``.
 
 Prints the JSON report to stdout (progress goes to stderr), writes the same JSON to
 ``bench/results/<timestamp>.json`` and prints a short table per benchmark to stderr.
@@ -26,6 +26,7 @@ from typing import Any
 import bench
 from bench.common import DEFAULT_REDIS_URL, redis_reachable
 from bench.registry import BENCHMARKS, Context, Result
+from bench.targets import targets, write_readme
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL_SIZES = [1000, 10_000, 100_000]
@@ -77,6 +78,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="slack: requests per app, kind and concurrency in each ABBA half "
                         "(default 400, --quick 150)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    parser.add_argument("--readme", action="store_true",
+                        help="write this run's targets and tables into bench/README.md "
+                        "(between its results markers; see bench/targets.py)")
     return parser.parse_args(argv)
 
 
@@ -213,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   round(os.getloadavg()[0], 2)]
         report["benchmarks"][name] = result
     report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report["targets"] = targets(report)
     text = json.dumps(report, indent=2, default=str)
     print(text)
     if not args.no_save:
@@ -221,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(text + "\n")
         report["saved_to"] = str(path)
     print_tables(report)
+    if args.readme:
+        write_readme(report)
+        print("wrote the results section of bench/README.md", file=sys.stderr)
     return 0
 
 
@@ -242,6 +250,8 @@ def print_tables(report: dict[str, Any]) -> None:
         print(format_table(result.get("rows", [])), file=out)
         for problem in result.get("problems", []):
             print(f"  ! {problem}", file=out)
+    print("\ntargets (issue 13; bench/targets.py)", file=out)
+    print(format_table(report.get("targets", [])), file=out)
     if "saved_to" in report:
         print(f"\nsaved {report['saved_to']}", file=out)
 

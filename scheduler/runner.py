@@ -8,6 +8,7 @@ simulated clock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -59,6 +60,9 @@ class Backoff:
 
 
 BACKOFF = Backoff()
+# Lapses written per store write: one commit (one fsync) for this many, instead of two per lapse,
+# while a person's turn waiting on the store's lock waits for at most this many cases' rows.
+WRITE_CHUNK = 25
 # Re-reads after a stale refusal before a claim is given back for the next tick: each retry
 # follows a person's committed write, so more than a few in a row means a very busy case.
 STALE_RETRIES = 5
@@ -105,6 +109,9 @@ class TickResult:
     fired: int
     skipped: int
     failed: int = 0
+    # stopped at its bound with a full last batch: more is due now (a backlog), so the ticker
+    # runs another pass at once instead of waiting for the next interval
+    more: bool = False
 
 
 def fire_due_deadlines(
@@ -138,6 +145,8 @@ def fire_due_deadlines(
         progress()
         if "stale" in verdicts:
             break  # what was given back waits for the next tick, not a hot loop in this one
+        if max_batches is not None and batches >= max_batches and len(claims) >= batch:
+            return TickResult(fired, skipped, failed, more=True)
     return TickResult(fired, skipped, failed)
 
 
@@ -155,9 +164,9 @@ def _lapse(claim: ClaimedDeadline) -> DeadlineLapsed:
 def _fire_batch(
     store: Store, engine: Engine, clock: Clock, claims: list[ClaimedDeadline], observer: Observer
 ) -> list[str]:
-    """Decide every claimed lapse, then write them all, with the completions of those that
-    changed nothing, in one ``save_cases``: a backlog pays one commit per batch instead of two
-    per deadline. A save refused as stale (a person's command, or another lapse of the same
+    """Decide every claimed lapse, then write them, with the completions of those that changed
+    nothing, ``WRITE_CHUNK`` cases per ``save_cases``: a backlog pays one commit per chunk
+    instead of two per deadline. A save refused as stale (a person's command, or another lapse of the same
     case in this batch, got there first) goes through ``_fire``, which re-reads the case.
 
     A fired lapse's claim needs no completing: its save replaced the case's deadlines, which
@@ -180,7 +189,11 @@ def _fire_batch(
                 verdicts[i] = "skipped"
             elif answer == "again":
                 again.append(i)
-    written = store.save_cases([prepared.save for _, prepared in decided], completions)
+    written: list[Exception | None] = []
+    for start in range(0, max(len(decided), 1), WRITE_CHUNK):
+        chunk = decided[start:start + WRITE_CHUNK]
+        written += store.save_cases([prepared.save for _, prepared in chunk],
+                                    completions if start == 0 else [])
     for (i, prepared), refusal in zip(decided, written, strict=True):
         deadline = claims[i].deadline
         if refusal is None:
@@ -281,7 +294,9 @@ async def deliver_due_notifications(
     for _ in range(max_batches):
         if items and len(items) < batch:
             break
-        items = store.claim_notifications(clock.now(), worker, lease_seconds, batch)
+        items = await asyncio.get_running_loop().run_in_executor(
+            None, store.claim_notifications, clock.now(), worker, lease_seconds, batch
+        )
         if not items:
             break
         done = await _deliver_batch(
@@ -308,6 +323,7 @@ async def _deliver_batch(
     backoff: Backoff,
 ) -> tuple[int, int]:
     sent = failed = 0
+    loop = asyncio.get_running_loop()
     for item in items:
         progress()
         note = item.notification
@@ -322,16 +338,25 @@ async def _deliver_batch(
             log.exception("delivering notification %s raised", note.key)
             failure = DeliveryFailed(texts.DELIVERY_BROKE.format(error=type(exc).__name__), False)
         else:
-            store.mark_sent(note.key, clock.now())
+            # the store's writes run off the event loop, as a turn's do: a backlog's thousands
+            # of marks must not hold up the turns and probes answered meanwhile
+            await loop.run_in_executor(None, _sent, store, clock, note, platform)
             observer.delivered(platform, True)
-            if platform == EMAIL_PLATFORM and note.documents:
-                _note_documents_sent(store, clock, note)
             sent += 1
             continue
         failed += 1
         observer.delivered(platform, False)
-        _failed(store, engine, clock, note, failure, item.attempts + 1, backoff, platform)
+        await loop.run_in_executor(
+            None, _failed, store, engine, clock, note, failure, item.attempts + 1, backoff,
+            platform,
+        )
     return sent, failed
+
+
+def _sent(store: Store, clock: Clock, note: Notification, platform: str) -> None:
+    store.mark_sent(note.key, clock.now())
+    if platform == EMAIL_PLATFORM and note.documents:
+        _note_documents_sent(store, clock, note)
 
 
 def _note_documents_sent(store: Store, clock: Clock, note: Notification) -> None:

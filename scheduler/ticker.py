@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -67,16 +68,18 @@ class Ticker:
         self.ticks = 0
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
+        self._catch_up: asyncio.Task[None] | None = None
 
-    async def tick(self) -> TickResult:
-        """One pass: deadlines (in a worker thread: the store is synchronous), then delivery."""
+    async def tick(self, *, housekeep: bool = True) -> TickResult:
+        """One pass: deadlines (in a worker thread: the store is synchronous), then delivery.
+        ``more`` in the answer: it stopped at a bound with work still due."""
         async with self._lock:
             self._progressed()
             loop = asyncio.get_running_loop()
-            if self.housekeeping is not None:
+            if housekeep and self.housekeeping is not None:
                 await loop.run_in_executor(None, self._housekeep)
             result = await loop.run_in_executor(None, self._fire)
-            await deliver_due_notifications(
+            sent, failed = await deliver_due_notifications(
                 self.store,
                 self.notifier,
                 self.clock,
@@ -91,7 +94,25 @@ class Ticker:
             self.last_tick_finished = time.monotonic()
             self._progressed()
             self.ticks += 1
+            if sent + failed >= DELIVERY_BATCHES_PER_TICK * self.batch:
+                result = replace(result, more=True)
             return result
+
+    async def catch_up(self) -> int:
+        """Passes back to back while each stops at its bound with more due: a backlog (after
+        downtime, or the 09:00 queue) drains at full speed rather than one bounded pass per
+        interval. Each pass is bounded and the event loop runs between passes, so turns,
+        /readyz and /metrics are answered throughout. Returns how many passes it ran."""
+        passes = 0
+        while True:
+            passes += 1
+            result = await self.tick(housekeep=False)
+            if not result.more:
+                return passes
+            await asyncio.sleep(0)
+
+    def catching_up(self) -> bool:
+        return self._catch_up is not None and not self._catch_up.done()
 
     def _housekeep(self) -> None:
         assert self.housekeeping is not None
@@ -119,8 +140,14 @@ class Ticker:
         if self._last_start is not None and self.on_tick is not None:
             self.on_tick(max(0.0, started - self._last_start - self.interval_seconds))
         self._last_start = started
+        if self.catching_up():
+            return  # the catch-up running is doing this tick's work
         try:
-            await self.tick()
+            if (await self.tick()).more:
+                # in its own task, so this job ends and APScheduler's next ticks find the
+                # catch-up running (above) instead of logging a skipped run every interval
+                task = asyncio.get_running_loop().create_task(self._run_catch_up())
+                self._catch_up = task
         except asyncio.CancelledError:
             # the server is stopping mid-tick: what was claimed is leased, and the next start (or
             # another replica) takes it up once the lease runs out; nothing is lost, so no fault
@@ -128,6 +155,15 @@ class Ticker:
         except Exception:
             # The store may be briefly unreachable; /readyz shows it, the next tick retries.
             log.exception("scheduler tick failed")
+
+    async def _run_catch_up(self) -> None:
+        try:
+            passes = await self.catch_up()
+            log.info("scheduler caught up a backlog in %d passes", passes)
+        except asyncio.CancelledError:
+            log.info("scheduler catch-up stopped with the server; it resumes on restart")
+        except Exception:
+            log.exception("scheduler catch-up failed; the next tick carries on")
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone=UTC)
@@ -148,6 +184,9 @@ class Ticker:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            self._catch_up = None
 
     def _progressed(self) -> None:
         self._last_progress = time.monotonic()  # one float store: safe from the worker thread

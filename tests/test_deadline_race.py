@@ -44,8 +44,8 @@ STAGE_ONE_LAPSED = local(2, 17, 1)
 
 
 class PartyActsFirst:
-    """A real store whose first ``save_case`` (or ``save_cases``) is preceded by another party's committed command:
-    the scheduler has read the case, and someone else writes before it does."""
+    """A real store whose first ``save_case`` (or ``save_cases``) is preceded by another party's
+    committed command: the scheduler has read the case, and someone else writes before it does."""
 
     def __init__(self, inner: ClosableStore, party_acts: Callable[[], None], times: int = 1):
         self._inner = inner

@@ -371,3 +371,28 @@ def test_a_persons_reads_and_the_probes_use_indexes_not_scans(tmp_path: Path) ->
     assert reads["open cases"][0].startswith("SEARCH p USING INDEX case_parties_open")
     assert reads["all cases"][0].startswith("SEARCH p USING INDEX case_parties_by_person")
     assert "deadlines_claimable" in reads["next due"][0]
+
+
+def test_a_sent_mark_is_kept_without_an_fsync_and_the_connection_stays_full(
+    tmp_path: Path,
+) -> None:
+    """Issue 13: a backlog's 60,000 marks paid an fsync each. A mark is committed with
+    synchronous=NORMAL for that commit only: every other write still waits for the disk, and
+    the mark itself survives the process (reopened here)."""
+    path = tmp_path / "marks.sqlite3"
+    store = SqliteStore(path)
+    try:
+        store.create_case(make_case(), [], [make_notification("n-1")], [])
+        store.mark_sent("n-1", at(1))
+        with pytest.raises(KeyError):
+            store.mark_sent("nope", at(1))
+        (level,) = store._db.execute("PRAGMA synchronous").fetchone()
+        assert level == 2  # FULL
+    finally:
+        store.close()
+    again = SqliteStore(path)
+    try:
+        found = again.notification("n-1")
+        assert found is not None and found[1] == "sent"
+    finally:
+        again.close()

@@ -134,6 +134,81 @@ async def test_a_backlog_of_deadlines_is_worked_through_over_several_ticks(
         app.close()
 
 
+async def test_a_backlog_past_one_ticks_bound_drains_in_passes_back_to_back(
+    tmp_path: Path,
+) -> None:
+    """Issue 13: the bound on one pass protects live traffic, but a backlog must not wait an
+    interval per pass. The interval's tick starts a catch-up that runs passes back to back until
+    nothing is due, answering other work (a person's status) in between."""
+    from dialogs.conversation import ConversationService
+    from scheduler.ticker import DEADLINE_BATCHES_PER_TICK
+
+    clock = SimulatedClock(RAISED)
+    app = bootstrap(ROOT / "examples/partnerships.yaml", tmp_path / "db.sqlite3", clock)
+    raiser = "dana.marsh@council.northbay.example"
+    ticker = Ticker(app.store, app.engine, clock, ConsoleNotifier(echo=False), worker="t",
+                    batch=1, interval_seconds=3600)
+    try:
+        counterpart = app.engine.people("northbay")["hana.moss@health.northbay.example"]
+        answers = demo_answers(app.policies.get("nsscp"), counterpart)
+        cases = 2 * DEADLINE_BATCHES_PER_TICK + 3  # two reminders and stage deadlines each
+        for _ in range(cases):
+            app.engine.handle(RaiseConcern(actor=raiser, partnership_id="northbay",
+                                           answers=answers))
+        await ticker.tick()  # the raises' messages out of the way
+        clock.set(datetime(2027, 2, 2, 17, 1, tzinfo=UTC))
+        assert app.store.count_due(clock.now()) == 2 * cases
+        service = ConversationService(app.engine, app.store, today=lambda: RAISED.date(),
+                                      platform="teams")
+        answered_while_catching_up = 0
+
+        async def person_asks_for_status() -> None:
+            nonlocal answered_while_catching_up
+            while app.store.count_due(clock.now()):
+                loop = asyncio.get_running_loop()
+                replies = await loop.run_in_executor(None, service.on_text, raiser, "status")
+                assert replies
+                answered_while_catching_up += ticker.catching_up()
+                await asyncio.sleep(0)
+
+        asker = asyncio.create_task(person_asks_for_status())
+        await ticker._scheduled_tick()  # the interval's tick: one bounded pass, then catch-up
+        assert ticker.catching_up()
+        assert ticker._catch_up is not None
+        await ticker._catch_up
+        await asker
+        assert app.store.count_due(clock.now()) == 0
+        assert {c.stage for c in app.store.open_cases()} == {2}
+        assert ticker.ticks >= 1 + (2 * cases) // DEADLINE_BATCHES_PER_TICK
+        assert answered_while_catching_up > 0
+        assert not (await ticker.tick()).more  # caught up: the next pass finds nothing
+    finally:
+        ticker.stop()
+        app.close()
+
+
+async def test_a_pass_says_more_only_when_it_stopped_at_its_bound(tmp_path: Path) -> None:
+    clock = SimulatedClock(RAISED)
+    app = bootstrap(ROOT / "examples/partnerships.yaml", tmp_path / "db.sqlite3", clock)
+    try:
+        counterpart = app.engine.people("northbay")["hana.moss@health.northbay.example"]
+        answers = demo_answers(app.policies.get("nsscp"), counterpart)
+        for _ in range(3):
+            app.engine.handle(RaiseConcern(actor="dana.marsh@council.northbay.example",
+                                           partnership_id="northbay", answers=answers))
+        clock.set(datetime(2027, 2, 2, 17, 1, tzinfo=UTC))  # six due
+        from scheduler.runner import fire_due_deadlines
+
+        bounded = fire_due_deadlines(app.store, app.engine, clock, "w", batch=2, max_batches=2)
+        assert (bounded.fired + bounded.skipped, bounded.more) == (4, True)
+        last = fire_due_deadlines(app.store, app.engine, clock, "w", batch=2, max_batches=2)
+        assert (last.fired + last.skipped, last.more) == (2, False)  # the second batch: empty
+        exact = fire_due_deadlines(app.store, app.engine, clock, "w", batch=3, max_batches=1)
+        assert (exact.fired + exact.skipped, exact.more) == (0, False)
+    finally:
+        app.close()
+
+
 async def test_a_tick_cut_short_by_shutdown_logs_one_line_not_a_traceback(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

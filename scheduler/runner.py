@@ -63,6 +63,10 @@ BACKOFF = Backoff()
 # Lapses written per store write: one commit (one fsync) for this many, instead of two per lapse,
 # while a person's turn waiting on the store's lock waits for at most this many cases' rows.
 WRITE_CHUNK = 25
+# Messages delivered before their "sent" marks are written together: a crash in between sends at
+# most this many again (delivery is at-least-once: every message has a key), and a backlog of
+# 60,000 pays one write per this many instead of one each.
+MARK_CHUNK = 20
 # Re-reads after a stale refusal before a claim is given back for the next tick: each retry
 # follows a person's committed write, so more than a few in a row means a very busy case.
 STALE_RETRIES = 5
@@ -166,8 +170,8 @@ def _fire_batch(
 ) -> list[str]:
     """Decide every claimed lapse, then write them, with the completions of those that changed
     nothing, ``WRITE_CHUNK`` cases per ``save_cases``: a backlog pays one commit per chunk
-    instead of two per deadline. A save refused as stale (a person's command, or another lapse of the same
-    case in this batch, got there first) goes through ``_fire``, which re-reads the case.
+    instead of two per deadline. A save refused as stale (a person's command, or another lapse
+    of the same case in this batch, got there first) goes through ``_fire``, which re-reads.
 
     A fired lapse's claim needs no completing: its save replaced the case's deadlines, which
     removed the claimed row or, where the case still holds it, voided the claim (see
@@ -324,7 +328,11 @@ async def _deliver_batch(
 ) -> tuple[int, int]:
     sent = failed = 0
     loop = asyncio.get_running_loop()
+    delivered: list[tuple[Notification, str]] = []
     for item in items:
+        if len(delivered) >= MARK_CHUNK:
+            await loop.run_in_executor(None, _sent, store, clock, delivered)
+            delivered = []
         progress()
         note = item.notification
         platform = platform_of(notifier, note)
@@ -338,9 +346,7 @@ async def _deliver_batch(
             log.exception("delivering notification %s raised", note.key)
             failure = DeliveryFailed(texts.DELIVERY_BROKE.format(error=type(exc).__name__), False)
         else:
-            # the store's writes run off the event loop, as a turn's do: a backlog's thousands
-            # of marks must not hold up the turns and probes answered meanwhile
-            await loop.run_in_executor(None, _sent, store, clock, note, platform)
+            delivered.append((note, platform))
             observer.delivered(platform, True)
             sent += 1
             continue
@@ -350,13 +356,21 @@ async def _deliver_batch(
             None, _failed, store, engine, clock, note, failure, item.attempts + 1, backoff,
             platform,
         )
+    if delivered:
+        await loop.run_in_executor(None, _sent, store, clock, delivered)
     return sent, failed
 
 
-def _sent(store: Store, clock: Clock, note: Notification, platform: str) -> None:
-    store.mark_sent(note.key, clock.now())
-    if platform == EMAIL_PLATFORM and note.documents:
-        _note_documents_sent(store, clock, note)
+def _sent(store: Store, clock: Clock, delivered: list[tuple[Notification, str]]) -> None:
+    """Mark what went, ``MARK_CHUNK`` at a time, off the event loop as a turn's writes are: a
+    backlog's thousands of marks must not hold up the turns and probes answered meanwhile."""
+    unknown = store.mark_sent_many([note.key for note, _ in delivered], clock.now())
+    if unknown:  # the notifier and the store disagree: say so rather than pass over it
+        log.error("%d delivered notification(s) not in the outbox: %s", len(unknown),
+                  ", ".join(unknown))
+    for note, platform in delivered:
+        if platform == EMAIL_PLATFORM and note.documents:
+            _note_documents_sent(store, clock, note)
 
 
 def _note_documents_sent(store: Store, clock: Clock, note: Notification) -> None:

@@ -117,10 +117,14 @@ def _verify(partnership: str | None, database: str | None) -> int:
     finally:
         store.close()
     if broken:
-        print(texts.AUDIT_BROKEN.format(broken=broken, cases=len(ids), store=where,
-                                        events=events, reads=reads))
+        print(texts.AUDIT_BROKEN.format(broken=broken, cases=texts.counted(len(ids), "case"),
+                                        have="has" if broken == 1 else "have", store=where,
+                                        events=texts.counted(events, "event"),
+                                        reads=texts.counted(reads, "read")))
         return EXIT_BROKEN
-    print(texts.AUDIT_VERIFIED.format(cases=len(ids), events=events, reads=reads, store=where))
+    print(texts.AUDIT_VERIFIED.format(cases=texts.counted(len(ids), "case"),
+                                      events=texts.counted(events, "event"),
+                                      reads=texts.counted(reads, "read"), store=where))
     return EXIT_OK
 
 

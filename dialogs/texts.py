@@ -549,8 +549,8 @@ REPORT_PRIVACY_NOTE = (
 REPORT_CHART_EMPTY = "No cases to draw."
 REPORT_SUMMARY_TITLE = "Report on the procedure's use: {start} to {end}"
 REPORT_SUMMARY_TEXT = (
-    "{cases} cases raised; {resolved} resolved (median {median} working days); {open} still "
-    "open; {missed} stage deadlines missed. The full report has gone to {mailbox}."
+    "{cases} raised; {resolved} resolved (median {median} working days); {open} still "
+    "open; {missed} missed. The full report has gone to {mailbox}."
 )
 REPORT_EMAIL_SUBJECT = "{partnership}: report on the procedure's use, {start} to {end}"
 REPORT_ATTACHED = "The report is attached ({files}): it opens in any web browser, offline."
@@ -648,12 +648,11 @@ AUDIT_BREAK = "{reference}: {log} {number}{what_entry}: {what}"
 AUDIT_BREAK_LOG = "{reference}: {log}: {what}"
 AUDIT_BREAK_ENTRY = " ({type} at {at})"
 AUDIT_VERIFIED = (
-    "audit verify: {cases} cases, {events} events and {reads} reads checked in {store}: every "
-    "history is intact."
+    "audit verify: {cases}, {events} and {reads} checked in {store}: every history is intact."
 )
 AUDIT_BROKEN = (
-    "audit verify: {broken} of {cases} cases in {store} have a broken history (first break of "
-    "each above); {events} events and {reads} reads checked."
+    "audit verify: {broken} of {cases} in {store} {have} a broken history (first break of "
+    "each above); {events} and {reads} checked."
 )
 AUDIT_CANNOT_WRITE = "audit: cannot write {path} ({reason}). Choose a folder you can write to."
 AUDIT_WROTE = "wrote {path}"
@@ -729,6 +728,11 @@ POLICY_NEW_BAD_ID = (
     "'{id}' cannot be a pack id: use lower-case letters, digits, '-' or '_' (at most 64),"
     " starting with a letter or digit, e.g. coastal-scp"
 )
+
+
+def counted(amount: int, one: str, many: str | None = None) -> str:
+    """"1 case", "2 cases", "0 stage deadlines": a count with its noun agreeing."""
+    return f"{amount} {one if amount == 1 else (many or one + 's')}"
 
 
 def allowance_words(amount: int, unit: str) -> str:

@@ -165,8 +165,8 @@ def test_verify_passes_a_clean_store_with_one_line(
     events = sum(len(app.store.history(i)) for i in app.store.case_ids())
     code, out, err = cli(capsys, "audit", "verify", *point_cli_at(app, monkeypatch))
     assert (code, err) == (0, "")
-    assert out == texts.AUDIT_VERIFIED.format(cases=2, events=events, reads=1,
-                                              store=where(app)) + "\n"
+    assert out == (f"audit verify: 2 cases, {events} events and 1 read checked in "
+                   f"{where(app)}: every history is intact.\n")
 
 
 def test_verify_names_the_first_break_and_exits_1(
@@ -185,7 +185,7 @@ def test_verify_names_the_first_break_and_exits_1(
         f"{case.reference}: event 2 ({second.type.value} at {stored_at}): changed"
         " content: it is not what was recorded (entry 3 holds the hash of something else)"
     )
-    assert lines[1].startswith(f"audit verify: 1 of 2 cases in {where(app)} have a broken")
+    assert lines[1].startswith(f"audit verify: 1 of 2 cases in {where(app)} has a broken")
     assert len(lines) == 2
 
 
@@ -197,7 +197,7 @@ def test_verify_of_one_partnership_and_of_an_unknown_one(
     argv = point_cli_at(app, monkeypatch)
     code, out, _ = cli(capsys, "audit", "verify", "--partnership", "havenport", *argv)
     assert code == 0
-    assert out.startswith("audit verify: 1 cases, ")
+    assert out.startswith("audit verify: 1 case, ")
     assert len(app.store.history(case.id)) > 0
     code, out, err = cli(capsys, "audit", "verify", "--partnership", "nowhere", *argv)
     assert (code, out) == (1, "")

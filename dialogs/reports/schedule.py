@@ -83,11 +83,11 @@ def summary_card(figures: Figures, report: Report, mailbox: str) -> Card:
             end=report.period_end.strftime("%d/%m/%Y"),
         ),
         text=texts.REPORT_SUMMARY_TEXT.format(
-            cases=figures.cases,
+            cases=texts.counted(figures.cases, "case"),
             resolved=figures.outcomes["resolved"] + figures.outcomes["final_decision"],
             median=f"{median:g}" if median is not None else texts.REPORT_NONE,
             open=figures.outcomes["open"],
-            missed=sum(figures.deadlines_missed.values()),
+            missed=texts.counted(sum(figures.deadlines_missed.values()), "stage deadline"),
             mailbox=mailbox,
         ),
         facts=[Fact(label=f.label, value=f.value) for f in report.headline],

@@ -168,48 +168,48 @@ def _lapse(claim: ClaimedDeadline) -> DeadlineLapsed:
 def _fire_batch(
     store: Store, engine: Engine, clock: Clock, claims: list[ClaimedDeadline], observer: Observer
 ) -> list[str]:
-    """Decide every claimed lapse, then write them, with the completions of those that changed
-    nothing, ``WRITE_CHUNK`` cases per ``save_cases``: a backlog pays one commit per chunk
-    instead of two per deadline. A save refused as stale (a person's command, or another lapse
-    of the same case in this batch, got there first) goes through ``_fire``, which re-reads.
+    """Work through a claimed batch ``WRITE_CHUNK`` lapses at a time: decide each, then write the
+    chunk, with the completions of those that changed nothing, in one ``save_cases``. A backlog
+    pays one commit per chunk instead of two per deadline, and a chunk's lapses count as fired
+    as soon as it is written. A save refused as stale (a person's command, or another lapse of
+    the same case in this batch, got there first) goes through ``_fire``, which re-reads.
 
     A fired lapse's claim needs no completing: its save replaced the case's deadlines, which
     removed the claimed row or, where the case still holds it, voided the claim (see
     ``Store.save_case``), exactly as a completion after the save would have found."""
     verdicts: list[str] = ["failed"] * len(claims)
-    decided: list[tuple[int, Prepared]] = []
-    completions: list[ClaimedDeadline] = []
     again: list[int] = []
     # one read for the batch; a case claimed twice (a stage and a step deadline) is read once
     # and its second lapse refused as stale on write, then decided alone on a fresh read
     read = store.get_cases([claim.deadline.case_id for claim in claims])
     with engine.one_directory_read():
-        for i, claim in enumerate(claims):
-            answer = _decide(engine, claim, read)
-            if isinstance(answer, Prepared):
-                decided.append((i, answer))
-            elif answer == "skipped":
-                completions.append(claim)
-                verdicts[i] = "skipped"
-            elif answer == "again":
-                again.append(i)
-    written: list[Exception | None] = []
-    for start in range(0, max(len(decided), 1), WRITE_CHUNK):
-        chunk = decided[start:start + WRITE_CHUNK]
-        written += store.save_cases([prepared.save for _, prepared in chunk],
-                                    completions if start == 0 else [])
-    for (i, prepared), refusal in zip(decided, written, strict=True):
-        deadline = claims[i].deadline
-        if refusal is None:
-            engine.saved(prepared)
-            observer.fired((clock.now() - deadline.due_at).total_seconds())
-            verdicts[i] = "fired"
-        elif isinstance(refusal, StaleVersion):
-            observer.contended(released=False)
-            again.append(i)
-        else:
-            log.error("deadline %s for case %s not written: %s", deadline.kind,
-                      deadline.case_id, type(refusal).__name__)
+        for start in range(0, len(claims), WRITE_CHUNK):
+            decided: list[tuple[int, Prepared]] = []
+            completions: list[ClaimedDeadline] = []
+            for i in range(start, min(start + WRITE_CHUNK, len(claims))):
+                answer = _decide(engine, claims[i], read)
+                if isinstance(answer, Prepared):
+                    decided.append((i, answer))
+                elif answer == "skipped":
+                    completions.append(claims[i])
+                    verdicts[i] = "skipped"
+                elif answer == "again":
+                    again.append(i)
+            if not decided and not completions:
+                continue
+            written = store.save_cases([prepared.save for _, prepared in decided], completions)
+            for (i, prepared), refusal in zip(decided, written, strict=True):
+                deadline = claims[i].deadline
+                if refusal is None:
+                    engine.saved(prepared)
+                    observer.fired((clock.now() - deadline.due_at).total_seconds())
+                    verdicts[i] = "fired"
+                elif isinstance(refusal, StaleVersion):
+                    observer.contended(released=False)
+                    again.append(i)
+                else:
+                    log.error("deadline %s for case %s not written: %s", deadline.kind,
+                              deadline.case_id, type(refusal).__name__)
     for i in again:
         verdicts[i] = _fire(store, engine, clock, claims[i], observer)
     return verdicts

@@ -310,11 +310,6 @@ class Store(StoreExtras, RetentionSupport, AuditLog, Protocol):
 
     def mark_sent(self, key: str, at: datetime) -> None: ...
 
-    def mark_sent_many(self, keys: list[str], at: datetime) -> list[str]:
-        """Several messages marked sent in one write; returns the keys the outbox does not hold
-        (those ``mark_sent`` would refuse with KeyError), having marked the others."""
-        ...
-
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None: ...
 
     def notification(self, key: str) -> tuple[Notification, str] | None:

@@ -63,10 +63,6 @@ BACKOFF = Backoff()
 # Lapses written per store write: one commit (one fsync) for this many, instead of two per lapse,
 # while a person's turn waiting on the store's lock waits for at most this many cases' rows.
 WRITE_CHUNK = 25
-# Messages delivered before their "sent" marks are written together: a crash in between sends at
-# most this many again (delivery is at-least-once: every message has a key), and a backlog of
-# 60,000 pays one write per this many instead of one each.
-MARK_CHUNK = 20
 # Re-reads after a stale refusal before a claim is given back for the next tick: each retry
 # follows a person's committed write, so more than a few in a row means a very busy case.
 STALE_RETRIES = 5
@@ -328,11 +324,7 @@ async def _deliver_batch(
 ) -> tuple[int, int]:
     sent = failed = 0
     loop = asyncio.get_running_loop()
-    delivered: list[tuple[Notification, str]] = []
     for item in items:
-        if len(delivered) >= MARK_CHUNK:
-            await loop.run_in_executor(None, _sent, store, clock, delivered)
-            delivered = []
         progress()
         note = item.notification
         platform = platform_of(notifier, note)
@@ -346,7 +338,9 @@ async def _deliver_batch(
             log.exception("delivering notification %s raised", note.key)
             failure = DeliveryFailed(texts.DELIVERY_BROKE.format(error=type(exc).__name__), False)
         else:
-            delivered.append((note, platform))
+            # the store's writes run off the event loop, as a turn's do: a backlog's thousands
+            # of marks must not hold up the turns and probes answered meanwhile
+            await loop.run_in_executor(None, _sent, store, clock, note, platform)
             observer.delivered(platform, True)
             sent += 1
             continue
@@ -356,21 +350,13 @@ async def _deliver_batch(
             None, _failed, store, engine, clock, note, failure, item.attempts + 1, backoff,
             platform,
         )
-    if delivered:
-        await loop.run_in_executor(None, _sent, store, clock, delivered)
     return sent, failed
 
 
-def _sent(store: Store, clock: Clock, delivered: list[tuple[Notification, str]]) -> None:
-    """Mark what went, ``MARK_CHUNK`` at a time, off the event loop as a turn's writes are: a
-    backlog's thousands of marks must not hold up the turns and probes answered meanwhile."""
-    unknown = store.mark_sent_many([note.key for note, _ in delivered], clock.now())
-    if unknown:  # the notifier and the store disagree: say so rather than pass over it
-        log.error("%d delivered notification(s) not in the outbox: %s", len(unknown),
-                  ", ".join(unknown))
-    for note, platform in delivered:
-        if platform == EMAIL_PLATFORM and note.documents:
-            _note_documents_sent(store, clock, note)
+def _sent(store: Store, clock: Clock, note: Notification, platform: str) -> None:
+    store.mark_sent(note.key, clock.now())
+    if platform == EMAIL_PLATFORM and note.documents:
+        _note_documents_sent(store, clock, note)
 
 
 def _note_documents_sent(store: Store, clock: Clock, note: Notification) -> None:

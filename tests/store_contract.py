@@ -630,15 +630,6 @@ class StoreContract:
         assert all(i.attempts == 0 for i in store.due_notifications(at(10), 10))
         assert store.due_notifications(at(-1), 10) == []
 
-    def test_mark_sent_many_marks_each_and_names_the_unknown(self, store: Store) -> None:
-        notes = [make_notification(f"n-{i}") for i in range(3)]
-        store.create_case(make_case(), [], notes, [])
-        assert store.mark_sent_many(["n-0", "gone", "n-2"], at(1)) == ["gone"]
-        assert [store.notification(f"n-{i}")[1] for i in range(3)  # type: ignore[index]
-                ] == ["sent", "pending", "sent"]
-        assert [i.notification.key for i in store.due_notifications(at(2), 10)] == ["n-1"]
-        assert store.mark_sent_many([], at(1)) == []
-
     def test_claimed_notifications_are_hidden_until_their_lease_ends(self, store: Store) -> None:
         store.create_case(make_case(), [], [make_notification("a"), make_notification("b")], [])
         first = store.claim_notifications(at(0), "w1", 60, 1)

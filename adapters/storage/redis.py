@@ -1243,17 +1243,6 @@ class RedisStore:
     def mark_sent(self, key: str, at: datetime) -> None:
         self._mark_outbox(key, "sent", _stamp(at), "")
 
-    def mark_sent_many(self, keys: list[str], at: datetime) -> list[str]:
-        if not keys:
-            return []
-        stamp = _stamp(at)
-        with self.client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                self._mark(keys=[self.key("outbox-pending")],
-                           args=[self._p, key, "sent", stamp, ""], client=pipe)
-            done = pipe.execute()
-        return [key for key, marked in zip(keys, done, strict=True) if int(_text(marked)) == 0]
-
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
         if retry_at is None:
             self._mark_outbox(key, "failed", "", error)

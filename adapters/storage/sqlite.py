@@ -865,17 +865,6 @@ class SqliteStore:
         each, and a mark lost to a power cut only sends its message again."""
         self._mark(key, "UPDATE outbox SET status = 'sent', sent_at = ?", _utc(at), durable=False)
 
-    def mark_sent_many(self, keys: list[str], at: datetime) -> list[str]:
-        unknown = []
-        with self._write(durable=False) as db:
-            for key in keys:
-                updated = db.execute(
-                    "UPDATE outbox SET status = 'sent', sent_at = ? WHERE key = ?", (_utc(at), key)
-                ).rowcount
-                if updated == 0:
-                    unknown.append(key)
-        return unknown
-
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
         if retry_at is None:
             self._mark(

@@ -60,6 +60,14 @@ class Directory:
         account on this platform: that binding stays (it was configured or learned first), and
         the sender is treated as unknown until the business team corrects it, so an account
         that merely claims someone's address cannot take over their cases."""
+        email = self.match(platform, user_id, emails)
+        if email is not None:
+            self.store.save_identities(platform, {email: user_id})
+        return email
+
+    def match(self, platform: str, user_id: str, emails: Iterable[str]) -> str | None:
+        """``learn``'s choice without its write: the caller binds the account (in a write of its
+        own turn, Store.save_arrival)."""
         for email in dict.fromkeys(e.strip().lower() for e in emails if e and e.strip()):
             if self.person(email) is None:
                 continue
@@ -71,14 +79,19 @@ class Directory:
                     platform,
                 )
                 return None
-            self.store.save_identities(platform, {email: user_id})
             return email
         return None
 
     def used(self, email: str, platform: str) -> None:
         """A message from ``email`` came in on ``platform``: their messages go there next."""
-        if self.store.last_platform(email) != platform:
-            self.store.save_last_platform(email, platform)
+        changed = self.use_to_save(email, platform)
+        if changed is not None:
+            self.store.save_last_platform(*changed)
+
+    def use_to_save(self, email: str, platform: str) -> tuple[str, str] | None:
+        """``used``'s write, if it has one to make, for a caller that writes it with others
+        (Store.save_arrival): None when the platform is already the last one used."""
+        return None if self.store.last_platform(email) == platform else (email, platform)
 
     def platform_for(self, email: str, on_teams: bool, on_slack: bool) -> str:
         """Where one message to this person goes (dialogs.reach.platform_for_person)."""

@@ -6,6 +6,7 @@ Redis over loopback. Delivery is separate and asynchronous (the Notifier), fed f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -263,6 +264,18 @@ class Store(StoreExtras, RetentionSupport, AuditLog, Protocol):
         ...
 
     def last_platform(self, email: str) -> str | None: ...
+
+    def save_arrival(
+        self,
+        references: Sequence[tuple[str, str, str]] = (),
+        identity: tuple[str, str, str] | None = None,
+        last_platform: tuple[str, str] | None = None,
+    ) -> None:
+        """What a person's turn tells the bot about them, in one write: conversation references
+        (platform, key, reference) as ``save_conversation_reference``, an account binding
+        (platform, email, account) as ``save_identities``, and the platform they used last
+        (email, platform) as ``save_last_platform``. Nothing given writes nothing."""
+        ...
 
     def queue_notifications(self, notifications: list[Notification]) -> None:
         """Outbox rows that belong to no case (who asked to be added to the directory); a key

@@ -417,6 +417,30 @@ class StoreContract:
         assert store.last_platform(RAISER) == "slack"
         assert store.last_platform(COUNTERPART) is None
 
+    def test_an_arrival_is_saved_together(self, store: Store) -> None:
+        """save_arrival: the references, the binding and the last platform of one turn, the
+        same as saving each alone."""
+        store.save_arrival()  # nothing given, nothing written
+        assert store.last_platform(RAISER) is None
+        store.save_identities("teams", {COUNTERPART: "aad-1"})
+        store.save_arrival(
+            [("teams", "aad-1", '{"chat": 1}'), ("teams-tenant", "aad-1", "tenant-1")],
+            identity=("teams", RAISER.upper(), "aad-1"),
+            last_platform=(RAISER.upper(), "teams"),
+        )
+        assert store.conversation_reference("teams", "aad-1") == '{"chat": 1}'
+        assert store.conversation_reference("teams-tenant", "aad-1") == "tenant-1"
+        assert store.conversation_reference("slack", "aad-1") is None
+        # the account moved to its new person, as save_identities moves it
+        assert store.email_for_identity("teams", "aad-1") == RAISER
+        assert store.identity("teams", COUNTERPART) is None
+        assert store.last_platform(RAISER) == "teams"
+        store.save_arrival([("teams", "aad-1", '{"chat": 2}')])  # the rest left as it was
+        assert store.conversation_reference("teams", "aad-1") == '{"chat": 2}'
+        assert store.identity("teams", RAISER) == "aad-1"
+        store.save_arrival(last_platform=(RAISER, "slack"))
+        assert store.last_platform(RAISER) == "slack"
+
     def test_notifications_without_a_case_are_delivered_once(self, store: Store) -> None:
         note = make_notification("directory:x", case_id="", title="Who asked")
         store.queue_notifications([note])

@@ -42,6 +42,27 @@ def write_transactions(store: SqliteStore) -> Iterator[list[str]]:
         begun.append(f"rows changed: {db.total_changes - changes}")
 
 
+@contextmanager
+def changing_writes(store: SqliteStore) -> Iterator[list[int]]:
+    """The rows each committed write transaction changed, for those that changed any (a tick
+    already running claims nothing and changes nothing; a turn's writes change rows)."""
+    db: sqlite3.Connection = store._db
+    changed: list[int] = []
+    began = [db.total_changes]
+
+    def traced(sql: str) -> None:
+        if sql.startswith("BEGIN"):
+            began[0] = db.total_changes
+        elif sql.startswith("COMMIT") and db.total_changes > began[0]:
+            changed.append(db.total_changes - began[0])
+
+    db.set_trace_callback(traced)
+    try:
+        yield changed
+    finally:
+        db.set_trace_callback(None)
+
+
 def tick_tasks() -> list[asyncio.Task[object]]:
     return [t for t in asyncio.all_tasks()
             if getattr(t.get_coro(), "__qualname__", "") == "Ticker.tick"]
@@ -109,3 +130,42 @@ async def test_a_turn_that_queues_nothing_starts_no_tick(tmp_path: Path) -> None
         await h.post(h.activity(STRANGER, text="hello"))
         await asyncio.gather(*tick_tasks())
         assert ticker.ticks == before + 1
+
+
+async def test_a_first_turn_from_a_new_chat_is_one_write(tmp_path: Path) -> None:
+    """The chat, the tenant, the tenant's service reference and the platform last used: kept
+    together in one write, not one synced commit each."""
+    async with open_harness(tmp_path) as h:
+        store = h.app.store
+        assert isinstance(store, SqliteStore)
+        with changing_writes(store) as writes:
+            status, _ = await h.post(h.activity(DANA, text="status"))
+            await asyncio.gather(*tick_tasks())
+        assert status in (200, 201)
+        assert len(writes) == 1, writes
+        assert store.conversation_reference("teams", DANA[1]) is not None
+        assert store.conversation_reference("teams-tenant", DANA[1]) == "tenant-1"
+        assert store.conversation_reference("teams", "_service:tenant-1") is not None
+        assert store.last_platform(DANA[0]) == "teams"
+
+
+async def test_a_person_learned_on_their_first_turn_is_one_write_too(tmp_path: Path) -> None:
+    """Their account bound by email (dialogs.people.Directory.learn) goes in the same write."""
+    from test_people_teams import hana_by_email_only
+
+    async with open_harness(tmp_path, hana_by_email_only(tmp_path)) as h:
+        store = h.app.store
+        assert isinstance(store, SqliteStore)
+        h.connector.add_member(HANA, name="Hana Moss", upn=HANA[0])
+        with changing_writes(store) as writes:
+            status, _ = await h.post(h.activity(HANA, text="status"))
+            await asyncio.gather(*tick_tasks())
+        assert status in (200, 201)
+        assert len(writes) == 1, writes
+        assert store.identity("teams", HANA[0]) == HANA[1]
+        assert store.last_platform(HANA[0]) == "teams"
+        assert store.conversation_reference("teams", HANA[1]) is not None
+        with write_transactions(store) as again:  # known now, same chat: nothing to write
+            await h.post(h.activity(HANA, text="status"))
+            await asyncio.gather(*tick_tasks())
+        assert again == ["rows changed: 0"]

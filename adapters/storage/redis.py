@@ -74,6 +74,7 @@ Keep ``maxmemory-policy noeviction``: an evicting policy would drop cases.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from json import dumps as json_dumps
 from typing import Any
@@ -527,6 +528,26 @@ end
 return 0
 """
 
+# What a person's turn tells the bot, in one script: an account binding (as _SAVE_IDENTITY, or
+# an empty platform for none), conversation references, the platform last used (or none)
+_SAVE_ARRIVAL = """#!lua
+local P, platform, email, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if platform ~= "" then
+    local by_user, by_email = P .. ":identities:" .. platform, P .. ":identity-of:" .. platform
+    local old_user = redis.call("HGET", by_email, email)
+    if old_user then redis.call("HDEL", by_user, old_user) end
+    local old_email = redis.call("HGET", by_user, user)
+    if old_email then redis.call("HDEL", by_email, old_email) end
+    redis.call("HSET", by_user, user, email)
+    redis.call("HSET", by_email, email, user)
+end
+if ARGV[5] ~= "" then redis.call("HSET", KEYS[1], ARGV[5], ARGV[6]) end
+for i = 7, #ARGV, 3 do
+    redis.call("HSET", P .. ":conversation-refs:" .. ARGV[i], ARGV[i + 1], ARGV[i + 2])
+end
+return 0
+"""
+
 # The outbox part of the write script, for rows that belong to no case
 _QUEUE_NOTIFICATIONS = """#!lua
 local P = ARGV[1]
@@ -776,6 +797,7 @@ class RedisStore:
         self._people_in = register(_PEOPLE_IN)
         self._mark_once = register(_MARK_ONCE)
         self._save_identity = register(_SAVE_IDENTITY)
+        self._save_arrival = register(_SAVE_ARRIVAL)
         self._queue_notifications = register(_QUEUE_NOTIFICATIONS)
         self._record_read = register(_RECORD_READ)
         self._chain_legacy = register(_CHAIN_LEGACY)
@@ -1156,6 +1178,21 @@ class RedisStore:
 
     def last_platform(self, email: str) -> str | None:
         return _optional(self.client.hget(self.key("last-platform"), email.lower()))
+
+    def save_arrival(
+        self,
+        references: Sequence[tuple[str, str, str]] = (),
+        identity: tuple[str, str, str] | None = None,
+        last_platform: tuple[str, str] | None = None,
+    ) -> None:
+        if not references and identity is None and last_platform is None:
+            return
+        platform, email, user = identity or ("", "", "")
+        last_email, last = last_platform or ("", "")
+        args: list[str | int] = [platform, email.lower(), user, last_email.lower(), last]
+        for reference in references:
+            args += reference
+        self._run(self._save_arrival, self.key("last-platform"), *args)
 
     # ---- deadlines ---------------------------------------------------------------------------
     def claim_due(

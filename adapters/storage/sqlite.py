@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -243,6 +243,16 @@ def person_cases_sql(include_closed: bool) -> str:
         "SELECT c.json, p.case_seq FROM case_parties p CROSS JOIN cases c ON c.id = p.case_id"
         f" WHERE p.email = ?{scope} AND p.case_seq < ? ORDER BY p.case_seq DESC LIMIT ?"
     )
+
+
+_SAVE_REFERENCE = (
+    "INSERT INTO conversation_references (platform, user_key, reference) VALUES (?, ?, ?)"
+    " ON CONFLICT (platform, user_key) DO UPDATE SET reference = excluded.reference"
+)
+_SAVE_LAST_PLATFORM = (
+    "INSERT INTO last_platforms (email, platform) VALUES (?, ?)"
+    " ON CONFLICT (email) DO UPDATE SET platform = excluded.platform"
+)
 
 
 class SqliteStore:
@@ -718,14 +728,34 @@ class SqliteStore:
             return
         with self._write() as db:
             for email, user_id in accounts.items():
-                db.execute(
-                    "DELETE FROM identities WHERE platform = ? AND (user_id = ? OR email = ?)",
-                    (platform, user_id, email.lower()),
-                )
-                db.execute(
-                    "INSERT INTO identities (platform, user_id, email) VALUES (?, ?, ?)",
-                    (platform, user_id, email.lower()),
-                )
+                self._bind(db, platform, email, user_id)
+
+    @staticmethod
+    def _bind(db: sqlite3.Connection, platform: str, email: str, user_id: str) -> None:
+        db.execute(
+            "DELETE FROM identities WHERE platform = ? AND (user_id = ? OR email = ?)",
+            (platform, user_id, email.lower()),
+        )
+        db.execute(
+            "INSERT INTO identities (platform, user_id, email) VALUES (?, ?, ?)",
+            (platform, user_id, email.lower()),
+        )
+
+    def save_arrival(
+        self,
+        references: Sequence[tuple[str, str, str]] = (),
+        identity: tuple[str, str, str] | None = None,
+        last_platform: tuple[str, str] | None = None,
+    ) -> None:
+        if not references and identity is None and last_platform is None:
+            return
+        with self._write() as db:
+            if identity is not None:
+                self._bind(db, *identity)
+            for platform, user_key, reference in references:
+                db.execute(_SAVE_REFERENCE, (platform, user_key, reference))
+            if last_platform is not None:
+                db.execute(_SAVE_LAST_PLATFORM, (last_platform[0].lower(), last_platform[1]))
 
     def identity(self, platform: str, email: str) -> str | None:
         rows = self._rows(
@@ -743,11 +773,7 @@ class SqliteStore:
 
     def save_last_platform(self, email: str, platform: str) -> None:
         with self._write() as db:
-            db.execute(
-                "INSERT INTO last_platforms (email, platform) VALUES (?, ?)"
-                " ON CONFLICT (email) DO UPDATE SET platform = excluded.platform",
-                (email.lower(), platform),
-            )
+            db.execute(_SAVE_LAST_PLATFORM, (email.lower(), platform))
 
     def last_platform(self, email: str) -> str | None:
         rows = self._rows("SELECT platform FROM last_platforms WHERE email = ?", email.lower())
@@ -976,12 +1002,7 @@ class SqliteStore:
     # ---- platform support and metrics --------------------------------------------------------
     def save_conversation_reference(self, platform: str, user_key: str, reference: str) -> None:
         with self._write() as db:
-            db.execute(
-                "INSERT INTO conversation_references (platform, user_key, reference)"
-                " VALUES (?, ?, ?) ON CONFLICT (platform, user_key)"
-                " DO UPDATE SET reference = excluded.reference",
-                (platform, user_key, reference),
-            )
+            db.execute(_SAVE_REFERENCE, (platform, user_key, reference))
 
     def conversation_reference(self, platform: str, user_key: str) -> str | None:
         rows = self._rows(

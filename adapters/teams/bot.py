@@ -82,6 +82,7 @@ class TeamsBot(ActivityHandler):
     ) -> None:
         self.conversation = conversation
         self.directory = directory  # None: only accounts the directory already holds
+        self._people = directory or Directory(store)
         self.store = store
         self.email_for_aad = email_for_aad
         self.after_turn = after_turn
@@ -95,37 +96,73 @@ class TeamsBot(ActivityHandler):
     async def on_turn(self, turn_context: TurnContext) -> None:
         # the adapter calls this only once the request is authenticated (a valid Bot Framework
         # token, or in no-credential mode the route's loopback checks)
-        actor = await self._identify(turn_context)
+        activity = turn_context.activity
+        actor, look_up = await self._sync(self._arrive, activity, None)
+        if look_up:
+            sender = activity.from_property
+            member = await self._member(turn_context, sender.id) if sender and sender.id else None
+            if member is not None:
+                turn_context.turn_state[MEMBER] = member
+                addresses = [member.email or "", member.user_principal_name or ""]
+                actor, _ = await self._sync(self._arrive, activity, addresses)
         turn_context.turn_state[ACTOR] = actor
-        await self._remember(turn_context.activity, actor)
-        if actor is not None and turn_context.activity.type in (
-            ActivityTypes.message,
-            ActivityTypes.invoke,
-        ):
-            await self._sync(self.conversation.arrived, actor, TEAMS)
         await super().on_turn(turn_context)
         self.after_turn()
 
-    async def _identify(self, turn_context: TurnContext) -> str | None:
-        """The sender's directory email: from the account the store holds, else (in a 1:1 chat)
-        learned from the member record Teams gives for the sender."""
-        activity = turn_context.activity
-        sender = activity.from_property
-        aad = (sender.aad_object_id or "").lower() if sender is not None else ""
-        if not aad:
-            return None
-        email = await self._sync(self.email_for_aad, aad)
-        if email is not None or self.directory is None or sender is None or not sender.id:
-            return email
+    def _arrive(
+        self, activity: Activity, addresses: list[str] | None
+    ) -> tuple[str | None, bool]:
+        """Who sent the activity, and what it tells the bot about them, written in one store
+        write (Store.save_arrival) and only where it differs from what is stored: a person's
+        next turn from the same chat writes nothing. One thread-pool hand-off for it all.
+
+        The sender is their directory email: from the account the store holds, else (in a 1:1
+        chat) matched among ``addresses``, the member record Teams gives for them. Returns the
+        email (None for a stranger) and whether that member record should be fetched first
+        (``addresses`` None, the account unknown): then nothing is written yet."""
+        references: list[tuple[str, str, str]] = []
         conversation = activity.conversation
-        if conversation is None or (conversation.conversation_type or "personal") != "personal":
-            return None
-        member = await self._member(turn_context, sender.id)
-        if member is None:
-            return None
-        turn_context.turn_state[MEMBER] = member
-        addresses = [member.email or "", member.user_principal_name or ""]
-        return await self._sync(self.directory.learn, TEAMS, aad, addresses)
+        kind = (conversation.conversation_type or "personal") if conversation else ""
+        if kind == "channel":
+            channel = channel_id_of(activity)
+            if channel in self.alert_channels:
+                reference = TurnContext.get_conversation_reference(activity)
+                if reference.conversation is not None:
+                    reference.conversation.id = channel  # post alerts as new threads
+                reference.activity_id = None
+                references.append((CHANNELS, channel, json.dumps(reference.serialize())))
+        sender = activity.from_property
+        # ids kept lower-case: GUIDs in either case
+        aad = (sender.aad_object_id or "").lower() if sender is not None else ""
+        actor = self.email_for_aad(aad) if aad else None
+        identity: tuple[str, str, str] | None = None
+        if actor is None and aad and kind == "personal" and self.directory is not None:
+            if addresses is None and sender is not None and sender.id:
+                return None, True  # ask Teams who this is, then come back
+            actor = self.directory.match(TEAMS, aad, addresses or [])
+            if actor is not None:
+                identity = (TEAMS, actor, aad)
+        last: tuple[str, str] | None = None
+        if actor is not None:
+            # only people in the directory: a stranger changes nothing the bot sends through
+            tenant = tenant_of(activity)
+            if conversation is not None and (kind == "personal" or tenant):
+                reference_ = reference_json(activity)
+                if kind == "personal":
+                    references.append((PLATFORM, aad, reference_))
+                if tenant:
+                    references.append((TENANTS, aad, tenant))
+                    references.append((PLATFORM, service_key(tenant), reference_))
+            if activity.type in (ActivityTypes.message, ActivityTypes.invoke):
+                # what is sent to them goes to the platform they used last (dialogs.reach)
+                last = self._people.use_to_save(actor, TEAMS)
+        changed = [
+            (platform, key, value)
+            for platform, key, value in references
+            if self.store.conversation_reference(platform, key) != value
+        ]
+        self.store.save_arrival(changed, identity, last)
+        return actor, False
 
     async def _member(self, turn_context: TurnContext, user_id: str) -> TeamsChannelAccount | None:
         try:
@@ -140,44 +177,6 @@ class TeamsBot(ActivityHandler):
         email = (member.email or member.user_principal_name or "") if member else ""
         name = (member.name or "") if member else ""
         return await self._sync(self.conversation.unknown, TEAMS, email or None, name)
-
-    async def _remember(self, activity: Activity, actor: str | None) -> None:
-        conversation = activity.conversation
-        if conversation is None:
-            return
-        kind = conversation.conversation_type or "personal"
-        if kind == "channel":
-            channel = channel_id_of(activity)
-            if channel in self.alert_channels:
-                reference = TurnContext.get_conversation_reference(activity)
-                if reference.conversation is not None:
-                    reference.conversation.id = channel  # post alerts as new threads
-                reference.activity_id = None
-                await self._sync(
-                    self._save_changed, [(CHANNELS, channel, json.dumps(reference.serialize()))]
-                )
-        sender = activity.from_property
-        aad = (sender.aad_object_id or "").lower() if sender is not None else ""
-        if not aad or actor is None:
-            return  # only people in the directory (ids kept lower-case: GUIDs in either case)
-        wanted: list[tuple[str, str, str]] = []
-        tenant = tenant_of(activity)
-        if kind == "personal" or tenant:
-            reference = reference_json(activity)
-            if kind == "personal":
-                wanted.append((PLATFORM, aad, reference))
-            if tenant:
-                wanted += [(TENANTS, aad, tenant), (PLATFORM, service_key(tenant), reference)]
-        if wanted:
-            await self._sync(self._save_changed, wanted)
-
-    def _save_changed(self, wanted: list[tuple[str, str, str]]) -> None:
-        """Write only the references that differ from the stored ones: a person's next turn
-        from the same chat changes nothing, so it writes nothing (a read costs far less than a
-        synced commit). One thread-pool hand-off for them all."""
-        for platform, key, value in wanted:
-            if self.store.conversation_reference(platform, key) != value:
-                self.store.save_conversation_reference(platform, key, value)
 
     def _actor(self, turn_context: TurnContext) -> str | None:
         actor: str | None = turn_context.turn_state.get(ACTOR)

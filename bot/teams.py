@@ -18,6 +18,7 @@ from botframework.connector.auth import AuthenticationConstants
 
 from adapters.teams.auth import ChannelTokenValidator, TeamsAuthentication
 from adapters.teams.bot import TeamsBot
+from adapters.teams.connector_http import SharedSession
 from adapters.teams.files import DocumentRenderer, FileConsent, TeamsFiles
 from adapters.teams.notifier import CHANNEL_PREFIX, TeamsNotifier
 from adapters.teams.route import TeamsEndpoint
@@ -112,10 +113,12 @@ class Teams:
     notifier: TeamsNotifier
     aad_for_email: Callable[[str], str | None]
     signing_keys: SigningKeys | None  # None in local no-credential mode
+    session: SharedSession  # what the connector clients send through
 
     async def close(self) -> None:
         if self.signing_keys is not None:
             await self.signing_keys.close()
+        await self.session.close()
 
 
 def build_teams(
@@ -146,7 +149,8 @@ def build_teams(
         )
         validator = ChannelTokenValidator(settings.microsoft_app_id, keys)
     sdk = ConfigurationBotFrameworkAuthentication(_BotFrameworkConfig(settings))
-    adapter = CloudAdapter(TeamsAuthentication(sdk, validator))
+    authentication = TeamsAuthentication(sdk, validator)
+    adapter = CloudAdapter(authentication)
     conversation = ConversationService(
         app.engine, app.store, today=lambda: app.clock.now().date(), platform="teams"
     )
@@ -174,4 +178,4 @@ def build_teams(
         files=files,
     )
     endpoint = TeamsEndpoint(adapter, bot, local=not settings.microsoft_app_id)
-    return Teams(endpoint, notifier, aad_for_email, keys)
+    return Teams(endpoint, notifier, aad_for_email, keys, authentication.kept.session)

@@ -69,6 +69,8 @@ class Connector:
     # the member records Teams keeps, by user id ("29:<aad>"): what TeamsInfo.get_member reads
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     member_lookups: list[tuple[str, str]] = field(default_factory=list)
+    # each posted activity's Authorization and User-Agent headers, in order
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
     def add_member(self, who: tuple[str, str], name: str = "", upn: str = "",
                    email: str | None = None) -> None:
@@ -124,6 +126,8 @@ class Connector:
         ]
 
     async def post_activity(self, request: web.Request) -> web.Response:
+        self.headers.append((request.headers.get("Authorization", ""),
+                             request.headers.get("User-Agent", "")))
         status = self.failing.get(request.match_info["conversation"])
         if status is not None:
             return web.json_response({"error": {"code": "ServiceError"}}, status=status)

@@ -17,7 +17,9 @@ Outbound clients are kept: the SDK's factories build a new ConnectorClient and U
 for every turn, and each one rebuilds msrest's configuration (its ClientRetryPolicy alone costs
 5-7 ms, twice per turn). ``ReusedConnectors`` keeps one per app id, service URL and audience, as
 botbuilder's own BotFrameworkAdapter does with its connector-client cache; the credentials in
-them refresh their tokens themselves.
+them refresh their tokens themselves. Each kept connector client sends through one shared
+aiohttp session on the event loop instead of msrest's ``requests`` in the thread pool
+(connector_http.py).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from botframework.connector.auth import (
 )
 from botframework.connector.skills import BotFrameworkClient
 
+from adapters.teams.connector_http import SharedSession, on_shared_session
 from adapters.teams.signing_keys import SigningKeys
 
 ISSUER = AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
@@ -117,10 +120,12 @@ def _app_id(identity: ClaimsIdentity) -> str:
 
 
 class KeptClients:
-    """The connector and user-token clients built so far, shared by every turn of the process.
-    ``built`` and ``served`` count what the factories did (the tests read them)."""
+    """The connector and user-token clients built so far, shared by every turn of the process,
+    and the one HTTP session the connector clients send through (connector_http.py). ``built``
+    and ``served`` count what the factories did (the tests read them)."""
 
     def __init__(self) -> None:
+        self.session = SharedSession()
         self.connectors: dict[tuple[str, str, str], ConnectorClient] = {}
         self.user_tokens: dict[str, UserTokenClient] = {}
         self.built = 0
@@ -145,7 +150,8 @@ class ReusedConnectors(ConnectorFactory):
         key = (self.app_id, service_url or "", audience or "")
         client = self.kept.connectors.get(key)
         if client is None:
-            client = await self.inner.create(service_url, audience)
+            made = await self.inner.create(service_url, audience)
+            client = on_shared_session(made, service_url, self.kept.session)
             self.kept.keep(self.kept.connectors, key, client)
         self.kept.served += 1
         return client

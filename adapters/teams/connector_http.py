@@ -1,0 +1,152 @@
+"""The Bot Connector calls (replies, proactive messages, new chats, member look-ups) over one
+shared aiohttp session, on the event loop.
+
+botbuilder's ConnectorClient sends through msrest's ``requests`` driver: every call a hand-off to
+the thread pool, proxy variables read again each time, a connection pool per client. msrest's own
+aiohttp sender cannot replace it: it sends neither the request's headers nor its body. The SDK's
+extension point is the client's pipeline (``ConnectorClient(..., pipeline_type=...)``, which
+``BotFrameworkConnectorConfiguration`` calls with the client's configuration), so ours is a
+pipeline of msrest's own policies with two parts of our own:
+
+- ``BearerPolicy`` signs each request as msrest's requests-credentials policy does, through the
+  SDK's public ``AppCredentials.signed_session``: a bearer token from the app's credentials (none
+  in local no-credential mode), set on a requests session that is never used to send, then copied
+  onto the request.
+- ``SessionSender`` sends it with the shared ``aiohttp.ClientSession``, with the configuration's
+  connect and read timeout (msrest's 100 s each, as requests applied them), its redirect policy and
+  its proxy setting. A transport failure raises msrest's ``ClientRequestError`` as the requests
+  driver does; an HTTP error status comes back to the SDK's operations, which raise
+  ``ErrorResponseException`` as before, with ``.response`` the aiohttp response (``.status``).
+
+No retries here: msrest's requests driver retried 5xx and 429 three times with back-off, holding
+a pool thread for seconds; a proactive message is retried by the outbox with its own schedule, and
+a reply that fails is logged (route.py). tests/test_teams_connector_http.py fails if the SDK stops
+taking a pipeline this way.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import aiohttp
+import requests
+from botframework.connector.aio import ConnectorClient
+from msrest.exceptions import ClientRequestError
+from msrest.pipeline import AsyncHTTPSender, AsyncPipeline, Request, Response, SansIOHTTPPolicy
+from msrest.pipeline.universal import RawDeserializer
+from msrest.universal_http import AsyncClientResponse, ClientRequest
+from multidict import CIMultiDict
+
+
+class SharedSession:
+    """One aiohttp session for every connector client of the process, opened on first use (on the
+    running loop) and closed with the app. ``requests`` counts what was sent through it."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self.requests = 0
+
+    def get(self, trust_env: bool) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(trust_env=trust_env)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class BearerPolicy(SansIOHTTPPolicy):  # type: ignore[misc]
+    """The app's bearer token on every request (see the module's docstring)."""
+
+    def __init__(self, credentials: Any) -> None:
+        self._credentials = credentials
+        self._holder = requests.Session()  # only carries the header the SDK sets
+
+    def on_request(self, request: Request, **kwargs: Any) -> None:
+        signed = self._credentials.signed_session(self._holder)
+        authorization = signed.headers.get("Authorization")
+        if authorization:
+            request.http_request.headers["Authorization"] = authorization
+        else:
+            request.http_request.headers.pop("Authorization", None)
+
+
+class _Answer(AsyncClientResponse):  # type: ignore[misc]
+    """The response as msrest's deserializers read it: the whole body already read."""
+
+    def __init__(self, request: ClientRequest, raw: aiohttp.ClientResponse, body: bytes) -> None:
+        super().__init__(request, raw)
+        self.status_code = raw.status
+        self.headers = CIMultiDict(raw.headers)
+        self.reason = raw.reason
+        self._body = body
+
+    def body(self) -> bytes:
+        return self._body
+
+
+class SessionSender(AsyncHTTPSender):  # type: ignore[misc]
+    """msrest's last pipeline step, sending with the shared session."""
+
+    def __init__(self, config: Any, shared: SharedSession) -> None:
+        self._shared = shared
+        seconds = config.connection.timeout
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+        self._redirects = config.redirect_policy
+        self._trust_env = bool(config.proxies.use_env_settings)
+
+    async def __aenter__(self) -> SessionSender:
+        return self
+
+    async def __aexit__(self, *exc_details: object) -> None:
+        return None  # the session is shared: the app closes it
+
+    def build_context(self) -> None:
+        return None
+
+    async def send(self, request: Request, **kwargs: Any) -> Response:
+        http: ClientRequest = request.http_request
+        if http.files:
+            raise ClientRequestError("multipart requests are not sent by this bot")
+        headers = {k: v for k, v in http.headers.items() if k.lower() != "content-length"}
+        data = http.data.encode() if isinstance(http.data, str) else http.data
+        session = self._shared.get(self._trust_env)
+        self._shared.requests += 1
+        try:
+            async with session.request(
+                http.method,
+                http.url,
+                headers=headers,
+                data=data,
+                timeout=self._timeout,
+                allow_redirects=bool(self._redirects),
+                max_redirects=int(self._redirects()) or 1,
+            ) as raw:
+                body = await raw.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise ClientRequestError("Error occurred in request.", exc) from exc
+        return Response(request, _Answer(http, raw, body))
+
+
+class SessionPipeline(AsyncPipeline):  # type: ignore[misc]
+    """msrest's default client pipeline (user agent, credentials, deserializer, HTTP log), with
+    ``BearerPolicy`` and ``SessionSender`` for its requests-only parts."""
+
+    def __init__(self, config: Any, shared: SharedSession, user_agent: Any = None) -> None:
+        policies: list[Any] = [user_agent or config.user_agent_policy, RawDeserializer(),
+                               config.http_logger_policy]
+        if config.credentials:
+            policies.insert(1, BearerPolicy(config.credentials))
+        super().__init__(policies, SessionSender(config, shared))
+
+
+def on_shared_session(
+    made: ConnectorClient, service_url: str, shared: SharedSession
+) -> ConnectorClient:
+    """A client like ``made`` (the SDK factory's: same credentials, same service URL, same user
+    agent) whose requests go through ``shared``."""
+    pipeline = partial(SessionPipeline, shared=shared, user_agent=made.config.user_agent_policy)
+    return ConnectorClient(made.config.credentials, base_url=service_url, pipeline_type=pipeline)

@@ -25,7 +25,12 @@ from msrest.exceptions import ClientRequestError
 from teams_harness import DANA, Connector, open_harness
 from test_teams_turn_cost import kept_clients
 
-from adapters.teams.connector_http import SessionPipeline, SharedSession, on_shared_session
+from adapters.teams.connector_http import (
+    SessionPipeline,
+    SharedSession,
+    env_proxy,
+    on_shared_session,
+)
 from adapters.teams.notifier import _failure
 
 pytestmark = pytest.mark.asyncio
@@ -185,3 +190,37 @@ async def test_a_turns_replies_go_through_the_shared_session(
         assert status < 500
         lines = [r for r in caplog.records if r.getMessage() == "teams reply not delivered"]
         assert [getattr(r, "error", None) for r in lines] == ["ErrorResponseException"]
+
+
+async def test_the_environments_proxy_is_used_and_read_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP(S)_PROXY and NO_PROXY, as requests honoured them: read when the client is built,
+    not on every request."""
+    seen: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        seen.append(f"{request.host} {request.path}")
+        return web.json_response({"id": "via-proxy"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", str(server.make_url("")).rstrip("/"))
+    shared = SharedSession()
+    try:
+        client = client_for(FixedToken("t"), "http://connector.invalid", shared)
+        monkeypatch.delenv("HTTP_PROXY")  # read already: a later change is not looked up
+        answer = await client.conversations.send_to_conversation("a:chat-1", message())
+        assert answer.id == "via-proxy"
+        assert seen == ["connector.invalid /v3/conversations/a:chat-1/activities"]
+    finally:
+        await shared.close()
+        await server.close()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "smba.trafficmanager.net")
+    assert env_proxy("https://smba.trafficmanager.net/emea/") is None
+    assert env_proxy("https://other.example/") == "http://proxy.invalid:3128"

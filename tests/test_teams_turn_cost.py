@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from teams_harness import DANA, HANA, STRANGER, Harness, open_harness
@@ -169,3 +170,38 @@ async def test_a_person_learned_on_their_first_turn_is_one_write_too(tmp_path: P
             await h.post(h.activity(HANA, text="status"))
             await asyncio.gather(*tick_tasks())
         assert again == ["rows changed: 0"]
+
+
+async def test_a_remembered_reference_is_the_one_the_activity_gives() -> None:
+    """ReferenceJson serialises a sender's reference once while its parts stay the same, and
+    anew when any part changes (chat, tenant, service URL, the person's name)."""
+    from botbuilder.schema import Activity
+
+    from adapters.teams.activity import ReferenceJson, reference_json
+
+    def activity(**changes: Any) -> Activity:
+        body: dict[str, Any] = {
+            "type": "message", "id": f"in-{len(changes)}", "channelId": "msteams",
+            "serviceUrl": "https://smba.example/emea/", "locale": "en-GB",
+            "from": {"id": "29:a", "aadObjectId": "a", "name": "Dana"},
+            "recipient": {"id": "28:bot", "name": "Escalation bot"},
+            "conversation": {"id": "a:chat-1", "conversationType": "personal"},
+            "channelData": {"tenant": {"id": "tenant-1"}},
+        }
+        for path, value in changes.items():
+            *parents, leaf = path.split("__")
+            node = body
+            for parent in parents:
+                node = node[parent]
+            node[leaf] = value
+        return Activity().deserialize(body)
+
+    remembered = ReferenceJson()
+    first = remembered("a", activity())
+    assert first == reference_json(activity()) and '"tenantID": "tenant-1"' in first
+    assert remembered("a", activity(id="in-other")) is first  # only the activity's own id moved
+    for change in ({"conversation__id": "a:chat-2"}, {"serviceUrl": "https://smba.example/uk/"},
+                   {"channelData__tenant__id": "tenant-2"}, {"from__name": "Dana M"},
+                   {"locale": "cy-GB"}):
+        assert remembered("a", activity(**change)) == reference_json(activity(**change)) != first
+    assert remembered("b", activity()) == first

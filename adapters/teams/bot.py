@@ -33,9 +33,9 @@ from botbuilder.schema import Activity, ActivityTypes
 from botbuilder.schema.teams import TeamsChannelAccount
 
 from adapters.teams.activity import (
+    ReferenceJson,
     card_action,
     channel_id_of,
-    reference_json,
     service_key,
     tenant_of,
     without_bot_mention,
@@ -56,6 +56,7 @@ CHANNELS = "teams-channel"  # an alert channel's reference, by channel id
 CARD_ACTION = "adaptiveCard/action"
 ACTOR = "escalation.actor"  # turn state: the sender's directory email, or None
 MEMBER = "escalation.member"  # turn state: a stranger's member record, if Teams gave one
+REPLIES = "escalation.replies"  # turn state: the answer to a typed message, worked out already
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 T = TypeVar("T")
@@ -83,6 +84,7 @@ class TeamsBot(ActivityHandler):
         self.conversation = conversation
         self.directory = directory  # None: only accounts the directory already holds
         self._people = directory or Directory(store)
+        self._reference_json = ReferenceJson()
         self.store = store
         self.email_for_aad = email_for_aad
         self.after_turn = after_turn
@@ -97,17 +99,32 @@ class TeamsBot(ActivityHandler):
         # the adapter calls this only once the request is authenticated (a valid Bot Framework
         # token, or in no-credential mode the route's loopback checks)
         activity = turn_context.activity
-        actor, look_up = await self._sync(self._arrive, activity, None)
+        actor, look_up, replies = await self._sync(self._arrive_and_answer, activity, None)
         if look_up:
             sender = activity.from_property
             member = await self._member(turn_context, sender.id) if sender and sender.id else None
             if member is not None:
                 turn_context.turn_state[MEMBER] = member
                 addresses = [member.email or "", member.user_principal_name or ""]
-                actor, _ = await self._sync(self._arrive, activity, addresses)
+                actor, _, replies = await self._sync(self._arrive_and_answer, activity, addresses)
         turn_context.turn_state[ACTOR] = actor
+        if replies is not None:
+            turn_context.turn_state[REPLIES] = replies
         await super().on_turn(turn_context)
         self.after_turn()
+
+    def _arrive_and_answer(
+        self, activity: Activity, addresses: list[str] | None
+    ) -> tuple[str | None, bool, list[Reply] | None]:
+        """``_arrive``, then for a typed message in a 1:1 chat from someone in the directory its
+        answer too: a turn's store and engine work in one thread-pool hand-off."""
+        actor, look_up = self._arrive(activity, addresses)
+        if actor is None or activity.type != ActivityTypes.message or _submitted(activity):
+            return actor, look_up, None
+        conversation = activity.conversation
+        if conversation is not None and conversation.conversation_type not in (None, "personal"):
+            return actor, look_up, None
+        return actor, look_up, self.conversation.on_text(actor, without_bot_mention(activity))
 
     def _arrive(
         self, activity: Activity, addresses: list[str] | None
@@ -147,7 +164,7 @@ class TeamsBot(ActivityHandler):
             # only people in the directory: a stranger changes nothing the bot sends through
             tenant = tenant_of(activity)
             if conversation is not None and (kind == "personal" or tenant):
-                reference_ = reference_json(activity)
+                reference_ = self._reference_json(aad, activity)
                 if kind == "personal":
                     references.append((PLATFORM, aad, reference_))
                 if tenant:
@@ -213,7 +230,7 @@ class TeamsBot(ActivityHandler):
             await self._send(turn_context, await self._unknown(turn_context))
             return
         value = turn_context.activity.value
-        if isinstance(value, dict) and isinstance(value.get("verb"), str) and value["verb"]:
+        if _submitted(turn_context.activity):
             # Action.Submit from an older client
             data = {k: v for k, v in value.items() if k != "verb"}
             result = await self._action(
@@ -221,8 +238,10 @@ class TeamsBot(ActivityHandler):
             )
             await self._send(turn_context, [Reply(text=result.message, card=result.card)])
             return
-        text = without_bot_mention(turn_context.activity)
-        replies = await self._sync(self.conversation.on_text, actor, text)
+        replies: list[Reply] | None = turn_context.turn_state.get(REPLIES)
+        if replies is None:  # answered in on_turn's hand-off, unless a handler came another way
+            text = without_bot_mention(turn_context.activity)
+            replies = await self._sync(self.conversation.on_text, actor, text)
         await self._send(turn_context, replies)
 
     async def _action(
@@ -267,6 +286,12 @@ class TeamsBot(ActivityHandler):
         for member in members_added:
             if member is not None and (recipient is None or member.id != recipient.id):
                 await self._say(turn_context, texts.TEAMS_WELCOME)
+
+
+def _submitted(activity: Activity) -> bool:
+    """A message carrying an Action.Submit's values (an older client's card click)."""
+    value = activity.value
+    return isinstance(value, dict) and isinstance(value.get("verb"), str) and bool(value["verb"])
 
 
 def _refusal(reason: str) -> InvokeResponse:

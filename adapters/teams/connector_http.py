@@ -13,10 +13,11 @@ pipeline of msrest's own policies with two parts of our own:
   in local no-credential mode), set on a requests session that is never used to send, then copied
   onto the request.
 - ``SessionSender`` sends it with the shared ``aiohttp.ClientSession``, with the configuration's
-  connect and read timeout (msrest's 100 s each, as requests applied them), its redirect policy and
-  its proxy setting. A transport failure raises msrest's ``ClientRequestError`` as the requests
-  driver does; an HTTP error status comes back to the SDK's operations, which raise
-  ``ErrorResponseException`` as before, with ``.response`` the aiohttp response (``.status``).
+  connect and read timeout (msrest's 100 s each, as requests applied them), its redirect policy
+  and its proxy (the configuration's, else the environment's, read once per client). A transport
+  failure raises msrest's ``ClientRequestError`` as the requests driver does; an HTTP error status
+  comes back to the SDK's operations, which raise ``ErrorResponseException`` as before, with
+  ``.response`` the aiohttp response (``.status``).
 
 No retries here: msrest's requests driver retried 5xx and 429 three times with back-off, holding
 a pool thread for seconds; a proactive message is retried by the outbox with its own schedule, and
@@ -26,8 +27,10 @@ taking a pipeline this way.
 
 from __future__ import annotations
 
+import urllib.request
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import requests
@@ -47,15 +50,27 @@ class SharedSession:
         self._session: aiohttp.ClientSession | None = None
         self.requests = 0
 
-    def get(self, trust_env: bool) -> aiohttp.ClientSession:
+    def get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(trust_env=trust_env)
+            self._session = aiohttp.ClientSession()  # proxies: SessionSender
         return self._session
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), as
+    requests and aiohttp read it; None for none or a host NO_PROXY exempts."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    proxies = urllib.request.getproxies_environment()
+    if urllib.request.proxy_bypass_environment(parts.hostname, proxies):
+        return None
+    return proxies.get(parts.scheme)
 
 
 class BearerPolicy(SansIOHTTPPolicy):  # type: ignore[misc]
@@ -96,7 +111,12 @@ class SessionSender(AsyncHTTPSender):  # type: ignore[misc]
         seconds = config.connection.timeout
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
         self._redirects = config.redirect_policy
-        self._trust_env = bool(config.proxies.use_env_settings)
+        # the proxy for this client's service URL, read from the environment once (aiohttp's
+        # trust_env reads the proxy variables and ~/.netrc again for every request, each in a
+        # thread-pool hand-off); or the configuration's own, as requests would take it
+        self._proxy = config.proxies().get(urlsplit(config.base_url).scheme) or (
+            env_proxy(config.base_url) if config.proxies.use_env_settings else None
+        )
 
     async def __aenter__(self) -> SessionSender:
         return self
@@ -113,7 +133,7 @@ class SessionSender(AsyncHTTPSender):  # type: ignore[misc]
             raise ClientRequestError("multipart requests are not sent by this bot")
         headers = {k: v for k, v in http.headers.items() if k.lower() != "content-length"}
         data = http.data.encode() if isinstance(http.data, str) else http.data
-        session = self._shared.get(self._trust_env)
+        session = self._shared.get()
         self._shared.requests += 1
         try:
             async with session.request(
@@ -121,6 +141,7 @@ class SessionSender(AsyncHTTPSender):  # type: ignore[misc]
                 http.url,
                 headers=headers,
                 data=data,
+                proxy=self._proxy,
                 timeout=self._timeout,
                 allow_redirects=bool(self._redirects),
                 max_redirects=int(self._redirects()) or 1,

@@ -130,14 +130,22 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_an_unreachable_connector_is_msrests_request_error() -> None:
-    shared = SharedSession()
+async def test_an_unreachable_connector_is_tried_again_then_msrests_request_error() -> None:
+    """As the requests driver did: three more connection attempts, at once, then after 1.6 and
+    3.2 s (the waits recorded here, not slept)."""
+    waited: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waited.append(seconds)
+
+    shared = SharedSession(sleep=wait)
     try:
         client = client_for(FixedToken("t"), f"http://127.0.0.1:{closed_port()}", shared)
         with pytest.raises(ClientRequestError) as raised:
             await client.conversations.send_to_conversation("a:chat-1", message())
         failure = _failure(raised.value)
         assert not failure.permanent and "unreachable: ClientRequestError" in str(failure)
+        assert shared.requests == 4 and waited == [0.0, 1.6, 3.2]
     finally:
         await shared.close()
 

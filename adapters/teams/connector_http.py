@@ -19,15 +19,19 @@ pipeline of msrest's own policies with two parts of our own:
   comes back to the SDK's operations, which raise ``ErrorResponseException`` as before, with
   ``.response`` the aiohttp response (``.status``).
 
-No retries here: msrest's requests driver retried 5xx and 429 three times with back-off, holding
-a pool thread for seconds; a proactive message is retried by the outbox with its own schedule, and
-a reply that fails is logged (route.py). tests/test_teams_connector_http.py fails if the SDK stops
-taking a pipeline this way.
+Retries are the requests driver's: a connection that could not be made is tried three more times
+(at once, then after 1.6 and 3.2 s); an answered request is not (with urllib3 2 the driver never
+retried a POST's 5xx either; it did retry a GET's, the member look-up, which now fails at once and
+leaves the sender unknown for that turn). A proactive message that fails is retried by the outbox
+on its own schedule, and a reply that fails is logged (route.py).
+tests/test_teams_connector_http.py fails if the SDK stops taking a pipeline this way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import urllib.request
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,14 +45,20 @@ from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http import AsyncClientResponse, ClientRequest
 from multidict import CIMultiDict
 
+# What msrest's requests driver did when no connection could be made (urllib3's Retry: connect=3,
+# back-off 0.8 s doubling, the first retry at once). It never retried a POST that was answered:
+# urllib3 2 ignores msrest's method_whitelist, so a 5xx reply is the caller's to handle.
+CONNECT_RETRY_DELAYS = (0.0, 1.6, 3.2)
+
 
 class SharedSession:
     """One aiohttp session for every connector client of the process, opened on first use (on the
     running loop) and closed with the app. ``requests`` counts what was sent through it."""
 
-    def __init__(self) -> None:
+    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._session: aiohttp.ClientSession | None = None
         self.requests = 0
+        self.sleep = sleep  # between connection attempts (tests pass one that records)
 
     def get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -134,22 +144,28 @@ class SessionSender(AsyncHTTPSender):  # type: ignore[misc]
         headers = {k: v for k, v in http.headers.items() if k.lower() != "content-length"}
         data = http.data.encode() if isinstance(http.data, str) else http.data
         session = self._shared.get()
-        self._shared.requests += 1
-        try:
-            async with session.request(
-                http.method,
-                http.url,
-                headers=headers,
-                data=data,
-                proxy=self._proxy,
-                timeout=self._timeout,
-                allow_redirects=bool(self._redirects),
-                max_redirects=int(self._redirects()) or 1,
-            ) as raw:
-                body = await raw.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ClientRequestError("Error occurred in request.", exc) from exc
-        return Response(request, _Answer(http, raw, body))
+        for delay in (*CONNECT_RETRY_DELAYS, None):
+            self._shared.requests += 1
+            try:
+                async with session.request(
+                    http.method,
+                    http.url,
+                    headers=headers,
+                    data=data,
+                    proxy=self._proxy,
+                    timeout=self._timeout,
+                    allow_redirects=bool(self._redirects),
+                    max_redirects=int(self._redirects()) or 1,
+                ) as raw:
+                    body = await raw.read()
+                return Response(request, _Answer(http, raw, body))
+            except aiohttp.ClientConnectorError as exc:  # nothing was sent: safe to try again
+                if delay is None:
+                    raise ClientRequestError("Error occurred in request.", exc) from exc
+                await self._shared.sleep(delay)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise ClientRequestError("Error occurred in request.", exc) from exc
+        raise AssertionError("unreachable")  # the loop returns or raises
 
 
 class SessionPipeline(AsyncPipeline):  # type: ignore[misc]

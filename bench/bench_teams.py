@@ -5,8 +5,9 @@ the same stream of messages from concurrent clients on loopback; each turn inclu
 reply POSTed to a fake Bot Connector served by this process. Latency is from sending the activity
 to the bot's HTTP answer, which comes after its reply was delivered. Our bot's turn is a real one:
 `status` for a directory person (identity, store reads, the answer sent). Each
-concurrency runs 4 ABBA rounds (bare, ours, ours, bare) and reports the ratio per round; the
-report also has each server's cold start (process spawned to /readyz, or /healthz for the bare
+concurrency runs 4 ABBA rounds (bare, ours, ours, bare) and reports the ratio per round, with
+each server process's CPU time per turn (from /proc: steadier than latency on a loaded machine);
+the report also has each server's cold start (process spawned to /readyz, or /healthz for the bare
 bot, 200).
 """
 
@@ -84,6 +85,16 @@ async def _load(url: str, service_url: str, text: str, total: int, concurrency: 
     return latencies
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux); 0.0 where /proc is absent."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
     ordered = sorted(latencies)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
@@ -135,6 +146,7 @@ async def _measure(ctx: Context) -> Result:
         cold["bare_echo_to_healthz_s"] = round(time.perf_counter() - started, 3)
         ctx.log(f"teams: cold start {cold}")
         servers = {"bare": (echo_port, "hello"), "ours": (ours_port, "status")}
+        pids = {"ours": processes[0].pid, "bare": processes[1].pid}
         for concurrency in levels:
             for port, text in servers.values():  # warm up
                 await _load(f"http://127.0.0.1:{port}/api/messages", service_url, text, 50,
@@ -143,11 +155,14 @@ async def _measure(ctx: Context) -> Result:
             seconds: dict[str, float] = {"bare": 0.0, "ours": 0.0}
             for number in range(1, rounds + 1):
                 this: dict[str, list[float]] = {"bare": [], "ours": []}
+                cpu = {"bare": 0.0, "ours": 0.0}
                 for name in ("bare", "ours", "ours", "bare"):
                     port, text = servers[name]
                     began, before = time.perf_counter(), received
+                    used = _cpu_seconds(pids[name])
                     this[name] += await _load(f"http://127.0.0.1:{port}/api/messages",
                                               service_url, text, half, concurrency)
+                    cpu[name] += _cpu_seconds(pids[name]) - used
                     seconds[name] += time.perf_counter() - began
                     if received - before < half:  # each turn must have sent its reply
                         raise RuntimeError(f"{name}: {received - before} replies to {half} turns")
@@ -156,7 +171,11 @@ async def _measure(ctx: Context) -> Result:
                        "bare_p50_ms": bare_r["p50_ms"], "ours_p50_ms": ours_r["p50_ms"],
                        "p50_ratio": round(ours_r["p50_ms"] / bare_r["p50_ms"], 2),
                        "bare_p99_ms": bare_r["p99_ms"], "ours_p99_ms": ours_r["p99_ms"],
-                       "p99_ratio": round(ours_r["p99_ms"] / bare_r["p99_ms"], 2)}
+                       "p99_ratio": round(ours_r["p99_ms"] / bare_r["p99_ms"], 2),
+                       # the server process's CPU per turn: less at the mercy of the machine's
+                       # load than latency (which waits for the core whenever others run)
+                       "bare_cpu_ms": round(cpu["bare"] * 1000 / (2 * half), 2),
+                       "ours_cpu_ms": round(cpu["ours"] * 1000 / (2 * half), 2)}
                 per_round.append(row)
                 ctx.log(f"teams: {row}")
                 for name in this:

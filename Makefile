@@ -27,12 +27,19 @@ $(VENV_PYTHON):
 	rm -f $(VENV)/.python-*
 	touch $@
 
+# The editable install compiles none of the bot's own modules; where PYTHONDONTWRITEBYTECODE is
+# set, every `serve` would compile ~90 of them from source again (~0.3 s of its cold start), so
+# they are compiled once here. A module edited later is compiled in memory until the next install.
+COMPILE_OWN := $(BIN)/python -m compileall -q adapters bot dialogs policy scheduler >/dev/null
+
 $(VENV)/.installed-run: pyproject.toml $(VENV_PYTHON)
 	$(BIN)/pip install --quiet -e '.[capture]'
+	$(COMPILE_OWN)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV_PYTHON)
 	$(BIN)/pip install --quiet -e '.[test,capture]'
+	$(COMPILE_OWN)
 	touch $@ $(VENV)/.installed-run
 
 # The bot (serve, on the embedded defaults), a local mail capture writing every email to

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import logging
 import os
 import socket
@@ -16,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot import logs
 from bot.bootstrap import bootstrap_from_settings
@@ -91,6 +91,15 @@ def _database_problem(path: Path, error: Exception) -> str:
 
 
 def run_server(host: str | None, port: int | None) -> int:
+    """Collection is back on when this returns, whether or not the server started (the CLI
+    turns it off for start-up; bot.server's start() turns it on once serving)."""
+    try:
+        return _run_server(host, port)
+    finally:
+        gc.enable()
+
+
+def _run_server(host: str | None, port: int | None) -> int:
     try:
         settings = Settings.from_env()
         # before the port or the store: nothing is opened to refuse
@@ -125,9 +134,14 @@ def run_server(host: str | None, port: int | None) -> int:
 def _serve(settings: Settings, sock: socket.socket) -> int:
     logs.configure(settings.log_level)
     clock: Clock = ShiftedClock(settings.clock_start) if settings.clock_start else SystemClock()
+    redis_errors: tuple[type[Exception], ...] = ()
+    if settings.redis_url:  # the client library only when it is used (bot.bootstrap.open_store)
+        from redis.exceptions import RedisError
+
+        redis_errors = (RedisError,)
     try:
         app = bootstrap_from_settings(settings, clock, os.environ)
-    except RedisError as exc:
+    except redis_errors as exc:
         print(f"store: cannot use Redis at {settings.redis_url}: {exc}", file=sys.stderr)
         return 1
     except (sqlite3.Error, OSError) as exc:

@@ -218,8 +218,10 @@ def build_web_app(
             ])
         ticker.start()
         # everything loaded so far (packs, SDKs, the directory) lives as long as the process:
-        # out of the collector's way, so a full collection does not stall every request
+        # out of the collector's way, so a full collection does not stall every request; then
+        # collection on again (`serve` starts with it off: bot.cli)
         gc.freeze()
+        gc.enable()
         log.info("scheduler started", extra={"worker": settings.worker_id})
 
     async def stop(_: web.Application) -> None:

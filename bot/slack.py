@@ -5,6 +5,10 @@ SLACK_SIGNING_SECRET, or nobody could tell Slack's requests from anyone else's: 
 to start, naming the variable. Socket Mode (SLACK_APP_TOKEN) builds the same app with
 ``build_slack(..., socket_mode=True)`` and wraps ``Slack.bolt``; there is no public URL, so no
 signing secret is needed.
+
+slack_bolt, slack_sdk and the Slack adapter are imported by ``build_slack``, only when a token is
+set: importing them costs ~0.2-0.8 s of every start, which a bot without Slack never needs
+(``tests/test_cold_start.py`` keeps it so).
 """
 
 from __future__ import annotations
@@ -13,24 +17,23 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.app import build_slack_app, slack_route
-from adapters.slack.copies import SlackCopies
-from adapters.slack.identity import SlackPeople
-from adapters.slack.notifier import SlackNotifier
-from adapters.slack.redraws import Redraws
-from adapters.slack.runtime import InFlight, web_client
-from adapters.slack.turns import SlackTurns
-from bot.bootstrap import App
 from bot.settings import Settings, SettingsError, is_loopback
-from dialogs.conversation import ConversationService
-from dialogs.people import Directory
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.slack.identity import SlackPeople
+    from adapters.slack.notifier import SlackNotifier
+    from adapters.slack.redraws import Redraws
+    from adapters.slack.runtime import InFlight
+    from bot.bootstrap import App
 
 ROUTE = "/slack/events"
 log = logging.getLogger("escalation_bot.slack")
@@ -98,6 +101,8 @@ class Slack:
         self.in_flight.track(asyncio.get_running_loop().create_task(lookups()))
 
     def route(self) -> Callable[[web.Request], Awaitable[web.Response]]:
+        from adapters.slack.app import slack_route
+
         return slack_route(self.bolt)
 
 
@@ -112,6 +117,17 @@ def build_slack(
         log.info("Slack is off: SLACK_BOT_TOKEN is not set")
         return None
     check_slack(settings, socket_mode)
+    # Slack is on: only now its SDKs (see the module's docstring)
+    from adapters.slack.app import build_slack_app
+    from adapters.slack.copies import SlackCopies
+    from adapters.slack.identity import SlackPeople
+    from adapters.slack.notifier import SlackNotifier
+    from adapters.slack.redraws import Redraws
+    from adapters.slack.runtime import InFlight, web_client
+    from adapters.slack.turns import SlackTurns
+    from dialogs.conversation import ConversationService
+    from dialogs.people import Directory
+
     client = web_client(settings.slack_bot_token, api_url(settings))
     conversation = ConversationService(
         app.engine, app.store, today=lambda: app.clock.now().date(), platform="slack"

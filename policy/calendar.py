@@ -27,6 +27,9 @@ deadline across a daylight-saving change is still 17:00 local.
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.util
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,6 +37,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays
+import holidays.registry
+from holidays.holiday_base import HolidayBase
 
 _SATURDAY = 5
 _MAX_SEARCH_DAYS = 3660  # ten years of calendar days: far beyond any procedure's allowance
@@ -102,18 +107,58 @@ def closest_countries(country: str) -> list[str]:
     return list(dict.fromkeys([*(by_name[n] for n in near_names), *near_codes]))[:3]
 
 
+_COUNTRIES_PACKAGE = "holidays.countries"
+
+
+def _country_module(module: str) -> object:
+    """``holidays.countries.<module>`` imported without running ``holidays/countries/__init__``,
+    which imports all ~250 country modules (0.1-0.3 s of every start) to re-export them. While
+    the package has not been imported, an unexecuted package object (the real spec and search
+    path) stands in for it during the import, so the module, and any sibling it imports itself
+    (the Isle of Man's imports the United Kingdom's), load by the ordinary machinery; it is
+    removed afterwards, so a later ``import holidays.countries`` runs the package as usual and
+    finds these modules already loaded. Under the package's own import lock, which its lazy
+    loaders (``holidays.country_holidays``) take too. ``tests/test_cold_start.py`` fails if a
+    release of the package stops working this way."""
+    name = f"{_COUNTRIES_PACKAGE}.{module}"
+    if name in sys.modules or _COUNTRIES_PACKAGE in sys.modules:
+        return importlib.import_module(name)
+    with holidays.registry.IMPORT_LOCK:
+        if name in sys.modules or _COUNTRIES_PACKAGE in sys.modules:  # while we waited
+            return importlib.import_module(name)
+        spec = importlib.util.find_spec(_COUNTRIES_PACKAGE)
+        if spec is None or spec.submodule_search_locations is None:
+            return importlib.import_module(name)  # not a package as expected: the usual way
+        sys.modules[_COUNTRIES_PACKAGE] = importlib.util.module_from_spec(spec)
+        try:
+            return importlib.import_module(name)
+        finally:
+            del sys.modules[_COUNTRIES_PACKAGE]
+
+
+@lru_cache(maxsize=64)
+def country_class(country: str) -> type[HolidayBase] | None:
+    """The class ``holidays.country_holidays(country)`` builds (any code or alias the package
+    lists for a country), found in the package's registry and imported alone (see
+    ``_country_module``); None for a name the package does not know."""
+    for module, names in holidays.registry.COUNTRIES.items():
+        if country in names:
+            found = getattr(_country_module(module), country, None)
+            return found if isinstance(found, type) and issubclass(found, HolidayBase) else None
+    return None
+
+
 @lru_cache(maxsize=64)
 def subdivisions_of(country: str) -> tuple[str, ...] | None:
     """One country's subdivision codes, or None if the ``holidays`` package has no calendar for
-    it. Imports that one country's module: ``supported_regions`` imports all ~200 (0.2-0.7 s of
-    every start), so it is kept for the error messages."""
-    try:
-        table = holidays.country_holidays(country)
-    except (NotImplementedError, KeyError, ValueError):
+    it. Imports that one country's module (``country_class``): ``supported_regions`` imports all
+    ~250 (0.2-0.7 s of every start), so it is kept for the error messages."""
+    entity = country_class(country)
+    if entity is None:
         return None
-    if getattr(type(table), "country", None) != country:  # an alias: as the full list says
+    if getattr(entity, "country", None) != country:  # an alias: as the full list says
         return supported_regions().get(country)
-    return tuple(getattr(type(table), "subdivisions", ()))
+    return tuple(getattr(entity, "subdivisions", ()))
 
 
 def region_problem(country: str, subdivision: str | None) -> RegionProblem | None:
@@ -170,8 +215,13 @@ def time_zone_problem(time_zone: str) -> RegionProblem | None:
 
 @lru_cache(maxsize=64)
 def _public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    """As ``holidays.country_holidays(country, subdiv=subdivision, years=year)``, whose defaults
+    the class's own are, without importing every other country."""
+    entity = country_class(country)
     try:
-        table = holidays.country_holidays(country, subdiv=subdivision, years=year)
+        if entity is None:
+            raise NotImplementedError(country)
+        table = entity(years=year, subdiv=subdivision)
     except NotImplementedError as exc:
         raise CalendarError(f"no public holiday calendar for region {country}") from exc
     return frozenset(table.keys())

@@ -30,6 +30,9 @@ if [ "$1" = -m ] && [ "$2" = venv ]; then
   chmod +x "$3/bin/pip"; echo "venv $version" >> "$log"; exit 0
 fi
 if [ "$1" = -m ] && [ "$2" = pip ]; then echo "pip $version ${{*:3}}" >> "$log"; exit 0; fi
+if [ "$1" = -m ] && [ "$2" = compileall ]; then
+  echo "compileall $version ${{*:3}}" >> "$log"; exit 0
+fi
 exit 3
 """
 
@@ -63,6 +66,11 @@ def test_a_venv_of_another_python_is_rebuilt_by_itself(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert made_with(venv) == "3.11" and (venv / ".python-3.11").is_file() and target.is_file()
     assert log.read_text().count("venv 3.11") == 1
+    # the bot's own modules compiled after the install (a serve would otherwise compile them
+    # on every start where PYTHONDONTWRITEBYTECODE is set)
+    installed = log.read_text().splitlines()
+    assert installed[-1] == "compileall 3.11 -q adapters bot dialogs policy scheduler"
+    assert installed[-2].startswith("pip 3.11 install")
 
     again = make(f"VENV={venv}", f"PYTHON={py311}", target)
     assert again.returncode == 0 and "rebuilding" not in again.stderr

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
-
 from dialogs import texts
 
 FONT_PACKAGE = "fonts-dejavu-core"
@@ -57,6 +55,8 @@ def find_fonts(dirs: tuple[Path, ...] = FONT_DIRS) -> Fonts:
 
 @cache
 def _coverage(path: Path) -> frozenset[int]:
+    from fontTools.ttLib import TTFont  # with the first PDF, as fpdf2 (adapters/documents)
+
     with TTFont(path, lazy=True) as font:
         cmap = font.getBestCmap() or {}
         return frozenset(cmap)

@@ -22,8 +22,6 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from enum import StrEnum
 
-import aiosmtplib
-
 from dialogs import texts
 from dialogs.ports import DeliveryFailed
 
@@ -64,7 +62,10 @@ WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 async def send(
     message: EmailMessage, server: SmtpServer, recipient: str, local_hostname: str | None = None
 ) -> None:
-    """Send or raise DeliveryFailed."""
+    """Send or raise DeliveryFailed. aiosmtplib is imported with the first message, not when the
+    bot starts (most starts have no mail server, and ~20 ms of imports)."""
+    import aiosmtplib
+
     try:
         await aiosmtplib.send(
             message.as_bytes(policy=WIRE_POLICY),
@@ -112,6 +113,8 @@ def _by_code(code: int, detail: str) -> DeliveryFailed:
 
 def failure(exc: BaseException) -> DeliveryFailed:
     """What went wrong, and whether trying again can help."""
+    import aiosmtplib
+
     tls = _tls_error(exc)
     if tls is not None:
         detail = getattr(tls, "verify_message", None) or tls.reason or type(tls).__name__

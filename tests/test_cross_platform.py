@@ -16,7 +16,6 @@ from fake_slack import FakeSlack
 from slack_config import slack_id
 from teams_harness import CAL, DANA, GUS, HANA, IVO, card_text, intake_values
 
-from bot.server import SLACK_KEY
 from dialogs.events import EventType
 
 TEAMS_MANAGERS = {"id": MANAGERS, "conversationType": "channel", "tenantId": "tenant-1"}
@@ -145,7 +144,10 @@ async def test_a_teams_click_redraws_the_slack_copies_before_anything_is_deliver
                        "data": {"case_id": case.id, "version": str(case.version)}}})
         status, _ = await both.teams.post(body)
         assert status == 200
-        await s.web_app[SLACK_KEY].in_flight.settled()
+        # the redraws, the delivery tick the click started (its failures go on the case from a
+        # worker thread, a change of their own), then their redraws: only then is there a
+        # version the copy must show
+        await both.settle()
         case = both.case()
         assert EventType.ACKNOWLEDGED in [e.type for e in both.teams.app.store.history(case.id)]
         redrawn = both.fake.current(raised)

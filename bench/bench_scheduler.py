@@ -58,10 +58,10 @@ class TimedTicker(Ticker):
         super().__init__(*args, **kwargs)
         self.tick_seconds: list[float] = []
 
-    async def tick(self) -> Any:
+    async def tick(self, **options: Any) -> Any:
         started = time.perf_counter()
         try:
-            return await super().tick()
+            return await super().tick(**options)
         finally:
             self.tick_seconds.append(time.perf_counter() - started)
 

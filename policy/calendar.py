@@ -218,12 +218,13 @@ def _public_holidays(country: str, subdivision: str | None, year: int) -> frozen
     """As ``holidays.country_holidays(country, subdiv=subdivision, years=year)``, whose defaults
     the class's own are, without importing every other country."""
     entity = country_class(country)
+    unknown = CalendarError(f"no public holiday calendar for region {country}")
+    if entity is None:
+        raise unknown
     try:
-        if entity is None:
-            raise NotImplementedError(country)
         table = entity(years=year, subdiv=subdivision)
-    except NotImplementedError as exc:
-        raise CalendarError(f"no public holiday calendar for region {country}") from exc
+    except NotImplementedError as exc:  # what holidays raises for a region it does not know
+        raise unknown from exc
     return frozenset(table.keys())
 
 

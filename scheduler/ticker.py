@@ -1,5 +1,6 @@
 """Each bot process runs one ticker: an APScheduler job that fires lapsed deadlines and delivers
-the outbox, every ``interval_seconds``.
+the outbox, every ``interval_seconds``, and wakes early for a deadline due before the next
+interval, so a deadline's lag is the pass that fires it, not the wait for the next interval.
 
 The job store is APScheduler's in-memory default, one per process: APScheduler must not share a
 job store between processes, and it need not, because the durable schedule is the Store's deadline
@@ -36,6 +37,9 @@ log = logging.getLogger("escalation_bot.scheduler")
 # several ticks with deliveries, metrics and readiness in between rather than one very long tick.
 DEADLINE_BATCHES_PER_TICK = 10
 DELIVERY_BATCHES_PER_TICK = 20
+# A wake for a deadline already due (one that fell due during the pass) waits this long, so a
+# store whose claim and next_due ever disagreed costs a pass every few milliseconds, not a spin.
+WAKE_FLOOR_SECONDS = 0.005
 
 
 class Ticker:
@@ -69,6 +73,9 @@ class Ticker:
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
         self._catch_up: asyncio.Task[None] | None = None
+        self._wake: asyncio.TimerHandle | None = None
+        self._woken: asyncio.Task[None] | None = None
+        self.wakes = 0  # passes run early, for a deadline due before the next interval
 
     async def tick(self, *, housekeep: bool = True) -> TickResult:
         """One pass: deadlines (in a worker thread: the store is synchronous), then delivery.
@@ -142,12 +149,24 @@ class Ticker:
         self._last_start = started
         if self.catching_up():
             return  # the catch-up running is doing this tick's work
+        await self._pass(housekeep=True)
+
+    async def _wake_pass(self) -> None:
+        self.wakes += 1
+        if self.catching_up() or self._lock.locked():
+            return  # the pass running arms the next wake when it ends
+        await self._pass(housekeep=False)
+
+    async def _pass(self, *, housekeep: bool) -> None:
         try:
-            if (await self.tick()).more:
+            result = await self.tick(housekeep=housekeep)
+            if result.more:
                 # in its own task, so this job ends and APScheduler's next ticks find the
                 # catch-up running (above) instead of logging a skipped run every interval
                 task = asyncio.get_running_loop().create_task(self._run_catch_up())
                 self._catch_up = task
+                return
+            await self._arm_wake(found=result.fired + result.skipped + result.failed > 0)
         except asyncio.CancelledError:
             # the server is stopping mid-tick: what was claimed is leased, and the next start (or
             # another replica) takes it up once the lease runs out; nothing is lost, so no fault
@@ -156,10 +175,35 @@ class Ticker:
             # The store may be briefly unreachable; /readyz shows it, the next tick retries.
             log.exception("scheduler tick failed")
 
+    async def _arm_wake(self, *, found: bool) -> None:
+        """After a pass: when the next deadline falls due before the next interval tick, run a
+        pass then. next_due is one index probe and already accounts for leases, so a deadline
+        another replica holds is not woken for until its lease ends. A deadline that is already
+        due after a pass that found nothing is left to the interval (it cannot be taken now)."""
+        if self._scheduler is None:
+            return  # stopped, or driven pass by pass (tests, the CLI)
+        loop = asyncio.get_running_loop()
+        due = await loop.run_in_executor(None, self.store.next_due)
+        if due is None or self._scheduler is None:
+            return
+        delay = (due - self.clock.now()).total_seconds()
+        if delay >= self.interval_seconds or (delay <= 0 and not found):
+            return
+        if self._wake is not None:
+            self._wake.cancel()
+        self._wake = loop.call_later(max(delay, WAKE_FLOOR_SECONDS), self._start_wake_pass)
+
+    def _start_wake_pass(self) -> None:
+        self._wake = None
+        if self._woken is not None and not self._woken.done():
+            return  # a woken pass is still running; it arms the next wake when it ends
+        self._woken = asyncio.get_running_loop().create_task(self._wake_pass())
+
     async def _run_catch_up(self) -> None:
         try:
             passes = await self.catch_up()
             log.info("scheduler caught up a backlog in %d passes", passes)
+            await self._arm_wake(found=True)
         except asyncio.CancelledError:
             log.info("scheduler catch-up stopped with the server; it resumes on restart")
         except Exception:
@@ -184,6 +228,12 @@ class Ticker:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
+        if self._woken is not None:
+            self._woken.cancel()
+            self._woken = None
         if self._catch_up is not None:
             self._catch_up.cancel()
             self._catch_up = None

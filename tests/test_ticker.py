@@ -4,7 +4,7 @@ it on its interval until stopped."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,6 +82,46 @@ async def test_started_it_ticks_on_its_interval_until_stopped(tmp_path: Path) ->
         assert len(lags) >= 2 and all(lag >= 0 for lag in lags)
         await asyncio.sleep(0.2)
         assert ticker.ticks == ticks  # stopped means stopped
+    finally:
+        ticker.stop()
+        app.close()
+
+
+async def test_started_it_wakes_for_a_deadline_due_before_the_next_interval(
+    tmp_path: Path,
+) -> None:
+    """Issue 13's deadline lag: a deadline falling due between two interval ticks waited for the
+    next one (up to a whole interval). The ticker now wakes when the next deadline is due."""
+    clock = SimulatedClock(RAISED)
+    app = bootstrap(ROOT / "examples/partnerships.yaml", tmp_path / "db.sqlite3", clock)
+    ticker = Ticker(app.store, app.engine, clock, ConsoleNotifier(echo=False), worker="t3",
+                    interval_seconds=60.0)
+    try:
+        counterpart = app.engine.people("northbay")["hana.moss@health.northbay.example"]
+        case = app.engine.handle(RaiseConcern(
+            actor="dana.marsh@council.northbay.example", partnership_id="northbay",
+            answers=demo_answers(app.policies.get("nsscp"), counterpart))).case
+        assert case is not None
+        lapses = datetime(2027, 2, 2, 17, tzinfo=UTC)  # stage 1's deadline, Tue 17:00
+        clock.set(lapses - timedelta(seconds=0.2))
+        ticker.start()
+        for _ in range(100):
+            if ticker.ticks >= 1:
+                break
+            await asyncio.sleep(0.02)
+        assert ticker.ticks == 1 and app.store.get_case(case.id).stage == 1  # type: ignore[union-attr]
+        clock.set(lapses + timedelta(seconds=0.5))  # simulated time reaches the deadline
+        for _ in range(250):  # bounded (5 s); the next interval tick is a minute away
+            stored = app.store.get_case(case.id)
+            if stored is not None and stored.stage == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert stored is not None and stored.stage == 2
+        assert ticker.wakes >= 1 and ticker.ticks == 2
+        ticker.stop()
+        woken = ticker.wakes
+        await asyncio.sleep(0.1)
+        assert ticker.wakes == woken  # stopped means no wake either
     finally:
         ticker.stop()
         app.close()

@@ -306,10 +306,12 @@ async def deliver_due_notifications(
     return sent, failed
 
 
-def platform_of(notifier: Notifier, note: Notification) -> str:
+def platform_namer(notifier: Notifier) -> Callable[[Notification], str]:
+    """Asked once per batch: isinstance against a runtime-checkable Protocol walks the
+    protocol's members each time (3 % of a catch-up's CPU when it was asked per message)."""
     if isinstance(notifier, NamesPlatforms):
-        return notifier.platform_for(note)
-    return note.recipient.kind.value
+        return notifier.platform_for
+    return lambda note: note.recipient.kind.value
 
 
 async def _deliver_batch(
@@ -324,10 +326,11 @@ async def _deliver_batch(
 ) -> tuple[int, int]:
     sent = failed = 0
     loop = asyncio.get_running_loop()
+    platform_of = platform_namer(notifier)
     for item in items:
         progress()
         note = item.notification
-        platform = platform_of(notifier, note)
+        platform = platform_of(note)
         try:
             await notifier.deliver(note)
         except DeliveryFailed as exc:

@@ -39,6 +39,7 @@ class TimedWrites:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.save_seconds: list[tuple[float, int]] = []
+        self.totals: dict[str, list[Any]] = {}
 
     def save_cases(self, saves: list[Any], completed: list[Any]) -> list[Exception | None]:
         started = time.perf_counter()
@@ -48,7 +49,41 @@ class TimedWrites:
             self.save_seconds.append((time.perf_counter() - started, len(saves) + len(completed)))
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
+        found = getattr(self.store, name)
+        if not callable(found):
+            return found
+        totals = self.totals.setdefault(name, [0.0, 0])
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return found(*args, **kwargs)
+            finally:
+                totals[0] += time.perf_counter() - started
+                totals[1] += 1
+        return timed
+
+    def seconds_in(self) -> dict[str, dict[str, float]]:
+        """Where the drain's store time went: seconds and calls per store method."""
+        spent = {"save_cases": [sum(s for s, _ in self.save_seconds), len(self.save_seconds)],
+                 **self.totals}
+        return {name: {"s": round(total, 2), "calls": calls}
+                for name, (total, calls) in sorted(spent.items(), key=lambda kv: -kv[1][0])
+                if total >= 0.01}
+
+
+class FireTimedTicker(Ticker):
+    """The production Ticker, with the time its passes spend deciding and writing lapses (the
+    worker thread's fire step) summed, so the drain splits into deadlines and delivery."""
+
+    fire_seconds = 0.0
+
+    def _fire(self) -> Any:
+        started = time.perf_counter()
+        try:
+            return super()._fire()
+        finally:
+            self.fire_seconds += time.perf_counter() - started
 
 
 def _quiet_person(app: App) -> str:
@@ -144,7 +179,7 @@ def main() -> None:
     recorder = Recorder()
     timed = TimedWrites(store)
     notifier = NullNotifier()
-    ticker = Ticker(timed, app.engine, clock, notifier,  # type: ignore[arg-type]
+    ticker = FireTimedTicker(timed, app.engine, clock, notifier,  # type: ignore[arg-type]
                     worker=args.worker, interval_seconds=1.0, lease_seconds=60.0, batch=100,
                     observer=recorder)
     drained = asyncio.run(_drain(app, store, ticker, clock, args.probe_every))
@@ -163,6 +198,8 @@ def main() -> None:
         "batch_write_ms": summary([s for s, _ in timed.save_seconds], 1000),
         "write_per_case_ms": summary(per_case, 1000, 4),
         "lag_s": summary(recorder.lags, 1, 3),
+        "fire_seconds": round(ticker.fire_seconds, 2),
+        "store_seconds": timed.seconds_in(),
     }))
 
 

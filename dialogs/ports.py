@@ -206,7 +206,9 @@ class Store(StoreExtras, RetentionSupport, AuditLog, Protocol):
         Each save is applied as ``save_case`` would or not at all: the answer has, per save, None
         (saved) or what ``save_case`` would have raised (StaleVersion, KeyError, ValueError),
         and a refused save leaves the others in place. Each claim is then completed as
-        ``complete_deadline`` would (fenced by its lease)."""
+        ``complete_deadline`` would (fenced by its lease). The scheduler's write: a store may
+        commit it without waiting for the disk (a lapse lost to a power cut is due again, its
+        deadline row being in the same write), which a person's ``save_case`` never is."""
         ...
 
     def get_case(self, case_id: str) -> Case | None: ...

@@ -396,3 +396,80 @@ def test_a_sent_mark_is_kept_without_an_fsync_and_the_connection_stays_full(
         assert found is not None and found[1] == "sent"
     finally:
         again.close()
+
+
+def test_the_schedulers_writes_skip_the_fsync_and_a_persons_write_keeps_it(tmp_path: Path) -> None:
+    """Issue 13's catch-up: each claim (deadlines, outbox) and each chunk of lapses paid an fsync
+    (7 ms here, 1,000 of them in a 10,000-lapse drain). Those writes are committed with
+    synchronous=NORMAL: lost to a power cut, a claim is simply not held and a lapse comes back
+    with its deadline row (one transaction), to be fired again. A person's write still waits
+    for the disk, and its sync carries the scheduler's earlier commits with it (one WAL)."""
+    from store_contract import bumped
+
+    from dialogs.ports import CaseSave
+
+    store = SqliteStore(tmp_path / "sync.sqlite3")
+    statements: list[str] = []
+    try:
+        case = make_case()
+        store._db.set_trace_callback(statements.append)
+        store.create_case(case, [make_event()], [make_notification("n-1", deliver_at=at(0))],
+                          [make_deadline(due_at=at(0))])
+        person = list(statements)
+        statements.clear()
+        claims = store.claim_due(at(1), "w", 60, 10)
+        items = store.claim_notifications(at(1), "w", 60, 10)
+        assert len(claims) == 1 and len(items) == 1
+        answers = store.save_cases([CaseSave(bumped(case, stage=2), 1,
+                                             [make_event(summary="lapsed")], [], [])], [])
+        assert answers == [None]
+        scheduler = list(statements)
+        store._db.set_trace_callback(None)
+        assert not any("synchronous" in s for s in person), person
+        begins = [i for i, s in enumerate(scheduler) if s.startswith("BEGIN")]
+        assert len(begins) == 3, scheduler
+        for i in begins:  # each of the three writes ran under NORMAL, and FULL came back after
+            assert scheduler[i - 1] == "PRAGMA synchronous = NORMAL", scheduler
+        assert scheduler[-1] == "PRAGMA synchronous = FULL", scheduler
+        (level,) = store._db.execute("PRAGMA synchronous").fetchone()
+        assert level == 2
+    finally:
+        store.close()
+
+
+def test_the_wal_is_checkpointed_by_its_own_thread_not_by_a_write(tmp_path: Path) -> None:
+    """Issue 13's catch-up: two thirds of a batch's commit was SQLite's automatic checkpoint,
+    run inside the commit under the store's lock. The store's connection now checkpoints only
+    as a backstop; a thread of the store's, on its own connection, copies the WAL back soon
+    after writes, and stops with the store."""
+    import time
+
+    from adapters.storage.wal_checkpoint import BACKSTOP_PAGES
+
+    store = SqliteStore(tmp_path / "wal.sqlite3")
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    try:
+        (pages,) = store._db.execute("PRAGMA wal_autocheckpoint").fetchone()
+        assert pages == BACKSTOP_PAGES
+        before = checkpointer.checkpoints
+        store.create_case(make_case(), [make_event()], [make_notification()], [make_deadline()])
+        deadline = time.monotonic() + 10  # bounded: the thread waits 0.1 s to gather writes
+        while checkpointer.checkpoints == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.checkpoints > before
+        # nothing is left in the WAL for a checkpoint to copy: the thread did it
+        other = sqlite3.connect(tmp_path / "wal.sqlite3")
+        try:
+            busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            other.close()
+        assert busy == 0 and frames == copied
+    finally:
+        store.close()
+    assert not checkpointer._thread.is_alive()
+    again = SqliteStore(tmp_path / "wal.sqlite3")  # and what it copied reads back
+    try:
+        assert again.get_case("case-1") is not None
+    finally:
+        again.close()

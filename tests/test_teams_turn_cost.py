@@ -34,12 +34,14 @@ def write_transactions(store: SqliteStore) -> Iterator[list[str]]:
     """Every write transaction the store's own connection begins, and the rows it changes."""
     db: sqlite3.Connection = store._db
     begun: list[str] = []
-    db.set_trace_callback(lambda sql: begun.append(sql) if sql.startswith("BEGIN") else None)
+    with store._lock:  # see changing_writes
+        db.set_trace_callback(lambda sql: begun.append(sql) if sql.startswith("BEGIN") else None)
     changes = db.total_changes
     try:
         yield begun
     finally:
-        db.set_trace_callback(None)
+        with store._lock:
+            db.set_trace_callback(None)
         begun.append(f"rows changed: {db.total_changes - changes}")
 
 
@@ -57,11 +59,16 @@ def changing_writes(store: SqliteStore) -> Iterator[list[int]]:
         elif sql.startswith("COMMIT") and db.total_changes > began[0]:
             changed.append(db.total_changes - began[0])
 
-    db.set_trace_callback(traced)
+    # Under the store's lock: set_trace_callback waits for the connection's mutex holding the
+    # GIL, and a scheduler pass in a worker thread holds that mutex while its trace callback
+    # waits for the GIL (a deadlock, seen once the ticker woke for deadlines between ticks).
+    with store._lock:
+        db.set_trace_callback(traced)
     try:
         yield changed
     finally:
-        db.set_trace_callback(None)
+        with store._lock:
+            db.set_trace_callback(None)
 
 
 def tick_tasks() -> list[asyncio.Task[object]]:

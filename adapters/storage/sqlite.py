@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.storage.wal_checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from dialogs.audit import (
     AuditTrail,
     CaseRead,
@@ -269,16 +270,20 @@ class SqliteStore:
             timeout=BUSY_TIMEOUT_MS / 1000,
         )
         self._db.row_factory = sqlite3.Row
+        self._checkpointer: WalCheckpointer | None = None
         try:
             for pragma in (
                 f"busy_timeout = {BUSY_TIMEOUT_MS}",
-                "journal_mode = WAL",
                 "synchronous = FULL",
                 "foreign_keys = ON",
             ):
                 self._db.execute(f"PRAGMA {pragma}")
+            (mode,) = self._db.execute("PRAGMA journal_mode = WAL").fetchone()
             with self._write() as db:
                 self._migrate(db, self.path)
+            if str(mode).lower() == "wal":  # not for an in-memory database
+                self._db.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+                self._checkpointer = WalCheckpointer(self.path, busy_timeout_ms=BUSY_TIMEOUT_MS)
         except BaseException:
             self._db.close()
             raise
@@ -351,6 +356,9 @@ class SqliteStore:
             db.execute(trigger)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         with self._lock:
             self._db.close()
 
@@ -367,8 +375,10 @@ class SqliteStore:
 
         ``durable=False``: committed without waiting for the disk (``synchronous=NORMAL`` for
         this one commit). Only for a write whose loss to a power cut repeats work rather than
-        loses it: a message marked sent is sent again. A process crash loses nothing even so
-        (the WAL is in the OS's cache), and the next durable commit syncs it with its own."""
+        loses it: a message marked sent is sent again, a claim is not held, a lapse comes back
+        with its deadline row to be fired again. A process crash loses nothing even so (the WAL
+        is in the OS's cache), and the next durable commit syncs it with its own: one WAL, so a
+        power cut can only take a suffix of such commits, never one under a later person's."""
         with self._lock:
             if not durable:
                 self._db.execute("PRAGMA synchronous = NORMAL")
@@ -377,6 +387,8 @@ class SqliteStore:
                 try:
                     yield self._db
                     self._db.execute("COMMIT")
+                    if self._checkpointer is not None:
+                        self._checkpointer.written()
                 except BaseException:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
@@ -458,7 +470,9 @@ class SqliteStore:
                 checked.append((i, save))
         if not checked and not completed:
             return answers
-        with self._write() as db:
+        # the scheduler's write: its deadline rows are in the same transaction, so a power cut
+        # that takes it puts the lapses back as due (see _write)
+        with self._write(durable=False) as db:
             for i, save in checked:
                 db.execute("SAVEPOINT case_save")
                 try:
@@ -793,7 +807,7 @@ class SqliteStore:
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
         at, lease_until = _utc(now), _instant(_utc(now + timedelta(seconds=lease_seconds)))
-        with self._write() as db:
+        with self._write(durable=False) as db:  # a claim lost to a power cut is not held
             rows = db.execute(
                 "SELECT * FROM deadlines WHERE due_at <= ?"
                 " AND (claimed_by IS NULL OR lease_until < ?) ORDER BY due_at, key LIMIT ?",
@@ -865,7 +879,7 @@ class SqliteStore:
         simply lets the row fall due again."""
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
-        with self._write() as db:
+        with self._write(durable=False) as db:  # a claim lost to a power cut is not held
             rows = db.execute(
                 "SELECT key, json, attempts FROM outbox WHERE status = 'pending'"
                 " AND deliver_at <= ? ORDER BY deliver_at, rowid LIMIT ?",

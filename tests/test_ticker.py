@@ -117,7 +117,11 @@ async def test_started_it_wakes_for_a_deadline_due_before_the_next_interval(
                 break
             await asyncio.sleep(0.02)
         assert stored is not None and stored.stage == 2
-        assert ticker.wakes >= 1 and ticker.ticks == 2
+        for _ in range(250):  # the case is saved before the pass's delivery ends it
+            if ticker.ticks >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert ticker.wakes >= 1 and ticker.ticks == 2  # the woken pass, not an interval's
         ticker.stop()
         woken = ticker.wakes
         await asyncio.sleep(0.1)

@@ -153,8 +153,10 @@ class Ticker:
 
     async def _wake_pass(self) -> None:
         self.wakes += 1
-        if self.catching_up() or self._lock.locked():
-            return  # the pass running arms the next wake when it ends
+        if self.catching_up():
+            return  # the catch-up arms the next wake when it ends
+        # A pass already running (an interval tick, or the tick after a turn, which arms no
+        # wake) holds the lock: wait for it and run after it, rather than lose this wake.
         await self._pass(housekeep=False)
 
     async def _pass(self, *, housekeep: bool) -> None:

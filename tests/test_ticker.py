@@ -131,6 +131,48 @@ async def test_started_it_wakes_for_a_deadline_due_before_the_next_interval(
         app.close()
 
 
+async def test_a_wake_that_finds_a_pass_running_waits_for_it_rather_than_being_lost(
+    tmp_path: Path,
+) -> None:
+    """A pass not started by the ticker's own jobs (the tick after a turn) may hold the ticker
+    when the wake comes; that pass does not arm the next wake, so a wake that gave up then left
+    the deadline to the next interval tick. It waits for the pass and runs after it."""
+    clock = SimulatedClock(RAISED)
+    app = bootstrap(ROOT / "examples/partnerships.yaml", tmp_path / "db.sqlite3", clock)
+    ticker = Ticker(app.store, app.engine, clock, ConsoleNotifier(echo=False), worker="t4",
+                    interval_seconds=60.0)
+    try:
+        counterpart = app.engine.people("northbay")["hana.moss@health.northbay.example"]
+        case = app.engine.handle(RaiseConcern(
+            actor="dana.marsh@council.northbay.example", partnership_id="northbay",
+            answers=demo_answers(app.policies.get("nsscp"), counterpart))).case
+        assert case is not None
+        lapses = datetime(2027, 2, 2, 17, tzinfo=UTC)
+        clock.set(lapses - timedelta(seconds=0.2))
+        ticker.start()
+        for _ in range(100):
+            if ticker.ticks >= 1:
+                break
+            await asyncio.sleep(0.02)
+        assert ticker.ticks == 1
+        async with ticker._lock:  # a pass of someone else's is running when the wake comes
+            clock.set(lapses + timedelta(seconds=0.5))
+            for _ in range(100):
+                if ticker.wakes >= 1:
+                    break
+                await asyncio.sleep(0.02)
+            assert ticker.wakes >= 1
+        for _ in range(250):  # bounded (5 s); the next interval tick is a minute away
+            stored = app.store.get_case(case.id)
+            if stored is not None and stored.stage == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert stored is not None and stored.stage == 2
+    finally:
+        ticker.stop()
+        app.close()
+
+
 async def test_delivery_keeps_claiming_while_batches_come_back_full(tmp_path: Path) -> None:
     from store_contract import at, make_case, make_notification
 

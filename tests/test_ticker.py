@@ -4,13 +4,15 @@ it on its interval until stopped."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.console.render import ConsoleNotifier
-from bot.bootstrap import bootstrap
+from bot.bootstrap import App, bootstrap
 from bot.demo import demo_answers
 from dialogs.clock import SimulatedClock
 from dialogs.commands import RaiseConcern
@@ -87,14 +89,25 @@ async def test_started_it_ticks_on_its_interval_until_stopped(tmp_path: Path) ->
         app.close()
 
 
-async def test_started_it_wakes_for_a_deadline_due_before_the_next_interval(
-    tmp_path: Path,
-) -> None:
-    """Issue 13's deadline lag: a deadline falling due between two interval ticks waited for the
-    next one (up to a whole interval). The ticker now wakes when the next deadline is due."""
+STAGE_1_LAPSES = datetime(2027, 2, 2, 17, tzinfo=UTC)  # a case raised at RAISED: Tue 17:00
+
+
+async def until(done: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Poll a real background job, bounded (the scheduler's own timers, not the deadlines)."""
+    for _ in range(int(seconds / 0.02)):
+        if done():
+            return True
+        await asyncio.sleep(0.02)
+    return done()
+
+
+@asynccontextmanager
+async def started_just_before_a_lapse(tmp_path: Path) -> AsyncIterator[tuple[App, Ticker, str]]:
+    """A case whose stage deadline is 0.2 s (simulated) away, and a ticker whose interval is a
+    minute, started and past its first tick: only a wake can fire the deadline in time."""
     clock = SimulatedClock(RAISED)
     app = bootstrap(ROOT / "examples/partnerships.yaml", tmp_path / "db.sqlite3", clock)
-    ticker = Ticker(app.store, app.engine, clock, ConsoleNotifier(echo=False), worker="t3",
+    ticker = Ticker(app.store, app.engine, clock, ConsoleNotifier(echo=False), worker="tw",
                     interval_seconds=60.0)
     try:
         counterpart = app.engine.people("northbay")["hana.moss@health.northbay.example"]
@@ -102,33 +115,38 @@ async def test_started_it_wakes_for_a_deadline_due_before_the_next_interval(
             actor="dana.marsh@council.northbay.example", partnership_id="northbay",
             answers=demo_answers(app.policies.get("nsscp"), counterpart))).case
         assert case is not None
-        lapses = datetime(2027, 2, 2, 17, tzinfo=UTC)  # stage 1's deadline, Tue 17:00
-        clock.set(lapses - timedelta(seconds=0.2))
+        clock.set(STAGE_1_LAPSES - timedelta(seconds=0.2))
         ticker.start()
-        for _ in range(100):
-            if ticker.ticks >= 1:
-                break
-            await asyncio.sleep(0.02)
-        assert ticker.ticks == 1 and app.store.get_case(case.id).stage == 1  # type: ignore[union-attr]
-        clock.set(lapses + timedelta(seconds=0.5))  # simulated time reaches the deadline
-        for _ in range(250):  # bounded (5 s); the next interval tick is a minute away
-            stored = app.store.get_case(case.id)
-            if stored is not None and stored.stage == 2:
-                break
-            await asyncio.sleep(0.02)
-        assert stored is not None and stored.stage == 2
-        for _ in range(250):  # the case is saved before the pass's delivery ends it
-            if ticker.ticks >= 2:
-                break
-            await asyncio.sleep(0.02)
+        assert await until(lambda: ticker.ticks >= 1) and ticker.ticks == 1
+        assert stage_of(app, case.id) == 1
+        yield app, ticker, case.id
+    finally:
+        ticker.stop()
+        app.close()
+
+
+def stage_of(app: App, case_id: str) -> int | None:
+    stored = app.store.get_case(case_id)
+    return None if stored is None else stored.stage
+
+
+async def test_started_it_wakes_for_a_deadline_due_before_the_next_interval(
+    tmp_path: Path,
+) -> None:
+    """Issue 13's deadline lag: a deadline falling due between two interval ticks waited for the
+    next one (up to a whole interval). The ticker now wakes when the next deadline is due."""
+    async with started_just_before_a_lapse(tmp_path) as (app, ticker, case_id):
+        clock = app.engine.clock
+        assert isinstance(clock, SimulatedClock)
+        clock.set(STAGE_1_LAPSES + timedelta(seconds=0.5))  # simulated time reaches it
+        assert await until(lambda: stage_of(app, case_id) == 2)
+        # the case is saved before the pass's delivery ends it
+        assert await until(lambda: ticker.ticks >= 2)
         assert ticker.wakes >= 1 and ticker.ticks == 2  # the woken pass, not an interval's
         ticker.stop()
         woken = ticker.wakes
         await asyncio.sleep(0.1)
         assert ticker.wakes == woken  # stopped means no wake either
-    finally:
-        ticker.stop()
-        app.close()
 
 
 async def test_a_wake_that_finds_a_pass_running_waits_for_it_rather_than_being_lost(
@@ -137,40 +155,13 @@ async def test_a_wake_that_finds_a_pass_running_waits_for_it_rather_than_being_l
     """A pass not started by the ticker's own jobs (the tick after a turn) may hold the ticker
     when the wake comes; that pass does not arm the next wake, so a wake that gave up then left
     the deadline to the next interval tick. It waits for the pass and runs after it."""
-    clock = SimulatedClock(RAISED)
-    app = bootstrap(ROOT / "examples/partnerships.yaml", tmp_path / "db.sqlite3", clock)
-    ticker = Ticker(app.store, app.engine, clock, ConsoleNotifier(echo=False), worker="t4",
-                    interval_seconds=60.0)
-    try:
-        counterpart = app.engine.people("northbay")["hana.moss@health.northbay.example"]
-        case = app.engine.handle(RaiseConcern(
-            actor="dana.marsh@council.northbay.example", partnership_id="northbay",
-            answers=demo_answers(app.policies.get("nsscp"), counterpart))).case
-        assert case is not None
-        lapses = datetime(2027, 2, 2, 17, tzinfo=UTC)
-        clock.set(lapses - timedelta(seconds=0.2))
-        ticker.start()
-        for _ in range(100):
-            if ticker.ticks >= 1:
-                break
-            await asyncio.sleep(0.02)
-        assert ticker.ticks == 1
+    async with started_just_before_a_lapse(tmp_path) as (app, ticker, case_id):
+        clock = app.engine.clock
+        assert isinstance(clock, SimulatedClock)
         async with ticker._lock:  # a pass of someone else's is running when the wake comes
-            clock.set(lapses + timedelta(seconds=0.5))
-            for _ in range(100):
-                if ticker.wakes >= 1:
-                    break
-                await asyncio.sleep(0.02)
-            assert ticker.wakes >= 1
-        for _ in range(250):  # bounded (5 s); the next interval tick is a minute away
-            stored = app.store.get_case(case.id)
-            if stored is not None and stored.stage == 2:
-                break
-            await asyncio.sleep(0.02)
-        assert stored is not None and stored.stage == 2
-    finally:
-        ticker.stop()
-        app.close()
+            clock.set(STAGE_1_LAPSES + timedelta(seconds=0.5))
+            assert await until(lambda: ticker.wakes >= 1)
+        assert await until(lambda: stage_of(app, case_id) == 2)
 
 
 async def test_delivery_keeps_claiming_while_batches_come_back_full(tmp_path: Path) -> None:

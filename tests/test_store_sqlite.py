@@ -473,3 +473,36 @@ def test_the_wal_is_checkpointed_by_its_own_thread_not_by_a_write(tmp_path: Path
         assert again.get_case("case-1") is not None
     finally:
         again.close()
+
+
+def test_the_wal_stays_small_under_steady_writes(tmp_path: Path) -> None:
+    """Found by a fresh-clone trial: a PASSIVE checkpoint run beside steady writes never copies
+    the whole WAL (frames arrive while it copies), and SQLite starts the WAL over only after a
+    whole copy, so the file grew to the ~80 MB backstop and stayed there. Once the WAL is large
+    the checkpointer finishes under the store's lock, and a restarted WAL is cut back to the
+    size limit."""
+    from adapters.storage.wal_checkpoint import WAL_SIZE_LIMIT_BYTES
+
+    path = tmp_path / "steady.sqlite3"
+    wal = Path(f"{path}-wal")
+    store = SqliteStore(path)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    largest = 0
+    padding = "x" * 3000  # a party card's size, so each write adds real pages
+    try:
+        for n in range(4000):  # ~8 MB of WAL every ~700 writes; bounded either way
+            case_id = f"case-{n}"
+            store.create_case(make_case(case_id=case_id, reference=f"P1-{n:05d}"),
+                              [make_event(case_id)],
+                              [make_notification(f"n-{n}", case_id, title=padding)], [])
+            store.mark_sent(f"n-{n}", at(1))
+            largest = max(largest, wal.stat().st_size)
+            if checkpointer.restarts >= 3 and n >= 2000:
+                break
+        # the limit, plus what a tight loop writes during one gathering wait and unlocked copy
+        # (7-15 MB seen here); without the locked finish it reached the 80 MB backstop
+        assert largest < 4 * WAL_SIZE_LIMIT_BYTES, largest
+        assert checkpointer.restarts >= 3, checkpointer.restarts
+    finally:
+        store.close()

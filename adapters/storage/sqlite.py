@@ -19,7 +19,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from adapters.storage.wal_checkpoint import BACKSTOP_PAGES, WalCheckpointer
+from adapters.storage.wal_checkpoint import (
+    BACKSTOP_PAGES,
+    WAL_SIZE_LIMIT_BYTES,
+    WalCheckpointer,
+)
 from dialogs.audit import (
     AuditTrail,
     CaseRead,
@@ -283,7 +287,9 @@ class SqliteStore:
                 self._migrate(db, self.path)
             if str(mode).lower() == "wal":  # not for an in-memory database
                 self._db.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
-                self._checkpointer = WalCheckpointer(self.path, busy_timeout_ms=BUSY_TIMEOUT_MS)
+                self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+                self._checkpointer = WalCheckpointer(self.path, busy_timeout_ms=BUSY_TIMEOUT_MS,
+                                                     writes=self._lock)
         except BaseException:
             self._db.close()
             raise

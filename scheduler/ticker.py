@@ -191,9 +191,14 @@ class Ticker:
         delay = (due - self.clock.now()).total_seconds()
         if delay >= self.interval_seconds or (delay <= 0 and not found):
             return
+        when = loop.time() + max(delay, WAKE_FLOOR_SECONDS)
         if self._wake is not None:
+            if self._wake.when() <= when:
+                # two passes arming at once (an interval tick, a woken pass): keep the sooner;
+                # a wake that finds its deadline already fired costs one empty pass
+                return
             self._wake.cancel()
-        self._wake = loop.call_later(max(delay, WAKE_FLOOR_SECONDS), self._start_wake_pass)
+        self._wake = loop.call_at(when, self._start_wake_pass)
 
     def _start_wake_pass(self) -> None:
         self._wake = None

@@ -164,6 +164,25 @@ async def test_a_wake_that_finds_a_pass_running_waits_for_it_rather_than_being_l
         assert await until(lambda: stage_of(app, case_id) == 2)
 
 
+async def test_a_later_reading_of_next_due_never_moves_an_armed_wake_later(
+    tmp_path: Path,
+) -> None:
+    """Two passes can arm a wake at once (an interval tick and a woken pass, each reading
+    next_due off the loop); the one whose reading lands last must not push back a sooner wake
+    the other armed, which would leave that deadline to the next interval tick."""
+    async with started_just_before_a_lapse(tmp_path) as (app, ticker, case_id):
+        clock = app.engine.clock
+        assert isinstance(clock, SimulatedClock)
+        armed = ticker._wake
+        assert armed is not None  # the first tick armed it, ~0.2 s ahead
+        await asyncio.sleep(0.05)
+        # a reading landing now (the simulated clock has not moved) would wake 0.05 s later
+        await ticker._arm_wake(found=True)
+        assert ticker._wake is armed and not armed.cancelled()
+        clock.set(STAGE_1_LAPSES + timedelta(seconds=0.5))
+        assert await until(lambda: stage_of(app, case_id) == 2)
+
+
 async def test_delivery_keeps_claiming_while_batches_come_back_full(tmp_path: Path) -> None:
     from store_contract import at, make_case, make_notification
 

@@ -40,12 +40,12 @@ class WalCheckpointer:
     def __init__(self, path: Path, *, busy_timeout_ms: int, writes: threading.Lock) -> None:
         """``writes``: the lock the store holds around each use of its connection."""
         self._path = path
-        self._writes = writes
-        self.restarts = 0  # checkpoints finished under the store's lock
         self._busy_timeout_ms = busy_timeout_ms
+        self._writes = writes
         self._written = threading.Event()
         self._stopping = threading.Event()
         self.checkpoints = 0
+        self.restarts = 0  # checkpoints finished under the store's lock
         self._thread = threading.Thread(target=self._run, name="sqlite-wal-checkpoint",
                                         daemon=True)
         self._thread.start()

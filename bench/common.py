@@ -482,6 +482,13 @@ class TimedStore:
         finally:
             self.mark_sent_seconds.append(time.perf_counter() - started)
 
+    def try_mark_sent(self, key: str, at: datetime) -> bool:
+        started = time.perf_counter()
+        try:
+            return bool(self.store.try_mark_sent(key, at))
+        finally:
+            self.mark_sent_seconds.append(time.perf_counter() - started)
+
     def claim_notifications(self, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:

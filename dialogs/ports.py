@@ -325,6 +325,14 @@ class Store(StoreExtras, RetentionSupport, AuditLog, Protocol):
 
     def mark_sent(self, key: str, at: datetime) -> None: ...
 
+    def try_mark_sent(self, key: str, at: datetime) -> bool:
+        """Called on the event loop: mark sent only if that needs no waiting (on a lock, another
+        writer, the network) and say whether it did. False leaves the row as it was, for
+        ``mark_sent`` off the loop. A delivery's mark must be written before the next message
+        is sent (a killed worker then repeats at most one), and a thread hand-off per message
+        cost more than the mark itself."""
+        ...
+
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None: ...
 
     def notification(self, key: str) -> tuple[Notification, str] | None:

@@ -705,6 +705,22 @@ class StoreContract:
         store.mark_sent("n-1", at(10))
         assert store.notification("n-1") == (make_notification(), "sent")
 
+    def test_a_mark_without_waiting_marks_sent_or_leaves_the_row_as_it_was(
+        self, store: Store
+    ) -> None:
+        """try_mark_sent is asked on the event loop: True means sent, as mark_sent would have
+        left it; False means untouched (still claimed, due again after its lease)."""
+        store.create_case(make_case(), [], [make_notification("a"), make_notification("b")], [])
+        claimed = store.claim_notifications(at(0), "w", 60, 10)
+        assert len(claimed) == 2
+        for key in ("a", "b"):
+            if store.try_mark_sent(key, at(1)):
+                assert store.notification(key) == (make_notification(key), "sent")
+            else:
+                assert store.notification(key) == (make_notification(key), "pending")
+                assert [i.notification.key for i in store.due_notifications(at(61), 10)
+                        if i.notification.key == key] == [key]
+
     def test_unknown_notification_keys(self, store: Store) -> None:
         assert store.notification("missing") is None
         with pytest.raises(KeyError):

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ from store_contract import (
     unlinked,
 )
 
-from adapters.storage.sqlite import NEXT_DUE_SQL, SqliteStore, person_cases_sql
+from adapters.storage.sqlite import BUSY_TIMEOUT_MS, NEXT_DUE_SQL, SqliteStore, person_cases_sql
 from dialogs.case import CaseStatus
 from dialogs.ports import Store
 
@@ -396,6 +397,57 @@ def test_a_sent_mark_is_kept_without_an_fsync_and_the_connection_stays_full(
         assert found is not None and found[1] == "sent"
     finally:
         again.close()
+
+
+def test_a_mark_on_the_loop_never_waits_for_the_lock_or_another_writer(tmp_path: Path) -> None:
+    """Issue 13: a backlog's delivery paid two thread hand-offs per message (124 us each here,
+    more than the mark). Marks are made on the event loop when they can be made at once; when
+    the store's lock is held (a turn's write in a worker thread) or another connection holds
+    SQLite's write lock (another replica), try_mark_sent says False at once, not after the
+    busy timeout, changes nothing, and leaves the connection as it found it."""
+    path = tmp_path / "loop.sqlite3"
+    store = SqliteStore(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        store.create_case(make_case(), [], [make_notification(k) for k in ("a", "b", "c")], [])
+        assert store.try_mark_sent("a", at(1)) is True
+        assert store.notification("a") == (make_notification("a"), "sent")
+        with pytest.raises(KeyError):
+            store.try_mark_sent("nope", at(1))
+
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with store._lock:
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert held.wait(10)
+            started = time.perf_counter()
+            assert store.try_mark_sent("b", at(1)) is False
+            assert time.perf_counter() - started < 0.05
+        finally:
+            release.set()
+            holder.join(10)
+        assert store.notification("b") == (make_notification("b"), "pending")
+
+        other.execute("BEGIN IMMEDIATE")  # another process's write in progress
+        started = time.perf_counter()
+        assert store.try_mark_sent("c", at(1)) is False
+        assert time.perf_counter() - started < 0.5  # not the 5 s busy timeout
+        other.execute("ROLLBACK")
+        assert store.notification("c") == (make_notification("c"), "pending")
+        (timeout,) = store._db.execute("PRAGMA busy_timeout").fetchone()
+        (level,) = store._db.execute("PRAGMA synchronous").fetchone()
+        assert (timeout, level) == (BUSY_TIMEOUT_MS, 2)
+        assert not store._db.in_transaction
+        assert store.try_mark_sent("c", at(2)) is True
+    finally:
+        other.close()
+        store.close()
 
 
 def test_the_schedulers_writes_skip_the_fsync_and_a_persons_write_keeps_it(tmp_path: Path) -> None:

@@ -1280,6 +1280,11 @@ class RedisStore:
     def mark_sent(self, key: str, at: datetime) -> None:
         self._mark_outbox(key, "sent", _stamp(at), "")
 
+    def try_mark_sent(self, key: str, at: datetime) -> bool:
+        """Never: every mark is a round trip to the server, which the event loop must not wait
+        on (a slow or unreachable Redis would stall every turn and probe); off the loop, then."""
+        return False
+
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
         if retry_at is None:
             self._mark_outbox(key, "failed", "", error)

@@ -385,23 +385,28 @@ class SqliteStore:
         with its deadline row to be fired again. A process crash loses nothing even so (the WAL
         is in the OS's cache), and the next durable commit syncs it with its own: one WAL, so a
         power cut can only take a suffix of such commits, never one under a later person's."""
-        with self._lock:
-            if not durable:
-                self._db.execute("PRAGMA synchronous = NORMAL")
+        with self._lock, self._transaction(durable=durable) as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
+        """``_write`` without taking the lock: for a caller that already holds it."""
+        if not durable:
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                    self._db.execute("COMMIT")
-                    if self._checkpointer is not None:
-                        self._checkpointer.written()
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-            finally:
-                if not durable:
-                    self._db.execute("PRAGMA synchronous = FULL")
+                yield self._db
+                self._db.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._checkpointer.written()
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        finally:
+            if not durable:
+                self._db.execute("PRAGMA synchronous = FULL")
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -910,6 +915,34 @@ class SqliteStore:
         """Not waited for on disk (see ``_write``): a backlog of 60,000 messages paid an fsync
         each, and a mark lost to a power cut only sends its message again."""
         self._mark(key, "UPDATE outbox SET status = 'sent', sent_at = ?", _utc(at), durable=False)
+
+    def try_mark_sent(self, key: str, at: datetime) -> bool:
+        """``mark_sent`` if it can be done at once, or False: the lock is taken without waiting,
+        and SQLite's write lock likewise (``busy_timeout`` 0 for this one write), so a turn's
+        write in a worker thread, the checkpointer's locked finish or another process writing
+        the file make this False at once rather than hold up the event loop that calls it. The
+        write itself is the mark's few statements, committed without waiting for the disk."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                with self._transaction(durable=False) as db:
+                    updated = db.execute(
+                        "UPDATE outbox SET status = 'sent', sent_at = ? WHERE key = ?",
+                        (_utc(at), key),
+                    ).rowcount
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    return False
+                raise
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        finally:
+            self._lock.release()
+        if updated == 0:
+            raise KeyError(f"no notification {key!r} in the outbox")
+        return True
 
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
         if retry_at is None:

@@ -19,6 +19,8 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,8 @@ class TimedWrites:
         if not callable(found):
             return found
         totals = self.totals.setdefault(name, [0.0, 0])
-
+        if name == "marking_on_loop":
+            return self._timed_marks(found)
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
@@ -62,6 +65,19 @@ class TimedWrites:
                 totals[0] += time.perf_counter() - started
                 totals[1] += 1
         return timed
+
+    @asynccontextmanager
+    async def _timed_marks(self, marking: Any) -> AsyncIterator[Any]:
+        totals = self.totals.setdefault("mark on the loop", [0.0, 0])
+        async with marking() as mark:
+            async def timed(key: str, at: datetime) -> bool:
+                started = time.perf_counter()
+                try:
+                    return bool(await mark(key, at))
+                finally:
+                    totals[0] += time.perf_counter() - started
+                    totals[1] += 1
+            yield timed
 
     def seconds_in(self) -> dict[str, dict[str, float]]:
         """Where the drain's store time went: seconds and calls per store method."""

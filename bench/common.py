@@ -26,8 +26,8 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -482,12 +482,16 @@ class TimedStore:
         finally:
             self.mark_sent_seconds.append(time.perf_counter() - started)
 
-    def try_mark_sent(self, key: str, at: datetime) -> bool:
-        started = time.perf_counter()
-        try:
-            return bool(self.store.try_mark_sent(key, at))
-        finally:
-            self.mark_sent_seconds.append(time.perf_counter() - started)
+    @asynccontextmanager
+    async def marking_on_loop(self) -> AsyncIterator[Any]:
+        async with self.store.marking_on_loop() as mark:
+            async def timed(key: str, at: datetime) -> bool:
+                started = time.perf_counter()
+                try:
+                    return bool(await mark(key, at))
+                finally:
+                    self.mark_sent_seconds.append(time.perf_counter() - started)
+            yield timed
 
     def claim_notifications(self, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()

@@ -6,7 +6,8 @@ Redis over loopback. Delivery is separate and asynchronous (the Notifier), fed f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -17,6 +18,9 @@ from dialogs.directory import Person
 from dialogs.events import Event
 from dialogs.notifications import Notification
 from policy.model import Policy
+
+# A message's key and when it was sent -> whether it was marked (see Store.marking_on_loop)
+MarkSent = Callable[[str, datetime], Awaitable[bool]]
 
 
 class Clock(Protocol):
@@ -325,12 +329,14 @@ class Store(StoreExtras, RetentionSupport, AuditLog, Protocol):
 
     def mark_sent(self, key: str, at: datetime) -> None: ...
 
-    def try_mark_sent(self, key: str, at: datetime) -> bool:
-        """Called on the event loop: mark sent only if that needs no waiting (on a lock, another
-        writer, the network) and say whether it did. False leaves the row as it was, for
-        ``mark_sent`` off the loop. A delivery's mark must be written before the next message
-        is sent (a killed worker then repeats at most one), and a thread hand-off per message
-        cost more than the mark itself."""
+    def marking_on_loop(self) -> AbstractAsyncContextManager[MarkSent]:
+        """For one delivery batch, on the event loop: a function that marks a message sent if
+        that can be done without blocking the loop (no waiting on a lock or another writer; a
+        network round trip only if awaited) and says whether it did. False leaves the row as it
+        was, for ``mark_sent`` off the loop. A delivery's mark must be written before the next
+        message is sent (a killed worker then repeats at most one), and a thread hand-off per
+        message cost more than the mark itself. Whatever the marks need (a connection of the
+        loop's) lives as long as the batch."""
         ...
 
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None: ...

@@ -327,44 +327,43 @@ async def _deliver_batch(
     sent = failed = 0
     loop = asyncio.get_running_loop()
     platform_of = platform_namer(notifier)
-    for item in items:
-        progress()
-        note = item.notification
-        platform = platform_of(note)
-        try:
-            await notifier.deliver(note)
-        except DeliveryFailed as exc:
-            failure = exc
-        except Exception as exc:
-            # a bug in one adapter must not stop the batch, nor count as sent: it is a failure
-            # like any other, retried and in the end reported
-            log.exception("delivering notification %s raised", note.key)
-            failure = DeliveryFailed(texts.DELIVERY_BROKE.format(error=type(exc).__name__), False)
-        else:
-            # Marked before the next message is sent, so a killed worker repeats at most one.
-            # On the loop when the store can do it at once (SQLite's few statements, its lock
-            # free); otherwise off the loop, as a turn's writes are, so a busy store never holds
-            # up the turns and probes answered meanwhile. Two thread hand-offs per message cost
-            # more than the mark (a third of a backlog's delivery, measured).
-            if not _sent_now(store, clock, note, platform):
-                await loop.run_in_executor(None, _sent, store, clock, note, platform)
-            observer.delivered(platform, True)
-            sent += 1
-            continue
-        failed += 1
-        observer.delivered(platform, False)
-        await loop.run_in_executor(
-            None, _failed, store, engine, clock, note, failure, item.attempts + 1, backoff,
-            platform,
-        )
+    async with store.marking_on_loop() as mark_now:
+        for item in items:
+            progress()
+            note = item.notification
+            platform = platform_of(note)
+            try:
+                await notifier.deliver(note)
+            except DeliveryFailed as exc:
+                failure = exc
+            except Exception as exc:
+                # a bug in one adapter must not stop the batch, nor count as sent: it is a
+                # failure like any other, retried and in the end reported
+                log.exception("delivering notification %s raised", note.key)
+                failure = DeliveryFailed(
+                    texts.DELIVERY_BROKE.format(error=type(exc).__name__), False
+                )
+            else:
+                # Marked before the next message is sent, so a killed worker repeats at most
+                # one. On the loop when the store can do it without blocking it (SQLite's few
+                # statements with its lock free, Redis's round trip awaited); otherwise off the
+                # loop, as a turn's writes are, so a busy store never holds up the turns and
+                # probes answered meanwhile. Two thread hand-offs per message cost more than
+                # the mark itself. An email with forms also writes a read per form: never on
+                # the loop.
+                with_reads = platform == EMAIL_PLATFORM and bool(note.documents)
+                if with_reads or not await mark_now(note.key, clock.now()):
+                    await loop.run_in_executor(None, _sent, store, clock, note, platform)
+                observer.delivered(platform, True)
+                sent += 1
+                continue
+            failed += 1
+            observer.delivered(platform, False)
+            await loop.run_in_executor(
+                None, _failed, store, engine, clock, note, failure, item.attempts + 1, backoff,
+                platform,
+            )
     return sent, failed
-
-
-def _sent_now(store: Store, clock: Clock, note: Notification, platform: str) -> bool:
-    """An email with forms also writes a read per form: that is never done on the loop."""
-    if platform == EMAIL_PLATFORM and note.documents:
-        return False
-    return store.try_mark_sent(note.key, clock.now())
 
 
 def _sent(store: Store, clock: Clock, note: Notification, platform: str) -> None:

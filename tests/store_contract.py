@@ -11,6 +11,7 @@ lose microseconds.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -705,21 +706,30 @@ class StoreContract:
         store.mark_sent("n-1", at(10))
         assert store.notification("n-1") == (make_notification(), "sent")
 
-    def test_a_mark_without_waiting_marks_sent_or_leaves_the_row_as_it_was(
+    def test_a_mark_on_the_loop_marks_sent_or_leaves_the_row_as_it_was(
         self, store: Store
     ) -> None:
-        """try_mark_sent is asked on the event loop: True means sent, as mark_sent would have
-        left it; False means untouched (still claimed, due again after its lease)."""
-        store.create_case(make_case(), [], [make_notification("a"), make_notification("b")], [])
-        claimed = store.claim_notifications(at(0), "w", 60, 10)
-        assert len(claimed) == 2
-        for key in ("a", "b"):
-            if store.try_mark_sent(key, at(1)):
-                assert store.notification(key) == (make_notification(key), "sent")
-            else:
-                assert store.notification(key) == (make_notification(key), "pending")
-                assert [i.notification.key for i in store.due_notifications(at(61), 10)
-                        if i.notification.key == key] == [key]
+        """marking_on_loop is for a delivery batch on the event loop: True means sent, as
+        mark_sent would have left it; False means untouched (still claimed, due again after its
+        lease). An unknown key is refused as mark_sent refuses it. Each batch's marks can run
+        on a loop of their own (each asyncio.run is one)."""
+        keys = ["a", "b", "c"]
+        store.create_case(make_case(), [], [make_notification(k) for k in keys], [])
+        assert len(store.claim_notifications(at(0), "w", 60, 10)) == 3
+
+        async def batch(wanted: list[str]) -> list[bool]:
+            async with store.marking_on_loop() as mark:
+                return [await mark(key, at(1)) for key in wanted]
+
+        answers = asyncio.run(batch(keys[:2])) + asyncio.run(batch(keys[2:]))
+        for key, marked in zip(keys, answers, strict=True):
+            status = "sent" if marked else "pending"
+            assert store.notification(key) == (make_notification(key), status)
+        unmarked = [k for k, marked in zip(keys, answers, strict=True) if not marked]
+        assert [i.notification.key for i in store.due_notifications(at(61), 10)] == unmarked
+        if any(answers):
+            with pytest.raises(KeyError):
+                asyncio.run(batch(["missing"]))
 
     def test_unknown_notification_keys(self, store: Store) -> None:
         assert store.notification("missing") is None

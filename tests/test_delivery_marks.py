@@ -4,7 +4,9 @@ thread hand-off per message cost more than the mark itself (124 us a hand-off on
 against 73 us for SQLite's mark); a store that would have to wait is still marked off the loop,
 so a held lock never holds up the turns and probes the loop answers meanwhile.
 
-Real SQLite, real runner and engine; the platform is the console notifier."""
+Real SQLite and Redis, real runner and engine; the platform is the console notifier. SQLite
+marks on the loop when its lock and SQLite's write lock are free; Redis awaits the mark's round
+trip on an asyncio client of the loop."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from support import app, raise_case
+import pytest
+from support import STORES, app, app_on_store, raise_case
 
 from adapters.console.render import ConsoleNotifier
 from adapters.storage.sqlite import SqliteStore
@@ -51,7 +55,15 @@ def statuses(app: App, keys: list[str]) -> set[str]:
     return found
 
 
-def test_a_free_store_marks_every_delivery_without_a_thread_hand_off(app: App) -> None:
+@pytest.mark.parametrize("kind", STORES)
+def test_a_free_store_marks_every_delivery_without_a_thread_hand_off(
+    kind: str, tmp_path: Path
+) -> None:
+    with app_on_store(kind, tmp_path, "loop-marks") as app:
+        marks_every_delivery_on_the_loop(app)
+
+
+def marks_every_delivery_on_the_loop(app: App) -> None:
     for _ in range(3):
         raise_case(app, "northbay")
     due = [i.notification.key for i in app.store.due_notifications(app.clock.now(), 1000)]

@@ -6,6 +6,7 @@ stands in for a second process, and the crash test SIGKILLs an actual child proc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -399,21 +400,28 @@ def test_a_sent_mark_is_kept_without_an_fsync_and_the_connection_stays_full(
         again.close()
 
 
+def mark_now(store: SqliteStore, key: str, moment: datetime) -> bool:
+    async def batch() -> bool:
+        async with store.marking_on_loop() as mark:
+            return await mark(key, moment)
+    return asyncio.run(batch())
+
+
 def test_a_mark_on_the_loop_never_waits_for_the_lock_or_another_writer(tmp_path: Path) -> None:
     """Issue 13: a backlog's delivery paid two thread hand-offs per message (124 us each here,
     more than the mark). Marks are made on the event loop when they can be made at once; when
     the store's lock is held (a turn's write in a worker thread) or another connection holds
-    SQLite's write lock (another replica), try_mark_sent says False at once, not after the
+    SQLite's write lock (another replica), the mark on the loop says False at once, not after the
     busy timeout, changes nothing, and leaves the connection as it found it."""
     path = tmp_path / "loop.sqlite3"
     store = SqliteStore(path)
     other = sqlite3.connect(path, isolation_level=None)
     try:
         store.create_case(make_case(), [], [make_notification(k) for k in ("a", "b", "c")], [])
-        assert store.try_mark_sent("a", at(1)) is True
+        assert mark_now(store, "a", at(1)) is True
         assert store.notification("a") == (make_notification("a"), "sent")
         with pytest.raises(KeyError):
-            store.try_mark_sent("nope", at(1))
+            mark_now(store, "nope", at(1))
 
         held, release = threading.Event(), threading.Event()
 
@@ -427,7 +435,7 @@ def test_a_mark_on_the_loop_never_waits_for_the_lock_or_another_writer(tmp_path:
         try:
             assert held.wait(10)
             started = time.perf_counter()
-            assert store.try_mark_sent("b", at(1)) is False
+            assert mark_now(store, "b", at(1)) is False
             assert time.perf_counter() - started < 0.05
         finally:
             release.set()
@@ -436,7 +444,7 @@ def test_a_mark_on_the_loop_never_waits_for_the_lock_or_another_writer(tmp_path:
 
         other.execute("BEGIN IMMEDIATE")  # another process's write in progress
         started = time.perf_counter()
-        assert store.try_mark_sent("c", at(1)) is False
+        assert mark_now(store, "c", at(1)) is False
         assert time.perf_counter() - started < 0.5  # not the 5 s busy timeout
         other.execute("ROLLBACK")
         assert store.notification("c") == (make_notification("c"), "pending")
@@ -444,7 +452,7 @@ def test_a_mark_on_the_loop_never_waits_for_the_lock_or_another_writer(tmp_path:
         (level,) = store._db.execute("PRAGMA synchronous").fetchone()
         assert (timeout, level) == (BUSY_TIMEOUT_MS, 2)
         assert not store._db.in_transaction
-        assert store.try_mark_sent("c", at(2)) is True
+        assert mark_now(store, "c", at(2)) is True
     finally:
         other.close()
         store.close()

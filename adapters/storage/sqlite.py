@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from dialogs.ports import (
     CaseSave,
     ClaimedDeadline,
     Deadline,
+    MarkSent,
     OutboxItem,
     StaleVersion,
 )
@@ -916,7 +917,11 @@ class SqliteStore:
         each, and a mark lost to a power cut only sends its message again."""
         self._mark(key, "UPDATE outbox SET status = 'sent', sent_at = ?", _utc(at), durable=False)
 
-    def try_mark_sent(self, key: str, at: datetime) -> bool:
+    @asynccontextmanager
+    async def marking_on_loop(self) -> AsyncIterator[MarkSent]:
+        yield self.try_mark_sent
+
+    async def try_mark_sent(self, key: str, at: datetime) -> bool:
         """``mark_sent`` if it can be done at once, or False: the lock is taken without waiting,
         and SQLite's write lock likewise (``busy_timeout`` 0 for this one write), so a turn's
         write in a worker thread, the checkpointer's locked finish or another process writing

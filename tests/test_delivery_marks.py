@@ -14,6 +14,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,35 @@ def test_a_held_store_is_marked_off_the_loop_and_the_loop_runs_meanwhile(app: Ap
         holder.join(10)
         pool.shutdown()
     assert statuses(app, due) == {"sent"}
+
+
+def test_a_batch_marked_on_the_loop_lets_other_work_run_between_messages(app: App) -> None:
+    """A platform that answers at once and marks that never wait: without a yield between
+    messages the loop ran a whole batch at a stretch, and a status probe waited 20 ms (p50)
+    in the catch-up benchmark instead of 1.6 ms."""
+    for _ in range(3):
+        raise_case(app, "northbay")
+    others = 0
+    seen: list[int] = []
+
+    class Instant(ConsoleNotifier):
+        async def deliver(self, notification: Notification) -> None:
+            await super().deliver(notification)
+            seen.append(others)
+
+    async def other_work() -> None:
+        nonlocal others
+        while True:
+            others += 1
+            await asyncio.sleep(0)
+
+    async def run() -> tuple[int, int]:
+        beside = asyncio.create_task(other_work())
+        try:
+            return await deliver_due_notifications(app.store, Instant(echo=False), app.clock)
+        finally:
+            beside.cancel()
+
+    sent, failed = asyncio.run(run())
+    assert sent >= 9 and failed == 0
+    assert all(later > earlier for earlier, later in pairwise(seen)), seen

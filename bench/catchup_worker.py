@@ -1,16 +1,16 @@
 """A freshly started bot process's scheduler, for the ``catchup`` benchmark.
 
 ``python -m bench.catchup_worker --store sqlite --path FILE --clock ISO`` (or ``--store redis --url
-URL --prefix P``) wires the production app on an existing store, as ``escalation-bot serve`` does,
-starts the production ticker (APScheduler, its first tick at once, then the catch-up that runs
-passes back to back while a backlog remains) and waits until nothing is due: every deadline fired
-and every notification delivered (to a notifier that takes them at once: the bot is measured, not
-Teams). Meanwhile it does what a person and Kubernetes would: every ``--probe-every`` seconds a
-``status`` turn through the conversation service, from a directory person with no cases, and the
-store read ``/readyz`` makes, each off the event loop as the server runs them, and their latencies
-are reported beside the drain's, with the same probes on the idle process afterwards. It prints
-one JSON line. The clock is a ShiftedClock that reads ``--clock`` when the process starts, so it
-continues the parent's shifted time.
+URL --prefix P``) wires the production app on an existing store, as ``escalation-bot serve`` does
+(its collector settings included: bot.heap), starts the production ticker (APScheduler, its first
+tick at once, then the catch-up that runs passes back to back while a backlog remains) and waits
+until nothing is due: every deadline fired and every notification delivered (to a notifier that
+takes them at once: the bot is measured, not Teams). Meanwhile it does what a person and Kubernetes
+would: every ``--probe-every`` seconds a ``status`` turn through the conversation service, from a
+directory person with no cases, and the store read ``/readyz`` makes, each off the event loop as
+the server runs them, and their latencies are reported beside the drain's, with the same probes on
+the idle process afterwards. It prints one JSON line. The clock is a ShiftedClock that reads
+``--clock`` when the process starts, so it continues the parent's shifted time.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
 from bench.common import CONFIG, NullNotifier, Recorder, summary
 from bot.bootstrap import App, bootstrap
+from bot.heap import settle_heap
 from dialogs.clock import ShiftedClock
 from dialogs.conversation import ConversationService
 from dialogs.ports import Store
@@ -191,6 +192,7 @@ def main() -> None:
         store = RedisStore(args.url, args.prefix)
         database = Path("/nonexistent/unused.sqlite3")
     app = bootstrap(CONFIG, database, clock, store=store)
+    settle_heap()  # as serve does once its startup is built
     wired = time.perf_counter()
     recorder = Recorder()
     timed = TimedWrites(store)

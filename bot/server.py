@@ -4,7 +4,6 @@ health, readiness and metrics. The chat platforms' routes are added by their own
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from adapters.teams.files import DocumentRenderer
 from bot.bootstrap import App, restore_directory
 from bot.delivery import build_notifier, email_notifier, render_form
+from bot.heap import settle_heap
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack import ROUTE as SLACK_ROUTE
@@ -218,10 +218,9 @@ def build_web_app(
             ])
         ticker.start()
         # everything loaded so far (packs, SDKs, the directory) lives as long as the process:
-        # out of the collector's way, so a full collection does not stall every request; then
-        # collection on again (`serve` starts with it off: bot.cli)
-        gc.freeze()
-        gc.enable()
+        # out of the collector's way, with young collections far rarer than Python's default;
+        # then collection on again (`serve` starts with it off: bot.cli)
+        settle_heap()
         log.info("scheduler started", extra={"worker": settings.worker_id})
 
     async def stop(_: web.Application) -> None:

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
 from bot.bootstrap import ClosableStore
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, shown_url
 from bot.whole_file import CannotWrite, write_whole
 from dialogs import texts
 from dialogs.audit import AuditTrail, Break, CaseRead, entry_hash, verify_trail
@@ -67,7 +67,7 @@ def open_store(database: str | None) -> tuple[ClosableStore, str]:
             store = RedisStore(settings.redis_url, prefix=settings.redis_prefix)
         except RedisError as exc:
             raise AuditProblem(
-                texts.AUDIT_NO_REDIS.format(url=settings.redis_url, reason=exc)
+                texts.AUDIT_NO_REDIS.format(url=shown_url(settings.redis_url), reason=exc)
             ) from None
         return store, settings.redis_url
     path = settings.database_path

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
 from bot.bootstrap import ClosableStore, load_policies
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, shown_url
 from dialogs import texts
 from dialogs.directory import Person, entry_from_person, person_from_entry
 from dialogs.people import Directory
@@ -55,12 +55,14 @@ def run_people_import(file: str, config: str | None, database: str | None) -> in
     try:
         store = _open_store(settings, explicit_database=database is not None)
     except RedisError as exc:
-        print(texts.RECORD_NO_REDIS.format(url=settings.redis_url, reason=exc), file=sys.stderr)
+        shown = shown_url(settings.redis_url)
+        print(texts.RECORD_NO_REDIS.format(url=shown, reason=exc), file=sys.stderr)
         return EXIT_PROBLEM
     try:
         return _import(Path(file), loaded, settings, store, policies)
     except RedisError as exc:
-        print(texts.RECORD_NO_REDIS.format(url=settings.redis_url, reason=exc), file=sys.stderr)
+        shown = shown_url(settings.redis_url)
+        print(texts.RECORD_NO_REDIS.format(url=shown, reason=exc), file=sys.stderr)
         return EXIT_PROBLEM
     finally:
         store.close()

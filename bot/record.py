@@ -22,7 +22,7 @@ from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
 from bot.audit import operator
 from bot.bootstrap import App, ClosableStore, bootstrap_reader
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, shown_url
 from bot.whole_file import CannotWrite, write_whole
 from dialogs import texts
 from dialogs.audit import CaseRead, ReadKind
@@ -77,7 +77,8 @@ def run_record(
         print(f"{settings.config_path}: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except RedisError as exc:
-        print(texts.RECORD_NO_REDIS.format(url=settings.redis_url, reason=exc), file=sys.stderr)
+        shown = shown_url(settings.redis_url)
+        print(texts.RECORD_NO_REDIS.format(url=shown, reason=exc), file=sys.stderr)
         return EXIT_PROBLEM
     return EXIT_OK
 

@@ -22,7 +22,7 @@ from adapters.documents import (
 from adapters.storage.redis import RedisStore
 from adapters.storage.sqlite import SqliteStore
 from bot.bootstrap import ClosableStore, load_policies
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, shown_url
 from bot.whole_file import CannotWrite, write_whole
 from dialogs import texts
 from dialogs.clock import SystemClock
@@ -115,7 +115,8 @@ def run_report(
         print(f"{settings.config_path}: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except RedisError as exc:
-        print(texts.REPORT_NO_REDIS.format(url=settings.redis_url, reason=exc), file=sys.stderr)
+        shown = shown_url(settings.redis_url)
+        print(texts.REPORT_NO_REDIS.format(url=shown, reason=exc), file=sys.stderr)
         return EXIT_PROBLEM
     if out is None:
         sys.stdout.buffer.write(content)

@@ -18,7 +18,7 @@ from datetime import datetime
 from redis.exceptions import RedisError
 
 from bot.bootstrap import App, bootstrap_reader
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, shown_url
 from bot.tool_store import ToolProblem, open_tool_store
 from dialogs import texts
 from dialogs.clock import SystemClock
@@ -191,7 +191,7 @@ def run_retention(
         print(f"{settings.config_path}: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except RedisError as exc:
-        print(texts.TOOL_NO_REDIS.format(command="retention", url=settings.redis_url,
+        print(texts.TOOL_NO_REDIS.format(command="retention", url=shown_url(settings.redis_url),
                                          reason=exc), file=sys.stderr)
         return EXIT_PROBLEM
     for reference in applied.stale:

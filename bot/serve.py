@@ -22,7 +22,7 @@ from bot import logs
 from bot.bootstrap import bootstrap_from_settings
 from bot.server import build_web_app
 from bot.serving_mark import serving
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, shown_url
 from bot.slack import check_slack
 from dialogs.clock import ShiftedClock, SystemClock
 from dialogs.ports import Clock
@@ -142,7 +142,8 @@ def _serve(settings: Settings, sock: socket.socket) -> int:
     try:
         app = bootstrap_from_settings(settings, clock, os.environ)
     except redis_errors as exc:
-        print(f"store: cannot use Redis at {settings.redis_url}: {exc}", file=sys.stderr)
+        shown = shown_url(settings.redis_url)
+        print(f"store: cannot use Redis at {shown}: {exc}", file=sys.stderr)
         return 1
     except (sqlite3.Error, OSError) as exc:
         if settings.redis_url:

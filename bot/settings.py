@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from dialogs import texts
 
 if TYPE_CHECKING:
     from adapters.email.smtp import SmtpServer
@@ -61,8 +64,8 @@ class Settings:
             config_path=Path(config or env.get("ESCALATION_BOT_CONFIG") or DEFAULT_CONFIG),
             database_path=Path(database or env.get("ESCALATION_BOT_DATABASE") or DEFAULT_DATABASE),
             extra_packs=Path(packs) if packs else None,
-            redis_url=env.get("ESCALATION_BOT_REDIS_URL") or None,
-            redis_prefix=env.get("ESCALATION_BOT_REDIS_PREFIX", "escalation"),
+            redis_url=_redis_url(env.get("ESCALATION_BOT_REDIS_URL") or None),
+            redis_prefix=_redis_prefix(env.get("ESCALATION_BOT_REDIS_PREFIX", "escalation")),
             host=env.get("ESCALATION_BOT_HOST", "127.0.0.1"),
             port=number(env, "ESCALATION_BOT_PORT", 3978, int),
             worker_id=env.get("ESCALATION_BOT_WORKER_ID")
@@ -113,6 +116,39 @@ def number(env: Mapping[str, str], name: str, default: _Number, kind: type[_Numb
     if value <= 0:
         raise SettingsError(f"{name} must be positive")
     return value
+
+
+def shown_url(url: str | None) -> str:
+    """A Redis URL as it may be printed: its password, if it has one, as ***."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    userinfo, at, place = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{place}"))
+
+
+def _redis_url(raw: str | None) -> str | None:
+    """Checked as the Redis client will read it, so a typo is a settings error naming the
+    variable, not a traceback from inside the client at start."""
+    if raw is None:
+        return None
+    try:
+        parts = urlsplit(raw)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("it must start redis://, rediss:// or unix://")
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:
+        raise SettingsError(texts.REDIS_URL_BAD.format(url=shown_url(raw), reason=exc)) from None
+    return raw
+
+
+def _redis_prefix(raw: str) -> str:
+    if not raw or "{" in raw or "}" in raw:
+        raise SettingsError(texts.REDIS_PREFIX_BAD.format(prefix=raw))
+    return raw
 
 
 def _instant(raw: str | None) -> datetime | None:

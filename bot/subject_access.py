@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from adapters.documents import FontMissing, render_pdf
 from bot.bootstrap import App, bootstrap_reader
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, shown_url
 from bot.tool_store import ToolProblem, open_tool_store
 from bot.whole_file import CannotWrite, write_whole
 from dialogs import texts
@@ -79,8 +79,9 @@ def run_subject_access(
         print(f"{settings.config_path}: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except RedisError as exc:
-        print(texts.TOOL_NO_REDIS.format(command="subject-access", url=settings.redis_url,
-                                         reason=exc), file=sys.stderr)
+        shown = shown_url(settings.redis_url)
+        print(texts.TOOL_NO_REDIS.format(command="subject-access", url=shown, reason=exc),
+              file=sys.stderr)
         return EXIT_PROBLEM
     for path in written:
         print(texts.SUBJECT_ACCESS_WROTE.format(path=path))

@@ -574,6 +574,14 @@ REPORT_BAD_DATABASE = (
     "report: {path} cannot be read as the bot's database ({reason}); fix: give --db the bot's "
     "SQLite file."
 )
+REDIS_URL_BAD = (
+    "ESCALATION_BOT_REDIS_URL={url} is not a Redis address ({reason}); fix: redis://HOST:PORT/DB,"
+    " rediss://... for TLS, or unix:///path/to/redis.sock"
+)
+REDIS_PREFIX_BAD = (
+    "ESCALATION_BOT_REDIS_PREFIX={prefix!r} cannot be used: it must be non-empty and have no"
+    " braces (they make the prefix the Cluster hash tag); fix: a name such as escalation"
+)
 REPORT_NO_REDIS = (
     "report: cannot use Redis at {url} ({reason}); fix: check ESCALATION_BOT_REDIS_URL and that "
     "Redis is running."

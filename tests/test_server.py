@@ -281,6 +281,39 @@ def test_an_unreachable_redis_is_named(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ESCALATION_BOT_REDIS_URL": "notaurl"},
+         "ESCALATION_BOT_REDIS_URL=notaurl is not a Redis address"),
+        ({"ESCALATION_BOT_REDIS_URL": "http://127.0.0.1:6379/0"}, "redis://HOST:PORT/DB"),
+        ({"ESCALATION_BOT_REDIS_URL": "redis://127.0.0.1:notaport/0"}, "not a Redis address"),
+        ({"ESCALATION_BOT_REDIS_URL": "redis://127.0.0.1:6379/0",
+          "ESCALATION_BOT_REDIS_PREFIX": "a{b}"}, "ESCALATION_BOT_REDIS_PREFIX='a{b}'"),
+        ({"ESCALATION_BOT_REDIS_URL": "redis://127.0.0.1:6379/0",
+          "ESCALATION_BOT_REDIS_PREFIX": ""}, "ESCALATION_BOT_REDIS_PREFIX=''"),
+    ],
+)
+def test_a_malformed_redis_setting_is_named_not_a_traceback(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    """A fresh-clone trial: these were tracebacks from inside the Redis client at start."""
+    result = run_serve({**env, "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db")})
+    assert result.returncode == 1, result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["redis://bot:S3cretPw@127.0.0.1:{port}/0",
+                                 "redis://bot:S3cretPw@127.0.0.1:notaport/0"])
+def test_a_redis_password_is_never_printed(tmp_path: Path, url: str) -> None:
+    result = run_serve({"ESCALATION_BOT_REDIS_URL": url.format(port=free_port()),
+                        "ESCALATION_BOT_DATABASE": str(tmp_path / "x.db")})
+    assert result.returncode == 1, result.stderr
+    assert "S3cretPw" not in result.stderr + result.stdout
+    assert "redis://bot:***@127.0.0.1:" in result.stderr
+
+
 def post_activity(url: str, token: str) -> tuple[int, float]:
     activity = {"type": "message", "text": "status", "channelId": "msteams",
                 "serviceUrl": "http://127.0.0.1:9/", "conversation": {"id": "c"},

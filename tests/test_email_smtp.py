@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -344,3 +345,22 @@ async def test_a_renderer_that_breaks_fails_the_message_for_good(
     assert failed.value.permanent is True
     assert failed.value.reason == "the attached form could not be produced (RuntimeError)"
     assert capture.received == []
+
+
+async def test_the_forms_are_drawn_off_the_event_loop(smtp: tuple[Capture, int]) -> None:
+    """A fresh-clone trial caught the loop inside the PDF library while an email's forms were
+    drawn, and a /readyz waiting seconds behind it: drawing is CPU work, so it runs in a thread
+    and the loop goes on answering turns and probes meanwhile."""
+    capture, port = smtp
+    loop_thread = threading.get_ident()
+    drawn_in: list[int] = []
+
+    def drawing(document: FormDocument, fmt: str) -> bytes:
+        drawn_in.append(threading.get_ident())
+        return expected_bytes(document, fmt)
+
+    notifier = EmailNotifier(server_at(port), Attachments(drawing), SimulatedClock(NOW),
+                             local_hostname="bot.test")
+    await notifier.deliver(notification())
+    assert len(capture.received) == 1
+    assert drawn_in and loop_thread not in drawn_in

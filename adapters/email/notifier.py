@@ -40,7 +40,10 @@ class EmailNotifier:
             reason = texts.EMAIL_NOT_AN_ADDRESS.format(address=recipient.address)
             raise DeliveryFailed(reason, permanent=True)
         try:
-            message = build_message(
+            # drawing forms (DOCX, PDF) is CPU work: in a thread, so the loop keeps answering
+            # turns and probes meanwhile (it was seen blocking /readyz for seconds)
+            message = await asyncio.to_thread(
+                build_message,
                 notification,
                 sender=self.server.sender,
                 to=address,

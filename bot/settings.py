@@ -138,7 +138,7 @@ def _redis_url(raw: str | None) -> str | None:
     try:
         parts = urlsplit(raw)
         if parts.scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("it must start redis://, rediss:// or unix://")
+            raise ValueError(texts.REDIS_URL_SCHEME)
         parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError as exc:
         raise SettingsError(texts.REDIS_URL_BAD.format(url=shown_url(raw), reason=exc)) from None

@@ -578,6 +578,7 @@ REDIS_URL_BAD = (
     "ESCALATION_BOT_REDIS_URL={url} is not a Redis address ({reason}); fix: redis://HOST:PORT/DB,"
     " rediss://... for TLS, or unix:///path/to/redis.sock"
 )
+REDIS_URL_SCHEME = "it must start redis://, rediss:// or unix://"
 REDIS_PREFIX_BAD = (
     "ESCALATION_BOT_REDIS_PREFIX={prefix!r} cannot be used: it must be non-empty and have no"
     " braces (they make the prefix the Cluster hash tag); fix: a name such as escalation"

@@ -232,6 +232,15 @@ def _cases(rows: Iterable[sqlite3.Row]) -> list[Case]:
     return [Case.model_validate_json(row["json"]) for row in rows]
 
 
+_MARK_SENT = "UPDATE outbox SET status = 'sent', sent_at = ?"
+
+
+def _mark_row(db: sqlite3.Connection, key: str, update: str, *args: str) -> None:
+    """An unknown key means the notifier and the store disagree; say so rather than drop it."""
+    if db.execute(update + " WHERE key = ?", (*args, key)).rowcount == 0:
+        raise KeyError(f"no notification {key!r} in the outbox")
+
+
 def _notification(row: sqlite3.Row) -> Notification:
     return Notification.model_validate_json(row["json"])
 
@@ -915,7 +924,7 @@ class SqliteStore:
     def mark_sent(self, key: str, at: datetime) -> None:
         """Not waited for on disk (see ``_write``): a backlog of 60,000 messages paid an fsync
         each, and a mark lost to a power cut only sends its message again."""
-        self._mark(key, "UPDATE outbox SET status = 'sent', sent_at = ?", _utc(at), durable=False)
+        self._mark(key, _MARK_SENT, _utc(at), durable=False)
 
     @asynccontextmanager
     async def marking_on_loop(self) -> AsyncIterator[MarkSent]:
@@ -933,10 +942,7 @@ class SqliteStore:
             self._db.execute("PRAGMA busy_timeout = 0")
             try:
                 with self._transaction(durable=False) as db:
-                    updated = db.execute(
-                        "UPDATE outbox SET status = 'sent', sent_at = ? WHERE key = ?",
-                        (_utc(at), key),
-                    ).rowcount
+                    _mark_row(db, key, _MARK_SENT, _utc(at))
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                     return False
@@ -945,8 +951,6 @@ class SqliteStore:
                 self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         finally:
             self._lock.release()
-        if updated == 0:
-            raise KeyError(f"no notification {key!r} in the outbox")
         return True
 
     def mark_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
@@ -965,10 +969,8 @@ class SqliteStore:
             )
 
     def _mark(self, key: str, update: str, *args: str, durable: bool = True) -> None:
-        """An unknown key means the notifier and the store disagree; say so rather than drop it."""
         with self._write(durable=durable) as db:
-            if db.execute(update + " WHERE key = ?", (*args, key)).rowcount == 0:
-                raise KeyError(f"no notification {key!r} in the outbox")
+            _mark_row(db, key, update, *args)
 
     def notification(self, key: str) -> tuple[Notification, str] | None:
         rows = self._rows("SELECT json, status FROM outbox WHERE key = ?", key)
